@@ -1,0 +1,141 @@
+// Reference elementwise kernels: one scalar function per op, applied through for_each_strided.
+#include <cmath>
+
+#include "tensor/kernels.h"
+#include "tensor/strided_loop.h"
+
+namespace sn::kernels {
+
+namespace {
+
+template <class T>
+T apply_unary(Unary op, T x, T a, T b) {
+  switch (op) {
+    case Unary::Neg: return -x;
+    case Unary::Exp: return std::exp(x);
+    case Unary::Log: return std::log(x);
+    case Unary::Sqrt: return std::sqrt(x);
+    case Unary::Abs: return std::abs(x);
+    case Unary::Sign: return static_cast<T>((x > 0) - (x < 0));
+    case Unary::Square: return x * x;
+    case Unary::Reciprocal: return T(1) / x;
+    case Unary::Relu: return x > 0 ? x : T(0);
+    case Unary::LeakyRelu: return x > 0 ? x : a * x;
+    case Unary::LeakyReluGrad: return x > 0 ? T(1) : a;
+    case Unary::Tanh: return std::tanh(x);
+    case Unary::Sigmoid: return T(1) / (T(1) + std::exp(-x));
+    case Unary::Clamp: return x < a ? a : (x > b ? b : x);
+    case Unary::ClampMask: return (x >= a && x <= b) ? T(1) : T(0);
+    case Unary::PowScalar: return std::pow(x, a);
+    case Unary::MulScalar: return x * a;
+    case Unary::AddScalar: return x + a;
+  }
+  return x;
+}
+
+template <class T>
+T apply_binary(Binary op, T x, T y) {
+  switch (op) {
+    case Binary::Add: return x + y;
+    case Binary::Sub: return x - y;
+    case Binary::Mul: return x * y;
+    case Binary::Div: return x / y;
+    case Binary::Pow: return std::pow(x, y);
+    case Binary::Maximum: return x > y ? x : y;
+    case Binary::Minimum: return x < y ? x : y;
+    case Binary::Eq: return x == y ? T(1) : T(0);
+    case Binary::Gt: return x > y ? T(1) : T(0);
+    case Binary::Ge: return x >= y ? T(1) : T(0);
+    case Binary::Lt: return x < y ? T(1) : T(0);
+    case Binary::Le: return x <= y ? T(1) : T(0);
+  }
+  return x;
+}
+
+}  // namespace
+
+const char* binary_name(Binary op) {
+  static const char* names[] = {"add", "sub", "mul", "div", "pow", "maximum",
+                                "minimum", "eq", "gt", "ge", "lt", "le"};
+  return names[static_cast<int>(op)];
+}
+
+Tensor unary(Unary op, const Tensor& x, double a, double b) {
+  Tensor out = Tensor::empty(x.shape(), x.dtype());
+  dispatch(x.dtype(), [&]<class T>() {
+    const T* px = x.data<T>();
+    T* po = out.data<T>();
+    const T ta = static_cast<T>(a), tb = static_cast<T>(b);
+    if (x.is_contiguous()) {
+      for (int64_t i = 0, n = x.numel(); i < n; ++i) po[i] = apply_unary(op, px[i], ta, tb);
+      return;
+    }
+    for_each_strided<2>(x.shape(), {out.strides(), x.strides()}, {0, 0},
+                        [&](const std::array<int64_t, 2>& o) { po[o[0]] = apply_unary(op, px[o[1]], ta, tb); });
+  });
+  return out;
+}
+
+Tensor binary(Binary op, const Tensor& a, const Tensor& b) {
+  SN_CHECK(a.dtype() == b.dtype(), binary_name(op), ": dtype mismatch (", dtype_name(a.dtype()),
+           " vs ", dtype_name(b.dtype()), ")");
+  const Shape shape = broadcast_shapes(a.shape(), b.shape(), binary_name(op));
+  Tensor out = Tensor::empty(shape, a.dtype());
+  dispatch(a.dtype(), [&]<class T>() {
+    const T* pa = a.data<T>();
+    const T* pb = b.data<T>();
+    T* po = out.data<T>();
+    if (a.shape() == shape && b.shape() == shape && a.is_contiguous() && b.is_contiguous()) {
+      for (int64_t i = 0, n = out.numel(); i < n; ++i) po[i] = apply_binary(op, pa[i], pb[i]);
+      return;
+    }
+    const Shape sa = broadcast_strides(a.shape(), a.strides(), shape);
+    const Shape sb = broadcast_strides(b.shape(), b.strides(), shape);
+    for_each_strided<3>(shape, {out.strides(), sa, sb}, {0, 0, 0},
+                        [&](const std::array<int64_t, 3>& o) { po[o[0]] = apply_binary(op, pa[o[1]], pb[o[2]]); });
+  });
+  return out;
+}
+
+void add_(const Tensor& dst, const Tensor& src, double alpha) {
+  SN_CHECK(dst.dtype() == src.dtype(), "add_: dtype mismatch (", dtype_name(dst.dtype()), " vs ",
+           dtype_name(src.dtype()), ")");
+  SN_CHECK(broadcast_shapes(src.shape(), dst.shape(), "add_") == dst.shape(), "add_: cannot add a tensor of shape ",
+           shape_str(src.shape()), " into one of shape ", shape_str(dst.shape()));
+  dispatch(dst.dtype(), [&]<class T>() {
+    T* pd = dst.data<T>();
+    const T* ps = src.data<T>();
+    const T al = static_cast<T>(alpha);
+    const Shape ss = broadcast_strides(src.shape(), src.strides(), dst.shape());
+    for_each_strided<2>(dst.shape(), {dst.strides(), ss}, {0, 0},
+                        [&](const std::array<int64_t, 2>& o) { pd[o[0]] += al * ps[o[1]]; });
+  });
+}
+
+Tensor cat(const std::vector<Tensor>& xs, int64_t dim) {
+  SN_CHECK(!xs.empty(), "cat: expected at least one tensor");
+  const Tensor& first = xs[0];
+  dim = normalize_dim(dim, first.dim(), "cat");
+  Shape shape = first.shape();
+  shape[dim] = 0;
+  for (const Tensor& x : xs) {
+    SN_CHECK(x.dtype() == first.dtype(), "cat: dtype mismatch (", dtype_name(first.dtype()), " vs ",
+             dtype_name(x.dtype()), ")");
+    bool ok = x.dim() == first.dim();
+    for (int64_t d = 0; ok && d < x.dim(); ++d) ok = d == dim || x.shape()[d] == first.shape()[d];
+    SN_CHECK(ok, "cat: tensors of shape ", shape_str(first.shape()), " and ", shape_str(x.shape()),
+             " differ outside dim ", dim);
+    shape[dim] += x.shape()[dim];
+  }
+  Tensor out = Tensor::empty(shape, first.dtype());
+  int64_t start = 0;
+  for (const Tensor& x : xs) {
+    Shape st = out.strides();
+    Tensor slot = out.as_strided(x.shape(), st, start * st[dim]);
+    slot.copy_from(x);
+    start += x.shape()[dim];
+  }
+  return out;
+}
+
+}  // namespace sn::kernels

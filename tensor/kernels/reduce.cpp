@@ -1,0 +1,67 @@
+// Reference reductions: the output is broadcast back over the input (stride 0 on reduced dims),
+// so one strided walk over the input accumulates every output element.
+#include <algorithm>
+#include <limits>
+
+#include "tensor/kernels.h"
+#include "tensor/strided_loop.h"
+
+namespace sn::kernels {
+
+Tensor reduce(Reduce op, const Tensor& x, const std::vector<int64_t>& dims_in, bool keepdim,
+              const char* opname) {
+  const int64_t nd = x.dim();
+  std::vector<bool> reduced(nd, dims_in.empty());
+  for (int64_t d : dims_in) {
+    const int64_t k = normalize_dim(d, nd, opname);
+    SN_CHECK(!reduced[k] || dims_in.empty(), opname, ": dim ", d, " given twice");
+    reduced[k] = true;
+  }
+  if (op != Reduce::Sum) {
+    for (int64_t d = 0; d < nd; ++d)
+      SN_CHECK(!reduced[d] || x.shape()[d] > 0, opname, ": cannot reduce over dim ", d,
+               " of size 0 in tensor of shape ", shape_str(x.shape()));
+  }
+  Shape kept = x.shape();  // output shape with size-1 reduced dims
+  for (int64_t d = 0; d < nd; ++d)
+    if (reduced[d]) kept[d] = 1;
+  Tensor out = Tensor::empty(kept, x.dtype());
+  dispatch(x.dtype(), [&]<class T>() {
+    // Sums accumulate in double whatever T is: a float32 sum over a whole image would otherwise
+    // drift by ~sqrt(n) ulps, more than the tolerance we promise against PyTorch.
+    const double init = op == Reduce::Sum   ? 0.0
+                        : op == Reduce::Max ? -std::numeric_limits<double>::infinity()
+                                            : std::numeric_limits<double>::infinity();
+    std::vector<double> acc(out.numel(), init);
+    const T* px = x.data<T>();
+    const Shape so = broadcast_strides(kept, out.strides(), x.shape());
+    for_each_strided<2>(x.shape(), {so, x.strides()}, {0, 0}, [&](const std::array<int64_t, 2>& o) {
+      const double v = px[o[1]];
+      double& a = acc[o[0]];
+      if (op == Reduce::Sum) a += v;
+      else if (op == Reduce::Max) a = (v > a || v != v) ? v : a;  // NaN propagates
+      else a = (v < a || v != v) ? v : a;
+    });
+    T* po = out.data<T>();
+    for (size_t i = 0; i < acc.size(); ++i) po[i] = static_cast<T>(acc[i]);
+  });
+  if (keepdim) return out;
+  Shape squeezed;
+  for (int64_t d = 0; d < nd; ++d)
+    if (!reduced[d]) squeezed.push_back(x.shape()[d]);
+  return out.as_strided(squeezed, contiguous_strides(squeezed), 0);
+}
+
+Tensor sum_to_shape(const Tensor& g, const Shape& shape) {
+  if (g.shape() == shape) return g;
+  const int64_t lead = g.dim() - static_cast<int64_t>(shape.size());
+  SN_CHECK(lead >= 0, "sum_to_shape: cannot reduce ", shape_str(g.shape()), " to ", shape_str(shape));
+  std::vector<int64_t> dims;
+  for (int64_t d = 0; d < g.dim(); ++d)
+    if (d < lead || (shape[d - lead] == 1 && g.shape()[d] != 1)) dims.push_back(d);
+  if (dims.empty()) return g;  // only size-1 dims differ: same elements
+  Tensor r = reduce(Reduce::Sum, g, dims, true, "sum_to_shape");
+  return r.as_strided(shape, contiguous_strides(shape), 0);
+}
+
+}  // namespace sn::kernels

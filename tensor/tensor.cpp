@@ -1,0 +1,225 @@
+#include "tensor/tensor.h"
+
+#include <cmath>
+#include <cstring>
+#include <sstream>
+
+#include "tensor/random.h"
+#include "tensor/strided_loop.h"
+
+namespace sn {
+
+TensorImpl& Tensor::impl() const {
+  SN_CHECK(impl_ != nullptr, "use of an undefined tensor");
+  return *impl_;
+}
+
+Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
+  check_shape(shape, "empty");
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = std::make_shared<Storage>(sn::numel(shape) * dtype_size(dtype), device);
+  impl->shape = shape;
+  impl->strides = contiguous_strides(shape);
+  impl->dtype = dtype;
+  return Tensor(std::move(impl));
+}
+
+Tensor Tensor::zeros(const Shape& shape, DType dtype) { return full(shape, 0.0, dtype); }
+Tensor Tensor::ones(const Shape& shape, DType dtype) { return full(shape, 1.0, dtype); }
+
+Tensor Tensor::full(const Shape& shape, double value, DType dtype) {
+  Tensor t = empty(shape, dtype);
+  t.fill(value);
+  return t;
+}
+
+Tensor Tensor::scalar(double value, DType dtype) { return full({}, value, dtype); }
+
+Tensor Tensor::arange(int64_t n, DType dtype) {
+  Tensor t = empty({n}, dtype);
+  dispatch(dtype, [&]<class T>() {
+    T* p = t.data<T>();
+    for (int64_t i = 0; i < n; ++i) p[i] = static_cast<T>(i);
+  });
+  return t;
+}
+
+template <class T>
+Tensor Tensor::from_vector(const std::vector<T>& values, const Shape& shape) {
+  check_shape(shape, "from_vector");
+  SN_CHECK(static_cast<int64_t>(values.size()) == sn::numel(shape), "from_vector: ", values.size(),
+           " values do not fill shape ", shape_str(shape));
+  Tensor t = empty(shape, dtype_of<T>());
+  if (!values.empty()) std::memcpy(t.raw_data(), values.data(), values.size() * sizeof(T));
+  return t;
+}
+template Tensor Tensor::from_vector<float>(const std::vector<float>&, const Shape&);
+template Tensor Tensor::from_vector<double>(const std::vector<double>&, const Shape&);
+
+Tensor Tensor::from_doubles(const std::vector<double>& values, const Shape& shape, DType dtype) {
+  return from_vector(values, shape).to(dtype);
+}
+
+Tensor Tensor::randn(const Shape& shape, Generator& gen, DType dtype) {
+  Tensor t = empty(shape, dtype);
+  dispatch(dtype, [&]<class T>() {
+    T* p = t.data<T>();
+    for (int64_t i = 0, n = t.numel(); i < n; ++i) p[i] = static_cast<T>(gen.normal());
+  });
+  return t;
+}
+
+Tensor Tensor::rand(const Shape& shape, Generator& gen, double lo, double hi, DType dtype) {
+  Tensor t = empty(shape, dtype);
+  dispatch(dtype, [&]<class T>() {
+    T* p = t.data<T>();
+    for (int64_t i = 0, n = t.numel(); i < n; ++i) p[i] = static_cast<T>(gen.uniform(lo, hi));
+  });
+  return t;
+}
+
+int64_t Tensor::size(int64_t d) const { return shape()[normalize_dim(d, dim(), "size")]; }
+
+bool Tensor::is_contiguous() const {
+  int64_t expected = 1;
+  for (int64_t i = dim() - 1; i >= 0; --i) {
+    if (shape()[i] == 1) continue;
+    if (strides()[i] != expected) return false;
+    expected *= shape()[i];
+  }
+  return true;
+}
+
+template <class T>
+T* Tensor::data() const {
+  SN_CHECK(dtype() == dtype_of<T>(), "data<", dtype_name(dtype_of<T>()), ">() on a ",
+           dtype_name(dtype()), " tensor");
+  return static_cast<T*>(raw_data());
+}
+template float* Tensor::data<float>() const;
+template double* Tensor::data<double>() const;
+
+void* Tensor::raw_data() const {
+  auto* base = static_cast<char*>(impl().storage->data());
+  return base ? base + impl().offset * static_cast<int64_t>(dtype_size(dtype())) : nullptr;
+}
+
+double Tensor::item() const {
+  SN_CHECK(numel() == 1, "item: tensor of shape ", shape_str(shape()),
+           " has ", numel(), " elements, expected exactly 1");
+  return dispatch(dtype(), [&]<class T>() { return static_cast<double>(*data<T>()); });
+}
+
+template <class T>
+std::vector<T> Tensor::to_vector() const {
+  std::vector<T> out;
+  out.reserve(numel());
+  dispatch(dtype(), [&]<class S>() {
+    const S* p = data<S>();
+    for_each_strided<1>(shape(), {strides()}, {0},
+                        [&](const std::array<int64_t, 1>& o) { out.push_back(static_cast<T>(p[o[0]])); });
+  });
+  return out;
+}
+template std::vector<float> Tensor::to_vector<float>() const;
+template std::vector<double> Tensor::to_vector<double>() const;
+
+void Tensor::copy_from(const Tensor& src) {
+  const Shape b = broadcast_shapes(src.shape(), shape(), "copy_from");
+  SN_CHECK(b == shape(), "copy_from: cannot copy a tensor of shape ", shape_str(src.shape()),
+           " into one of shape ", shape_str(shape()));
+  const Shape ss = broadcast_strides(src.shape(), src.strides(), shape());
+  dispatch(dtype(), [&]<class D>() {
+    D* d = data<D>();
+    dispatch(src.dtype(), [&]<class S>() {
+      const S* s = src.data<S>();
+      for_each_strided<2>(shape(), {strides(), ss}, {0, 0},
+                          [&](const std::array<int64_t, 2>& o) { d[o[0]] = static_cast<D>(s[o[1]]); });
+    });
+  });
+}
+
+void Tensor::fill(double value) {
+  dispatch(dtype(), [&]<class T>() {
+    T* p = data<T>();
+    const T v = static_cast<T>(value);
+    for_each_strided<1>(shape(), {strides()}, {0}, [&](const std::array<int64_t, 1>& o) { p[o[0]] = v; });
+  });
+}
+
+Tensor Tensor::clone_data() const {
+  Tensor t = empty(shape(), dtype(), device());
+  t.copy_from(*this);
+  return t;
+}
+
+Tensor Tensor::contiguous() const { return is_contiguous() ? *this : clone_data(); }
+
+Tensor Tensor::to(DType dt) const {
+  if (dt == dtype()) return *this;
+  Tensor t = empty(shape(), dt, device());
+  t.copy_from(*this);
+  return t;
+}
+
+Tensor Tensor::as_strided(const Shape& shp, const Shape& str, int64_t off) const {
+  SN_CHECK(shp.size() == str.size(), "as_strided: shape ", shape_str(shp), " and strides ",
+           shape_str(str), " differ in length");
+  check_shape(shp, "as_strided");
+  // Every reachable element must lie inside the storage.
+  int64_t lo = off, hi = off;
+  for (size_t i = 0; i < shp.size(); ++i) {
+    if (shp[i] == 0) { lo = 0; hi = -1; break; }
+    const int64_t span = str[i] * (shp[i] - 1);
+    (span < 0 ? lo : hi) += span;
+  }
+  const int64_t cap = static_cast<int64_t>(storage()->nbytes() / dtype_size(dtype()));
+  SN_CHECK(hi < lo || (lo >= 0 && hi < cap), "as_strided: view of shape ", shape_str(shp),
+           " with strides ", shape_str(str), " at offset ", off, " exceeds a storage of ", cap,
+           " elements");
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = storage();
+  impl->offset = off;
+  impl->shape = shp;
+  impl->strides = str;
+  impl->dtype = dtype();
+  return Tensor(std::move(impl));
+}
+
+Tensor Tensor::detach() const { return as_strided(shape(), strides(), offset()); }
+
+const Tensor& Tensor::set_requires_grad(bool on) const {
+  SN_CHECK(is_leaf(), "set_requires_grad: only leaf tensors can change requires_grad; this tensor "
+                      "was produced by an op (use detach() first)");
+  impl().autograd.requires_grad = on;
+  return *this;
+}
+
+Tensor Tensor::grad() const { return Tensor(impl().autograd.grad); }
+
+void Tensor::set_grad(const Tensor& g) const {
+  SN_CHECK(!g.defined() || g.shape() == shape(), "set_grad: gradient of shape ", shape_str(g.shape()),
+           " does not match tensor of shape ", shape_str(shape()));
+  impl().autograd.grad = g.impl_ptr();
+}
+
+void Tensor::retain_grad() const {
+  SN_CHECK(requires_grad(), "retain_grad: tensor does not require grad");
+  impl().autograd.retains_grad = true;
+}
+
+std::string Tensor::str() const {
+  if (!defined()) return "Tensor(undefined)";
+  std::ostringstream os;
+  os << "Tensor(" << dtype_name(dtype()) << ", " << shape_str(shape());
+  if (numel() <= 16) {
+    os << ", [";
+    auto v = to_vector<double>();
+    for (size_t i = 0; i < v.size(); ++i) os << (i ? ", " : "") << v[i];
+    os << "]";
+  }
+  if (requires_grad()) os << ", requires_grad";
+  return os.str() + ")";
+}
+
+}  // namespace sn
