@@ -1,0 +1,74 @@
+#include "apps/args.h"
+
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+
+namespace sn::cli {
+
+Args::Args(const std::vector<std::string>& argv, const std::set<std::string>& options,
+           const std::set<std::string>& switches) {
+  for (size_t i = 0; i < argv.size(); ++i) {
+    const std::string& a = argv[i];
+    if (a.rfind("--", 0) != 0 || a == "--") {
+      positional_.push_back(a);
+      continue;
+    }
+    std::string name = a.substr(2), value;
+    const size_t eq = name.find('=');
+    const bool inline_value = eq != std::string::npos;
+    if (inline_value) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+    }
+    if (switches.count(name)) {
+      if (inline_value) throw UsageError("option --" + name + " takes no value");
+      values_[name] = "1";
+    } else if (options.count(name)) {
+      if (!inline_value) {
+        if (i + 1 >= argv.size()) throw UsageError("option --" + name + " needs a value");
+        value = argv[++i];
+      }
+      values_[name] = value;
+    } else {
+      throw UsageError("unknown option --" + name);
+    }
+  }
+}
+
+std::string Args::get(const std::string& name, const std::string& fallback) const {
+  auto it = values_.find(name);
+  return it == values_.end() ? fallback : it->second;
+}
+
+std::string Args::require(const std::string& name) const {
+  auto it = values_.find(name);
+  if (it == values_.end()) throw UsageError("missing required option --" + name);
+  return it->second;
+}
+
+int64_t Args::get_int(const std::string& name, int64_t fallback, int64_t lo, int64_t hi) const {
+  if (!has(name)) return fallback;
+  const std::string s = get(name, "");
+  char* end = nullptr;
+  errno = 0;
+  const long long v = std::strtoll(s.c_str(), &end, 10);
+  if (s.empty() || *end != '\0' || errno == ERANGE || v < lo || v > hi)
+    throw UsageError("--" + name + " expects an integer from " + std::to_string(lo) + " to " +
+                     std::to_string(hi) + ", got '" + s + "'");
+  return v;
+}
+
+double Args::get_double(const std::string& name, double fallback, double lo, double hi) const {
+  if (!has(name)) return fallback;
+  const std::string s = get(name, "");
+  char* end = nullptr;
+  errno = 0;
+  const double v = std::strtod(s.c_str(), &end);
+  if (s.empty() || *end != '\0' || errno == ERANGE || !std::isfinite(v) || v < lo || v > hi)
+    throw UsageError("--" + name + " expects a number from " + std::to_string(lo) + " to " +
+                     std::to_string(hi) + ", got '" + s + "'");
+  return v;
+}
+
+}  // namespace sn::cli

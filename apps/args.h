@@ -1,0 +1,35 @@
+// A small, strict command-line parser: --name value or --name=value, boolean switches, and a
+// clear error for anything unknown, missing or malformed.
+#pragma once
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace sn::cli {
+
+// Thrown for bad usage; main() prints it with a hint and exits with status 2.
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+class Args {
+ public:
+  // `options` take a value, `switches` do not; anything else starting with -- is an error.
+  Args(const std::vector<std::string>& argv, const std::set<std::string>& options,
+       const std::set<std::string>& switches);
+
+  bool has(const std::string& name) const { return values_.count(name) > 0; }
+  std::string get(const std::string& name, const std::string& fallback) const;
+  std::string require(const std::string& name) const;
+  int64_t get_int(const std::string& name, int64_t fallback, int64_t lo, int64_t hi) const;
+  double get_double(const std::string& name, double fallback, double lo, double hi) const;
+  bool flag(const std::string& name) const { return has(name); }
+  const std::vector<std::string>& positional() const { return positional_; }
+
+ private:
+  std::map<std::string, std::string> values_;
+  std::vector<std::string> positional_;
+};
+
+}  // namespace sn::cli

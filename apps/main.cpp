@@ -1,0 +1,49 @@
+// `stylenet`: one binary, several subcommands. Errors end as one line on stderr and a non-zero
+// exit: 2 for bad usage, 1 for anything that went wrong while running.
+#include <cstdio>
+#include <cstring>
+#include <exception>
+
+#include "apps/args.h"
+#include "apps/command.h"
+
+namespace {
+
+void print_help() {
+  std::printf("usage: stylenet <command> [options]\n\ncommands:\n");
+  for (const auto& c : sn::cli::commands()) std::printf("  %-14s %s\n", c.name, c.summary);
+  std::printf("\n'stylenet <command> --help' shows a command's options.\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || !std::strcmp(argv[1], "help") || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
+    print_help();
+    return argc < 2 ? 2 : 0;
+  }
+  if (!std::strcmp(argv[1], "--version") || !std::strcmp(argv[1], "version")) {
+    std::printf("stylenet %s\n", STYLENET_VERSION);
+    return 0;
+  }
+  for (const auto& c : sn::cli::commands()) {
+    if (std::strcmp(argv[1], c.name) != 0) continue;
+    std::vector<std::string> args(argv + 2, argv + argc);
+    for (const auto& a : args)
+      if (a == "--help" || a == "-h") {
+        std::printf("%s", c.usage);
+        return 0;
+      }
+    try {
+      return c.run(args);
+    } catch (const sn::cli::UsageError& e) {
+      std::fprintf(stderr, "stylenet %s: %s (see 'stylenet %s --help')\n", c.name, e.what(), c.name);
+      return 2;
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "stylenet %s: error: %s\n", c.name, e.what());
+      return 1;
+    }
+  }
+  std::fprintf(stderr, "stylenet: unknown command '%s' (see 'stylenet help')\n", argv[1]);
+  return 2;
+}

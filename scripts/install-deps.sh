@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs the Debian packages StyleNet needs, only those missing. Usage:
+#   scripts/install-deps.sh          build dependencies (compiler, CMake, Eigen, OpenBLAS, oneTBB, stb…)
+#   scripts/install-deps.sh --test   plus the test-only oracle (Debian's PyTorch, NumPy)
+set -euo pipefail
+
+packages=(build-essential cmake ninja-build pkg-config libeigen3-dev libopenblas-dev libtbb-dev
+          libstb-dev doctest-dev libbenchmark-dev)
+if [[ "${1:-}" == "--test" ]]; then
+  packages+=(python3-torch python3-numpy python3-torchvision)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+echo "Installing missing Debian packages: ${missing[*]}"
+sudo=""
+[[ $(id -u) -ne 0 ]] && sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,38 @@
+// Finding and sampling the shared image data (../shared/data by default).
+#pragma once
+#include <string>
+#include <vector>
+
+#include "tensor/random.h"
+#include "tensor/tensor.h"
+
+namespace sn {
+
+// The shared data root: $STYLENET_DATA if set, else the path compiled in (the repository's
+// ../shared). Throws with a clear message if it does not hold data/.
+std::string data_root();
+
+// Image files (jpg, jpeg, png, bmp) directly inside `dir`, sorted by name so every machine
+// sees the same order. Throws if the folder is missing or holds no images.
+std::vector<std::string> list_images(const std::string& dir);
+
+// Draws random square crops from a fixed set of images held in memory (as 8-bit, to keep
+// a few hundred photos small). Deterministic for a given seed.
+class CropSampler {
+ public:
+  CropSampler(const std::vector<std::string>& files, int64_t crop, uint64_t seed);
+  // A batch [n, 3, crop, crop] in [0, 1], with random horizontal flips.
+  Tensor batch(int64_t n);
+  size_t size() const { return images_.size(); }
+
+ private:
+  struct Image {
+    int64_t h, w;
+    std::vector<uint8_t> rgb;  // planar, 3 x h x w
+  };
+  std::vector<Image> images_;
+  int64_t crop_;
+  Generator gen_;
+};
+
+}  // namespace sn

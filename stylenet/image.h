@@ -1,0 +1,30 @@
+// Images in and out of the engine: files <-> float tensors [1, 3, H, W] with values in [0, 1].
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "tensor/tensor.h"
+
+namespace sn {
+
+// Refuses images above this many pixels (a decompression bomb guard); 64 MP by default.
+constexpr int64_t kMaxImagePixels = 64LL * 1000 * 1000;
+
+// Loads a JPEG/PNG/BMP/TGA file as RGB. Throws sn::Error with the path and the reason for a
+// missing, unreadable, corrupt or oversized file.
+Tensor load_image(const std::string& path, int64_t max_pixels = kMaxImagePixels);
+
+// Writes [1, 3, H, W] or [3, H, W] (values clamped to [0, 1]) as PNG or JPEG, chosen by the
+// extension. The file appears atomically: a failure leaves no partial file and keeps any old one.
+void save_image(const Tensor& image, const std::string& path, int jpeg_quality = 92);
+
+// Resizes so that the shorter side is `short_side` (keeping the aspect ratio), with a
+// filtered (antialiased) resampler, suited to shrinking photos.
+Tensor resize_short_side(const Tensor& image, int64_t short_side);
+// Resizes to exactly (height, width) with the same resampler.
+Tensor resize_image(const Tensor& image, int64_t height, int64_t width);
+
+// Side-by-side grid of equally sized images ([1, 3, H, W] each), `cols` per row, with a gap.
+Tensor image_grid(const std::vector<Tensor>& images, int64_t cols, int64_t gap = 4);
+
+}  // namespace sn
