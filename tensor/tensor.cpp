@@ -78,7 +78,12 @@ Tensor Tensor::rand(const Shape& shape, Generator& gen, double lo, double hi, DT
   return t;
 }
 
-int64_t Tensor::size(int64_t d) const { return shape()[normalize_dim(d, dim(), "size")]; }
+int64_t Tensor::size(int64_t d) const {
+  // normalize_dim accepts 0 and -1 for a 0-d tensor (as PyTorch's dim wrapping does), but a 0-d
+  // tensor has no size to return: indexing its empty shape would read out of bounds.
+  SN_CHECK(dim() > 0, "size: dim ", d, " is out of range for a 0-d tensor (it has no dims)");
+  return shape()[normalize_dim(d, dim(), "size")];
+}
 
 bool Tensor::is_contiguous() const {
   int64_t expected = 1;
