@@ -502,7 +502,10 @@ def make_net():
     return nn.Sequential(
         nn.Conv2d(3, 8, 3, padding=1),      # 0
         nn.ReLU(),                          # 1
-        nn.Conv2d(8, 8, 3, stride=2, padding=1),  # 2
+        # no bias before the instance norm: the norm subtracts it again, so its gradient is zero up
+        # to rounding, and Adam (which divides by sqrt(v)) would turn that noise into full-size
+        # steps: the trajectory of such a parameter is rounding noise and cannot be compared
+        nn.Conv2d(8, 8, 3, stride=2, padding=1, bias=False),  # 2
         nn.InstanceNorm2d(8, affine=True),  # 3
         nn.LeakyReLU(0.2),                  # 4
         nn.Upsample(scale_factor=2, mode="nearest"),  # 5
@@ -511,7 +514,7 @@ def make_net():
     )
 
 
-TRAIN_NET_DESC = ("conv(3,8,k3,p1),relu,conv(8,8,k3,s2,p1),instance_norm(8,affine),"
+TRAIN_NET_DESC = ("conv(3,8,k3,p1),relu,conv(8,8,k3,s2,p1,nobias),instance_norm(8,affine),"
                   "leaky_relu(0.2),upsample_nearest(2),reflection_pad(1),conv(8,3,k3)")
 
 
