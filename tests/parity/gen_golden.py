@@ -57,6 +57,11 @@ def make_values(shape, kind, gen, index=0):
         # a second distinct input sits off the first one's grid, so maximum/minimum never see a
         # tie (PyTorch splits a tie's gradient in half, StyleNet sends it to the first operand)
         v = v + 0.00037 * index
+    elif kind == "kinks":
+        # multiples of 0.5: zeros, repeated values and exact clamp bounds, for the cases that
+        # check both libraries make the same choice at a kink (relu/abs/leaky_relu at 0, clamp at
+        # its bounds, tied maxima, l1 at zero error)
+        v = torch.round(2.0 * torch.randn(n, generator=gen, dtype=torch.float64)) / 2.0
     elif kind == "small":
         v = 0.1 * torch.randn(n, generator=gen, dtype=torch.float64)
     else:
@@ -362,6 +367,20 @@ CASES = [
     ("softmax_composite", "softmax_composite", [I([3, 6], layout="transpose")], {"dim": -1}, "float32"),
     ("scalar_ops_composite", "scalar_ops_composite", [I([2, 3])], {}, "float32"),
     ("norm_composite", "norm_composite", [I([4, 7])], {}, "float32"),
+    # ---- conventions at kinks (inputs on multiples of 0.5: zeros, ties, exact bounds) ----
+    # PyTorch's choices: relu'(0) = 0, abs'(0) = 0, leaky_relu'(0) = slope, clamp passes the
+    # gradient at its bounds, amax/amin split it evenly among tied extremes, max_pool2d gives it to
+    # the first maximum of the window, l1_loss'(0) = 0.
+    ("relu_at_zero", "relu", [I([4, 6], "kinks")], {}, "float32"),
+    ("abs_at_zero", "abs", [I([4, 6], "kinks")], {}, "float32"),
+    ("leaky_relu_at_zero", "leaky_relu", [I([4, 6], "kinks")], {"slope": 0.1}, "float32"),
+    ("clamp_at_bounds", "clamp", [I([4, 6], "kinks")], {"lo": -0.5, "hi": 1.0}, "float32"),
+    ("max_ties_dim", "max", [I([3, 8], "kinks")], {"dims": [1], "keepdim": 0}, "float32"),
+    ("max_ties_all", "max", [I([3, 5], "kinks")], {"dims": [], "keepdim": 0}, "float32"),
+    ("min_ties_dims_keepdim", "min", [I([2, 4, 3], "kinks")], {"dims": [0, 1], "keepdim": 1}, "float32"),
+    pool("max_pool2d_ties", "max_pool2d", I([1, 2, 6, 7], "kinks"), (3, 3), (2, 2), (1, 1), 1),
+    pool("max_pool2d_ties_overlap", "max_pool2d", I([2, 1, 5, 5], "kinks", "transpose"), (2, 2), (1, 1)),
+    ("l1_loss_at_zero", "l1_loss", [I([3, 4], "kinks"), I([3, 4], "kinks")], {}, "float32"),
     # ---- float64: same maths, tolerance near double rounding ----
     ("f64_add_broadcast", "add", [I([2, 3, 4]), I([3, 1])], {}, "float64"),
     ("f64_pow_tensor", "pow", [I([3, 2], "positive"), I([3, 2])], {}, "float64"),
