@@ -304,6 +304,7 @@ CASES = [
     # ---- matmul and joining ----
     ("matmul_2d", "matmul", [I([3, 4], layout="transpose"), I([4, 5])], {}, "float32"),
     ("matmul_2d_large", "matmul", [I([17, 65]), I([65, 9], layout="transpose")], {}, "float32"),
+    ("matmul_large", "matmul", [I([67, 130]), I([130, 71])], {}, "float32"),
     ("matmul_batched", "matmul", [I([2, 3, 4]), I([2, 4, 5])], {}, "float32"),
     ("matmul_batched_broadcast", "matmul", [I([2, 1, 3, 4]), I([3, 4, 2], layout="transpose")], {}, "float32"),
     ("matmul_batch_vs_2d", "matmul", [I([2, 3, 4]), I([4, 2])], {}, "float32"),
@@ -326,6 +327,9 @@ CASES = [
     conv("conv2d_5x5_stride3", I([1, 3, 11, 9]), I([2, 3, 5, 5]), I([2]), (3, 3), (2, 2)),
     conv("conv2d_even_kernel", I([2, 2, 6, 7]), I([3, 2, 2, 4]), I([3]), (1, 2), (1, 1)),
     conv("conv2d_wide", I([1, 16, 9, 9]), I([8, 16, 3, 3]), I([8]), (1, 1), (1, 1)),
+    # sizes where a blocked / vectorised / threaded kernel takes its main path, not its tails
+    conv("conv2d_realistic", I([2, 16, 21, 19]), I([32, 16, 3, 3]), I([32]), (1, 1), (1, 1)),
+    conv("conv2d_realistic_stride2", I([1, 32, 17, 16]), I([16, 32, 3, 3]), I([16]), (2, 2), (1, 1)),
     conv("conv2d_weight_noncontig", I([1, 3, 5, 5]), I([2, 3, 3, 3], layout="transpose"), I([2]), (1, 1), (1, 1)),
     # ---- pooling ----
     pool("max_pool2d", "max_pool2d", I([2, 2, 4, 6], "distinct"), (2, 2), (2, 2)),
@@ -355,6 +359,7 @@ CASES = [
     ("instance_norm", "instance_norm", [I([2, 3, 4, 3])], {"eps": 1e-5}, "float32"),
     ("instance_norm_affine", "instance_norm", [I([2, 3, 3, 5], layout="transpose"), I([3]), I([3])], {"eps": 1e-5}, "float32"),
     ("instance_norm_affine_large", "instance_norm", [I([1, 4, 16, 15]), I([4]), I([4])], {"eps": 1e-5}, "float32"),
+    ("instance_norm_realistic", "instance_norm", [I([2, 16, 32, 31]), I([16]), I([16])], {"eps": 1e-5}, "float32"),
     ("instance_norm_offset_eps", "instance_norm", [I([2, 2, 5, 5], "positive"), I([2]), I([2])], {"eps": 1e-3}, "float32"),
     ("linear", "linear", [I([2, 3, 4]), I([5, 4]), I([5])], {}, "float32"),
     ("linear_nobias", "linear", [I([3, 4], layout="transpose"), I([2, 4])], {}, "float32"),
