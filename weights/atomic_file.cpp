@@ -1,0 +1,104 @@
+#include "weights/atomic_file.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+
+#include "tensor/error.h"
+
+namespace sn {
+
+namespace {
+
+std::string os_error(const std::string& what, const std::filesystem::path& path) {
+  return detail::cat(what, " '", path.string(), "': ", std::strerror(errno));
+}
+
+// Buffers writes into ~1 MiB chunks so serializers can emit many small pieces cheaply.
+class FdSink final : public ByteSink {
+ public:
+  FdSink(int fd, const std::filesystem::path& path) : fd_(fd), path_(path) {}
+  using ByteSink::write;
+  void write(const void* data, size_t nbytes) override {
+    buffer_.append(static_cast<const char*>(data), nbytes);
+    if (buffer_.size() >= (1u << 20)) flush();
+  }
+  void flush() {
+    const char* p = buffer_.data();
+    size_t left = buffer_.size();
+    while (left > 0) {
+      const ssize_t n = ::write(fd_, p, left);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) throw Error(os_error("write_file_atomic: cannot write", path_));
+      p += n;
+      left -= static_cast<size_t>(n);
+    }
+    buffer_.clear();
+  }
+
+ private:
+  int fd_;
+  std::filesystem::path path_;
+  std::string buffer_;
+};
+
+// Makes the rename itself durable: the directory entry lives in the directory's own data.
+void fsync_directory(const std::filesystem::path& dir) {
+  const int fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY);
+  if (fd < 0) return;  // best effort: some filesystems do not allow opening directories
+  ::fsync(fd);
+  ::close(fd);
+}
+
+}  // namespace
+
+void write_file_atomic(const std::filesystem::path& path, const std::function<void(ByteSink&)>& fill) {
+  // pid keeps processes apart; the counter keeps threads of one process apart.
+  static std::atomic<uint64_t> counter{0};
+  std::filesystem::path tmp = path;
+  tmp += detail::cat(".tmp.", ::getpid(), ".", counter++);
+
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  if (fd < 0) throw Error(os_error("write_file_atomic: cannot create", tmp));
+  bool fd_open = true;
+  try {
+    FdSink sink(fd, tmp);
+    fill(sink);
+    sink.flush();
+    if (::fsync(fd) != 0) throw Error(os_error("write_file_atomic: cannot fsync", tmp));
+    fd_open = false;  // close() releases the descriptor even when it reports an error
+    if (::close(fd) != 0) throw Error(os_error("write_file_atomic: cannot close", tmp));
+  } catch (...) {
+    if (fd_open) ::close(fd);
+    ::unlink(tmp.c_str());
+    throw;
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    const std::string msg = os_error("write_file_atomic: cannot rename the temporary file onto", path);
+    ::unlink(tmp.c_str());
+    throw Error(msg);
+  }
+  fsync_directory(path.parent_path());
+}
+
+void write_file_atomic(const std::filesystem::path& path, std::string_view bytes) {
+  write_file_atomic(path, [&](ByteSink& sink) { sink.write(bytes); });
+}
+
+std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) throw Error(os_error("cannot open", path));
+  const std::streamoff size = in.tellg();
+  SN_CHECK(size >= 0, "cannot determine the size of '", path.string(), "'");
+  std::string bytes(static_cast<size_t>(size), '\0');
+  in.seekg(0);
+  in.read(bytes.data(), size);
+  SN_CHECK(in.gcount() == size, "error while reading '", path.string(), "'");
+  return bytes;
+}
+
+}  // namespace sn
