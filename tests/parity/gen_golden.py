@@ -19,7 +19,9 @@ Layout (llm.c style), one folder per case:
   OUTDIR/<case>/gout.npy   a fixed random upstream gradient (same shape as out)
   OUTDIR/<case>/gin<i>.npy d(sum(out * gout)) / d(input i), for inputs with in<i>_grad=1
 
-Layer cases (kind=layer) also hold the torch module's state_dict as state.<name>.npy.
+Layer cases (kind=layer, layer=<torch.nn class>) hold the module's state_dict as
+state.<name>.npy, the parameter names in meta.txt (params=...), in0/out/gout/gin0.npy and the
+parameter gradients as grad.<name>.npy.
 Training cases (kind=train) hold init.<name>.npy, x.npy, target.npy, losses.npy (the loss
 before each step) and final.<name>.npy, and the optimizer's settings in meta.txt.
 OUTDIR/index.txt lists every case folder, one per line.
@@ -517,6 +519,18 @@ LAYER_CASES = [
      dict(num_features=3, affine=1, eps=1e-5), [2, 3, 5, 4]),
     ("layer_instance_norm", "InstanceNorm2d", lambda: nn.InstanceNorm2d(2, affine=False),
      dict(num_features=2, affine=0, eps=1e-5), [2, 2, 4, 4]),
+    ("layer_maxpool2d", "MaxPool2d", lambda: nn.MaxPool2d(3, stride=2, padding=1, ceil_mode=True),
+     dict(kernel=[3, 3], stride=[2, 2], padding=[1, 1], ceil_mode=1), [1, 2, 8, 7]),
+    ("layer_avgpool2d", "AvgPool2d", lambda: nn.AvgPool2d((2, 3), padding=(1, 1), count_include_pad=False),
+     dict(kernel=[2, 3], stride=[2, 3], padding=[1, 1], ceil_mode=0, count_include_pad=0), [2, 2, 6, 8]),
+    ("layer_upsample_nearest", "Upsample", lambda: nn.Upsample(scale_factor=2, mode="nearest"),
+     dict(mode="nearest", scale=[2, 2]), [1, 3, 4, 5]),
+    ("layer_upsample_bilinear", "Upsample", lambda: nn.Upsample(size=(7, 9), mode="bilinear", align_corners=False),
+     dict(mode="bilinear", size=[7, 9]), [1, 2, 5, 4]),
+    ("layer_reflection_pad", "ReflectionPad2d", lambda: nn.ReflectionPad2d((1, 2, 0, 3)),
+     dict(lrtb=[1, 2, 0, 3]), [1, 2, 5, 4]),
+    ("layer_zero_pad", "ZeroPad2d", lambda: nn.ZeroPad2d((2, 0, 1, 1)), dict(lrtb=[2, 0, 1, 1]), [2, 1, 3, 3]),
+    ("layer_leaky_relu", "LeakyReLU", lambda: nn.LeakyReLU(0.2), dict(slope=0.2), [2, 3, 4]),
 ]
 
 # ---- training: a small conv net, 20 optimizer steps ----
