@@ -1,6 +1,7 @@
 #include "weights/json.h"
 
 #include <charconv>
+#include <unordered_set>
 
 #include "tensor/error.h"
 
@@ -71,12 +72,13 @@ class Parser {
     expect('{');
     skip_ws();
     if (peek() == '}') { ++pos_; return; }
+    std::unordered_set<std::string> seen;  // hashed: a hostile header may hold millions of keys
     while (true) {
       skip_ws();
       if (peek() != '"') fail("expected a string key");
       const size_t key_pos = pos_;
       std::string key = string();
-      if (v.find(key) != nullptr) {
+      if (!seen.insert(key).second) {
         pos_ = key_pos;
         fail(detail::cat("duplicate key ", quote(key)));
       }
