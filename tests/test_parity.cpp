@@ -59,6 +59,7 @@
 #include "layers/layers.h"
 #include "optim/adam.h"
 #include "optim/sgd.h"
+#include "weights/npy.h"
 
 using namespace sn;
 namespace fs = std::filesystem;
@@ -947,4 +948,24 @@ TEST_CASE("parity: 20 training steps of a small conv net, layers/ + optim/ (Adam
     run_module_training(dir / name);
   }
   CHECK(n >= 3);
+}
+
+// weights/npy.h against files NumPy wrote: every golden array (0-d, 1-d, 4-d, float32, float64)
+// must load with the same shape, dtype and bits as this file's independent reader.
+TEST_CASE("parity: weights/npy.h reads NumPy's .npy files exactly") {
+  const fs::path dir = golden_dir();
+  int n = 0;
+  for (const auto& name : case_names(dir)) {
+    for (const auto& entry : fs::directory_iterator(dir / name)) {
+      if (entry.path().extension() != ".npy") continue;
+      ++n;
+      INFO(entry.path().string());
+      const Tensor want = read_npy(entry.path());
+      const Tensor got = load_npy(entry.path());
+      REQUIRE(got.shape() == want.shape());
+      REQUIRE(got.dtype() == want.dtype());
+      CHECK(got.to_vector<double>() == want.to_vector<double>());
+    }
+  }
+  CHECK(n > 500);
 }
