@@ -1,0 +1,247 @@
+// SGEMM driver: argument checks, backend/ISA dispatch, Goto/BLIS cache blocking and threading.
+//
+// Loop nest for one tile of C (gemm_tile), with the roles of the caches:
+//
+//   for ic in M step mc:             A block  op(A)[ic:+mc, pc:+kc] packed  -> L3
+//     for pc in K step kc:
+//       pack A block
+//       for jc in N step nc:         B block  op(B)[pc:+kc, jc:+nc] packed  -> L2
+//         pack B block
+//         for ir in mc step mr:      A micro-panel (mr x kc)                 -> L1, reused nc/nr times
+//           for jr in nc step nr:    B micro-panel (kc x nr) streams from L2
+//             micro-kernel: C[ir:+mr, jr:+nr] += A micro-panel * B micro-panel
+//
+// This is BLIS's order with A and B swapped, because C is row-major and the micro-kernel's vectors
+// run along N: the operand that is broadcast (A) is the one kept in L1, the one loaded as vectors
+// (B) streams from L2. mc is large so that B, the big operand of an im2col convolution
+// (Cin*9 x H*W), is packed only once.
+//
+// Threading: C is cut into a grid of tiles, one per thread, each running the loop nest above with
+// its own packing buffers. Cutting N re-packs A in every column of tiles, cutting M re-packs B in
+// every row, so the grid is chosen to minimise the largest tile's compute plus its packing. Every
+// element of C is summed in the same order whatever the grid (same kc blocks, same k order), so
+// the result does not depend on the thread count at all.
+#include "tensor/cpu/gemm.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <string>
+
+#include <oneapi/tbb/enumerable_thread_specific.h>
+
+#include "tensor/cpu/gemm_internal.h"
+#include "tensor/cpu/parallel.h"
+#include "tensor/error.h"
+
+namespace sn::cpu {
+
+namespace gemm_detail {
+void openblas_sgemm(Trans, Trans, int64_t, int64_t, int64_t, float, const float*, int64_t,
+                    const float*, int64_t, float, float*, int64_t);
+void openblas_dgemm(Trans, Trans, int64_t, int64_t, int64_t, double, const double*, int64_t,
+                    const double*, int64_t, double, double*, int64_t);
+}  // namespace gemm_detail
+
+using namespace gemm_detail;
+
+namespace {
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
+
+// Grow-only, 64-byte aligned packing buffers, one pair per TBB thread (tiles never nest, so a
+// thread uses its pair for one tile at a time). Kept between calls: re-allocating megabytes per call
+// would cost page faults on every GEMM.
+class PackBuffers {
+ public:
+  ~PackBuffers() {
+    ::operator delete(a_, std::align_val_t{64});
+    ::operator delete(b_, std::align_val_t{64});
+  }
+  float* a(size_t n) { return grow(a_, a_cap_, n); }
+  float* b(size_t n) { return grow(b_, b_cap_, n); }
+
+ private:
+  static float* grow(float*& p, size_t& cap, size_t n) {
+    if (n > cap) {
+      ::operator delete(p, std::align_val_t{64});
+      p = static_cast<float*>(::operator new(n * sizeof(float), std::align_val_t{64}));
+      cap = n;
+    }
+    return p;
+  }
+  float *a_ = nullptr, *b_ = nullptr;
+  size_t a_cap_ = 0, b_cap_ = 0;
+};
+
+tbb::enumerable_thread_specific<PackBuffers>& pack_buffers() {
+  static tbb::enumerable_thread_specific<PackBuffers> buffers;
+  return buffers;
+}
+
+// The serial Goto loop nest for C[0:M, 0:N] (see the top of this file).
+void gemm_tile(const KernelSet& ks, int64_t M, int64_t N, int64_t K, float alpha, Strided A,
+               Strided B, float beta, float* C, int64_t ldc) {
+  PackBuffers& buf = pack_buffers().local();
+  const int64_t mc = std::min(ks.mc, round_up(M, ks.mr));
+  const int64_t kc = std::min(ks.kc, K);
+  const int64_t nc = std::min(ks.nc, round_up(N, ks.nr));
+  float* pa = buf.a(mc * kc);
+  float* pb = buf.b(kc * nc);
+  for (int64_t ic = 0; ic < M; ic += mc) {
+    const int64_t mb = std::min(mc, M - ic);
+    for (int64_t pc = 0; pc < K; pc += kc) {
+      const int64_t kb = std::min(kc, K - pc);
+      const float beta_k = pc == 0 ? beta : 1.0f;  // later k blocks accumulate onto the first
+      pack_a({A.at(ic, pc), A.rs, A.cs}, mb, kb, ks.mr, pa);
+      for (int64_t jc = 0; jc < N; jc += nc) {
+        const int64_t nb = std::min(nc, N - jc);
+        pack_b({B.at(pc, jc), B.rs, B.cs}, kb, nb, ks.nr, pb);
+        for (int64_t ir = 0; ir < mb; ir += ks.mr) {
+          const int m = static_cast<int>(std::min<int64_t>(ks.mr, mb - ir));
+          const float* a_panel = pa + ir * kb;
+          float* c_row = C + (ic + ir) * ldc + jc;
+          for (int64_t jr = 0; jr < nb; jr += ks.nr) {
+            const int n = static_cast<int>(std::min<int64_t>(ks.nr, nb - jr));
+            ks.kernel(kb, a_panel, pb + jr * kb, c_row + jr, ldc, alpha, beta_k, m, n);
+          }
+        }
+      }
+    }
+  }
+}
+
+// Packing one element costs about as much as this many FMA lanes (a vector copy from L3/DRAM vs
+// 32 FMA lanes per cycle): used to weigh re-packing against load balance when choosing the grid.
+constexpr double kPackCost = 16.0;
+// Below this many multiply-adds a GEMM runs on one thread: waking workers costs more.
+constexpr double kMinParallelWork = 1 << 18;
+
+struct Grid {
+  int64_t pm = 1, pn = 1;  // tiles along M and N
+};
+
+Grid choose_grid(const KernelSet& ks, int64_t M, int64_t N, int64_t K, int threads) {
+  if (threads <= 1 || double(M) * N * K < kMinParallelWork) return {};
+  const int64_t mu = ceil_div(M, ks.mr), nu = ceil_div(N, ks.nr);  // in micro-tiles
+  Grid best;
+  double best_cost = -1;
+  for (int64_t pm = 1; pm <= threads; ++pm) {
+    if (threads % pm) continue;
+    const int64_t pn = threads / pm;
+    if (pm > mu || pn > nu) continue;
+    // The largest tile, rounded to whole micro-tiles (edge tiles compute their padding rows).
+    const double tm = double(ceil_div(mu, pm) * ks.mr), tn = double(ceil_div(nu, pn) * ks.nr);
+    const double cost = tm * tn * K + kPackCost * (tm * K + K * tn);
+    if (best_cost < 0 || cost < best_cost) best = {pm, pn}, best_cost = cost;
+  }
+  return best;
+}
+
+const KernelSet* kernels_for(Isa isa) {
+  switch (isa) {
+    case Isa::Avx512: return &avx512_kernels();
+    case Isa::Avx2: return &avx2_kernels();
+    case Isa::Ref: return nullptr;
+  }
+  return nullptr;
+}
+
+void sgemm_own(const KernelSet& ks, Trans ta, Trans tb, int64_t M, int64_t N, int64_t K,
+               float alpha, const float* A, int64_t lda, const float* B, int64_t ldb, float beta,
+               float* C, int64_t ldc) {
+  const Strided a = ta == Trans::Yes ? Strided{A, 1, lda} : Strided{A, lda, 1};
+  const Strided b = tb == Trans::Yes ? Strided{B, 1, ldb} : Strided{B, ldb, 1};
+  const Grid g = choose_grid(ks, M, N, K, num_threads());
+  const int64_t mu = ceil_div(M, ks.mr), nu = ceil_div(N, ks.nr);
+  // Tile t covers micro-tile rows [mu*i/pm, mu*(i+1)/pm) and columns likewise.
+  parallel_for(0, g.pm * g.pn, 1, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t i = t / g.pn, j = t % g.pn;
+      const int64_t m0 = std::min(M, mu * i / g.pm * ks.mr), m1 = std::min(M, mu * (i + 1) / g.pm * ks.mr);
+      const int64_t n0 = std::min(N, nu * j / g.pn * ks.nr), n1 = std::min(N, nu * (j + 1) / g.pn * ks.nr);
+      if (m0 >= m1 || n0 >= n1) continue;
+      gemm_tile(ks, m1 - m0, n1 - n0, K, alpha, {a.at(m0, 0), a.rs, a.cs}, {b.at(0, n0), b.rs, b.cs},
+                beta, C + m0 * ldc + n0, ldc);
+    }
+  });
+}
+
+template <class T>
+void check_args(const char* op, Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, int64_t lda,
+                int64_t ldb, int64_t ldc) {
+  SN_CHECK(M >= 0 && N >= 0 && K >= 0, op, ": negative size M=", M, " N=", N, " K=", K);
+  const int64_t a_cols = ta == Trans::Yes ? M : K, b_cols = tb == Trans::Yes ? K : N;
+  SN_CHECK(lda >= std::max<int64_t>(1, a_cols), op, ": lda=", lda, " < ", a_cols);
+  SN_CHECK(ldb >= std::max<int64_t>(1, b_cols), op, ": ldb=", ldb, " < ", b_cols);
+  SN_CHECK(ldc >= std::max<int64_t>(1, N), op, ": ldc=", ldc, " < ", N);
+}
+
+// Cases with no product to compute: C = beta * C (beta == 0 writes zeros without reading C).
+template <class T>
+bool trivial_gemm(int64_t M, int64_t N, int64_t K, T alpha, T beta, T* C, int64_t ldc) {
+  if (M == 0 || N == 0) return true;
+  if (K != 0 && alpha != T(0)) return false;
+  for (int64_t i = 0; i < M; ++i)
+    for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = beta == T(0) ? T(0) : beta * C[i * ldc + j];
+  return true;
+}
+
+GemmBackend backend_from_env() {
+  const char* env = std::getenv("STYLENET_GEMM");
+  if (!env || !*env || std::string(env) == "own") return GemmBackend::Own;
+  if (std::string(env) == "openblas") return GemmBackend::OpenBlas;
+  throw Error(detail::cat("STYLENET_GEMM='", env, "' is not a GEMM backend (expected own or openblas)"));
+}
+
+std::atomic<int>& backend_state() {  // -1: not yet read from the environment
+  static std::atomic<int> b{-1};
+  return b;
+}
+
+}  // namespace
+
+const char* gemm_backend_name(GemmBackend b) { return b == GemmBackend::Own ? "own" : "openblas"; }
+
+GemmBackend gemm_backend() {
+  int v = backend_state().load(std::memory_order_relaxed);
+  if (v < 0) {
+    int expected = -1;
+    backend_state().compare_exchange_strong(expected, static_cast<int>(backend_from_env()));
+    v = backend_state().load(std::memory_order_relaxed);
+  }
+  return static_cast<GemmBackend>(v);
+}
+
+void set_gemm_backend(GemmBackend b) { backend_state().store(static_cast<int>(b)); }
+
+GemmBlocking gemm_blocking(Isa isa) {
+  const KernelSet* ks = kernels_for(isa);
+  if (!ks) return {};
+  return {ks->mr, ks->nr, ks->mc, ks->kc, ks->nc};
+}
+
+void sgemm(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+           int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  check_args<float>("sgemm", ta, tb, M, N, K, lda, ldb, ldc);
+  if (trivial_gemm(M, N, K, alpha, beta, C, ldc)) return;
+  if (gemm_backend() == GemmBackend::OpenBlas)
+    return openblas_sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  if (const KernelSet* ks = kernels_for(active_isa()))
+    return sgemm_own(*ks, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  sgemm_ref(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+void dgemm(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, double alpha, const double* A,
+           int64_t lda, const double* B, int64_t ldb, double beta, double* C, int64_t ldc) {
+  check_args<double>("dgemm", ta, tb, M, N, K, lda, ldb, ldc);
+  if (trivial_gemm(M, N, K, alpha, beta, C, ldc)) return;
+  if (gemm_backend() == GemmBackend::OpenBlas)
+    return openblas_dgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  dgemm_ref(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+}  // namespace sn::cpu

@@ -1,0 +1,50 @@
+// General matrix multiply, BLAS-style, row-major:
+//
+//     C[M x N] = alpha * op(A)[M x K] * op(B)[K x N] + beta * C
+//
+// op(X) is X or its transpose. Row-major with leading dimensions: element (i, j) of a matrix X
+// stored with leading dimension ldx is X[i * ldx + j]. So with Trans::No, A is M x K (lda >= K);
+// with Trans::Yes, A is stored K x M (lda >= M) and op(A) = A^T. Same for B; C is M x N (ldc >= N).
+// As in BLAS, beta == 0 means C is not read (NaNs in it are overwritten).
+//
+// float32 runs on our own packed, register-blocked, threaded SGEMM for the active ISA
+// (tensor/cpu/isa.h), or on OpenBLAS when STYLENET_GEMM=openblas / set_gemm_backend(). With the
+// ISA forced to Ref it runs sgemm_ref. float64 always runs the reference (or OpenBLAS).
+#pragma once
+#include <cstdint>
+
+#include "tensor/cpu/isa.h"
+
+namespace sn::cpu {
+
+enum class Trans : bool { No = false, Yes = true };
+
+void sgemm(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+           int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
+void dgemm(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, double alpha, const double* A,
+           int64_t lda, const double* B, int64_t ldb, double beta, double* C, int64_t ldc);
+
+// The readable definitions: one dot product per element, accumulated in double. Single-threaded.
+void sgemm_ref(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+               int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
+void dgemm_ref(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, double alpha, const double* A,
+               int64_t lda, const double* B, int64_t ldb, double beta, double* C, int64_t ldc);
+
+// Which implementation sgemm/dgemm call. Default: STYLENET_GEMM=own|openblas, else Own.
+enum class GemmBackend { Own, OpenBlas };
+const char* gemm_backend_name(GemmBackend b);
+GemmBackend gemm_backend();
+void set_gemm_backend(GemmBackend b);
+// OpenBLAS's own name for the kernel set it picked ("SkylakeX", "Haswell", ...). OpenBLAS 0.3.21
+// does not know some newer Xeons and falls back to "Prescott" (SSE3); OPENBLAS_CORETYPE=SkylakeX
+// in the environment before start-up fixes that.
+const char* openblas_core_name();
+
+// Register and cache blocking of our SGEMM for an ISA (mr = nr = 0 for Ref, which has none).
+struct GemmBlocking {
+  int mr = 0, nr = 0;           // micro-tile of C held in registers
+  int64_t mc = 0, kc = 0, nc = 0;  // cache blocks: see gemm.cpp for why these values
+};
+GemmBlocking gemm_blocking(Isa isa);
+
+}  // namespace sn::cpu

@@ -1,0 +1,41 @@
+// Pieces of the SGEMM shared between the driver (gemm.cpp), the packing routines (gemm_pack.cpp)
+// and the per-ISA micro-kernels (gemm_avx2.cpp, gemm_avx512.cpp). Not part of the public API.
+#pragma once
+#include <cstdint>
+
+namespace sn::cpu::gemm_detail {
+
+// Packed layouts (Goto/BLIS):
+//  * an A micro-panel holds MR rows of op(A) for kc values of k, k-major: a[k * MR + r];
+//  * a B micro-panel holds NR columns of op(B) for kc values of k, k-major: b[k * NR + j].
+// Rows/columns past the matrix edge are zero, so a micro-kernel never needs a bounds check on its
+// inputs; only its write-back to C is limited to the valid m x n corner.
+//
+// The micro-kernel: C[m x n] (row-major, ldc) = alpha * (a-panel * b-panel) + beta * C, for
+// 1 <= m <= MR and 1 <= n <= NR. beta == 0 does not read C.
+using MicroKernel = void (*)(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
+                             float alpha, float beta, int m, int n);
+
+struct KernelSet {
+  int mr, nr;              // register tile
+  int64_t mc, kc, nc;      // cache blocks (see the rationale next to each ISA's values)
+  MicroKernel kernel;
+};
+
+const KernelSet& avx2_kernels();
+const KernelSet& avx512_kernels();
+
+// Element (i, j) of a strided operand is p[i * rs + j * cs]. A transposed BLAS operand is just the
+// same memory with rs and cs swapped.
+struct Strided {
+  const float* p;
+  int64_t rs, cs;
+  const float* at(int64_t i, int64_t j) const { return p + i * rs + j * cs; }
+};
+
+// Packs the mb x kb block of A starting at `a` into ceil(mb / mr) A micro-panels at dst.
+void pack_a(Strided a, int64_t mb, int64_t kb, int mr, float* dst);
+// Packs the kb x nb block of B starting at `b` into ceil(nb / nr) B micro-panels at dst.
+void pack_b(Strided b, int64_t kb, int64_t nb, int nr, float* dst);
+
+}  // namespace sn::cpu::gemm_detail

@@ -1,0 +1,92 @@
+// The register-blocked SGEMM micro-kernel, written once over a vector type V.
+//
+// Included only by the per-ISA files (gemm_avx2.cpp, gemm_avx512.cpp), which are compiled with
+// their ISA's flags and define V in an anonymous namespace: every instantiation therefore has
+// internal linkage, and an AVX-512 copy can never be picked by the linker for the AVX2 path.
+//
+// V provides: reg, width, zero(), load(p) (aligned, for packed panels), loadu(p), broadcast(p),
+// set1(x), fmadd(a, b, c) = a * b + c, mul(a, b), load_first(p, n) / store_first(p, v, n) (the
+// first n < width lanes only, for the right edge of C), and prefetch(p).
+//
+// C is row-major, so vectors run along N: one tile is M rows x NV vectors, M * NV accumulators
+// that stay in registers for the whole k loop. Each k step loads NV vectors of the B panel once
+// and broadcasts M values of the A panel, so it costs NV loads + M broadcasts for M * NV FMAs.
+#pragma once
+#include <array>
+#include <cstdint>
+#include <utility>
+
+#include "tensor/cpu/gemm_internal.h"
+
+namespace sn::cpu::gemm_detail {
+
+// One tile of M <= MRP rows and NV vectors (NV * width <= NRP columns), reading A and B panels
+// packed with strides MRP and NRP. `n` is the number of valid columns, in ((NV-1)*width, NV*width].
+template <class V, int MRP, int NRP, int M, int NV>
+void micro_tile(int64_t kc, const float* __restrict a, const float* __restrict b,
+                float* __restrict c, int64_t ldc, float alpha, float beta, int n) {
+  using R = typename V::reg;
+  constexpr int W = V::width;
+  R acc[M][NV];
+  for (int r = 0; r < M; ++r)
+    for (int v = 0; v < NV; ++v) acc[r][v] = V::zero();
+
+  // Touch the C tile early: its lines arrive while the k loop runs.
+  for (int r = 0; r < M; ++r) V::prefetch(c + r * ldc);
+
+  for (int64_t k = 0; k < kc; ++k) {
+    R bv[NV];
+    for (int v = 0; v < NV; ++v) bv[v] = V::load(b + v * W);
+    for (int r = 0; r < M; ++r) {
+      const R av = V::broadcast(a + r);
+      for (int v = 0; v < NV; ++v) acc[r][v] = V::fmadd(av, bv[v], acc[r][v]);
+    }
+    a += MRP;
+    b += NRP;
+  }
+
+  // C = alpha * acc + beta * C, with the last vector of each row possibly partial.
+  const R va = V::set1(alpha), vb = V::set1(beta);
+  const int last = n - (NV - 1) * W;  // valid lanes in the last vector, 1..W
+  for (int r = 0; r < M; ++r) {
+    float* cr = c + r * ldc;
+    for (int v = 0; v < NV; ++v) {
+      float* p = cr + v * W;
+      R x = V::mul(acc[r][v], va);
+      if (v < NV - 1 || last == W) {
+        if (beta != 0.0f) x = V::fmadd(vb, V::loadu(p), x);
+        V::storeu(p, x);
+      } else {
+        if (beta != 0.0f) x = V::fmadd(vb, V::load_first(p, last), x);
+        V::store_first(p, x, last);
+      }
+    }
+  }
+}
+
+// Picks the instantiation for an m x n tile: the full MRP x NRP tile in the interior, a narrower
+// one (fewer rows, fewer vectors) at the bottom and right edges, so edge tiles do not pay for the
+// zero padding of the packed panels.
+template <class V, int MRP, int NRP>
+struct MicroKernels {
+  static constexpr int NVP = NRP / V::width;
+  using Tile = void (*)(int64_t, const float*, const float*, float*, int64_t, float, float, int);
+
+  template <int... Ms, int... Vs>
+  static constexpr auto row(std::integer_sequence<int, Ms...>, std::integer_sequence<int, Vs...> vs) {
+    return std::array<std::array<Tile, NVP>, MRP>{row_of<Ms + 1>(vs)...};
+  }
+  template <int M, int... Vs>
+  static constexpr std::array<Tile, NVP> row_of(std::integer_sequence<int, Vs...>) {
+    return {&micro_tile<V, MRP, NRP, M, Vs + 1>...};
+  }
+  static constexpr auto table =
+      row(std::make_integer_sequence<int, MRP>{}, std::make_integer_sequence<int, NVP>{});
+
+  static void run(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float alpha,
+                  float beta, int m, int n) {
+    table[m - 1][(n + V::width - 1) / V::width - 1](kc, a, b, c, ldc, alpha, beta, n);
+  }
+};
+
+}  // namespace sn::cpu::gemm_detail

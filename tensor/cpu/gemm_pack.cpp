@@ -1,0 +1,66 @@
+// Packing op(A) and op(B) blocks into the micro-panel layouts of gemm_internal.h.
+//
+// Baseline-compiled (no ISA flags): packing is a copy, bound by memory rather than by arithmetic.
+// Each routine has a fast path for the layout that is contiguous along the direction it copies
+// (so the inner loop is a memcpy or a unit-stride read) and a general strided fallback.
+#include <algorithm>
+#include <cstring>
+
+#include "tensor/cpu/gemm_internal.h"
+
+namespace sn::cpu::gemm_detail {
+
+void pack_a(Strided a, int64_t mb, int64_t kb, int mr, float* dst) {
+  for (int64_t i0 = 0; i0 < mb; i0 += mr, dst += kb * mr) {
+    const int m = static_cast<int>(std::min<int64_t>(mr, mb - i0));
+    if (a.rs == 1) {
+      // op(A) column-major (a transposed operand): each k gives m contiguous values.
+      for (int64_t k = 0; k < kb; ++k) {
+        const float* src = a.at(i0, k);
+        float* d = dst + k * mr;
+        for (int r = 0; r < m; ++r) d[r] = src[r];
+        for (int r = m; r < mr; ++r) d[r] = 0.0f;
+      }
+    } else {
+      // Row-major (cs == 1) or general: read each row along k, scatter with stride mr.
+      for (int r = 0; r < m; ++r) {
+        const float* src = a.at(i0 + r, 0);
+        float* d = dst + r;
+        if (a.cs == 1)
+          for (int64_t k = 0; k < kb; ++k) d[k * mr] = src[k];
+        else
+          for (int64_t k = 0; k < kb; ++k) d[k * mr] = src[k * a.cs];
+      }
+      for (int r = m; r < mr; ++r)
+        for (int64_t k = 0; k < kb; ++k) dst[k * mr + r] = 0.0f;
+    }
+  }
+}
+
+void pack_b(Strided b, int64_t kb, int64_t nb, int nr, float* dst) {
+  for (int64_t j0 = 0; j0 < nb; j0 += nr, dst += kb * nr) {
+    const int n = static_cast<int>(std::min<int64_t>(nr, nb - j0));
+    if (b.cs == 1) {
+      // op(B) row-major: each k gives n contiguous values.
+      for (int64_t k = 0; k < kb; ++k) {
+        float* d = dst + k * nr;
+        std::memcpy(d, b.at(k, j0), sizeof(float) * n);
+        for (int j = n; j < nr; ++j) d[j] = 0.0f;
+      }
+    } else {
+      // Column-major (a transposed operand, rs == 1) or general: read each column along k.
+      for (int j = 0; j < n; ++j) {
+        const float* src = b.at(0, j0 + j);
+        float* d = dst + j;
+        if (b.rs == 1)
+          for (int64_t k = 0; k < kb; ++k) d[k * nr] = src[k];
+        else
+          for (int64_t k = 0; k < kb; ++k) d[k * nr] = src[k * b.rs];
+      }
+      for (int j = n; j < nr; ++j)
+        for (int64_t k = 0; k < kb; ++k) dst[k * nr + j] = 0.0f;
+    }
+  }
+}
+
+}  // namespace sn::cpu::gemm_detail

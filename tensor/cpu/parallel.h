@@ -1,0 +1,84 @@
+// The one threading control of the library.
+//
+// Every parallel kernel runs through parallel_for, which executes inside a oneTBB task_arena of
+// num_threads() slots. The thread count comes from STYLENET_THREADS (default: the hardware's) and
+// can be changed with set_num_threads(); OpenBLAS, when selected as the GEMM backend, is told the
+// same count.
+//
+// Determinism: parallel_for cuts [begin, end) into chunks whose boundaries depend only on
+// (begin, end, grain, num_threads()), never on scheduling. A kernel that writes disjoint outputs per
+// index, or reduces into one slot per chunk and combines the slots in chunk order, therefore gives
+// bit-identical results run after run at a fixed thread count. Scratch memory belongs to a chunk (or
+// to a tbb::enumerable_thread_specific), never to a "thread id", which TBB does not make stable.
+#pragma once
+#include <cstdint>
+#include <type_traits>
+#include <utility>
+
+namespace sn::cpu {
+
+int num_threads();
+// n >= 1. Takes effect for the next parallel_for; do not call it while a parallel_for is running in
+// another thread (the running one finishes on the old arena).
+void set_num_threads(int n);
+// The count STYLENET_THREADS asks for, else the number of hardware threads. Throws sn::Error on an
+// invalid STYLENET_THREADS.
+int default_num_threads();
+
+// How parallel_for splits [begin, end): `count` chunks of near-equal size (the first `end-begin`
+// mod count chunks one element longer). One chunk when num_threads() == 1 or the range is at most
+// one grain; otherwise at most 4 chunks per thread, each at least `grain` long, so a core slowed by
+// another process does not hold the others back.
+struct ChunkPlan {
+  int64_t begin = 0, end = 0, count = 0;
+  int64_t chunk_begin(int64_t c) const {
+    const int64_t n = end - begin, base = n / count, extra = n % count;
+    return begin + c * base + (c < extra ? c : extra);
+  }
+  int64_t chunk_end(int64_t c) const { return chunk_begin(c + 1); }
+};
+ChunkPlan plan_chunks(int64_t begin, int64_t end, int64_t grain);
+
+namespace parallel_detail {
+// Type-erased callable reference, so this header needs no TBB include.
+struct ChunkFn {
+  void* obj;
+  void (*call)(void*, int64_t chunk, int64_t b, int64_t e);
+};
+void run_chunks(const ChunkPlan& plan, ChunkFn fn);
+}  // namespace parallel_detail
+
+// Calls fn(chunk_index, chunk_begin, chunk_end) once per chunk of plan_chunks(begin, end, grain),
+// concurrently on the library's arena. Exceptions thrown by fn propagate to the caller.
+template <class F>
+void parallel_for_chunks(int64_t begin, int64_t end, int64_t grain, F&& fn) {
+  const ChunkPlan plan = plan_chunks(begin, end, grain);
+  if (plan.count == 0) return;
+  if (plan.count == 1) {  // no task overhead for serial work
+    fn(int64_t{0}, begin, end);
+    return;
+  }
+  using Fn = std::remove_reference_t<F>;
+  parallel_detail::run_chunks(plan, {const_cast<void*>(static_cast<const void*>(&fn)),
+                            [](void* o, int64_t c, int64_t b, int64_t e) { (*static_cast<Fn*>(o))(c, b, e); }});
+}
+
+// Calls fn(chunk_begin, chunk_end) for each chunk; see parallel_for_chunks.
+template <class F>
+void parallel_for(int64_t begin, int64_t end, int64_t grain, F&& fn) {
+  parallel_for_chunks(begin, end, grain, [&fn](int64_t, int64_t b, int64_t e) { fn(b, e); });
+}
+
+// Scoped thread count for tests and benchmarks.
+class ThreadsScope {
+ public:
+  explicit ThreadsScope(int n) : saved_(num_threads()) { set_num_threads(n); }
+  ~ThreadsScope() { set_num_threads(saved_); }
+  ThreadsScope(const ThreadsScope&) = delete;
+  ThreadsScope& operator=(const ThreadsScope&) = delete;
+
+ private:
+  int saved_;
+};
+
+}  // namespace sn::cpu

@@ -1,0 +1,269 @@
+// SGEMM: every ISA path (forced with set_isa) and thread counts 1 and 2 against the reference GEMM,
+// on sizes that hit every edge of the blocking; determinism; the ISA override; matmul on top.
+//
+// Error bound. The reference accumulates in double, so it is the exact product up to one float32
+// rounding. A float32 dot product of length K, in any summation order, with or without FMA, is
+// within gamma_K = K*eps/(1 - K*eps) of exact relative to sum_k |a_ik * b_kj| (Higham, Accuracy
+// and Stability, 3.1). Adding alpha/beta scaling and the final roundings, we check
+//     |C - C_ref| <= (K + 3) * eps * (|alpha| * (|A| |B|)_ij + |beta * C0_ij|) + tiny
+// element by element; a wrong index or a missed k block breaks it by orders of magnitude.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "tensor/cpu/gemm.h"
+#include "tensor/cpu/isa.h"
+#include "tensor/cpu/parallel.h"
+#include "tensor/kernels.h"
+#include "tensor/random.h"
+
+using namespace sn;
+using namespace sn::cpu;
+
+namespace {
+
+std::vector<Isa> available_isas() {
+  std::vector<Isa> v;
+  for (Isa isa : {Isa::Ref, Isa::Avx2, Isa::Avx512})
+    if (isa_supported(isa)) v.push_back(isa);
+  return v;
+}
+
+constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
+
+// A rows x cols matrix stored with leading dimension ld; the padding past cols holds NaN, so a
+// kernel that reads outside the matrix poisons its result.
+std::vector<float> random_matrix(int64_t rows, int64_t cols, int64_t ld, Generator& g) {
+  std::vector<float> m(static_cast<size_t>(std::max<int64_t>(rows * ld, 1)), kNaN);
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t j = 0; j < cols; ++j) m[i * ld + j] = static_cast<float>(g.uniform(-1, 1));
+  return m;
+}
+
+struct Case {
+  int64_t M, N, K;
+  Trans ta = Trans::No, tb = Trans::No;
+  int64_t pad = 0;  // extra leading-dimension padding on A, B and C
+  float alpha = 1.0f, beta = 0.0f;
+};
+
+std::string describe(const Case& c) {
+  return detail::cat(c.M, "x", c.N, "x", c.K, c.ta == Trans::Yes ? " At" : "", c.tb == Trans::Yes ? " Bt" : "",
+                     " pad ", c.pad, " alpha ", c.alpha, " beta ", c.beta);
+}
+
+// Runs sgemm on `c` (current ISA, threads, backend) and checks it against sgemm_ref element-wise.
+// Returns C so callers can compare runs bit for bit.
+std::vector<float> check_case(const Case& c, uint64_t seed = 1) {
+  Generator g(seed);
+  const int64_t a_rows = c.ta == Trans::Yes ? c.K : c.M, a_cols = c.ta == Trans::Yes ? c.M : c.K;
+  const int64_t b_rows = c.tb == Trans::Yes ? c.N : c.K, b_cols = c.tb == Trans::Yes ? c.K : c.N;
+  const int64_t lda = std::max<int64_t>(a_cols, 1) + c.pad, ldb = std::max<int64_t>(b_cols, 1) + c.pad;
+  const int64_t ldc = std::max<int64_t>(c.N, 1) + c.pad;
+  const std::vector<float> A = random_matrix(a_rows, a_cols, lda, g), B = random_matrix(b_rows, b_cols, ldb, g);
+  std::vector<float> C0 = random_matrix(c.M, c.N, ldc, g);
+  if (c.beta == 0.0f)  // BLAS: beta == 0 must not read C, so NaNs there must not leak out
+    for (int64_t i = 0; i < c.M; ++i) C0[i * ldc] = kNaN;
+  std::vector<float> C = C0, R = C0;
+
+  sgemm(c.ta, c.tb, c.M, c.N, c.K, c.alpha, A.data(), lda, B.data(), ldb, c.beta, C.data(), ldc);
+  sgemm_ref(c.ta, c.tb, c.M, c.N, c.K, c.alpha, A.data(), lda, B.data(), ldb, c.beta, R.data(), ldc);
+
+  auto a = [&](int64_t i, int64_t k) { return c.ta == Trans::Yes ? A[k * lda + i] : A[i * lda + k]; };
+  auto b = [&](int64_t k, int64_t j) { return c.tb == Trans::Yes ? B[j * ldb + k] : B[k * ldb + j]; };
+  const double eps = std::numeric_limits<float>::epsilon();
+  int64_t bad = 0;
+  for (int64_t i = 0; i < c.M; ++i) {
+    for (int64_t j = 0; j < c.N; ++j) {
+      double mag = 0;
+      for (int64_t k = 0; k < c.K; ++k) mag += std::abs(double(a(i, k)) * b(k, j));
+      const double c0 = c.beta == 0.0f ? 0.0 : std::abs(double(c.beta) * C0[i * ldc + j]);
+      const double bound = (c.K + 3) * eps * (std::abs(c.alpha) * mag + c0) + 1e-30;
+      const double got = C[i * ldc + j], want = R[i * ldc + j];
+      if (!(std::abs(got - want) <= bound) && bad++ < 3)
+        FAIL_CHECK(describe(c), ": C(", i, ",", j, ") = ", got, ", reference ", want, ", bound ", bound);
+    }
+    // The padding past column N of C is not written.
+    for (int64_t j = c.N; j < ldc && i * ldc + j < int64_t(C.size()); ++j)
+      if (!(std::isnan(C[i * ldc + j]) && std::isnan(C0[i * ldc + j])) && C[i * ldc + j] != C0[i * ldc + j] &&
+          bad++ < 3)
+        FAIL_CHECK(describe(c), ": padding of C row ", i, " was written");
+  }
+  CHECK_MESSAGE(bad == 0, describe(c));
+  return C;
+}
+
+// Sizes around every blocking boundary of both kernel sets: 1, odd, just off multiples of
+// MR (6, 12) and NR (16, 32), K past KC (384, 512), N past NC (480, 640), M past MC (1536).
+std::vector<Case> edge_cases() {
+  std::vector<Case> v = {
+      {1, 1, 1},        {7, 13, 5},     {33, 65, 17},    {2, 3, 0},      {13, 47, 389},
+      {25, 33, 1000},   {11, 17, 513},  {12, 32, 384},   {6, 16, 64},    {5, 31, 7},
+      {100, 700, 50},   {37, 1300, 9},  {1600, 17, 9},   {64, 196, 27},  {128, 31, 385},
+  };
+  // Every transpose combination and padded leading dims, with alpha/beta, on odd sizes.
+  for (Trans ta : {Trans::No, Trans::Yes})
+    for (Trans tb : {Trans::No, Trans::Yes}) {
+      v.push_back({7, 13, 5, ta, tb, 3, 1.0f, 0.0f});
+      v.push_back({33, 65, 17, ta, tb, 5, 0.5f, 2.0f});
+      v.push_back({29, 71, 401, ta, tb, 1, -1.5f, 1.0f});
+      v.push_back({50, 650, 30, ta, tb, 2, 2.0f, -0.5f});
+    }
+  return v;
+}
+
+}  // namespace
+
+TEST_CASE("sgemm: every ISA, 1 and 2 threads, matches the reference on edge sizes") {
+  for (Isa isa : available_isas()) {
+    IsaScope is(isa);
+    for (int threads : {1, 2}) {
+      ThreadsScope ts(threads);
+      CAPTURE(isa_name(isa));
+      CAPTURE(threads);
+      for (const Case& c : edge_cases()) check_case(c);
+    }
+  }
+}
+
+TEST_CASE("sgemm: alpha = 0 and K = 0 only scale C; empty M or N is a no-op") {
+  for (Isa isa : available_isas()) {
+    IsaScope is(isa);
+    check_case({9, 20, 7, Trans::No, Trans::No, 0, 0.0f, 0.5f});
+    check_case({9, 20, 0, Trans::No, Trans::No, 0, 1.0f, 2.0f});
+    check_case({9, 20, 0, Trans::No, Trans::No, 0, 1.0f, 0.0f});
+    float c = 42.0f;
+    sgemm(Trans::No, Trans::No, 0, 1, 3, 1.0f, nullptr, 3, nullptr, 1, 0.0f, &c, 1);
+    CHECK(c == 42.0f);
+  }
+}
+
+TEST_CASE("sgemm: bad arguments are refused") {
+  float x[4] = {};
+  CHECK_THROWS_AS(sgemm(Trans::No, Trans::No, 2, 2, 2, 1, x, 1, x, 2, 0, x, 2), Error);   // lda < K
+  CHECK_THROWS_AS(sgemm(Trans::Yes, Trans::No, 2, 2, 1, 1, x, 1, x, 2, 0, x, 2), Error);  // lda < M
+  CHECK_THROWS_AS(sgemm(Trans::No, Trans::No, 2, 2, 2, 1, x, 2, x, 2, 0, x, 1), Error);   // ldc < N
+  CHECK_THROWS_AS(sgemm(Trans::No, Trans::No, -1, 2, 2, 1, x, 2, x, 2, 0, x, 2), Error);
+}
+
+TEST_CASE("sgemm: deterministic, and independent of the thread count") {
+  // Every element of C is summed in the same order whatever the tiling across threads (same kc
+  // blocks, same k order), so results are bitwise equal run to run and across thread counts.
+  const Case big{203, 1301, 777, Trans::No, Trans::No, 0, 1.0f, 0.0f};
+  const Case tall{1543, 37, 390, Trans::Yes, Trans::No, 0, 0.5f, 1.0f};
+  for (Isa isa : available_isas()) {
+    if (isa == Isa::Ref) continue;
+    IsaScope is(isa);
+    CAPTURE(isa_name(isa));
+    for (const Case& c : {big, tall}) {
+      std::vector<float> first;
+      {
+        ThreadsScope ts(2);
+        first = check_case(c);
+        for (int rep = 0; rep < 3; ++rep) CHECK(check_case(c) == first);
+      }
+      ThreadsScope ts(1);
+      CHECK(check_case(c) == first);
+    }
+  }
+}
+
+TEST_CASE("sgemm: OpenBLAS backend agrees with the reference") {
+  set_gemm_backend(GemmBackend::OpenBlas);
+  for (int threads : {1, 2}) {
+    ThreadsScope ts(threads);
+    for (const Case& c : {Case{7, 13, 5}, Case{33, 65, 17, Trans::Yes, Trans::Yes, 3, 0.5f, 2.0f},
+                          Case{64, 196, 27}})
+      check_case(c);
+  }
+  set_gemm_backend(GemmBackend::Own);
+  CHECK(std::string(gemm_backend_name(gemm_backend())) == "own");
+}
+
+TEST_CASE("dgemm: matches the reference (and OpenBLAS)") {
+  Generator g(3);
+  const int64_t M = 17, N = 23, K = 31;
+  std::vector<double> A(M * K), B(K * N), C(M * N, 1.0), R(M * N, 1.0);
+  for (auto& x : A) x = g.normal();
+  for (auto& x : B) x = g.normal();
+  dgemm_ref(Trans::No, Trans::Yes, M, N, K, 0.5, A.data(), K, B.data(), K, 2.0, R.data(), N);
+  for (GemmBackend backend : {GemmBackend::Own, GemmBackend::OpenBlas}) {
+    set_gemm_backend(backend);
+    std::vector<double> c = C;
+    dgemm(Trans::No, Trans::Yes, M, N, K, 0.5, A.data(), K, B.data(), K, 2.0, c.data(), N);
+    for (size_t i = 0; i < c.size(); ++i) CHECK(c[i] == doctest::Approx(R[i]).epsilon(1e-12));
+  }
+  set_gemm_backend(GemmBackend::Own);
+}
+
+TEST_CASE("isa: names, detection, override refuses what the machine lacks") {
+  for (Isa isa : {Isa::Ref, Isa::Avx2, Isa::Avx512}) CHECK(parse_isa(isa_name(isa)) == isa);
+  CHECK_THROWS_AS(parse_isa("sse9"), Error);
+  CHECK(isa_supported(Isa::Ref));
+  CHECK(isa_supported(best_isa()));
+  if (isa_supported(Isa::Avx512)) CHECK(isa_supported(Isa::Avx2));  // we require AVX2 for AVX-512
+
+  // A pretend CPU with AVX2 only: asking for AVX-512 must fail loudly, naming what exists.
+  CpuFeatures avx2_only;
+  avx2_only.avx2_fma = true;
+  CHECK(resolve_isa_request("", avx2_only) == Isa::Avx2);
+  CHECK(resolve_isa_request("ref", avx2_only) == Isa::Ref);
+  CHECK_THROWS_WITH_AS(resolve_isa_request("avx512", avx2_only),
+                       doctest::Contains("not available on this machine"), Error);
+  CHECK_THROWS_WITH_AS(resolve_isa_request("avx512", avx2_only), doctest::Contains("ref, avx2"), Error);
+  CHECK_THROWS_AS(resolve_isa_request("avx2", CpuFeatures{}), Error);
+  CHECK_THROWS_WITH_AS(resolve_isa_request("fast", avx2_only), doctest::Contains("STYLENET_ISA"), Error);
+
+  // set_isa on this machine: accepted for what it has, refused (and unchanged) otherwise.
+  const Isa before = active_isa();
+  for (Isa isa : {Isa::Ref, Isa::Avx2, Isa::Avx512}) {
+    if (isa_supported(isa)) {
+      IsaScope is(isa);
+      CHECK(active_isa() == isa);
+    } else {
+      CHECK_THROWS_AS(set_isa(isa), Error);
+    }
+  }
+  CHECK(active_isa() == before);
+}
+
+TEST_CASE("matmul: the SGEMM path agrees with the reference path") {
+  Generator g(5);
+  const Tensor a = Tensor::randn({3, 1, 19, 37}, g), b = Tensor::randn({4, 37, 23}, g);
+  const Tensor v = Tensor::randn({37}, g);
+  const Tensor bt = Tensor::randn({4, 23, 37}, g);
+  // Views whose matrices are transposed, strided (non-BLAS: copied), or broadcast.
+  const Tensor b_t = bt.as_strided({4, 37, 23}, {23 * 37, 1, 37}, 0);
+  const Tensor a_step = Tensor::randn({19, 74}, g).as_strided({19, 37}, {74, 2}, 0);
+  const Tensor b_bcast = Tensor::randn({37, 1}, g).as_strided({37, 23}, {1, 0}, 0);
+  struct Pair {
+    const char* name;
+    Tensor x, y;
+  };
+  const Pair pairs[] = {{"batched broadcast", a, b}, {"transposed rhs", a, b_t},
+                        {"vec @ mat", v, b},         {"mat @ vec", a, v},
+                        {"vec @ vec", v, v},         {"strided lhs", a_step, b_t},
+                        {"broadcast rhs", a_step, b_bcast}};
+  for (const Pair& p : pairs) {
+    CAPTURE(p.name);
+    Tensor want;
+    {
+      IsaScope is(Isa::Ref);
+      want = kernels::matmul(p.x, p.y);
+    }
+    for (Isa isa : available_isas()) {
+      IsaScope is(isa);
+      for (int threads : {1, 2}) {
+        ThreadsScope ts(threads);
+        const Tensor got = kernels::matmul(p.x, p.y);
+        REQUIRE(got.shape() == want.shape());
+        const auto gv = got.to_vector<float>(), wv = want.to_vector<float>();
+        for (size_t i = 0; i < gv.size(); ++i) CHECK(gv[i] == doctest::Approx(wv[i]).epsilon(1e-5).scale(10));
+      }
+    }
+  }
+}
