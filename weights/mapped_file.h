@@ -1,0 +1,41 @@
+// A whole file mapped read-only into memory, so a large weight file is parsed in place: nothing
+// is read twice, and pages that are never touched (a classifier that was not asked for) are never
+// read at all.
+//
+// Pages a loader has finished copying from can be handed back with release(): the mapping stays
+// valid (a later access reads them again from the file), but they stop counting towards the
+// process's resident memory, so converting a file holds one copy of its data, not two.
+//
+// The file must not be truncated by someone else while mapped (the kernel would raise SIGBUS on
+// access past the new end); weight files are not written in place, so this does not arise.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <string_view>
+
+namespace sn {
+
+class MappedFile {
+ public:
+  // Throws sn::Error naming the path when the file cannot be opened, is not a regular file, or
+  // cannot be mapped.
+  explicit MappedFile(const std::filesystem::path& path);
+  ~MappedFile();
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+
+  std::string_view bytes() const { return {static_cast<const char*>(data_), size_}; }
+  size_t size() const { return size_; }
+  const std::filesystem::path& path() const { return path_; }
+
+  // Drops the resident pages that lie wholly inside [offset, offset + nbytes); a hint, never fails.
+  void release(size_t offset, size_t nbytes) const;
+
+ private:
+  std::filesystem::path path_;
+  void* data_ = nullptr;
+  size_t size_ = 0;
+};
+
+}  // namespace sn
