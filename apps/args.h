@@ -3,6 +3,7 @@
 #pragma once
 #include <map>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <vector>
 

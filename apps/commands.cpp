@@ -4,10 +4,18 @@
 namespace sn::cli {
 
 extern const Command kDemoCommand;
+extern const Command kConvertCommand;
+extern const Command kFeaturesCommand;
+extern const Command kClassifyCommand;
+extern const Command kFetchWeightsCommand;
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> all = {
       kDemoCommand,
+      kConvertCommand,
+      kFeaturesCommand,
+      kClassifyCommand,
+      kFetchWeightsCommand,
   };
   return all;
 }
