@@ -1,6 +1,8 @@
 #include "apps/args.h"
 
+#include <cctype>
 #include <cerrno>
+#include <filesystem>
 #include <cmath>
 #include <cstdlib>
 
@@ -69,6 +71,24 @@ double Args::get_double(const std::string& name, double fallback, double lo, dou
     throw UsageError("--" + name + " expects a number from " + std::to_string(lo) + " to " +
                      std::to_string(hi) + ", got '" + s + "'");
   return v;
+}
+
+void check_output_path(const std::string& path, const std::set<std::string>& extensions) {
+  namespace fs = std::filesystem;
+  if (path.empty()) throw UsageError("empty output path");
+  const fs::path p(path);
+  const fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) throw UsageError("output folder '" + dir.string() + "' does not exist");
+  if (fs::is_directory(p, ec)) throw UsageError("output '" + path + "' is a folder, not a file");
+  if (extensions.empty()) return;
+  std::string ext = p.extension().string();
+  for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (!extensions.count(ext)) {
+    std::string list;
+    for (const auto& e : extensions) list += (list.empty() ? "" : ", ") + e;
+    throw UsageError("output '" + path + "' must end in one of: " + list);
+  }
 }
 
 }  // namespace sn::cli

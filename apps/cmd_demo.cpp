@@ -23,6 +23,8 @@ int run(const std::vector<std::string>& argv) {
   opt.out = args.get("out", "demo.png");
   opt.checkpoint = args.get("checkpoint", "");
   const bool quiet = args.flag("quiet");
+  check_output_path(opt.out, {".png", ".jpg", ".jpeg"});
+  if (!opt.checkpoint.empty()) check_output_path(opt.checkpoint, {".safetensors"});
 
   const auto start = std::chrono::steady_clock::now();
   auto progress = [&](int64_t step, double loss) {

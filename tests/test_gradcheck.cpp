@@ -7,6 +7,7 @@
 
 #include "autograd/gradcheck.h"
 #include "autograd/nn_ops.h"
+#include "layers/layers.h"
 #include "tensor/random.h"
 
 using namespace sn;
@@ -216,4 +217,86 @@ TEST_CASE("gradcheck catches a wrong gradient") {
   const GradcheckResult bad = gradcheck(inconsistent, {x});
   CHECK_FALSE(bad.ok);
   CHECK(bad.message.find("analytic") != std::string::npos);
+}
+
+// ---------------------------------------------------------------- layers
+//
+// Every layer of layers/, converted to float64 with Module::to, checked with respect to its input
+// and to every parameter it owns. Inputs are drawn like the op table's (kinks avoided).
+
+namespace {
+
+struct LayerCase {
+  const char* name;
+  In input;
+  std::function<std::shared_ptr<Module>(Generator*)> make;
+};
+
+std::vector<LayerCase> layer_cases() {
+  using V = Values;
+  auto conv = [](int64_t in, int64_t out, Size2 k, Conv2dConfig cfg) {
+    return [=](Generator* g) { return std::make_shared<Conv2d>(in, out, k, cfg, g); };
+  };
+  Conv2dConfig strided;
+  strided.stride = 2;
+  strided.padding = {1, 0};
+  Conv2dConfig grouped;
+  grouped.groups = 2;
+  grouped.dilation = {2, 1};
+  grouped.bias = false;
+  PoolConfig pool_pad;
+  pool_pad.stride = 2;
+  pool_pad.padding = 1;
+  pool_pad.ceil_mode = true;
+  return {
+      {"Conv2d 3x3", {{2, 3, 5, 6}}, conv(3, 4, 3, {})},
+      {"Conv2d strided padded", {{1, 2, 7, 5}, V::Normal, true}, conv(2, 3, {3, 2}, strided)},
+      {"Conv2d grouped dilated no bias", {{1, 4, 6, 5}}, conv(4, 6, 3, grouped)},
+      {"Linear", {{3, 5}, V::Normal, true}, [](Generator* g) { return std::make_shared<Linear>(5, 4, true, g); }},
+      {"Linear no bias 3-d", {{2, 3, 4}}, [](Generator* g) { return std::make_shared<Linear>(4, 2, false, g); }},
+      {"ReLU", {{2, 3, 4}, V::AwayFromZero}, [](Generator*) { return std::make_shared<ReLU>(); }},
+      {"LeakyReLU", {{3, 5}, V::AwayFromZero, true}, [](Generator*) { return std::make_shared<LeakyReLU>(0.2); }},
+      {"Tanh", {{2, 7}}, [](Generator*) { return std::make_shared<Tanh>(); }},
+      {"Sigmoid", {{3, 3}, V::Normal, true}, [](Generator*) { return std::make_shared<Sigmoid>(); }},
+      {"MaxPool2d", {{1, 2, 6, 4}, V::Distinct}, [](Generator*) { return std::make_shared<MaxPool2d>(2); }},
+      {"MaxPool2d pad ceil", {{1, 2, 7, 5}, V::Distinct, true},
+       [=](Generator*) { return std::make_shared<MaxPool2d>(3, pool_pad); }},
+      {"AvgPool2d", {{2, 1, 5, 6}}, [](Generator*) { return std::make_shared<AvgPool2d>(Size2{2, 3}); }},
+      {"Upsample nearest", {{1, 2, 3, 2}, V::Normal, true},
+       [](Generator*) { return Upsample::scale({2, 3}, UpsampleMode::Nearest); }},
+      {"Upsample bilinear", {{1, 2, 3, 3}}, [](Generator*) { return Upsample::scale(2, UpsampleMode::Bilinear); }},
+      {"Upsample bilinear to size", {{1, 1, 5, 4}}, [](Generator*) { return Upsample::size({3, 7}); }},
+      {"InstanceNorm2d", {{2, 3, 4, 3}}, [](Generator*) { return std::make_shared<InstanceNorm2d>(3); }},
+      {"InstanceNorm2d affine", {{2, 3, 3, 4}, V::Normal, true},
+       [](Generator*) { return std::make_shared<InstanceNorm2d>(3, 1e-5, true); }},
+      {"ReflectionPad2d", {{1, 2, 4, 5}, V::Normal, true},
+       [](Generator*) { return std::make_shared<ReflectionPad2d>(2, 1, 3, 0); }},
+      {"ZeroPad2d", {{2, 1, 3, 3}}, [](Generator*) { return std::make_shared<ZeroPad2d>(1); }},
+      {"Sequential", {{1, 2, 5, 5}},
+       [](Generator* g) {
+         Conv2dConfig pad;
+         pad.padding = 1;
+         return std::make_shared<Sequential>(std::initializer_list<std::shared_ptr<Module>>{
+             std::make_shared<ReflectionPad2d>(1), std::make_shared<Conv2d>(2, 3, 3, Conv2dConfig{}, g),
+             std::make_shared<InstanceNorm2d>(3, 1e-5, true), std::make_shared<LeakyReLU>(0.2),
+             Upsample::scale(2), std::make_shared<Conv2d>(3, 2, 3, pad, g)});
+       }},
+  };
+}
+
+}  // namespace
+
+TEST_CASE("gradcheck: every layer, with respect to its input and its parameters (float64)") {
+  for (const LayerCase& c : layer_cases()) {
+    SUBCASE(c.name) {
+      Generator gen(7);
+      std::shared_ptr<Module> layer = c.make(&gen);
+      layer->to(DType::Float64);
+      std::vector<Tensor> xs{make_input(c.input, gen, 0.0)};
+      for (const Tensor& p : layer->parameters()) xs.push_back(p);
+      const GradcheckResult r = gradcheck([&](const std::vector<Tensor>& in) { return layer->forward(in[0]); }, xs);
+      INFO(c.name, ": ", r.message);
+      CHECK(r.ok);
+    }
+  }
 }
