@@ -9,6 +9,8 @@
 #include <algorithm>
 #include <vector>
 
+#include "tensor/cpu/conv.h"
+#include "tensor/cpu/isa.h"
 #include "tensor/kernels/image.h"
 
 namespace sn::kernels {
@@ -75,11 +77,59 @@ struct ConvGeometry {
 
   int64_t group_of_output(int64_t oc) const { return oc / out_per_group; }
   int64_t group_of_input(int64_t c) const { return c / in_per_group; }
+
+  cpu::ConvShape cpu_shape() const {
+    return {N, C, H, W, O, KH, KW, OH, OW, h.stride, w.stride, h.pad, w.pad, h.dilation, w.dilation, groups};
+  }
 };
+
+// float32 goes to the fast kernels (tensor/cpu/conv.h) unless the reference ISA is forced.
+bool use_fast(DType dt) { return dt == DType::Float32 && cpu::active_isa() != cpu::Isa::Ref; }
 
 }  // namespace
 
 Tensor conv2d(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias_in, const Conv2dParams& p) {
+  if (!use_fast(x_in.dtype())) return conv2d_ref(x_in, weight_in, bias_in, p);
+  const Tensor x = x_in.contiguous(), weight = weight_in.contiguous();
+  const Tensor bias = bias_in.defined() ? bias_in.contiguous() : Tensor();
+  const ConvGeometry g(x.shape(), weight.shape(), p);
+  Tensor out = Tensor::empty({g.N, g.O, g.OH, g.OW}, x.dtype());
+  cpu::conv2d_forward(g.cpu_shape(), x.data<float>(), weight.data<float>(),
+                      bias.defined() ? bias.data<float>() : nullptr, out.data<float>());
+  return out;
+}
+
+Tensor conv2d_backward_input(const Tensor& grad_out_in, const Tensor& weight_in, const Shape& x_shape,
+                             const Conv2dParams& p) {
+  if (!use_fast(grad_out_in.dtype())) return conv2d_backward_input_ref(grad_out_in, weight_in, x_shape, p);
+  const Tensor grad_out = grad_out_in.contiguous(), weight = weight_in.contiguous();
+  const ConvGeometry g(x_shape, weight.shape(), p);
+  Tensor dx = Tensor::empty(x_shape, grad_out.dtype());
+  cpu::conv2d_backward_input(g.cpu_shape(), grad_out.data<float>(), weight.data<float>(), dx.data<float>());
+  return dx;
+}
+
+Tensor conv2d_backward_weight(const Tensor& grad_out_in, const Tensor& x_in, const Shape& weight_shape,
+                              const Conv2dParams& p) {
+  if (!use_fast(x_in.dtype())) return conv2d_backward_weight_ref(grad_out_in, x_in, weight_shape, p);
+  const Tensor grad_out = grad_out_in.contiguous(), x = x_in.contiguous();
+  const ConvGeometry g(x.shape(), weight_shape, p);
+  Tensor dw = Tensor::empty(weight_shape, x.dtype());
+  cpu::conv2d_backward_weight(g.cpu_shape(), grad_out.data<float>(), x.data<float>(), dw.data<float>());
+  return dw;
+}
+
+Tensor conv2d_backward_bias(const Tensor& grad_out_in) {
+  if (!use_fast(grad_out_in.dtype())) return conv2d_backward_bias_ref(grad_out_in);
+  const Tensor grad_out = grad_out_in.contiguous();
+  const int64_t N = grad_out.size(0), O = grad_out.size(1);
+  Tensor db = Tensor::empty({O}, grad_out.dtype());
+  cpu::ConvShape s{N, O, 1, 1, O, 1, 1, grad_out.size(2), grad_out.size(3), 1, 1, 0, 0, 1, 1, 1};
+  cpu::conv2d_backward_bias(s, grad_out.data<float>(), db.data<float>());
+  return db;
+}
+
+Tensor conv2d_ref(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias_in, const Conv2dParams& p) {
   const Tensor x = x_in.contiguous(), weight = weight_in.contiguous();
   const Tensor bias = bias_in.defined() ? bias_in.contiguous() : Tensor();
   const ConvGeometry g(x.shape(), weight.shape(), p);
@@ -115,7 +165,7 @@ Tensor conv2d(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias_in
 
 // dx[c, ih, iw] = sum over the outputs that read (ih, iw) of grad_out * weight: the forward's
 // loops with the roles of input and output swapped (a scatter into the input plane).
-Tensor conv2d_backward_input(const Tensor& grad_out_in, const Tensor& weight_in, const Shape& x_shape,
+Tensor conv2d_backward_input_ref(const Tensor& grad_out_in, const Tensor& weight_in, const Shape& x_shape,
                              const Conv2dParams& p) {
   const Tensor grad_out = grad_out_in.contiguous(), weight = weight_in.contiguous();
   const ConvGeometry g(x_shape, weight.shape(), p);
@@ -149,7 +199,7 @@ Tensor conv2d_backward_input(const Tensor& grad_out_in, const Tensor& weight_in,
 }
 
 // dweight[oc, cg, kh, kw] = sum over n and output positions of grad_out * the input that tap read.
-Tensor conv2d_backward_weight(const Tensor& grad_out_in, const Tensor& x_in, const Shape& weight_shape,
+Tensor conv2d_backward_weight_ref(const Tensor& grad_out_in, const Tensor& x_in, const Shape& weight_shape,
                               const Conv2dParams& p) {
   const Tensor grad_out = grad_out_in.contiguous(), x = x_in.contiguous();
   const ConvGeometry g(x.shape(), weight_shape, p);
@@ -183,7 +233,7 @@ Tensor conv2d_backward_weight(const Tensor& grad_out_in, const Tensor& x_in, con
   return dw;
 }
 
-Tensor conv2d_backward_bias(const Tensor& grad_out_in) {
+Tensor conv2d_backward_bias_ref(const Tensor& grad_out_in) {
   const Tensor grad_out = grad_out_in.contiguous();
   const int64_t N = grad_out.size(0), O = grad_out.size(1), plane = grad_out.size(2) * grad_out.size(3);
   Tensor db = Tensor::empty({O}, grad_out.dtype());

@@ -36,6 +36,14 @@ Tensor conv2d_backward_weight(const Tensor& grad_out, const Tensor& x, const Sha
                               const Conv2dParams& p);
 // Gradient with respect to the bias: grad_out summed over N, OH, OW  ->  [O].
 Tensor conv2d_backward_bias(const Tensor& grad_out);
+// The four above dispatch float32 to the fast kernels of tensor/cpu/conv.h unless the ISA is
+// forced to Ref (STYLENET_ISA=ref); these are the plain loops they are tested against.
+Tensor conv2d_ref(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dParams& p);
+Tensor conv2d_backward_input_ref(const Tensor& grad_out, const Tensor& weight, const Shape& x_shape,
+                                 const Conv2dParams& p);
+Tensor conv2d_backward_weight_ref(const Tensor& grad_out, const Tensor& x, const Shape& weight_shape,
+                                  const Conv2dParams& p);
+Tensor conv2d_backward_bias_ref(const Tensor& grad_out);
 
 // ---- pooling ----
 

@@ -1,0 +1,222 @@
+// Convolution as GEMM: im2col / col2im around our threaded SGEMM (see tensor/cpu/conv.h).
+//
+// Per image n and group g, with P = OH * OW output pixels and K = Cg * KH * KW:
+//   forward          y[g]  (Og x P) = w[g] (Og x K) * col (K x P)
+//   backward data    dcol  (K x P)  = w[g]^T (K x Og) * dy[g] (Og x P),   dx[g] = col2im(dcol)
+//   backward weights dw[g] (Og x K) += dy[g] (Og x P) * col^T (P x K)
+// where col = im2col(x[n, g]): row (c, kh, kw), column (oh, ow) holds the input pixel that tap
+// reads for that output, or 0 in the padding.
+//
+// The P columns are processed in bands of whole output rows, sized so the band's col matrix is
+// about kColBudget floats: at 256x256 with 64 channels the full col matrix would be 150 MB, a
+// band is a few MB that im2col writes and the GEMM reads back while it is still in L2/L3. Output
+// rows are contiguous in y and dy, so a band is simply a column range of the GEMM's C or B with
+// leading dimension P.
+#include <algorithm>
+#include <cstring>
+#include <utility>
+
+#include "tensor/cpu/conv.h"
+#include "tensor/cpu/gemm.h"
+#include "tensor/cpu/parallel.h"
+#include "tensor/cpu/workspace.h"
+
+namespace sn::cpu {
+
+namespace {
+
+// Floats of im2col scratch per band (4 MiB): small enough for L3, large enough that the GEMM
+// (N = band width) runs at full speed and its fixed costs (packing the weights) amortise.
+constexpr int64_t kColBudget = 1 << 20;
+// Elements of copying work below which a parallel_for chunk is not worth a task.
+constexpr int64_t kCopyGrain = 1 << 14;
+
+// Outputs o in [begin, end) read an in-range input at tap k: 0 <= o * stride - pad + k * dil < in.
+std::pair<int64_t, int64_t> valid_outputs(int64_t in, int64_t out, int64_t k, int64_t stride,
+                                          int64_t pad, int64_t dil) {
+  const int64_t first = k * dil - pad;  // input index read by output 0
+  const int64_t begin = first >= 0 ? 0 : (-first + stride - 1) / stride;
+  const int64_t room = in - 1 - first;
+  const int64_t end = room < 0 ? 0 : std::min(out, room / stride + 1);
+  return {std::min(begin, end), end};
+}
+
+int64_t band_rows(const ConvShape& s) {
+  return std::clamp<int64_t>(kColBudget / std::max<int64_t>(s.K() * s.OW, 1), 1, s.OH);
+}
+
+// col (K x (oh1 - oh0) * OW) = im2col of one image's group (xg: its first channel) for output rows
+// [oh0, oh1).
+void im2col(const ConvShape& s, const float* xg, int64_t oh0, int64_t oh1, float* col) {
+  const int64_t ncols = (oh1 - oh0) * s.OW, taps = s.KH * s.KW;
+  parallel_for(0, s.K(), std::max<int64_t>(1, kCopyGrain / ncols), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t c = r / taps, kh = (r % taps) / s.KW, kw = r % s.KW;
+      const float* plane = xg + c * s.H * s.W;
+      const auto [ow_b, ow_e] = valid_outputs(s.W, s.OW, kw, s.sw, s.pw, s.dw);
+      const int64_t iw_b = ow_b * s.sw - s.pw + kw * s.dw;
+      float* dst = col + r * ncols;
+      for (int64_t oh = oh0; oh < oh1; ++oh, dst += s.OW) {
+        const int64_t ih = oh * s.sh - s.ph + kh * s.dh;
+        if (ih < 0 || ih >= s.H || ow_b == ow_e) {
+          std::fill(dst, dst + s.OW, 0.0f);
+          continue;
+        }
+        const float* src = plane + ih * s.W + iw_b;
+        std::fill(dst, dst + ow_b, 0.0f);
+        if (s.sw == 1) {
+          std::memcpy(dst + ow_b, src, sizeof(float) * (ow_e - ow_b));
+        } else {
+          for (int64_t ow = ow_b, i = 0; ow < ow_e; ++ow, i += s.sw) dst[ow] = src[i];
+        }
+        std::fill(dst + ow_e, dst + s.OW, 0.0f);
+      }
+    }
+  });
+}
+
+// dxg += col2im(dcol) for output rows [oh0, oh1): every col entry is added back onto the input
+// pixel it was copied from. Chunks own whole input channels, so no two chunks write one pixel.
+void col2im_add(const ConvShape& s, const float* dcol, int64_t oh0, int64_t oh1, float* dxg) {
+  const int64_t ncols = (oh1 - oh0) * s.OW, taps = s.KH * s.KW;
+  parallel_for(0, s.Cg(), std::max<int64_t>(1, kCopyGrain / (ncols * taps)), [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c) {
+      float* plane = dxg + c * s.H * s.W;
+      for (int64_t kh = 0; kh < s.KH; ++kh)
+        for (int64_t kw = 0; kw < s.KW; ++kw) {
+          const auto [ow_b, ow_e] = valid_outputs(s.W, s.OW, kw, s.sw, s.pw, s.dw);
+          if (ow_b == ow_e) continue;
+          const int64_t iw_b = ow_b * s.sw - s.pw + kw * s.dw;
+          const float* src = dcol + ((c * s.KH + kh) * s.KW + kw) * ncols;
+          for (int64_t oh = oh0; oh < oh1; ++oh) {
+            const int64_t ih = oh * s.sh - s.ph + kh * s.dh;
+            if (ih < 0 || ih >= s.H) continue;
+            const float* g = src + (oh - oh0) * s.OW;
+            float* d = plane + ih * s.W + iw_b;
+            if (s.sw == 1) {
+              for (int64_t ow = ow_b; ow < ow_e; ++ow) d[ow - ow_b] += g[ow];
+            } else {
+              for (int64_t ow = ow_b, i = 0; ow < ow_e; ++ow, i += s.sw) d[i] += g[ow];
+            }
+          }
+        }
+    }
+  });
+}
+
+// y rows [0, Og) x columns [0, n) with leading dimension ld: y = max(0, y + bias[o]) or y + bias[o].
+void bias_relu_band(float* y, int64_t ld, int64_t rows, int64_t n, const float* bias, bool relu) {
+  if (!bias && !relu) return;
+  parallel_for(0, rows, std::max<int64_t>(1, kCopyGrain / n), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      float* p = y + r * ld;
+      const float b = bias ? bias[r] : 0.0f;
+      if (relu)
+        for (int64_t i = 0; i < n; ++i) p[i] = std::max(p[i] + b, 0.0f);
+      else
+        for (int64_t i = 0; i < n; ++i) p[i] += b;
+    }
+  });
+}
+
+}  // namespace
+
+void conv2d_forward(const ConvShape& s, const float* x, const float* w, const float* bias, float* y,
+                    bool relu) {
+  const int64_t K = s.K(), P = s.OH * s.OW, Cg = s.Cg(), Og = s.Og();
+  const int64_t rows = s.pointwise() ? s.OH : band_rows(s);
+  WorkspaceLease col(s.pointwise() ? 0 : K * rows * s.OW);
+  for (int64_t n = 0; n < s.N; ++n)
+    for (int64_t g = 0; g < s.groups; ++g) {
+      const float* xg = x + (n * s.C + g * Cg) * s.H * s.W;
+      const float* wg = w + g * Og * K;
+      const float* bg = bias ? bias + g * Og : nullptr;
+      float* yg = y + (n * s.O + g * Og) * P;
+      for (int64_t oh0 = 0; oh0 < s.OH; oh0 += rows) {
+        const int64_t oh1 = std::min(s.OH, oh0 + rows), ncols = (oh1 - oh0) * s.OW;
+        const float* b = xg + oh0 * s.OW;  // pointwise: the input is the col matrix (ld = P)
+        int64_t ldb = P;
+        if (!s.pointwise()) {
+          im2col(s, xg, oh0, oh1, col.data());
+          b = col.data(), ldb = ncols;
+        }
+        sgemm(Trans::No, Trans::No, Og, ncols, K, 1.0f, wg, K, b, ldb, 0.0f, yg + oh0 * s.OW, P);
+        bias_relu_band(yg + oh0 * s.OW, P, Og, ncols, bg, relu);
+      }
+    }
+}
+
+void conv2d_backward_input(const ConvShape& s, const float* dy, const float* w, float* dx) {
+  const int64_t K = s.K(), P = s.OH * s.OW, Cg = s.Cg(), Og = s.Og(), HW = s.H * s.W;
+  const int64_t rows = band_rows(s);
+  WorkspaceLease col(s.pointwise() ? 0 : K * rows * s.OW);
+  for (int64_t n = 0; n < s.N; ++n)
+    for (int64_t g = 0; g < s.groups; ++g) {
+      const float* dyg = dy + (n * s.O + g * Og) * P;
+      const float* wg = w + g * Og * K;
+      float* dxg = dx + (n * s.C + g * Cg) * HW;
+      if (s.pointwise()) {  // dx (Cg x HW) = w^T (Cg x Og) * dy (Og x HW)
+        sgemm(Trans::Yes, Trans::No, Cg, P, Og, 1.0f, wg, K, dyg, P, 0.0f, dxg, P);
+        continue;
+      }
+      parallel_for(0, Cg, std::max<int64_t>(1, kCopyGrain / HW),
+                   [&](int64_t c0, int64_t c1) { std::fill(dxg + c0 * HW, dxg + c1 * HW, 0.0f); });
+      for (int64_t oh0 = 0; oh0 < s.OH; oh0 += rows) {
+        const int64_t oh1 = std::min(s.OH, oh0 + rows), ncols = (oh1 - oh0) * s.OW;
+        sgemm(Trans::Yes, Trans::No, K, ncols, Og, 1.0f, wg, K, dyg + oh0 * s.OW, P, 0.0f,
+              col.data(), ncols);
+        col2im_add(s, col.data(), oh0, oh1, dxg);
+      }
+    }
+}
+
+void conv2d_backward_weight(const ConvShape& s, const float* dy, const float* x, float* dw) {
+  const int64_t K = s.K(), P = s.OH * s.OW, Cg = s.Cg(), Og = s.Og();
+  const int64_t rows = s.pointwise() ? s.OH : band_rows(s);
+  WorkspaceLease col(s.pointwise() ? 0 : K * rows * s.OW);
+  if (s.N == 0) std::fill(dw, dw + s.O * K, 0.0f);
+  for (int64_t g = 0; g < s.groups; ++g) {
+    float* dwg = dw + g * Og * K;
+    float beta = 0.0f;  // the first band writes dw, the rest accumulate onto it
+    for (int64_t n = 0; n < s.N; ++n) {
+      const float* xg = x + (n * s.C + g * Cg) * s.H * s.W;
+      const float* dyg = dy + (n * s.O + g * Og) * P;
+      for (int64_t oh0 = 0; oh0 < s.OH; oh0 += rows) {
+        const int64_t oh1 = std::min(s.OH, oh0 + rows), ncols = (oh1 - oh0) * s.OW;
+        const float* b = xg + oh0 * s.OW;
+        int64_t ldb = P;
+        if (!s.pointwise()) {
+          im2col(s, xg, oh0, oh1, col.data());
+          b = col.data(), ldb = ncols;
+        }
+        // dw (Og x K) += dy band (Og x ncols) * col^T (ncols x K)
+        sgemm(Trans::No, Trans::Yes, Og, K, ncols, 1.0f, dyg + oh0 * s.OW, P, b, ldb, beta, dwg, K);
+        beta = 1.0f;
+      }
+    }
+  }
+}
+
+void conv2d_backward_bias(const ConvShape& s, const float* dy, float* db) {
+  const int64_t P = s.OH * s.OW;
+  parallel_for(0, s.O, std::max<int64_t>(1, kCopyGrain / (P * s.N)), [&](int64_t o0, int64_t o1) {
+    for (int64_t o = o0; o < o1; ++o) {
+      double total = 0.0;
+      for (int64_t n = 0; n < s.N; ++n) {
+        // 16 independent float lanes (vectorisable without -ffast-math), folded in double.
+        const float* p = dy + (n * s.O + o) * P;
+        float lanes[16] = {};
+        int64_t i = 0;
+        for (; i + 16 <= P; i += 16)
+          for (int l = 0; l < 16; ++l) lanes[l] += p[i + l];
+        double plane = 0.0;
+        for (; i < P; ++i) plane += p[i];
+        for (float l : lanes) plane += l;
+        total += plane;
+      }
+      db[o] = static_cast<float>(total);
+    }
+  });
+}
+
+}  // namespace sn::cpu

@@ -1,0 +1,86 @@
+#include "tensor/cpu/workspace.h"
+
+#include <algorithm>
+#include <mutex>
+#include <new>
+#include <vector>
+
+namespace sn::cpu {
+
+namespace {
+
+struct Buffer {
+  float* data;
+  size_t capacity;  // floats
+};
+
+struct Pool {
+  std::mutex mu;
+  std::vector<Buffer> free;  // buffers not leased
+  size_t total_floats = 0;   // leased + free
+};
+
+Pool& pool() {
+  static Pool* p = new Pool;  // never destroyed: leases may outlive static destruction order
+  return *p;
+}
+
+float* allocate(size_t floats) {
+  return static_cast<float*>(::operator new(floats * sizeof(float), std::align_val_t{64}));
+}
+void deallocate(float* p) { ::operator delete(p, std::align_val_t{64}); }
+
+}  // namespace
+
+WorkspaceLease::WorkspaceLease(size_t floats) {
+  floats = std::max<size_t>(floats, 16);
+  Pool& p = pool();
+  {
+    std::lock_guard lock(p.mu);
+    // Best fit among the free buffers large enough; else take the largest and grow it (so the
+    // pool converges to a few buffers of the sizes actually used).
+    auto best = p.free.end();
+    for (auto it = p.free.begin(); it != p.free.end(); ++it)
+      if (it->capacity >= floats && (best == p.free.end() || it->capacity < best->capacity)) best = it;
+    if (best == p.free.end() && !p.free.empty())
+      best = std::max_element(p.free.begin(), p.free.end(),
+                              [](const Buffer& a, const Buffer& b) { return a.capacity < b.capacity; });
+    if (best != p.free.end()) {
+      data_ = best->data;
+      capacity_ = best->capacity;
+      p.free.erase(best);
+    }
+    if (capacity_ < floats) {
+      p.total_floats += floats - capacity_;
+    }
+  }
+  if (capacity_ < floats) {
+    if (data_) deallocate(data_);
+    data_ = allocate(floats);
+    capacity_ = floats;
+  }
+}
+
+WorkspaceLease::~WorkspaceLease() {
+  Pool& p = pool();
+  std::lock_guard lock(p.mu);
+  p.free.push_back({data_, capacity_});
+}
+
+void release_workspaces() {
+  Pool& p = pool();
+  std::lock_guard lock(p.mu);
+  for (const Buffer& b : p.free) {
+    deallocate(b.data);
+    p.total_floats -= b.capacity;
+  }
+  p.free.clear();
+}
+
+size_t workspace_bytes() {
+  Pool& p = pool();
+  std::lock_guard lock(p.mu);
+  return p.total_floats * sizeof(float);
+}
+
+}  // namespace sn::cpu

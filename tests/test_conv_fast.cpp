@@ -1,0 +1,197 @@
+// Fast float32 convolution (tensor/cpu/conv.h, reached through kernels::conv2d*) against the
+// reference loops (kernels::conv2d*_ref), on every ISA path (forced with IsaScope), 1 and 2
+// threads, odd sizes, padding, strides, dilation, groups, 1x1, and non-contiguous inputs.
+//
+// Error bound. The reference accumulates in double, so it is the exact result up to one float
+// rounding. Any float32 summation order of a length-D dot product is within D * eps of exact
+// relative to the sum of |products| (Higham 3.1), and that sum is itself a convolution of the
+// absolute values, which the reference computes for us:
+//     |fast - ref| <= (D + 2) * eps * conv_ref(|x|, |w|) + tiny,    D = the products per output.
+// A wrong index or a missed tap is off by O(1) relative to that sum, orders of magnitude above.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "tensor/cpu/isa.h"
+#include "tensor/cpu/parallel.h"
+#include "tensor/kernels.h"
+#include "tensor/kernels/image.h"
+#include "tensor/random.h"
+
+using namespace sn;
+using namespace sn::cpu;
+using kernels::Conv2dParams;
+
+namespace {
+
+std::vector<Isa> available_isas() {
+  std::vector<Isa> v;
+  for (Isa isa : {Isa::Ref, Isa::Avx2, Isa::Avx512})
+    if (isa_supported(isa)) v.push_back(isa);
+  return v;
+}
+
+struct ConvCase {
+  Shape x;  // [N, C, H, W]
+  int64_t O, KH, KW;
+  Conv2dParams p;
+  bool bias = true;
+};
+
+std::string describe(const ConvCase& c) {
+  return detail::cat("x ", shape_str(c.x), " O ", c.O, " k ", c.KH, "x", c.KW, " stride ", c.p.stride[0], ",",
+                     c.p.stride[1], " pad ", c.p.padding[0], ",", c.p.padding[1], " dil ", c.p.dilation[0], ",",
+                     c.p.dilation[1], " groups ", c.p.groups);
+}
+
+Conv2dParams params(int64_t stride, int64_t pad, int64_t dil = 1, int64_t groups = 1) {
+  Conv2dParams p;
+  p.stride = {stride, stride};
+  p.padding = {pad, pad};
+  p.dilation = {dil, dil};
+  p.groups = groups;
+  return p;
+}
+
+std::vector<ConvCase> cases() {
+  std::vector<ConvCase> v = {
+      {{1, 3, 7, 9}, 5, 3, 3, params(1, 1)},            // VGG's first layer shape, odd sizes
+      {{2, 16, 13, 11}, 24, 3, 3, params(1, 1)},        // 3x3 same padding, batch 2
+      {{1, 17, 10, 10}, 19, 3, 3, params(1, 0)},        // no padding
+      {{2, 6, 15, 14}, 7, 3, 3, params(2, 1)},          // strided
+      {{1, 8, 12, 12}, 8, 1, 1, params(1, 0), false},   // pointwise (no im2col)
+      {{2, 9, 11, 13}, 12, 1, 1, params(2, 0)},         // strided 1x1
+      {{1, 4, 16, 16}, 6, 5, 5, params(1, 2, 2)},       // dilated
+      {{2, 8, 9, 9}, 12, 3, 3, params(1, 1, 1, 4)},     // grouped
+      {{1, 3, 20, 21}, 4, 7, 7, params(2, 3)},          // 7x7 stride-2 stem
+      {{1, 5, 6, 6}, 3, 4, 2, params(1, 3)},            // non-square kernel, padding > kernel / 2
+      {{1, 32, 40, 36}, 40, 3, 3, params(1, 1)},        // larger: several GEMM blocks, threads split
+  };
+  // Non-square stride and padding.
+  ConvCase c{{1, 6, 13, 17}, 5, 3, 2, params(1, 1)};
+  c.p.stride = {2, 1};
+  c.p.padding = {0, 2};
+  v.push_back(c);
+  return v;
+}
+
+// x with the same values laid out W-major ([N, C, W, H] storage seen through transposed
+// strides), so the fast path gets a non-contiguous input.
+Tensor noncontiguous(const Tensor& x) {
+  const Shape& s = x.shape();
+  Tensor t = Tensor::empty({s[0], s[1], s[3], s[2]});
+  Tensor view = t.as_strided(s, {s[1] * s[2] * s[3], s[2] * s[3], 1, s[2]}, 0);
+  view.copy_from(x);
+  REQUIRE(!view.is_contiguous());
+  return view;
+}
+
+Tensor abs(const Tensor& t) { return kernels::unary(kernels::Unary::Abs, t); }
+
+// Element-wise |got - want| <= (depth + 2) * eps * mag + tiny.
+void check_close(const Tensor& got, const Tensor& want, const Tensor& mag, int64_t depth, const std::string& what) {
+  REQUIRE(got.shape() == want.shape());
+  const std::vector<float> g = got.to_vector<float>(), w = want.to_vector<float>(), m = mag.to_vector<float>();
+  const double eps = std::numeric_limits<float>::epsilon();
+  int64_t bad = 0;
+  for (size_t i = 0; i < g.size(); ++i) {
+    const double bound = (depth + 2) * eps * m[i] + 1e-30;
+    if (!(std::abs(double(g[i]) - w[i]) <= bound) && bad++ < 3)
+      FAIL_CHECK(what, ": element ", i, " = ", g[i], ", reference ", w[i], ", bound ", bound);
+  }
+  CHECK_MESSAGE(bad == 0, what);
+}
+
+struct Results {
+  Tensor y, dx, dw, db;
+};
+
+// Runs the dispatching kernels on one case and checks them against the reference.
+Results check_conv(const ConvCase& c, bool noncontig, uint64_t seed = 7) {
+  Generator gen(seed);
+  const Shape wshape{c.O, c.x[1] / c.p.groups, c.KH, c.KW};
+  Tensor x = Tensor::randn(c.x, gen), w = Tensor::randn(wshape, gen);
+  Tensor b = c.bias ? Tensor::randn({c.O}, gen) : Tensor();
+  Tensor ref = kernels::conv2d_ref(x, w, b, c.p);
+  Tensor gy = Tensor::randn(ref.shape(), gen);
+  if (noncontig) x = noncontiguous(x), gy = noncontiguous(gy);
+  const std::string what = describe(c) + (noncontig ? " (non-contiguous)" : "");
+  const int64_t taps = wshape[1] * c.KH * c.KW, pixels = ref.size(0) * ref.size(2) * ref.size(3);
+
+  Results r;
+  r.y = kernels::conv2d(x, w, b, c.p);
+  Tensor mag = kernels::conv2d_ref(abs(x), abs(w), c.bias ? abs(b) : Tensor(), c.p);
+  check_close(r.y, ref, mag, taps, what + " forward");
+
+  r.dx = kernels::conv2d_backward_input(gy, w, c.x, c.p);
+  check_close(r.dx, kernels::conv2d_backward_input_ref(gy, w, c.x, c.p),
+              kernels::conv2d_backward_input_ref(abs(gy), abs(w), c.x, c.p), c.O / c.p.groups * c.KH * c.KW,
+              what + " backward input");
+
+  r.dw = kernels::conv2d_backward_weight(gy, x, wshape, c.p);
+  check_close(r.dw, kernels::conv2d_backward_weight_ref(gy, x, wshape, c.p),
+              kernels::conv2d_backward_weight_ref(abs(gy), abs(x), wshape, c.p), pixels, what + " backward weight");
+
+  r.db = kernels::conv2d_backward_bias(gy);
+  check_close(r.db, kernels::conv2d_backward_bias_ref(gy), kernels::conv2d_backward_bias_ref(abs(gy)), pixels,
+              what + " backward bias");
+  return r;
+}
+
+bool same_bits(const Tensor& a, const Tensor& b) { return a.to_vector<float>() == b.to_vector<float>(); }
+
+}  // namespace
+
+TEST_CASE("conv2d fast path: every ISA, 1 and 2 threads, forward and all backward kernels match the reference") {
+  for (Isa isa : available_isas()) {
+    IsaScope is(isa);
+    for (int threads : {1, 2}) {
+      ThreadsScope ts(threads);
+      CAPTURE(isa_name(isa));
+      CAPTURE(threads);
+      for (const ConvCase& c : cases())
+        for (bool noncontig : {false, true}) check_conv(c, noncontig);
+    }
+  }
+}
+
+TEST_CASE("conv2d fast path: the same bits run after run and for 1 and 2 threads") {
+  const ConvCase c{{2, 32, 40, 36}, 40, 3, 3, params(1, 1)};
+  for (Isa isa : available_isas()) {
+    if (isa == Isa::Ref) continue;
+    IsaScope is(isa);
+    CAPTURE(isa_name(isa));
+    Results one, two, again;
+    {
+      ThreadsScope ts(1);
+      one = check_conv(c, false);
+    }
+    {
+      ThreadsScope ts(2);
+      two = check_conv(c, false);
+      again = check_conv(c, false);
+    }
+    CHECK(same_bits(two.y, again.y));
+    CHECK(same_bits(two.dx, again.dx));
+    CHECK(same_bits(two.dw, again.dw));
+    CHECK(same_bits(one.y, two.y));
+    CHECK(same_bits(one.dx, two.dx));
+    CHECK(same_bits(one.dw, two.dw));
+    CHECK(same_bits(one.db, two.db));
+  }
+}
+
+TEST_CASE("conv2d: STYLENET_ISA=ref runs the reference loops, float64 always does") {
+  Generator gen(3);
+  const ConvCase c{{1, 4, 9, 8}, 3, 3, 3, params(2, 1)};
+  Tensor x = Tensor::randn(c.x, gen), w = Tensor::randn({3, 4, 3, 3}, gen), b = Tensor::randn({3}, gen);
+  {
+    IsaScope is(Isa::Ref);
+    CHECK(same_bits(kernels::conv2d(x, w, b, c.p), kernels::conv2d_ref(x, w, b, c.p)));
+  }
+  const Tensor xd = x.to(DType::Float64), wd = w.to(DType::Float64), bd = b.to(DType::Float64);
+  CHECK(kernels::conv2d(xd, wd, bd, c.p).to_vector<double>() == kernels::conv2d_ref(xd, wd, bd, c.p).to_vector<double>());
+}
