@@ -158,13 +158,15 @@ LearnedFusion::LearnedFusion(int64_t channels, int64_t k, Generator* gen)
   unzip = register_module("unzip", std::make_shared<Conv2d>(k, channels, 1, Conv2dConfig{}, gen));
 }
 
+Tensor LearnedFusion::transform_centred(const Tensor& Cc, const Tensor& Sc) {
+  const int64_t b = Cc.size(0);
+  return matmul(reshape(snet->forward(Sc), {b, k_, k_}), reshape(cnet->forward(Cc), {b, k_, k_}));
+}
+
 Tensor LearnedFusion::transform(const Tensor& C, const Tensor& S) {
   check_pair(C, S, "LearnedFusion", true);
   SN_CHECK(C.size(1) == channels_, "LearnedFusion: built for ", channels_, " channels, got ", C.size(1));
-  const Tensor Cc = C - mean(C, {2, 3}, true);
-  const Tensor Sc = S - mean(S, {2, 3}, true);
-  const int64_t b = C.size(0);
-  return matmul(reshape(snet->forward(Sc), {b, k_, k_}), reshape(cnet->forward(Cc), {b, k_, k_}));
+  return transform_centred(C - mean(C, {2, 3}, true), S - mean(S, {2, 3}, true));
 }
 
 Tensor LearnedFusion::fuse(const Tensor& C, const Tensor& S) {
@@ -173,11 +175,9 @@ Tensor LearnedFusion::fuse(const Tensor& C, const Tensor& S) {
   const int64_t b = C.size(0), h = C.size(2), w = C.size(3);
   const Tensor s_mean = mean(S, {2, 3}, true);
   const Tensor Cc = C - mean(C, {2, 3}, true);
-  const Tensor Sc = S - s_mean;
-  const Tensor T = matmul(reshape(snet->forward(Sc), {b, k_, k_}), reshape(cnet->forward(Cc), {b, k_, k_}));
+  const Tensor T = transform_centred(Cc, S - s_mean);
   const Tensor z = reshape(compress->forward(Cc), {b, k_, h * w});
-  const Tensor t = reshape(matmul(T, z), {b, k_, h, w});
-  return unzip->forward(t) + s_mean;
+  return unzip->forward(reshape(matmul(T, z), {b, k_, h, w})) + s_mean;
 }
 
 Tensor LearnedFusion::forward(const Tensor&) {

@@ -99,6 +99,7 @@ class LearnedFusion : public Module {
   std::shared_ptr<Conv2d> compress, unzip;
 
  private:
+  Tensor transform_centred(const Tensor& Cc, const Tensor& Sc);
   int64_t channels_, k_;
 };
 

@@ -1,0 +1,219 @@
+// The style-transfer model pieces (stylenet/fusion.h, decoder.h, losses.h): analytic gradients
+// against central differences in float64, and the statistical properties each fusion promises
+// (AdaIN matches per-channel mean/std, WCT the full covariance). Parity with PyTorch is in
+// test_style_parity.cpp.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <functional>
+#include <vector>
+
+#include "autograd/gradcheck.h"
+#include "stylenet/decoder.h"
+#include "stylenet/fusion.h"
+#include "stylenet/losses.h"
+#include "tensor/random.h"
+
+using namespace sn;
+
+namespace {
+
+Tensor randn64(const Shape& shape, Generator& gen, bool grad = true) {
+  Tensor t = Tensor::randn(shape, gen, DType::Float64);
+  if (grad) t.set_requires_grad(true);
+  return t;
+}
+
+// Features whose channels are correlated (random mixing of independent noise) and have nonzero
+// means, like real VGG activations: a covariance far from diagonal is what WCT must reproduce.
+Tensor correlated(int64_t n, int64_t c, int64_t h, int64_t w, Generator& gen) {
+  const Tensor mix = Tensor::randn({c, c}, gen, DType::Float64);
+  const Tensor z = Tensor::randn({n, c, h * w}, gen, DType::Float64);
+  const Tensor offset = Tensor::randn({1, c, 1}, gen, DType::Float64);
+  return reshape(matmul(mix, z) + offset * 3.0, {n, c, h, w});
+}
+
+// Per-image channel covariance (unbiased) [N, c, c] and mean [N, c, 1], computed independently of
+// the code under test (plain ops, float64).
+std::pair<Tensor, Tensor> cov_mean(const Tensor& F) {
+  const int64_t n = F.size(0), c = F.size(1), hw = F.size(2) * F.size(3);
+  const Tensor x = reshape(F.to(DType::Float64), {n, c, hw});
+  const Tensor m = mean(x, {2}, true);
+  const Tensor xc = x - m;
+  return {matmul(xc, transpose(xc, 1, 2)) / static_cast<double>(hw - 1), m};
+}
+
+double max_abs_diff(const Tensor& a, const Tensor& b) { return max(abs(a - b)).item(); }
+double max_abs(const Tensor& a) { return max(abs(a)).item(); }
+
+void check_grad(const std::function<Tensor(const std::vector<Tensor>&)>& fn, const std::vector<Tensor>& xs,
+                double atol = 1e-6, double rtol = 1e-5) {
+  GradcheckOptions opt;
+  opt.atol = atol;
+  opt.rtol = rtol;
+  const GradcheckResult r = gradcheck(fn, xs, opt);
+  INFO(r.message);
+  CHECK(r.ok);
+}
+
+// Inputs for a module gradcheck: the given tensors, then every parameter (float64 already).
+std::vector<Tensor> with_params(std::vector<Tensor> xs, const Module& m) {
+  for (const Tensor& p : m.parameters()) xs.push_back(p);
+  return xs;
+}
+
+}  // namespace
+
+TEST_CASE("fusion method names parse and print") {
+  for (FusionMethod m : {FusionMethod::Learned, FusionMethod::AdaIN, FusionMethod::WCT})
+    CHECK(parse_fusion_method(fusion_method_name(m)) == m);
+  CHECK(parse_fusion_method("LST") == FusionMethod::Learned);
+  CHECK(parse_fusion_method("AdaIN") == FusionMethod::AdaIN);
+  CHECK_THROWS_AS(parse_fusion_method("gatys"), Error);
+}
+
+TEST_CASE("adain: output carries the style's per-channel mean and std, the content's layout") {
+  Generator gen(7);
+  const Tensor C = correlated(2, 5, 6, 7, gen);
+  const Tensor S = correlated(1, 5, 4, 9, gen);  // one style for both images, other size
+  const Tensor t = adain(C, S);
+  CHECK(t.shape() == C.shape());
+  const auto [tm, ts] = channel_mean_std(t, 0.0);
+  const auto [sm, ss] = channel_mean_std(S, 0.0);
+  // std matches up to eps's effect (sqrt(var + eps) vs sqrt(var)): relative ~eps / var.
+  CHECK(max_abs_diff(tm, expand(sm, tm.shape())) < 1e-9 * (1 + max_abs(sm)));
+  CHECK(max_abs_diff(ts, expand(ss, ts.shape())) < 1e-5 * max_abs(ss));
+  // Normalised content is unchanged in shape: adain(C, C) is C.
+  CHECK(max_abs_diff(adain(C, C), C) < 1e-9 * max_abs(C));
+}
+
+TEST_CASE("gradcheck: adain (same and broadcast style batch)") {
+  Generator gen(11);
+  const Tensor C = randn64({2, 3, 4, 5}, gen), S = randn64({2, 3, 3, 3}, gen), S1 = randn64({1, 3, 5, 2}, gen);
+  check_grad([](auto& x) { return adain(x[0], x[1]); }, {C, S});
+  check_grad([](auto& x) { return adain(x[0], x[1]); }, {C, S1});
+}
+
+TEST_CASE("wct: output has the style's covariance and mean") {
+  Generator gen(3);
+  const Tensor C = correlated(2, 6, 8, 8, gen);
+  const Tensor S = correlated(1, 6, 7, 9, gen);
+  const Tensor t = wct(C, S, 1e-8);
+  CHECK(t.shape() == C.shape());
+  CHECK_FALSE(t.requires_grad());
+  const auto [cs, ms] = cov_mean(S);
+  const auto [ct, mt] = cov_mean(t);
+  for (int64_t n = 0; n < 2; ++n) {
+    CHECK(max_abs_diff(select(ct, 0, n), select(cs, 0, 0)) < 1e-6 * max_abs(cs));
+    CHECK(max_abs_diff(select(mt, 0, n), select(ms, 0, 0)) < 1e-6 * (1 + max_abs(ms)));
+  }
+  // Whitening then colouring with the content's own statistics gives the content back.
+  CHECK(max_abs_diff(wct(C, C, 1e-8), C) < 1e-5 * max_abs(C));
+  // float32 in, float32 out; per-image styles.
+  const Tensor S2 = correlated(2, 6, 5, 5, gen);
+  const Tensor t32 = wct(C.to(DType::Float32), S2.to(DType::Float32), 1e-5);
+  CHECK(t32.dtype() == DType::Float32);
+  const auto [cs2, ms2] = cov_mean(S2);
+  const auto [ct2, mt2] = cov_mean(t32);
+  CHECK(max_abs_diff(ct2, cs2) < 1e-3 * max_abs(cs2));
+}
+
+TEST_CASE("wct: rank-deficient covariances stay finite") {
+  Generator gen(5);
+  // 4 pixels for 6 channels (rank <= 3 after centring), and a dead (all-zero) content channel.
+  Tensor C = correlated(1, 6, 2, 2, gen).clone_data();
+  select(select(C, 0, 0), 0, 2).fill(0.0);
+  const Tensor S = correlated(1, 6, 1, 3, gen);  // style rank <= 2
+  const Tensor t = wct(C, S, 1e-5);
+  for (double v : t.to_vector<double>()) REQUIRE(std::isfinite(v));
+  // eps regularisation must not blow the null directions up: values stay on the inputs' scale.
+  CHECK(max_abs(t) < 10 * (max_abs(C) + max_abs(S)));
+}
+
+TEST_CASE("gradcheck: LearnedFusion, inputs and every parameter") {
+  Generator gen(21);
+  LearnedFusion fusion(8, 3, &gen);
+  fusion.to(DType::Float64);
+  const Tensor C = randn64({2, 8, 4, 3}, gen), S = randn64({2, 8, 3, 5}, gen);
+  check_grad([&](auto& x) { return fusion.fuse(x[0], x[1]); }, with_params({C, S}, fusion), 1e-6, 1e-4);
+}
+
+TEST_CASE("LearnedFusion: shapes, keys, transform, style mean with zero biases") {
+  Generator gen(2);
+  LearnedFusion fusion(16, 4, &gen);
+  const Tensor C = Tensor::randn({2, 16, 5, 6}, gen), S = Tensor::randn({2, 16, 3, 4}, gen);
+  CHECK(fusion.fuse(C, S).shape() == C.shape());
+  CHECK(fusion.transform(C, S).shape() == Shape{2, 4, 4});
+  const std::vector<std::string> keys = fusion.state_dict().keys();
+  CHECK(keys.front() == "snet.convs.0.weight");
+  CHECK(fusion.state_dict().contains("cnet.fc.bias"));
+  CHECK(fusion.state_dict().at("snet.convs.4.weight").shape() == Shape{4, 4, 3, 3});  // 16 -> 8 -> 4 -> k
+  CHECK(keys.back() == "unzip.bias");
+  CHECK_THROWS_AS(fusion.forward(C), Error);
+  CHECK_THROWS_AS(fusion.fuse(C, slice(S, 0, 0, 1)), Error);  // LST needs one style per image
+
+  // With compress and unzip biases zero, the transformed centred content has zero mean, so the
+  // output mean is exactly the style mean (the only place S's mean enters).
+  fusion.compress->bias.fill(0.0);
+  fusion.unzip->bias.fill(0.0);
+  const Tensor t = fusion.fuse(C, S);
+  CHECK(max_abs_diff(mean(t, {2, 3}), mean(S, {2, 3})) < 1e-4);
+}
+
+TEST_CASE("gradcheck: losses") {
+  Generator gen(31);
+  const Tensor F = randn64({2, 3, 4, 5}, gen), Fs = randn64({1, 3, 3, 3}, gen), Ft = randn64({2, 3, 4, 5}, gen);
+  check_grad([](auto& x) { return gram(x[0]); }, {F});
+  check_grad([](auto& x) { return mean_std_loss(x[0], x[1]); }, {F, Fs});
+  check_grad([](auto& x) { return gram_loss(x[0], x[1]); }, {F, Fs});
+  check_grad([](auto& x) { return content_loss(x[0], x[1]); }, {F, Ft});
+  check_grad([](auto& x) { return total_variation(x[0]); }, {randn64({2, 3, 5, 4}, gen)});
+}
+
+TEST_CASE("losses: definitions") {
+  Generator gen(4);
+  const Tensor F = Tensor::randn({2, 3, 4, 5}, gen, DType::Float64);
+  // gram: F F^T / (c h w), symmetric; element (0,0) by hand.
+  const Tensor G = gram(F);
+  CHECK(G.shape() == Shape{2, 3, 3});
+  CHECK(max_abs_diff(G, transpose(G, 1, 2)) < 1e-15);
+  CHECK(G.to_vector<double>()[0] == doctest::Approx(sum(square(select(select(F, 0, 0), 0, 0))).item() / 60.0));
+  // Identical statistics give zero style losses, whatever the spatial layout.
+  CHECK(mean_std_loss(F, F).item() == doctest::Approx(0.0));
+  CHECK(gram_loss(F, F).item() == doctest::Approx(0.0));
+  // A constant image has no variation; a vertical ramp of step 1 has exactly 1 (only dy).
+  CHECK(total_variation(Tensor::full({1, 3, 4, 4}, 0.3, DType::Float64)).item() == 0.0);
+  const Tensor ramp = reshape(expand(reshape(Tensor::arange(4, DType::Float64), {4, 1}), {4, 5}), {1, 1, 4, 5});
+  CHECK(total_variation(ramp).item() == doctest::Approx(1.0));
+  const StyleLossConfig cfg;
+  CHECK(cfg.style_taps == std::vector<std::string>{"relu1_2", "relu2_2", "relu3_3", "relu4_3"});
+}
+
+TEST_CASE("Decoder: plan, shapes and width") {
+  const auto p4 = Decoder::plan({"relu4_1", 1.0});
+  const std::vector<std::pair<int64_t, int64_t>> want4 = {{512, 256}, {0, 0}, {256, 256}, {256, 256}, {256, 128},
+                                                          {0, 0},     {128, 128}, {128, 64}, {0, 0},   {64, 64},
+                                                          {64, 3}};
+  CHECK(p4 == want4);
+  const auto p3 = Decoder::plan({"relu3_1", 0.5});
+  const std::vector<std::pair<int64_t, int64_t>> want3 = {{256, 64}, {0, 0}, {64, 64}, {64, 32}, {0, 0}, {32, 32},
+                                                          {32, 3}};
+  CHECK(p3 == want3);
+  CHECK_THROWS_AS(Decoder::plan({"relu5_1", 1.0}), Error);
+
+  Generator gen(9);
+  Decoder dec({"relu3_1", 0.125}, &gen);
+  CHECK(dec.scale() == 4);
+  CHECK(dec.input_channels() == 256);
+  const Tensor y = dec.forward(Tensor::randn({2, 256, 3, 2}, gen));
+  CHECK(y.shape() == Shape{2, 3, 12, 8});
+  CHECK(dec.state_dict().contains("net.1.weight"));  // pad 0, conv 1
+}
+
+TEST_CASE("gradcheck: small Decoder, input and every parameter") {
+  Generator gen(13);
+  Decoder dec({"relu3_1", 1.0 / 32}, &gen);  // 256 -> 4, up, 4 -> 4, 4 -> 2, up, 2 -> 2, 2 -> 3
+  dec.to(DType::Float64);
+  const Tensor x = randn64({1, 256, 2, 2}, gen);
+  check_grad([&](auto& xs) { return dec.forward(xs[0]); }, with_params({x}, dec), 1e-6, 1e-4);
+}
