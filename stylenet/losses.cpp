@@ -1,5 +1,7 @@
 #include "stylenet/losses.h"
 
+#include <algorithm>
+
 #include "stylenet/fusion.h"
 #include "tensor/error.h"
 
@@ -52,6 +54,40 @@ Tensor total_variation(const Tensor& img) {
   const Tensor dy = slice(img, 2, 1, H) - slice(img, 2, 0, H - 1);
   const Tensor dx = slice(img, 3, 1, W) - slice(img, 3, 0, W - 1);
   return mean(square(dy)) + mean(square(dx));
+}
+
+std::vector<std::string> loss_taps(const StyleLossConfig& config) {
+  std::vector<std::string> taps = config.style_taps;
+  if (std::find(taps.begin(), taps.end(), config.content_tap) == taps.end()) taps.push_back(config.content_tap);
+  return taps;
+}
+
+LossTerms style_transfer_loss(const std::map<std::string, Tensor>& out, const Tensor& content_target,
+                              const std::map<std::string, Tensor>& style, const Tensor& image,
+                              const StyleLossConfig& config) {
+  auto at = [](const std::map<std::string, Tensor>& m, const std::string& tap, const char* which) {
+    const auto it = m.find(tap);
+    SN_CHECK(it != m.end(), "style_transfer_loss: no ", which, " features at tap ", tap);
+    return it->second;
+  };
+  const LossWeights& w = config.weights;
+  LossTerms t;
+  t.content = content_loss(at(out, config.content_tap, "output"), content_target);
+  t.total = t.content * w.content;
+  if (w.style != 0 || w.gram != 0) {
+    for (const std::string& tap : config.style_taps) {
+      const Tensor o = at(out, tap, "output"), s = at(style, tap, "style");
+      if (w.style != 0) t.style = t.style.defined() ? t.style + mean_std_loss(o, s) : mean_std_loss(o, s);
+      if (w.gram != 0) t.gram = t.gram.defined() ? t.gram + gram_loss(o, s) : gram_loss(o, s);
+    }
+  }
+  if (t.style.defined()) t.total = t.total + t.style * w.style;
+  if (t.gram.defined()) t.total = t.total + t.gram * w.gram;
+  if (w.tv != 0) {
+    t.tv = total_variation(image);
+    t.total = t.total + t.tv * w.tv;
+  }
+  return t;
 }
 
 }  // namespace sn

@@ -6,6 +6,7 @@
 // broadcast over the batch. Spatial sizes of output and style features may differ (the statistics
 // are per channel).
 #pragma once
+#include <map>
 #include <string>
 #include <vector>
 
@@ -56,5 +57,26 @@ struct StyleLossConfig {
   // al. 2016's choice for VGG16).
   std::vector<std::string> style_taps = {"relu1_2", "relu2_2", "relu3_3", "relu4_3"};
 };
+
+// Every tap the loss reads (the style taps, then the content tap if not among them), in the
+// order to ask Vgg16::features for them in one pass.
+std::vector<std::string> loss_taps(const StyleLossConfig& config);
+
+// The terms of one training step, each unweighted (for logging), and their weighted sum.
+struct LossTerms {
+  Tensor total;    // content*w.content + style*w.style + gram*w.gram + tv*w.tv
+  Tensor content;  // content_loss at the content tap
+  Tensor style;    // sum over style taps of mean_std_loss
+  Tensor gram;     // sum over style taps of gram_loss (computed only when its weight is nonzero)
+  Tensor tv;       // total_variation(image) (computed only when its weight is nonzero)
+};
+
+// The style-transfer objective. `out` holds the features of the decoded image (loss_taps(config)
+// of it), `content_target` the fused features t the decoder was given (at the content tap),
+// `style` the style image's features at the style taps (batch 1 or N), `image` the decoded image
+// (for TV). Terms whose weight is 0 are left undefined and cost nothing.
+LossTerms style_transfer_loss(const std::map<std::string, Tensor>& out, const Tensor& content_target,
+                              const std::map<std::string, Tensor>& style, const Tensor& image,
+                              const StyleLossConfig& config = {});
 
 }  // namespace sn

@@ -217,3 +217,38 @@ TEST_CASE("gradcheck: small Decoder, input and every parameter") {
   const Tensor x = randn64({1, 256, 2, 2}, gen);
   check_grad([&](auto& xs) { return dec.forward(xs[0]); }, with_params({x}, dec), 1e-6, 1e-4);
 }
+
+TEST_CASE("style_transfer_loss: weighted sum of the terms, taps, gradients") {
+  Generator gen(17);
+  StyleLossConfig cfg;
+  cfg.style_taps = {"a", "b"};
+  cfg.content_tap = "c";
+  cfg.weights = {2.0, 3.0, 0.5, 0.25};
+  CHECK(loss_taps(cfg) == std::vector<std::string>{"a", "b", "c"});
+  cfg.content_tap = "b";
+  CHECK(loss_taps(cfg) == std::vector<std::string>{"a", "b"});
+
+  const Tensor oa = randn64({2, 3, 4, 4}, gen), ob = randn64({2, 5, 2, 3}, gen), img = randn64({2, 3, 6, 5}, gen);
+  const Tensor sa = randn64({1, 3, 5, 3}, gen, false), sb = randn64({1, 5, 3, 3}, gen, false);
+  const Tensor target = randn64({2, 5, 2, 3}, gen, false);
+  auto run = [&](const std::vector<Tensor>& x) {
+    return style_transfer_loss({{"a", x[0]}, {"b", x[1]}}, target, {{"a", sa}, {"b", sb}}, x[2], cfg);
+  };
+  const LossTerms t = run({oa, ob, img});
+  const double want_style = mean_std_loss(oa, sa).item() + mean_std_loss(ob, sb).item();
+  const double want_gram = gram_loss(oa, sa).item() + gram_loss(ob, sb).item();
+  CHECK(t.content.item() == doctest::Approx(content_loss(ob, target).item()));
+  CHECK(t.style.item() == doctest::Approx(want_style));
+  CHECK(t.gram.item() == doctest::Approx(want_gram));
+  CHECK(t.tv.item() == doctest::Approx(total_variation(img).item()));
+  CHECK(t.total.item() == doctest::Approx(2.0 * t.content.item() + 3.0 * want_style + 0.5 * want_gram +
+                                          0.25 * t.tv.item()));
+  check_grad([&](auto& x) { return run(x).total; }, {oa, ob, img});
+
+  // Zero weights skip their terms.
+  cfg.weights = {1.0, 1.0, 0.0, 0.0};
+  const LossTerms t2 = run({oa, ob, img});
+  CHECK_FALSE(t2.gram.defined());
+  CHECK_FALSE(t2.tv.defined());
+  CHECK_THROWS_AS(style_transfer_loss({{"a", oa}}, target, {{"a", sa}, {"b", sb}}, img, cfg), Error);
+}
