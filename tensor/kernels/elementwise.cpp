@@ -1,6 +1,8 @@
 // Reference elementwise kernels: one scalar function per op, applied through for_each_strided.
 #include <cmath>
 
+#include "tensor/cpu/isa.h"
+#include "tensor/cpu/pointwise.h"
 #include "tensor/kernels.h"
 #include "tensor/strided_loop.h"
 
@@ -52,6 +54,10 @@ T apply_binary(Binary op, T x, T y) {
   return x;
 }
 
+// Contiguous float32 goes to the fast kernels (tensor/cpu/pointwise.h) unless STYLENET_ISA=ref.
+bool use_fast(const Tensor& t) {
+  return t.dtype() == DType::Float32 && t.is_contiguous() && cpu::active_isa() != cpu::Isa::Ref;
+}
 }  // namespace
 
 const char* binary_name(Binary op) {
@@ -62,6 +68,10 @@ const char* binary_name(Binary op) {
 
 Tensor unary(Unary op, const Tensor& x, double a, double b) {
   Tensor out = Tensor::empty(x.shape(), x.dtype());
+  if (use_fast(x)) {
+    cpu::unary_f32(op, x.data<float>(), out.data<float>(), x.numel(), static_cast<float>(a), static_cast<float>(b));
+    return out;
+  }
   dispatch(x.dtype(), [&]<class T>() {
     const T* px = x.data<T>();
     T* po = out.data<T>();
@@ -81,6 +91,12 @@ Tensor binary(Binary op, const Tensor& a, const Tensor& b) {
            " vs ", dtype_name(b.dtype()), ")");
   const Shape shape = broadcast_shapes(a.shape(), b.shape(), binary_name(op));
   Tensor out = Tensor::empty(shape, a.dtype());
+  // Fast: same-shape operands, or one of them a single element.
+  if (use_fast(a) && use_fast(b) && (a.shape() == shape || a.numel() == 1) && (b.shape() == shape || b.numel() == 1)) {
+    cpu::binary_f32(op, a.data<float>(), a.shape() == shape ? 1 : 0, b.data<float>(), b.shape() == shape ? 1 : 0,
+                    out.data<float>(), out.numel());
+    return out;
+  }
   dispatch(a.dtype(), [&]<class T>() {
     const T* pa = a.data<T>();
     const T* pb = b.data<T>();
@@ -102,6 +118,11 @@ void add_(const Tensor& dst, const Tensor& src, double alpha) {
            dtype_name(src.dtype()), ")");
   SN_CHECK(broadcast_shapes(src.shape(), dst.shape(), "add_") == dst.shape(), "add_: cannot add a tensor of shape ",
            shape_str(src.shape()), " into one of shape ", shape_str(dst.shape()));
+  if (use_fast(dst) && use_fast(src) && (src.shape() == dst.shape() || src.numel() == 1)) {
+    cpu::axpy_f32(dst.data<float>(), src.data<float>(), src.shape() == dst.shape() ? 1 : 0, static_cast<float>(alpha),
+                  dst.numel());
+    return;
+  }
   dispatch(dst.dtype(), [&]<class T>() {
     T* pd = dst.data<T>();
     const T* ps = src.data<T>();

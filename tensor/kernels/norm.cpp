@@ -5,6 +5,8 @@
 #include <cmath>
 #include <vector>
 
+#include "tensor/cpu/isa.h"
+#include "tensor/cpu/pointwise.h"
 #include "tensor/kernels/image.h"
 
 namespace sn::kernels {
@@ -15,6 +17,10 @@ std::vector<double> channel_values(const Tensor& t, int64_t C, double fallback) 
   if (!t.defined()) return std::vector<double>(C, fallback);
   return t.to_vector<double>();
 }
+
+// Float32 goes to the fast kernels (tensor/cpu/pointwise.h) unless STYLENET_ISA=ref; the loops
+// below are the reference they are tested against.
+bool use_fast(const Tensor& t) { return t.dtype() == DType::Float32 && cpu::active_isa() != cpu::Isa::Ref; }
 }  // namespace
 
 InstanceNormResult instance_norm(const Tensor& x_in, const Tensor& weight, const Tensor& bias, double eps) {
@@ -25,6 +31,11 @@ InstanceNormResult instance_norm(const Tensor& x_in, const Tensor& weight, const
                        Tensor::empty({N, C}, DType::Float64)};
   double* mean = r.mean.data<double>();
   double* rstd = r.rstd.data<double>();
+  if (use_fast(x)) {
+    cpu::instance_norm_f32(N * C, C, plane, x.data<float>(), weight.defined() ? w.data() : nullptr,
+                           bias.defined() ? b.data() : nullptr, eps, r.out.data<float>(), mean, rstd);
+    return r;
+  }
   dispatch(x.dtype(), [&]<class T>() {
     for (int64_t nc = 0; nc < N * C; ++nc) {
       const T* xp = x.data<T>() + nc * plane;
@@ -57,6 +68,11 @@ InstanceNormGrads instance_norm_backward(const Tensor& grad_out_in, const Tensor
   std::vector<double> dweight(C, 0.0), dbias(C, 0.0);
   InstanceNormGrads grads;
   grads.input = Tensor::empty(x.shape(), x.dtype());
+  if (use_fast(x) && grad_out.dtype() == DType::Float32)
+    cpu::instance_norm_backward_f32(N * C, C, plane, grad_out.data<float>(), x.data<float>(), mean, rstd,
+                                    weight.defined() ? w.data() : nullptr, grads.input.data<float>(),
+                                    dweight.data(), dbias.data());
+  else
   dispatch(x.dtype(), [&]<class T>() {
     for (int64_t nc = 0; nc < N * C; ++nc) {
       const int64_t c = nc % C;

@@ -5,6 +5,8 @@
 #include <limits>
 #include <vector>
 
+#include "tensor/cpu/isa.h"
+#include "tensor/cpu/pointwise.h"
 #include "tensor/kernels/image.h"
 
 namespace sn::kernels {
@@ -49,7 +51,15 @@ struct PoolGeometry {
     const int64_t inside_area = std::max<int64_t>(h1 - h0, 0) * std::max<int64_t>(w1 - w0, 0);
     return {h0, h1, w0, w1, p.count_include_pad ? padded_area : inside_area};
   }
+
+  cpu::PoolShape cpu_shape() const {
+    return {planes, H, W, OH, OW, p.kernel[0], p.kernel[1], p.stride[0], p.stride[1], p.padding[0], p.padding[1]};
+  }
 };
+
+// Float32 goes to the fast kernels (tensor/cpu/pointwise.h) unless STYLENET_ISA=ref; the loops
+// below are the reference they are tested against.
+bool use_fast(const Tensor& t) { return t.dtype() == DType::Float32 && cpu::active_isa() != cpu::Isa::Ref; }
 
 // Offset (within the plane) of the window's maximum. Strictly greater wins, so ties keep the first
 // in row-major order; a NaN always wins so that it propagates. Starts at the window's first
@@ -76,6 +86,10 @@ Tensor max_pool2d(const Tensor& x_in, const Pool2dParams& p) {
   const Tensor x = x_in.contiguous();
   const PoolGeometry g(x.shape(), p);
   Tensor out = Tensor::empty({x.size(0), x.size(1), g.OH, g.OW}, x.dtype());
+  if (use_fast(x)) {
+    cpu::max_pool2d_f32(g.cpu_shape(), x.data<float>(), out.data<float>());
+    return out;
+  }
   dispatch(x.dtype(), [&]<class T>() {
     for (int64_t pl = 0; pl < g.planes; ++pl) {
       const T* x_plane = x.data<T>() + pl * g.H * g.W;
@@ -97,6 +111,11 @@ Tensor max_pool2d(const Tensor& x_in, const Pool2dParams& p) {
 Tensor max_pool2d_backward(const Tensor& grad_out_in, const Tensor& x_in, const Pool2dParams& p) {
   const Tensor x = x_in.contiguous(), grad_out = grad_out_in.contiguous();
   const PoolGeometry g(x.shape(), p);
+  if (use_fast(x)) {
+    Tensor dx = Tensor::empty(x.shape(), x.dtype());
+    cpu::max_pool2d_backward_f32(g.cpu_shape(), grad_out.data<float>(), x.data<float>(), dx.data<float>());
+    return dx;
+  }
   Tensor dx = Tensor::zeros(x.shape(), x.dtype());
   dispatch(x.dtype(), [&]<class T>() {
     for (int64_t pl = 0; pl < g.planes; ++pl) {

@@ -3,10 +3,34 @@
 #include <algorithm>
 #include <limits>
 
+#include "tensor/cpu/isa.h"
+#include "tensor/cpu/pointwise.h"
 #include "tensor/kernels.h"
 #include "tensor/strided_loop.h"
 
 namespace sn::kernels {
+
+namespace {
+// A contiguous float32 tensor reduced over dims that all come after the kept ones (ignoring
+// size-1 dims) is `outer` rows of `inner` contiguous elements: the fast kernel's case.
+bool fast_rows(const Tensor& x, const std::vector<bool>& reduced, int64_t* outer, int64_t* inner) {
+  if (x.dtype() != DType::Float32 || !x.is_contiguous() || cpu::active_isa() == cpu::Isa::Ref) return false;
+  *outer = *inner = 1;
+  bool seen_reduced = false;
+  for (int64_t d = 0; d < x.dim(); ++d) {
+    const int64_t n = x.shape()[d];
+    if (n == 1) continue;
+    if (reduced[d]) {
+      seen_reduced = true;
+      *inner *= n;
+    } else {
+      if (seen_reduced) return false;
+      *outer *= n;
+    }
+  }
+  return true;
+}
+}  // namespace
 
 Tensor reduce(Reduce op, const Tensor& x, const std::vector<int64_t>& dims_in, bool keepdim,
               const char* opname) {
@@ -26,6 +50,10 @@ Tensor reduce(Reduce op, const Tensor& x, const std::vector<int64_t>& dims_in, b
   for (int64_t d = 0; d < nd; ++d)
     if (reduced[d]) kept[d] = 1;
   Tensor out = Tensor::empty(kept, x.dtype());
+  int64_t outer = 0, inner = 0;
+  if (fast_rows(x, reduced, &outer, &inner))
+    cpu::reduce_rows_f32(op, x.data<float>(), outer, inner, out.data<float>());
+  else
   dispatch(x.dtype(), [&]<class T>() {
     // Sums accumulate in double whatever T is: a float32 sum over a whole image would otherwise
     // drift by ~sqrt(n) ulps, more than the tolerance we promise against PyTorch.

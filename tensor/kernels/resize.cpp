@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <vector>
 
+#include "tensor/cpu/isa.h"
+#include "tensor/cpu/pointwise.h"
 #include "tensor/kernels/image.h"
 
 namespace sn::kernels {
@@ -124,35 +126,83 @@ Tensor apply_separable_backward(const Tensor& grad_out_in, const Shape& x_shape,
   return dx;
 }
 
+
+// Float32 goes to the fast kernels (tensor/cpu/pointwise.h) unless STYLENET_ISA=ref; the loops
+// below are the reference they are tested against.
+bool use_fast(const Tensor& t) { return t.dtype() == DType::Float32 && cpu::active_isa() != cpu::Isa::Ref; }
 }  // namespace
 
-Tensor upsample_nearest2d(const Tensor& x, int64_t scale_h, int64_t scale_w) {
+Tensor upsample_nearest2d(const Tensor& x_in, int64_t scale_h, int64_t scale_w) {
+  if (use_fast(x_in)) {
+    const Tensor x = x_in.contiguous();
+    Tensor out = Tensor::empty({x.size(0), x.size(1), x.size(2) * scale_h, x.size(3) * scale_w}, x.dtype());
+    cpu::upsample_nearest2d_f32(x.size(0) * x.size(1), x.size(2), x.size(3), scale_h, scale_w, x.data<float>(),
+                                out.data<float>());
+    return out;
+  }
+  const Tensor& x = x_in;
   return apply_separable(x, nearest_map(x.size(2), scale_h), nearest_map(x.size(3), scale_w));
 }
 
 Tensor upsample_nearest2d_backward(const Tensor& grad_out, int64_t scale_h, int64_t scale_w) {
   const Shape x_shape{grad_out.size(0), grad_out.size(1), grad_out.size(2) / scale_h, grad_out.size(3) / scale_w};
+  if (use_fast(grad_out)) {
+    const Tensor g = grad_out.contiguous();
+    Tensor dx = Tensor::empty(x_shape, g.dtype());
+    cpu::upsample_nearest2d_backward_f32(x_shape[0] * x_shape[1], x_shape[2], x_shape[3], scale_h, scale_w,
+                                         g.data<float>(), dx.data<float>());
+    return dx;
+  }
   return apply_separable_backward(grad_out, x_shape, nearest_map(x_shape[2], scale_h),
                                   nearest_map(x_shape[3], scale_w));
 }
 
-Tensor upsample_bilinear2d(const Tensor& x, int64_t out_h, int64_t out_w) {
+Tensor upsample_bilinear2d(const Tensor& x_in, int64_t out_h, int64_t out_w) {
+  if (use_fast(x_in)) {
+    const Tensor x = x_in.contiguous();
+    Tensor out = Tensor::empty({x.size(0), x.size(1), out_h, out_w}, x.dtype());
+    cpu::upsample_bilinear2d_f32(x.size(0) * x.size(1), x.size(2), x.size(3), out_h, out_w, x.data<float>(),
+                                 out.data<float>());
+    return out;
+  }
+  const Tensor& x = x_in;
   return apply_separable(x, bilinear_map(x.size(2), out_h), bilinear_map(x.size(3), out_w));
 }
 
 Tensor upsample_bilinear2d_backward(const Tensor& grad_out, const Shape& x_shape) {
+  if (use_fast(grad_out)) {
+    const Tensor g = grad_out.contiguous();
+    Tensor dx = Tensor::empty(x_shape, g.dtype());
+    cpu::upsample_bilinear2d_backward_f32(x_shape[0] * x_shape[1], x_shape[2], x_shape[3], g.size(2), g.size(3),
+                                          g.data<float>(), dx.data<float>());
+    return dx;
+  }
   return apply_separable_backward(grad_out, x_shape, bilinear_map(x_shape[2], grad_out.size(2)),
                                   bilinear_map(x_shape[3], grad_out.size(3)));
 }
 
 Tensor pad2d(const Tensor& x, const std::array<int64_t, 4>& lrtb, PadMode mode) {
   const auto [l, r, t, b] = lrtb;
+  if (use_fast(x)) {
+    const Tensor xc = x.contiguous();
+    Tensor out = Tensor::empty({x.size(0), x.size(1), x.size(2) + t + b, x.size(3) + l + r}, x.dtype());
+    cpu::pad2d_f32(x.size(0) * x.size(1), x.size(2), x.size(3), l, r, t, b, mode == PadMode::Reflect,
+                   xc.data<float>(), out.data<float>());
+    return out;
+  }
   return apply_separable(x, pad_map(x.size(2), t, b, mode), pad_map(x.size(3), l, r, mode));
 }
 
 Tensor pad2d_backward(const Tensor& grad_out, const Shape& x_shape, const std::array<int64_t, 4>& lrtb,
                       PadMode mode) {
   const auto [l, r, t, b] = lrtb;
+  if (use_fast(grad_out)) {
+    const Tensor g = grad_out.contiguous();
+    Tensor dx = Tensor::empty(x_shape, g.dtype());
+    cpu::pad2d_backward_f32(x_shape[0] * x_shape[1], x_shape[2], x_shape[3], l, r, t, b, mode == PadMode::Reflect,
+                            g.data<float>(), dx.data<float>());
+    return dx;
+  }
   return apply_separable_backward(grad_out, x_shape, pad_map(x_shape[2], t, b, mode),
                                   pad_map(x_shape[3], l, r, mode));
 }

@@ -1,0 +1,7 @@
+// The pointwise inner loops (pointwise_impl.h) compiled for AVX512; see tensor/CMakeLists.txt for
+// this file's flags. Called only when active_isa() is AVX512.
+#include "tensor/cpu/pointwise_impl.h"
+
+namespace sn::cpu::pointwise_detail {
+const PointwiseTable& avx512_table() { return kTable; }
+}  // namespace sn::cpu::pointwise_detail
