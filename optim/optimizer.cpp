@@ -77,7 +77,8 @@ TensorDict Optimizer::state_dict() const {
     out.insert(group_key(g, "num_params"), Tensor::scalar(static_cast<double>(groups_[g].params.size()), DType::Float64));
   }
   for (size_t i = 0; i < state_.size(); ++i)
-    for (const auto& [key, t] : state_[i]) out.insert("state." + std::to_string(i) + "." + key, t.clone_data());
+    for (const auto& [key, t] : state_[i])  // entries an option leaves unused (amsgrad off) stay undefined
+      if (t.defined()) out.insert("state." + std::to_string(i) + "." + key, t.clone_data());
   return out;
 }
 

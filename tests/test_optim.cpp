@@ -131,6 +131,25 @@ TEST_CASE("amsgrad keeps the largest second moment") {
   CHECK(vals(p)[0] == doctest::Approx(expect).epsilon(1e-14));
 }
 
+TEST_CASE("Adam without amsgrad saves only the state it keeps, and a copy continues identically") {
+  Tensor p = param({1.0, -2.0}, {2});
+  Adam a({p}, {.lr = 0.1});
+  p.set_grad(Tensor::from_doubles({0.5, -1.0}, {2}, DType::Float64));
+  a.step();
+  const TensorDict sd = a.state_dict();
+  CHECK(sd.contains("state.0.exp_avg"));
+  CHECK(sd.contains("state.0.exp_avg_sq"));
+  CHECK_FALSE(sd.contains("state.0.max_exp_avg_sq"));
+
+  Tensor q = param(vals(p), {2});
+  Adam b({q}, {.lr = 0.1});
+  b.load_state_dict(sd);
+  for (Tensor* t : {&p, &q}) t->set_grad(Tensor::from_doubles({0.25, 3.0}, {2}, DType::Float64));
+  a.step();
+  b.step();
+  CHECK(vals(p) == vals(q));
+}
+
 // ---------------------------------------------------------------- against PyTorch
 
 // Five steps of each optimizer on two parameters with g = (2p - 1)(t + 1)/2 at step t. The
