@@ -3,6 +3,9 @@
 #include <cctype>
 #include <cerrno>
 #include <filesystem>
+#include <algorithm>
+
+#include "tensor/cpu/parallel.h"
 #include <cmath>
 #include <cstdlib>
 
@@ -89,6 +92,21 @@ void check_output_path(const std::string& path, const std::set<std::string>& ext
     for (const auto& e : extensions) list += (list.empty() ? "" : ", ") + e;
     throw UsageError("output '" + path + "' must end in one of: " + list);
   }
+}
+
+std::vector<std::string> split_list(const std::string& value) {
+  std::vector<std::string> parts;
+  size_t begin = 0;
+  while (begin <= value.size()) {
+    const size_t end = std::min(value.find(',', begin), value.size());
+    if (end > begin) parts.push_back(value.substr(begin, end - begin));
+    begin = end + 1;
+  }
+  return parts;
+}
+
+void apply_threads(const Args& args) {
+  if (args.has("threads")) sn::cpu::set_num_threads(static_cast<int>(args.get_int("threads", 0, 1, 256)));
 }
 
 }  // namespace sn::cli

@@ -36,6 +36,13 @@ class Args {
 // Checks, before any work starts, that an output file can be written where asked: its folder
 // exists and its extension is one of `extensions` (lower case, with the dot; empty = any). Long
 // runs must not fail only at the end because of a typo in --out.
+// "a,b,,c" -> {"a", "b", "c"}: list-valued options (--style a.jpg,b.jpg).
+std::vector<std::string> split_list(const std::string& value);
+
+// --threads N (1..256) if given, else STYLENET_THREADS, else all cores: one control for every
+// command (tensor/cpu/parallel.h).
+void apply_threads(const Args& args);
+
 void check_output_path(const std::string& path, const std::set<std::string>& extensions);
 
 }  // namespace sn::cli

@@ -4,6 +4,8 @@
 namespace sn::cli {
 
 extern const Command kDemoCommand;
+extern const Command kStylizeCommand;
+extern const Command kTrainCommand;
 extern const Command kConvertCommand;
 extern const Command kFeaturesCommand;
 extern const Command kClassifyCommand;
@@ -11,6 +13,8 @@ extern const Command kFetchWeightsCommand;
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> all = {
+      kStylizeCommand,
+      kTrainCommand,
       kDemoCommand,
       kConvertCommand,
       kFeaturesCommand,

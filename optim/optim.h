@@ -2,6 +2,7 @@
 #pragma once
 #include "optim/adam.h"
 #include "optim/clip_grad.h"
+#include "optim/lbfgs.h"
 #include "optim/lr_scheduler.h"
 #include "optim/optimizer.h"
 #include "optim/sgd.h"

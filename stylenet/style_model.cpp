@@ -1,0 +1,100 @@
+#include "stylenet/style_model.h"
+
+#include <cstdlib>
+
+#include "tensor/error.h"
+
+#ifndef STYLENET_MODELS_DIR
+#define STYLENET_MODELS_DIR "models"
+#endif
+
+namespace sn {
+
+namespace {
+
+constexpr const char* kFormat = "stylenet-style-model";
+constexpr const char* kVersion = "1";
+
+const std::string& meta(const Metadata& m, const std::string& key, const std::filesystem::path& path) {
+  const auto it = m.find(key);
+  SN_CHECK(it != m.end(), "'", path.string(), "' is not a StyleNet model: its metadata lacks '", key, "'");
+  return it->second;
+}
+
+}  // namespace
+
+StyleModel::StyleModel(const StyleModelConfig& config, std::string encoder_identity, Generator* gen)
+    : config_(config), encoder_identity_(std::move(encoder_identity)) {
+  decoder = std::make_shared<Decoder>(DecoderConfig{config.tap, config.decoder_width}, gen);
+  fusion = std::make_shared<LearnedFusion>(Decoder::tap_channels(config.tap), config.k, gen);
+}
+
+TensorDict StyleModel::state_dict() const {
+  TensorDict all = decoder->state_dict().add_prefix("decoder.");
+  for (const auto& [k, v] : fusion->state_dict().add_prefix("fusion.")) all.insert(k, v);
+  return all;
+}
+
+void StyleModel::load_state_dict(const TensorDict& dict) {
+  size_t used = 0;
+  const TensorDict dec = dict.strip_prefix("decoder."), fus = dict.strip_prefix("fusion.");
+  used = dec.size() + fus.size();
+  SN_CHECK(used == dict.size(), "StyleModel: ", dict.size() - used, " keys are neither decoder.* nor fusion.*");
+  decoder->load_state_dict(dec);
+  fusion->load_state_dict(fus);
+}
+
+void StyleModel::save(const std::filesystem::path& path, StoredDType stored, const Metadata& extra) const {
+  Metadata m = extra;
+  m["format"] = kFormat;
+  m["format_version"] = kVersion;
+  m["tap"] = config_.tap;
+  m["decoder_width"] = std::to_string(config_.decoder_width);
+  m["k"] = std::to_string(config_.k);
+  m["encoder"] = encoder_identity_;
+  m["input"] = "RGB in [0, 1]; the encoder applies ImageNet mean/std itself";
+  save_safetensors(path, state_dict(), m, stored);
+}
+
+StyleModel StyleModel::load(const std::filesystem::path& path) {
+  SafetensorsContents c = load_safetensors(path);
+  SN_CHECK(meta(c.metadata, "format", path) == kFormat, "'", path.string(), "' is not a StyleNet model (format '",
+           c.metadata.at("format"), "')");
+  SN_CHECK(meta(c.metadata, "format_version", path) == kVersion, "'", path.string(), "': unsupported model version ",
+           c.metadata.at("format_version"));
+  StyleModelConfig cfg;
+  cfg.tap = meta(c.metadata, "tap", path);
+  try {
+    cfg.decoder_width = std::stod(meta(c.metadata, "decoder_width", path));
+    cfg.k = std::stoll(meta(c.metadata, "k", path));
+  } catch (const std::logic_error&) {
+    throw Error(detail::cat("'", path.string(), "': malformed decoder_width or k in its metadata"));
+  }
+  SN_CHECK(cfg.decoder_width > 0 && cfg.decoder_width <= 4 && cfg.k >= 1 && cfg.k <= 512, "'", path.string(),
+           "': decoder_width or k out of range");
+  StyleModel model(cfg, meta(c.metadata, "encoder", path));
+  try {
+    model.load_state_dict(c.tensors);
+  } catch (const Error& e) {
+    throw Error(detail::cat("'", path.string(), "': ", e.what()));
+  }
+  model.metadata_ = c.metadata;
+  model.decoder->eval();
+  model.fusion->eval();
+  return model;
+}
+
+void StyleModel::check_encoder(const Vgg16& encoder) const {
+  const std::string have = encoder.identity().str();
+  SN_CHECK(have == encoder_identity_, "this model was trained with encoder ", encoder_identity_,
+           " but the encoder in use is ", have,
+           " (set STYLENET_WEIGHTS to the weights it was trained with, or 'standin')");
+}
+
+std::filesystem::path default_model_path() {
+  const char* env = std::getenv("STYLENET_MODEL");
+  if (env && *env) return env;
+  return std::filesystem::path(STYLENET_MODELS_DIR) / "default.safetensors";
+}
+
+}  // namespace sn

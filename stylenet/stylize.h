@@ -1,0 +1,41 @@
+// Stylizing a content image with one or more style images: encode, fuse, decode.
+//
+// Large images run with bounded memory: the convolution passes (encoder and decoder) go over
+// overlapping tiles, while everything the fusion needs from the whole content image (channel
+// means, variances or covariances, the learned fusion's content matrix T_c) is accumulated over
+// all tiles first. Because fusion statistics are global and each tile's margin covers the
+// networks' receptive fields, tiled and untiled results agree to float rounding: no seams.
+#pragma once
+#include <vector>
+
+#include "stylenet/fusion.h"
+#include "stylenet/style_model.h"
+#include "stylenet/vgg16.h"
+
+namespace sn {
+
+struct StyleImage {
+  Tensor image;         // [1, 3, h, w] RGB in [0, 1]
+  double weight = 1.0;  // relative weight among several styles (normalised to sum to 1)
+};
+
+struct StylizeOptions {
+  FusionMethod method = FusionMethod::Learned;
+  double alpha = 1.0;           // style strength: fused features alpha * t + (1 - alpha) * C
+  bool preserve_color = false;  // keep the content's colours (luminance-only transfer)
+  int64_t tile = 512;           // tile side in pixels for the convolution passes; 0 = no tiling
+};
+
+// content [1, 3, H, W] in [0, 1] -> stylized [1, 3, H, W] in [0, 1]. `model` gives the decoder
+// (every method) and the learned fusion (method Learned). Inference only (no autograd graph).
+Tensor stylize(const Vgg16& encoder, const StyleModel& model, const Tensor& content,
+               const std::vector<StyleImage>& styles, const StylizeOptions& options = {});
+
+// Luminance transfer: the Y (BT.601) of `stylized` with the chroma of `content`.
+Tensor transfer_luminance(const Tensor& stylized, const Tensor& content);
+
+// Input pixels each tile carries beyond its own region so that encoder and decoder see exactly
+// what they would on the whole image (receptive-field radius of both, rounded up).
+int64_t tile_margin(const std::string& tap);
+
+}  // namespace sn

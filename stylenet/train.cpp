@@ -1,0 +1,344 @@
+#include "stylenet/train.h"
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "autograd/engine.h"
+#include "autograd/grad_mode.h"
+#include "optim/optim.h"
+#include "stylenet/data.h"
+#include "stylenet/image.h"
+#include "stylenet/loader.h"
+#include "stylenet/plot.h"
+#include "stylenet/stylize.h"
+#include "tensor/error.h"
+#include "weights/atomic_file.h"
+#include "weights/checkpoint.h"
+
+namespace sn {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+extern "C" void on_stop_signal(int) { g_stop.store(true); }
+
+// Installs SIGINT/SIGTERM handlers for the duration of a run and puts the old ones back.
+struct SignalScope {
+  using Handler = void (*)(int);
+  Handler old_int, old_term;
+  SignalScope() {
+    g_stop.store(false);
+    old_int = std::signal(SIGINT, on_stop_signal);
+    old_term = std::signal(SIGTERM, on_stop_signal);
+  }
+  ~SignalScope() {
+    std::signal(SIGINT, old_int);
+    std::signal(SIGTERM, old_term);
+  }
+};
+
+// Evenly spaced subset, so every source prefix of the sorted list is represented.
+std::vector<std::string> pick(std::vector<std::string> files, int64_t max) {
+  if (max <= 0 || static_cast<int64_t>(files.size()) <= max) return files;
+  std::vector<std::string> out;
+  for (int64_t i = 0; i < max; ++i) out.push_back(files[i * files.size() / max]);
+  return out;
+}
+
+std::string fmt(double v) {
+  std::ostringstream os;
+  os.precision(9);
+  os << v;
+  return os.str();
+}
+
+const std::string& info_at(const Metadata& m, const std::string& key) {
+  const auto it = m.find(key);
+  SN_CHECK(it != m.end(), "checkpoint: metadata lacks '", key, "'");
+  return it->second;
+}
+
+// Keeps only the log lines of steps <= last (a resumed run rewrites what came after its checkpoint).
+void truncate_log(const fs::path& path, int64_t last) {
+  if (!fs::exists(path)) return;
+  std::ifstream in(path);
+  std::string line, kept;
+  while (std::getline(in, line)) {
+    const auto p = line.find("\"step\":");
+    if (p == std::string::npos) continue;
+    if (std::stoll(line.substr(p + 7)) <= last) kept += line + "\n";
+  }
+  write_file_atomic(path, kept);
+}
+
+// Every step's value of each term, from the whole log (for the plot after a resume too).
+std::map<std::string, std::vector<double>> read_log(const fs::path& path) {
+  std::map<std::string, std::vector<double>> out;
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    // Lines look like {"step":1,"lr":...,"loss":...,"content":...}: parse "key":number pairs.
+    size_t p = 0;
+    while ((p = line.find('"', p)) != std::string::npos) {
+      const size_t q = line.find('"', p + 1);
+      if (q == std::string::npos || q + 1 >= line.size() || line[q + 1] != ':') break;
+      const std::string key = line.substr(p + 1, q - p - 1);
+      size_t used = 0;
+      const double v = std::stod(line.substr(q + 2), &used);
+      if (key != "step" && key != "lr" && key != "time") out[key].push_back(v);
+      p = q + 2 + used;
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> sample_files(const std::string& prefix) {
+  std::vector<std::string> out;
+  for (const auto& f : list_images(data_root() + "/data/samples"))
+    if (fs::path(f).filename().string().rfind(prefix, 0) == 0) out.push_back(f);
+  return out;
+}
+
+}  // namespace
+
+TrainStage parse_train_stage(const std::string& name) {
+  if (name == "decoder") return TrainStage::Decoder;
+  if (name == "fusion") return TrainStage::Fusion;
+  if (name == "joint") return TrainStage::Joint;
+  throw Error("unknown training stage '" + name + "' (choose decoder, fusion or joint)");
+}
+
+std::string train_stage_name(TrainStage stage) {
+  return stage == TrainStage::Decoder ? "decoder" : stage == TrainStage::Fusion ? "fusion" : "joint";
+}
+
+void request_training_stop() { g_stop.store(true); }
+
+TrainReport train_style_model(const TrainOptions& opt_in, const TrainProgress& progress) {
+  TrainOptions opt = opt_in;
+  SN_CHECK(!opt.run_dir.empty(), "train: no run folder given");
+  const fs::path run(opt.run_dir), ckpt_path = run / "checkpoint.safetensors", log_path = run / "log.jsonl";
+  SignalScope signals;
+
+  // The run's settings: from the checkpoint when resuming (so a resume cannot drift from the run
+  // it continues), else from the options.
+  Checkpoint ck;
+  if (opt.resume) {
+    SN_CHECK(fs::exists(ckpt_path), "train: nothing to resume, '", ckpt_path.string(), "' does not exist");
+    ck = load_checkpoint(ckpt_path);
+    const Metadata& m = ck.info;
+    opt.stage = parse_train_stage(info_at(m, "stage"));
+    opt.model.tap = info_at(m, "tap");
+    opt.model.decoder_width = std::stod(info_at(m, "decoder_width"));
+    opt.model.k = std::stoll(info_at(m, "k"));
+    opt.steps = std::stoll(info_at(m, "steps"));
+    opt.batch = std::stoll(info_at(m, "batch"));
+    opt.crop = std::stoll(info_at(m, "crop"));
+    opt.lr = std::stod(info_at(m, "lr"));
+    opt.warmup = std::stoll(info_at(m, "warmup"));
+    opt.seed = ck.seed;
+  }
+  SN_CHECK(opt.steps >= 1 && opt.batch >= 1 && opt.crop >= 32 && opt.lr > 0, "train: bad steps, batch, crop or lr");
+  fs::create_directories(run / "samples");
+  if (opt.content_dir.empty()) opt.content_dir = data_root() + "/data/content";
+  if (opt.style_dir.empty()) opt.style_dir = data_root() + "/data/style";
+  const bool decoder_stage = opt.stage == TrainStage::Decoder;
+
+  const Vgg16 encoder = Vgg16::load();
+  Generator init_gen(opt.seed, 11);
+  StyleModel model = opt.resume ? StyleModel(opt.model, info_at(ck.info, "encoder"))
+                     : !opt.init_model.empty() ? StyleModel::load(opt.init_model)
+                                               : StyleModel(opt.model, encoder.identity().str(), &init_gen);
+  opt.model = model.config();
+  model.check_encoder(encoder);
+  if (opt.resume) model.load_state_dict(ck.model);
+  const std::string tap = opt.model.tap;
+  opt.loss.content_tap = tap;
+
+  // Which parts learn in this stage; the rest is frozen (gradients still flow through it).
+  std::vector<Tensor> params;
+  for (const Tensor& p : model.decoder->parameters()) {
+    p.set_requires_grad(opt.stage != TrainStage::Fusion);
+    if (opt.stage != TrainStage::Fusion) params.push_back(p);
+  }
+  for (const Tensor& p : model.fusion->parameters()) {
+    p.set_requires_grad(!decoder_stage);
+    if (!decoder_stage) params.push_back(p);
+  }
+  model.decoder->train();
+  model.fusion->train();
+  Adam adam(params, AdamOptions{.lr = opt.lr});
+  LRScheduler sched(adam, std::make_shared<LinearWarmup>(std::max<int64_t>(1, opt.warmup), 0.01,
+                                                         std::make_shared<CosineAnnealingLR>(opt.steps, opt.lr / 20)));
+  int64_t start = 0;
+  if (opt.resume) {
+    adam.load_state_dict(ck.optimizer);
+    sched.load_state_dict(ck.scheduler);
+    start = ck.step;
+    truncate_log(log_path, start);
+  } else {
+    write_file_atomic(log_path, std::string());
+  }
+
+  LoaderOptions lo;
+  lo.crop = opt.crop;
+  lo.batch = opt.batch;
+  lo.seed = opt.seed;
+  lo.stream = 1;
+  ImageLoader content(pick(list_images(opt.content_dir), opt.max_images), lo);
+  std::unique_ptr<ImageLoader> style;
+  if (!decoder_stage) {
+    lo.stream = 2;
+    style = std::make_unique<ImageLoader>(pick(list_images(opt.style_dir), opt.max_images), lo);
+  }
+  std::vector<std::string> taps = opt.loss.style_taps;
+  if (std::find(taps.begin(), taps.end(), tap) == taps.end()) taps.push_back(tap);
+
+  auto save_ck = [&](int64_t step) {
+    Checkpoint c;
+    c.model = model.state_dict();
+    c.optimizer = adam.state_dict();
+    c.scheduler = sched.state_dict();
+    c.step = step;
+    c.seed = opt.seed;
+    c.info = {{"stage", train_stage_name(opt.stage)}, {"tap", tap},
+              {"decoder_width", fmt(opt.model.decoder_width)}, {"k", std::to_string(opt.model.k)},
+              {"encoder", model.encoder_identity()}, {"steps", std::to_string(opt.steps)},
+              {"batch", std::to_string(opt.batch)}, {"crop", std::to_string(opt.crop)}, {"lr", fmt(opt.lr)},
+              {"warmup", std::to_string(opt.warmup)}};
+    save_checkpoint(ckpt_path, c);
+  };
+  auto write_samples = [&](int64_t step) {
+    NoGradGuard ng;
+    model.decoder->eval();
+    model.fusion->eval();
+    std::vector<Tensor> cells;
+    const auto contents = sample_files("content_"), styles = sample_files("style_");
+    const size_t nc = std::min<size_t>(3, contents.size()), ns = decoder_stage ? 0 : std::min<size_t>(3, styles.size());
+    std::vector<Tensor> style_imgs;
+    for (size_t j = 0; j < ns; ++j) style_imgs.push_back(resize_image(load_image(styles[j]), 2 * opt.crop, 2 * opt.crop));
+    if (ns) {
+      cells.push_back(Tensor::ones({1, 3, 2 * opt.crop, 2 * opt.crop}));
+      cells.insert(cells.end(), style_imgs.begin(), style_imgs.end());
+    }
+    for (size_t i = 0; i < nc; ++i) {
+      const Tensor c = resize_image(load_image(contents[i]), 2 * opt.crop, 2 * opt.crop);
+      cells.push_back(c);
+      if (decoder_stage) {
+        cells.push_back(clamp(model.decoder->forward(encoder.features(c, {tap}).at(tap)), 0.0, 1.0));
+      } else {
+        for (const Tensor& s : style_imgs) cells.push_back(stylize(encoder, model, c, {{s, 1.0}}, {}));
+      }
+    }
+    const std::string name = "step_" + std::to_string(step) + ".png";
+    save_image(image_grid(cells, decoder_stage ? 2 : static_cast<int64_t>(ns) + 1), (run / "samples" / name).string());
+    model.decoder->train();
+    model.fusion->train();
+  };
+
+  TrainReport report;
+  report.first_step = start + 1;
+  report.last_step = start;
+  std::ofstream log(log_path, std::ios::app);
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int64_t step = start + 1; step <= opt.steps; ++step) {
+    const Tensor x = content.batch(step);
+    std::map<std::string, double> terms;
+    Tensor loss;
+    if (decoder_stage) {
+      Tensor c;
+      {
+        NoGradGuard ng;
+        c = encoder.features(x, {tap}).at(tap);
+      }
+      const Tensor y = model.decoder->forward(c);
+      const Tensor pix = mse_loss(y, x);
+      const Tensor perc = content_loss(encoder.features(y, {tap}).at(tap), c);
+      loss = pix * opt.pixel_weight + perc * opt.perceptual_weight;
+      terms = {{"pixel", pix.item()}, {"perceptual", perc.item()}};
+    } else {
+      const Tensor s = style->batch(step);
+      Tensor c;
+      std::map<std::string, Tensor> sf;
+      {
+        NoGradGuard ng;
+        c = encoder.features(x, {tap}).at(tap);
+        sf = encoder.features(s, taps);
+      }
+      const Tensor t = model.fusion->fuse(c, sf.at(tap));
+      const Tensor y = model.decoder->forward(t);
+      const auto yf = encoder.features(y, taps);
+      const LossWeights& w = opt.loss.weights;
+      const Tensor lc = content_loss(yf.at(tap), t.detach());
+      loss = lc * w.content;
+      terms["content"] = lc.item();
+      Tensor ls, lg;
+      for (const auto& st : opt.loss.style_taps) {
+        const Tensor l = mean_std_loss(yf.at(st), sf.at(st));
+        ls = ls.defined() ? ls + l : l;
+        if (w.gram > 0) {
+          const Tensor g = gram_loss(yf.at(st), sf.at(st));
+          lg = lg.defined() ? lg + g : g;
+        }
+      }
+      loss = loss + ls * w.style;
+      terms["style"] = ls.item();
+      if (lg.defined()) {
+        loss = loss + lg * w.gram;
+        terms["gram"] = lg.item();
+      }
+      if (w.tv > 0) {
+        const Tensor tv = total_variation(y);
+        loss = loss + tv * w.tv;
+        terms["tv"] = tv.item();
+      }
+    }
+    const double lr = sched.last_lr()[0];
+    adam.zero_grad();
+    backward(loss);
+    adam.step();
+    sched.step();
+    terms["loss"] = loss.item();
+    SN_CHECK(std::isfinite(terms["loss"]), "train: the loss became ", terms["loss"], " at step ", step,
+             " (lower --lr; the last checkpoint is kept)");
+
+    std::ostringstream line;
+    line << "{\"step\":" << step << ",\"lr\":" << fmt(lr);
+    for (const auto& [k, v] : terms) line << ",\"" << k << "\":" << fmt(v);
+    line << ",\"time\":" << fmt(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()) << "}\n";
+    log << line.str() << std::flush;
+    for (const auto& [k, v] : terms) report.losses[k].push_back(v);
+    report.last_step = step;
+    if (progress) progress(step, opt.steps, terms);
+
+    const bool stop = g_stop.load();
+    if (stop || step % opt.checkpoint_every == 0 || step == opt.steps) save_ck(step);
+    if (!stop && ((opt.sample_every > 0 && step % opt.sample_every == 0) || step == opt.steps)) write_samples(step);
+    if (stop) {
+      report.interrupted = true;
+      break;
+    }
+  }
+  log.close();
+
+  // The loss plot covers the whole run, resumed parts included.
+  std::vector<PlotSeries> series;
+  for (auto& [name, values] : read_log(log_path)) {
+    PlotSeries s{name, std::move(values), {0, 0, 0}};
+    palette_colour(series.size(), s.rgb);
+    series.push_back(std::move(s));
+  }
+  save_image(plot_series(series), (run / "loss.png").string());
+  if (!report.interrupted) model.save(run / "model.safetensors", StoredDType::Native,
+                                      {{"trained_stage", train_stage_name(opt.stage)}, {"steps", std::to_string(opt.steps)}});
+  return report;
+}
+
+}  // namespace sn

@@ -1,0 +1,66 @@
+// Training the style-transfer model in stages, on content photos and style artworks:
+//
+//   decoder  G learns to invert the frozen encoder F at the fusion tap: pixel MSE plus the
+//            content (perceptual) loss between F(G(F(x))) and F(x).
+//   fusion   W (LearnedFusion) learns with F and G frozen: t = W(F(c), F(s)), y = G(t);
+//            content loss between F(y) and t at the tap, style losses (mean/std, optional Gram)
+//            between F(y) and F(s) at the style taps, optional total variation.
+//   joint    the same loss as fusion, with G trainable too (fine-tuning).
+//
+// A run lives in one folder: checkpoint.safetensors (every N steps and at the end, written
+// atomically), log.jsonl (one line of losses per step), loss.png, samples/step_<n>.png and
+// model.safetensors (the model alone, what `stylize --model` takes). Resuming from the folder
+// continues exactly as the uninterrupted run would (same seed and thread count): every batch is
+// a function of (seed, step), and model, optimizer and schedule state are saved in full.
+// SIGINT/SIGTERM finish the current step, save a checkpoint and return.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "stylenet/losses.h"
+#include "stylenet/style_model.h"
+
+namespace sn {
+
+enum class TrainStage { Decoder, Fusion, Joint };
+TrainStage parse_train_stage(const std::string& name);
+std::string train_stage_name(TrainStage stage);
+
+struct TrainOptions {
+  TrainStage stage = TrainStage::Decoder;
+  std::string content_dir, style_dir;   // default: $STYLENET_DATA/data/{content,style}
+  std::string run_dir;                  // required
+  std::string init_model;               // start from this model file (e.g. the decoder stage's)
+  bool resume = false;                  // continue run_dir/checkpoint.safetensors
+  StyleModelConfig model;               // for a fresh model
+  int64_t steps = 1000;
+  int64_t batch = 4;
+  int64_t crop = 128;
+  double lr = 1e-3;
+  int64_t warmup = 50;                  // linear warm-up steps, then cosine decay to lr / 20
+  uint64_t seed = 1;
+  int64_t checkpoint_every = 100;
+  int64_t sample_every = 200;           // 0 = only at the end
+  int64_t max_images = 0;               // use at most this many files per folder (0 = all)
+  double pixel_weight = 1.0;            // decoder stage
+  double perceptual_weight = 1.0;       // decoder stage
+  StyleLossConfig loss;                 // fusion and joint stages (content_tap is set to the model's tap)
+};
+
+struct TrainReport {
+  int64_t first_step = 0, last_step = 0;  // steps run by this call (first_step > last_step: none)
+  bool interrupted = false;
+  std::map<std::string, std::vector<double>> losses;  // per term, the steps run by this call
+};
+
+// Runs (or resumes) a stage. `progress(step, total, terms)` is called after each step.
+using TrainProgress = std::function<void(int64_t, int64_t, const std::map<std::string, double>&)>;
+TrainReport train_style_model(const TrainOptions& options, const TrainProgress& progress = nullptr);
+
+// Asks a running train_style_model to stop after its current step (what SIGINT does).
+void request_training_stop();
+
+}  // namespace sn
