@@ -3,10 +3,17 @@
 // tensor/kernels/conv.cpp dispatches here for float32 when the active ISA is not Ref; the plain
 // loops there (conv2d_ref, ...) stay the definition these are tested against.
 //
-// Algorithm: im2col + SGEMM (our packed SGEMM, tensor/cpu/gemm.h), with the im2col matrix built
-// a band of output rows at a time so the scratch stays a few MB whatever the image size;
-// 1x1 stride-1 unpadded convolutions skip im2col and multiply the input directly.
-// Backward data is W^T * dy followed by col2im; backward weights is dy * im2col(x)^T.
+// Forward algorithms and the rule that picks one (conv2d_algo):
+//   * Winograd F(4x4, 3x3) (winograd.cpp): 3x3, stride 1, dilation 1, groups 1, and at least 16
+//     input and 16 output channels. 36 GEMMs of O x C x tiles replace one of O x 9C x 16 tiles:
+//     2.25x fewer multiplies; its input/output transforms cost O(C + O) per tile, which the
+//     channel counts must amortise (VGG's first layer, C = 3, stays on im2col).
+//   * im2col + SGEMM (conv_gemm.cpp): everything else (1x1, strided, dilated, grouped, few
+//     channels). The im2col matrix is built a band of output rows at a time so the scratch stays a
+//     few MB whatever the image size; 1x1 stride-1 unpadded convolutions skip im2col.
+// STYLENET_CONV=gemm|winograd|auto (or set_conv_algo_override) forces a choice where it applies,
+// for benchmarks and for measuring Winograd's error.
+// Backward data is W^T * dy followed by col2im; backward weights is dy * im2col(x)^T (both GEMM).
 //
 // All of them thread through tensor/cpu/parallel.h and the threaded SGEMM, and give the same
 // bits for a fixed thread count (the GEMM's summation order does not depend on the thread count,
@@ -30,10 +37,22 @@ struct ConvShape {
   bool pointwise() const { return KH == 1 && KW == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0; }
 };
 
+enum class ConvAlgo { Im2colGemm, Winograd4x3 };
+const char* conv_algo_name(ConvAlgo a);
+bool winograd_applies(const ConvShape& s);
+ConvAlgo conv2d_algo(const ConvShape& s);
+// "auto", "gemm" or "winograd" (nullptr = auto); replaces STYLENET_CONV for the whole library.
+void set_conv_algo_override(const char* name);
+
 // y [N, O, OH, OW] = conv(x [N, C, H, W], w [O, Cg, KH, KW]) + bias [O] (bias may be null).
 // relu: apply max(0, .) to the result (the fused bias + ReLU of a conv layer followed by ReLU).
 void conv2d_forward(const ConvShape& s, const float* x, const float* w, const float* bias, float* y,
                     bool relu = false);
+void conv2d_forward_gemm(const ConvShape& s, const float* x, const float* w, const float* bias, float* y,
+                         bool relu = false);
+// Requires winograd_applies(s).
+void conv2d_forward_winograd(const ConvShape& s, const float* x, const float* w, const float* bias, float* y,
+                             bool relu = false);
 // dx [N, C, H, W] from dy [N, O, OH, OW].
 void conv2d_backward_input(const ConvShape& s, const float* dy, const float* w, float* dx);
 // dw [O, Cg, KH, KW] from dy and x.

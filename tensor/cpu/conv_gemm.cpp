@@ -121,8 +121,8 @@ void bias_relu_band(float* y, int64_t ld, int64_t rows, int64_t n, const float* 
 
 }  // namespace
 
-void conv2d_forward(const ConvShape& s, const float* x, const float* w, const float* bias, float* y,
-                    bool relu) {
+void conv2d_forward_gemm(const ConvShape& s, const float* x, const float* w, const float* bias, float* y,
+                         bool relu) {
   const int64_t K = s.K(), P = s.OH * s.OW, Cg = s.Cg(), Og = s.Og();
   const int64_t rows = s.pointwise() ? s.OH : band_rows(s);
   WorkspaceLease col(s.pointwise() ? 0 : K * rows * s.OW);

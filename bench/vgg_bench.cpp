@@ -1,0 +1,148 @@
+// VGG16 workloads timed end to end, for scripts/bench-vs-torch.sh (which runs bench/vgg_torch.py
+// on the same workloads and prints the ratio). One workload per process, so the peak RSS reported
+// is that workload's own.
+//
+//   stylenet_vgg_bench --workload forward|train --size S --batch B --threads T --reps R [--warmup W]
+//
+//   forward: torchvision's VGG16 `features` (13 conv + ReLU, 5 max-pools, up to pool5) under
+//            NoGradGuard, as inference.
+//   train:   VGG16 up to relu4_3 (10 conv + ReLU, 3 pools), loss = mean(out^2), backward to the
+//            weights, biases and the input image (both gradient kinds a conv layer has).
+//
+// The network is built here from autograd ops with seeded He-normal weights rather than through
+// stylenet::Vgg16, so the benchmark depends only on the kernels it measures; the layers and their
+// order are exactly torchvision's. Prints one JSON line with every repetition's seconds, the
+// median and the process's peak RSS.
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "autograd/engine.h"
+#include "autograd/grad_mode.h"
+#include "autograd/nn_ops.h"
+#include "autograd/ops.h"
+#include "tensor/cpu/conv.h"
+#include "tensor/cpu/isa.h"
+#include "tensor/cpu/parallel.h"
+#include "tensor/kernels.h"
+#include "tensor/random.h"
+
+using namespace sn;
+
+namespace {
+
+struct Conv {
+  Tensor w, b;
+};
+
+// torchvision cfg "D": channel counts, 0 = max-pool.
+const int kCfg[] = {64, 64, 0, 128, 128, 0, 256, 256, 256, 0, 512, 512, 512, 0, 512, 512, 512, 0};
+
+std::vector<Conv> make_convs(int count, bool requires_grad) {
+  Generator gen(1409);
+  std::vector<Conv> convs;
+  int64_t in = 3;
+  for (int c : kCfg) {
+    if (c == 0) continue;
+    if (static_cast<int>(convs.size()) == count) break;
+    const double stdv = std::sqrt(2.0 / (c * 9));
+    Conv cv{kernels::unary(kernels::Unary::MulScalar, Tensor::randn({c, in, 3, 3}, gen), stdv), Tensor::zeros({c})};
+    if (requires_grad) cv.w.set_requires_grad(true), cv.b.set_requires_grad(true);
+    convs.push_back(cv);
+    in = c;
+  }
+  return convs;
+}
+
+// Runs the layers of kCfg until `convs` is used up; with_last_pool adds the pool that follows the
+// last conv block (features ends with pool5; relu4_3 stops before pool4).
+Tensor run(const std::vector<Conv>& convs, Tensor x, bool with_last_pool) {
+  Conv2dOptions same;
+  same.padding = {1, 1};
+  Pool2dOptions halve;
+  halve.kernel = {2, 2};
+  size_t next = 0;
+  for (int c : kCfg) {
+    if (c == 0) {
+      if (next == convs.size() && !with_last_pool) break;
+      x = max_pool2d(x, halve);
+      if (next == convs.size()) break;
+      continue;
+    }
+    if (next == convs.size()) break;
+    x = relu(conv2d(x, convs[next].w, convs[next].b, same));
+    ++next;
+  }
+  return x;
+}
+
+double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string workload = "forward";
+  int64_t size = 224, batch = 1;
+  int threads = 1, reps = 5, warmup = 1;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string k = argv[i], v = argv[i + 1];
+    if (k == "--workload") workload = v;
+    else if (k == "--size") size = std::atoll(v.c_str());
+    else if (k == "--batch") batch = std::atoll(v.c_str());
+    else if (k == "--threads") threads = std::atoi(v.c_str());
+    else if (k == "--reps") reps = std::atoi(v.c_str());
+    else if (k == "--warmup") warmup = std::atoi(v.c_str());
+    else {
+      std::fprintf(stderr, "unknown option %s\n", k.c_str());
+      return 2;
+    }
+  }
+  cpu::set_num_threads(threads);
+  Generator gen(7);
+  const Tensor image = Tensor::rand({batch, 3, size, size}, gen);
+  const bool train = workload == "train";
+  if (!train && workload != "forward") {
+    std::fprintf(stderr, "unknown workload %s\n", workload.c_str());
+    return 2;
+  }
+  const std::vector<Conv> convs = make_convs(train ? 10 : 13, train);
+
+  std::vector<double> times;
+  double checksum = 0.0;
+  for (int r = 0; r < warmup + reps; ++r) {
+    const double t0 = now();
+    if (train) {
+      Tensor x = image.detach();
+      x.set_requires_grad(true);
+      Tensor out = run(convs, x, false);
+      Tensor loss = mean(square(out));
+      backward(loss);
+      checksum = loss.item();
+      for (const Conv& c : convs) c.w.set_grad(Tensor()), c.b.set_grad(Tensor());
+    } else {
+      NoGradGuard ng;
+      Tensor out = run(convs, image, true);
+      checksum = out.numel();
+    }
+    if (r >= warmup) times.push_back(now() - t0);
+  }
+  std::vector<double> sorted = times;
+  std::sort(sorted.begin(), sorted.end());
+  const double median = sorted.empty() ? 0.0 : sorted[sorted.size() / 2];
+  struct rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  std::printf("{\"impl\": \"stylenet\", \"workload\": \"%s\", \"size\": %lld, \"batch\": %lld, \"threads\": %d, "
+              "\"isa\": \"%s\", \"median_s\": %.6f, \"peak_rss_mb\": %.1f, \"checksum\": %.6g, \"times\": [",
+              workload.c_str(), static_cast<long long>(size), static_cast<long long>(batch), threads,
+              cpu::isa_name(cpu::active_isa()), median, ru.ru_maxrss / 1024.0, checksum);
+  for (size_t i = 0; i < times.size(); ++i) std::printf("%s%.6f", i ? ", " : "", times[i]);
+  std::printf("]}\n");
+  return 0;
+}

@@ -1,0 +1,56 @@
+// Winograd F(4x4, 3x3) convolution driver (see tensor/cpu/conv.h for when it is chosen and
+// winograd_kernels.h for the layouts).
+//
+// Per call: transform the weights once (U), then walk the output tiles of the whole batch in
+// blocks of Tb tiles: transform the block's input tiles (V), do the 36 GEMMs M[xi] = U[xi] V[xi]
+// with our threaded SGEMM, and transform M back into output pixels (adding bias and ReLU there, so
+// the fused conv + ReLU costs nothing extra). Tb is chosen so V and M together stay a few MB:
+// they are written and read back while still in cache, and the scratch does not grow with the
+// image or the batch.
+//
+// Accuracy: the transforms multiply by constants up to 8 and sum up to 36 terms, so the rounding
+// error is larger than a direct convolution's (for VGG-like data about 1e-6..1e-5 relative to the
+// output's scale, vs ~1e-7); tests/test_conv_fast.cpp bounds it and README states the measured
+// error on VGG16.
+#include <algorithm>
+
+#include "tensor/cpu/conv.h"
+#include "tensor/cpu/gemm.h"
+#include "tensor/cpu/isa.h"
+#include "tensor/cpu/parallel.h"
+#include "tensor/cpu/winograd_kernels.h"
+#include "tensor/cpu/workspace.h"
+
+namespace sn::cpu {
+
+using namespace winograd_detail;
+
+namespace {
+// Floats of V + M per tile block (16 MiB).
+constexpr int64_t kBlockBudget = 4 << 20;
+}  // namespace
+
+void conv2d_forward_winograd(const ConvShape& s, const float* x, const float* w, const float* bias, float* y,
+                             bool relu) {
+  const WinogradKernels& k = active_isa() == Isa::Avx512 ? winograd_avx512() : winograd_avx2();
+  const TileGeometry g{s.C, s.H, s.W, s.O, s.OH, s.OW, s.ph, s.pw, (s.OH + 3) / 4, (s.OW + 3) / 4};
+  const int64_t tiles = s.N * g.tiles_h * g.tiles_w;
+  int64_t block = kBlockBudget / (36 * (s.C + s.O));
+  block = std::clamp<int64_t>(block / 16 * 16, 16, tiles);
+
+  WorkspaceLease U(36 * s.O * s.C), V(36 * s.C * block), M(36 * s.O * block);
+  parallel_for(0, s.O, std::max<int64_t>(1, 4096 / s.C),
+               [&](int64_t o0, int64_t o1) { k.weights(w, s.O, s.C, o0, o1, U.data()); });
+  for (int64_t t0 = 0; t0 < tiles; t0 += block) {
+    const int64_t tb = std::min(block, tiles - t0);
+    parallel_for(0, s.C, std::max<int64_t>(1, 256 / tb),
+                 [&](int64_t c0, int64_t c1) { k.input(g, x, c0, c1, t0, tb, V.data()); });
+    for (int64_t xi = 0; xi < 36; ++xi)
+      sgemm(Trans::No, Trans::No, s.O, tb, s.C, 1.0f, U.data() + xi * s.O * s.C, s.C, V.data() + xi * s.C * tb, tb,
+            0.0f, M.data() + xi * s.O * tb, tb);
+    parallel_for(0, s.O, std::max<int64_t>(1, 256 / tb),
+                 [&](int64_t o0, int64_t o1) { k.output(g, M.data(), o0, o1, t0, tb, bias, relu, y); });
+  }
+}
+
+}  // namespace sn::cpu

@@ -1,0 +1,7 @@
+// Winograd F(4x4, 3x3) transforms (winograd_impl.h) compiled for AVX2; see tensor/CMakeLists.txt
+// for this file's flags. Called only when active_isa() is AVX2.
+#include "tensor/cpu/winograd_impl.h"
+
+namespace sn::cpu::winograd_detail {
+const WinogradKernels& winograd_avx2() { return kKernels; }
+}  // namespace sn::cpu::winograd_detail

@@ -1,0 +1,37 @@
+// The per-ISA transforms of Winograd F(4x4, 3x3) (tensor/cpu/winograd.cpp drives them; the loops
+// are in winograd_impl.h, compiled once per ISA). Internal.
+//
+// Layouts, for a block of Tb tiles (tile t covers output rows 4i..4i+3, columns 4j..4j+3 of image
+// n, numbered t = (n * tiles_h + i) * tiles_w + j) and the 36 positions xi of the 6x6 transform:
+//   U[xi][o][c]       transformed weights  (G g G^T),   36 x O x C
+//   V[xi][c][tb]      transformed input    (B^T d B),   36 x C x Tb
+//   M[xi][o][tb]      products             U[xi] V[xi], 36 x O x Tb
+// so each xi is one ordinary GEMM  M[xi] (O x Tb) = U[xi] (O x C) * V[xi] (C x Tb).
+#pragma once
+#include <cstdint>
+
+namespace sn::cpu::winograd_detail {
+
+struct TileGeometry {
+  int64_t C, H, W;          // input planes of one image
+  int64_t O, OH, OW;        // output planes of one image
+  int64_t ph, pw;           // zero padding
+  int64_t tiles_h, tiles_w; // ceil(OH / 4), ceil(OW / 4)
+};
+
+struct WinogradKernels {
+  // U for output channels [o0, o1): w [O, C, 3, 3].
+  void (*weights)(const float* w, int64_t O, int64_t C, int64_t o0, int64_t o1, float* U);
+  // V for channels [c0, c1) and tiles [t0, t0 + tb) of the block; x is the whole batch.
+  void (*input)(const TileGeometry& g, const float* x, int64_t c0, int64_t c1, int64_t t0, int64_t tb,
+                float* V);
+  // y for output channels [o0, o1) and the block's tiles, from M; adds bias (may be null) and
+  // applies ReLU when asked. y is the whole batch.
+  void (*output)(const TileGeometry& g, const float* M, int64_t o0, int64_t o1, int64_t t0, int64_t tb,
+                 const float* bias, bool relu, float* y);
+};
+
+const WinogradKernels& winograd_avx2();
+const WinogradKernels& winograd_avx512();
+
+}  // namespace sn::cpu::winograd_detail
