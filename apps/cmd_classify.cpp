@@ -7,7 +7,6 @@
 #include "apps/args.h"
 #include "apps/command.h"
 #include "autograd/grad_mode.h"
-#include "autograd/ops.h"
 #include "stylenet/image.h"
 #include "stylenet/imagenet_classes.h"
 #include "stylenet/vgg16.h"
@@ -16,19 +15,11 @@ namespace sn::cli {
 
 namespace {
 
-// torchvision's evaluation transform: shorter side to 256, then the central 224x224.
-Tensor center_crop_224(const Tensor& image) {
-  const int64_t side = Vgg16::kClassifierInput;
-  const Tensor resized = resize_short_side(image, 256);
-  const int64_t top = (resized.size(2) - side) / 2, left = (resized.size(3) - side) / 2;
-  return slice(slice(resized, 2, top, top + side), 3, left, left + side).contiguous();
-}
-
 int run(const std::vector<std::string>& argv) {
   const Args args(argv, {"image", "weights", "top"}, {});
   if (!args.positional().empty()) throw UsageError("unexpected argument '" + args.positional()[0] + "'");
   const int64_t k = args.get_int("top", 5, 1, kImageNetClasses);
-  const Tensor image = center_crop_224(load_image(args.require("image")));
+  const Tensor image = Vgg16::eval_crop(load_image(args.require("image")));
 
   const Vgg16 vgg = Vgg16::load(args.get("weights", ""), VggParts::Full);
   NoGradGuard no_grad;

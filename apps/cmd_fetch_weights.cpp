@@ -83,7 +83,8 @@ int run(const std::vector<std::string>& argv) {
 
   if (out.has_parent_path()) std::filesystem::create_directories(out.parent_path());
   const RemoveOnExit download{std::filesystem::path(out.string() + ".download." + std::to_string(::getpid()))};
-  std::fprintf(stderr, "downloading %s\n", url.c_str());
+  std::printf("downloading %s\n", url.c_str());
+  std::fflush(stdout);  // before curl writes its progress
   const int code = run_curl(url, download.path);
   if (code != 0) {
     const char* why = code == 6 ? "cannot resolve the host"

@@ -6,7 +6,9 @@
 #include <set>
 
 #include "autograd/nn_ops.h"
+#include "autograd/ops.h"
 #include "layers/init.h"
+#include "stylenet/image.h"
 #include "stylenet/weight_files.h"
 #include "tensor/random.h"
 #include "weights/sha256.h"
@@ -90,6 +92,17 @@ const std::vector<std::string>& Vgg16::tap_names() {
     return n;
   }();
   return names;
+}
+
+size_t Vgg16::tap_index(const std::string& tap) {
+  const auto& names = tap_names();
+  const auto it = std::find(names.begin(), names.end(), tap);
+  if (it == names.end()) {
+    std::string all;
+    for (const auto& n : names) all += (all.empty() ? "" : " ") + n;
+    throw Error("vgg16: unknown layer '" + tap + "' (layers: " + all + ")");
+  }
+  return static_cast<size_t>(it - names.begin());
 }
 
 VggParts Vgg16::check_state_dict(const TensorDict& sd, const std::string& source) {
@@ -188,17 +201,8 @@ Vgg16 Vgg16::load(const std::string& weights, VggParts parts) {
 
 std::map<std::string, Tensor> Vgg16::features(const Tensor& image, const std::vector<std::string>& taps) const {
   SN_CHECK(!taps.empty(), "vgg16: no layers requested");
-  const auto& names = tap_names();
   size_t last = 0;
-  for (const std::string& tap : taps) {
-    const auto it = std::find(names.begin(), names.end(), tap);
-    if (it == names.end()) {
-      std::string all;
-      for (const auto& n : names) all += (all.empty() ? "" : ", ") + n;
-      throw Error("vgg16: unknown layer '" + tap + "' (layers: " + all + ")");
-    }
-    last = std::max(last, static_cast<size_t>(it - names.begin()));
-  }
+  for (const std::string& tap : taps) last = std::max(last, tap_index(tap));
   std::map<std::string, Tensor> out;
   run_features(image, last, taps, &out);
   return out;
@@ -215,6 +219,13 @@ Tensor Vgg16::classify(const Tensor& image) const {
     if (l.index != kClassifier[2].index) x = relu(x);  // Dropout is the identity in eval mode
   }
   return x;
+}
+
+Tensor Vgg16::eval_crop(const Tensor& image) {
+  const int64_t side = kClassifierInput;
+  const Tensor resized = resize_short_side(image, 256);
+  const int64_t top = (resized.size(2) - side) / 2, left = (resized.size(3) - side) / 2;
+  return slice(slice(resized, 2, top, top + side), 3, left, left + side).contiguous();
 }
 
 Tensor Vgg16::run_features(const Tensor& image, size_t last_layer, const std::vector<std::string>& taps,

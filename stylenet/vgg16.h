@@ -60,6 +60,9 @@ class Vgg16 {
   std::map<std::string, Tensor> features(const Tensor& image, const std::vector<std::string>& taps) const;
   // ImageNet logits [N, 1000] for 224x224 images (torchvision's eval crop); needs the classifier.
   Tensor classify(const Tensor& image) const;
+  // torchvision's evaluation transform without the normalisation (which the model does): the
+  // shorter side resized to 256, then the central 224x224.
+  static Tensor eval_crop(const Tensor& image);
 
   bool has_classifier() const { return parts_ == VggParts::Full; }
   const VggIdentity& identity() const { return identity_; }
@@ -68,6 +71,8 @@ class Vgg16 {
 
   // The 31 tap names in network order.
   static const std::vector<std::string>& tap_names();
+  // The position of `tap` in tap_names(); throws sn::Error listing the valid names when unknown.
+  static size_t tap_index(const std::string& tap);
   // SHA-256 over the feature weights in torchvision's order: for each, its key, a NUL, its shape
   // as little-endian int64s, then its float32 values little-endian. The same weights give the
   // same digest whatever file they came from.

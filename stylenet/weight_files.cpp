@@ -12,7 +12,7 @@ WeightFile read_weight_file(const std::filesystem::path& path, const std::functi
   WeightFile out;
   const MappedFile file(path);
   if (looks_like_pth(file.bytes())) {
-    PthContents pth = load_pth(path, PthOptions{select});
+    PthContents pth = load_pth(file, PthOptions{select});
     out.tensors = std::move(pth.tensors);
     out.format = "PyTorch .pth (" + pth.container + " format)";
     return out;
@@ -20,10 +20,10 @@ WeightFile read_weight_file(const std::filesystem::path& path, const std::functi
   // A safetensors file starts with its header's length, then the header's JSON object.
   if (file.size() < 9 || file.bytes()[8] != '{')
     throw Error(path.string() + ": neither a PyTorch .pth nor a safetensors weight file");
-  // Decoded from the mapping, so the file is not first copied into a string.
-  SafetensorsContents st = decode_safetensors(file.bytes(), path.string());
-  for (const auto& [key, tensor] : st.tensors)
-    if (!select || select(key)) out.tensors.insert(key, tensor);
+  // Decoded from the mapping, so the file is not first copied into a string, and the tensors not
+  // selected are never read.
+  SafetensorsContents st = load_safetensors(file, select);
+  out.tensors = std::move(st.tensors);
   out.metadata = std::move(st.metadata);
   out.format = "safetensors";
   return out;

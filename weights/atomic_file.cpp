@@ -18,18 +18,29 @@ std::string os_error(const std::string& what, const std::filesystem::path& path)
   return detail::cat(what, " '", path.string(), "': ", std::strerror(errno));
 }
 
-// Buffers writes into ~1 MiB chunks so serializers can emit many small pieces cheaply.
+// Buffers writes into ~1 MiB chunks so serializers can emit many small pieces cheaply. A piece
+// that would overflow the buffer goes straight to the file after it, so writing a 400 MB tensor
+// never holds a second copy of it.
 class FdSink final : public ByteSink {
  public:
+  static constexpr size_t kChunk = 1u << 20;
   FdSink(int fd, const std::filesystem::path& path) : fd_(fd), path_(path) {}
   using ByteSink::write;
   void write(const void* data, size_t nbytes) override {
-    buffer_.append(static_cast<const char*>(data), nbytes);
-    if (buffer_.size() >= (1u << 20)) flush();
+    if (buffer_.size() + nbytes < kChunk) {
+      buffer_.append(static_cast<const char*>(data), nbytes);
+      return;
+    }
+    flush();
+    write_all(static_cast<const char*>(data), nbytes);
   }
   void flush() {
-    const char* p = buffer_.data();
-    size_t left = buffer_.size();
+    write_all(buffer_.data(), buffer_.size());
+    buffer_.clear();
+  }
+
+ private:
+  void write_all(const char* p, size_t left) {
     while (left > 0) {
       const ssize_t n = ::write(fd_, p, left);
       if (n < 0 && errno == EINTR) continue;
@@ -37,10 +48,8 @@ class FdSink final : public ByteSink {
       p += n;
       left -= static_cast<size_t>(n);
     }
-    buffer_.clear();
   }
 
- private:
   int fd_;
   std::filesystem::path path_;
   std::string buffer_;

@@ -245,6 +245,10 @@ const Object& parse_legacy(std::string_view bytes, const std::string& source, St
     s.data = bytes.substr(pos + 8, nbytes);
     pos += 8 + nbytes;
   }
+  // A storage the pickle uses but the key list leaves out has no data: refused here, before
+  // anything reads it.
+  for (const StorageRecord& s : resolver.storages)
+    if (!s.data) throw Error(source + ": storage '" + s.key + "' is used but not in the storage list");
   return state_dict;
 }
 
@@ -355,8 +359,11 @@ PthContents decode_pth(std::string_view bytes, std::string_view source, const Pt
 }
 
 PthContents load_pth(const std::filesystem::path& path, const PthOptions& options) {
-  const MappedFile file(path);
-  return decode(file.bytes(), path.string(), options, &file);
+  return load_pth(MappedFile(path), options);
+}
+
+PthContents load_pth(const MappedFile& file, const PthOptions& options) {
+  return decode(file.bytes(), file.path().string(), options, &file);
 }
 
 }  // namespace sn

@@ -36,6 +36,8 @@ struct PthContents {
 // Maps the file (weights/mapped_file.h); its pages are handed back as storages are copied out,
 // so the peak resident memory is about one copy of the selected tensors.
 PthContents load_pth(const std::filesystem::path& path, const PthOptions& options = {});
+class MappedFile;
+PthContents load_pth(const MappedFile& file, const PthOptions& options = {});
 // The same from bytes in memory; `source` names them in error messages.
 PthContents decode_pth(std::string_view bytes, std::string_view source = "<memory>",
                        const PthOptions& options = {});

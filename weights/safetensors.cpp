@@ -9,6 +9,7 @@
 #include "weights/binary_util.h"
 #include "weights/half.h"
 #include "weights/json.h"
+#include "weights/mapped_file.h"
 
 namespace sn {
 
@@ -225,7 +226,10 @@ std::string encode_safetensors(const TensorDict& tensors, const Metadata& metada
   return std::move(sink.bytes);
 }
 
-SafetensorsContents decode_safetensors(std::string_view bytes, std::string_view source) {
+namespace {
+
+SafetensorsContents decode(std::string_view bytes, std::string_view source, const TensorSelect& select,
+                           const MappedFile* file) {
   HeaderChecker pre(source, 0);
   if (bytes.size() < 8) pre.fail("file of ", bytes.size(), " bytes is too short to hold the 8-byte header length");
   const uint64_t header_len = read_le(bytes, 0, 8);
@@ -259,8 +263,18 @@ SafetensorsContents decode_safetensors(std::string_view bytes, std::string_view 
   if (covered != data.size())
     check.fail("data section has ", data.size(), " bytes but the tensors account for ", covered);
 
-  for (const Entry& e : entries) out.tensors.insert(e.name, tensor_from_bytes(e, data.data() + e.begin));
+  for (const Entry& e : entries) {
+    if (select && !select(e.name)) continue;
+    out.tensors.insert(e.name, tensor_from_bytes(e, data.data() + e.begin));
+    if (file) file->release(static_cast<size_t>(data.data() + e.begin - bytes.data()), e.end - e.begin);
+  }
   return out;
+}
+
+}  // namespace
+
+SafetensorsContents decode_safetensors(std::string_view bytes, std::string_view source, const TensorSelect& select) {
+  return decode(bytes, source, select, nullptr);
 }
 
 void save_safetensors(const std::filesystem::path& path, const TensorDict& tensors, const Metadata& metadata,
@@ -268,8 +282,12 @@ void save_safetensors(const std::filesystem::path& path, const TensorDict& tenso
   write_file_atomic(path, [&](ByteSink& sink) { write_safetensors(sink, tensors, metadata, stored); });
 }
 
-SafetensorsContents load_safetensors(const std::filesystem::path& path) {
-  return decode_safetensors(read_file(path), path.string());
+SafetensorsContents load_safetensors(const std::filesystem::path& path, const TensorSelect& select) {
+  return load_safetensors(MappedFile(path), select);
+}
+
+SafetensorsContents load_safetensors(const MappedFile& file, const TensorSelect& select) {
+  return decode(file.bytes(), file.path().string(), select, &file);
 }
 
 }  // namespace sn

@@ -9,6 +9,7 @@
 // tensor is built. Tensors stored as F16/BF16 load as float32; F32/F64 load as themselves.
 #pragma once
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -36,12 +37,20 @@ void write_safetensors(ByteSink& sink, const TensorDict& tensors, const Metadata
                        StoredDType stored = StoredDType::Native);
 std::string encode_safetensors(const TensorDict& tensors, const Metadata& metadata = {},
                                StoredDType stored = StoredDType::Native);
+// Which tensors to build (all when empty); the others are validated but their data never read.
+using TensorSelect = std::function<bool(const std::string& name)>;
+
 // `source` names the bytes in error messages (usually the file path).
-SafetensorsContents decode_safetensors(std::string_view bytes, std::string_view source = "<memory>");
+SafetensorsContents decode_safetensors(std::string_view bytes, std::string_view source = "<memory>",
+                                       const TensorSelect& select = {});
 
 // Writes atomically (see atomic_file.h): a failed save never damages an existing file.
 void save_safetensors(const std::filesystem::path& path, const TensorDict& tensors,
                       const Metadata& metadata = {}, StoredDType stored = StoredDType::Native);
-SafetensorsContents load_safetensors(const std::filesystem::path& path);
+// Maps the file (weights/mapped_file.h) instead of reading it into memory, and hands each
+// tensor's file pages back once copied, so a load holds about one copy of the selected tensors.
+SafetensorsContents load_safetensors(const std::filesystem::path& path, const TensorSelect& select = {});
+class MappedFile;
+SafetensorsContents load_safetensors(const MappedFile& file, const TensorSelect& select = {});
 
 }  // namespace sn

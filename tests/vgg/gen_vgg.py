@@ -9,13 +9,18 @@ never imports torch, it is only the oracle here. Writes, all seeded:
   small_legacy.pth, small_zip.pth   tensors sharing one storage (views, transposes, offsets),
                                     half, double and 0-d tensors; small/<key>.npy their values
   deflated.pth, traversal.pth       zip containers our reader must refuse
+  evil_{system,eval}_{legacy,zip}.pth  torch.save of a dict holding an object whose __reduce__ is
+                                    os.system / builtins.eval: what a malicious weight file is
+  weights/<key>.npy                 a few of the state_dict's tensors, to check loaded values
   taps/<case>/input.npy + <tap>.npy  activations of real images (RGB in [0, 1], NCHW float32)
   grad/{input,target,grad,loss}.npy  gradient of a feature + Gram loss with respect to the input
+                                    (float64 reference; *_float32.npy: PyTorch's float32 run)
   classify/{input,logits}.npy       a 224x224 image and the full model's logits
 
 Usage: gen_vgg.py OUT_DIR   (images come from $STYLENET_DATA/data, default ../shared)
 """
 import collections
+import copy
 import os
 import sys
 import zipfile
@@ -101,6 +106,25 @@ def write_small(out):
         dst.writestr("../evil.sh", b"echo pwned\n")
 
 
+class Evil:
+    """Pickles as a call of `fn(arg)`: loading it with pickle.load would run `fn`."""
+
+    def __init__(self, fn, arg):
+        self.fn, self.arg = fn, arg
+
+    def __reduce__(self):
+        return (self.fn, (self.arg,))
+
+
+def write_evil(out):
+    import builtins
+    for name, fn, arg in [("system", os.system, "echo pwned > /tmp/stylenet_pwned"),
+                          ("eval", builtins.eval, "__import__('os').system('echo pwned')")]:
+        payload = collections.OrderedDict(weight=torch.zeros(2), hook=Evil(fn, arg))
+        torch.save(payload, os.path.join(out, "evil_%s_legacy.pth" % name), _use_new_zipfile_serialization=False)
+        torch.save(payload, os.path.join(out, "evil_%s_zip.pth" % name))
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit(__doc__)
@@ -115,6 +139,10 @@ def main():
     torch.save(sd, os.path.join(out, "vgg16_legacy.pth"), _use_new_zipfile_serialization=False)
     torch.save(sd, os.path.join(out, "vgg16_zip.pth"))
     write_small(out)
+    write_evil(out)
+    for key in ["features.0.weight", "features.28.bias", "classifier.6.bias"]:
+        save(os.path.join(out, "weights", key + ".npy"), sd[key])
+    save(os.path.join(out, "weights", "classifier.0.weight.rows.npy"), sd["classifier.0.weight"][::1000])
 
     cases = [
         ("blonde_64", os.path.join(data, "content", "adain_blonde_girl.jpg"), 64, 64, TAPS),
@@ -134,19 +162,35 @@ def main():
         save(os.path.join(out, "classify", "logits.npy"), model((x - MEAN) / STD))
 
     # A style-transfer-like loss: content on relu3_3 and relu4_3, Gram matrices on relu1_2, relu2_2.
-    x = load_image(os.path.join(data, "content", "adain_blonde_girl.jpg"), 64, 64).requires_grad_(True)
+    # The reference is computed in float64: a float32 run (either side's) may put a pre-activation
+    # that is within rounding of 0 on the other side of the ReLU kink, which moves the gradient
+    # locally by far more than rounding (seen: PyTorch's own float32 gradient is 3e-3 off its
+    # float64 one here). PyTorch's float32 gradient is saved too, for the report.
+    x = load_image(os.path.join(data, "content", "adain_blonde_girl.jpg"), 64, 64)
     target = load_image(os.path.join(data, "samples", "style_starry_night.jpg"), 64, 64)
+    save(os.path.join(out, "grad", "input.npy"), x)
+    save(os.path.join(out, "grad", "target.npy"), target)
+    for dtype, suffix in [(torch.float64, ""), (torch.float32, "_float32")]:
+        loss, grad = feature_loss_grad(model, x, target, dtype)
+        save(os.path.join(out, "grad", "loss%s.npy" % suffix), loss.reshape(1))
+        save(os.path.join(out, "grad", "grad%s.npy" % suffix), grad)
+
+
+def feature_loss_grad(model, x, target, dtype):
+    global MEAN, STD
+    mean, std = MEAN, STD
+    MEAN, STD = MEAN.to(dtype), STD.to(dtype)
+    m = copy.deepcopy(model).to(dtype)
+    x = x.to(dtype).requires_grad_(True)
     with torch.no_grad():
-        ft = features(model, target, "relu4_3")
-    fx = features(model, x, "relu4_3")
+        ft = features(m, target.to(dtype), "relu4_3")
+    fx = features(m, x, "relu4_3")
     mse = torch.nn.functional.mse_loss
     loss = (mse(fx["relu3_3"], ft["relu3_3"]) + mse(fx["relu4_3"], ft["relu4_3"]) +
             mse(gram(fx["relu1_2"]), gram(ft["relu1_2"])) + mse(gram(fx["relu2_2"]), gram(ft["relu2_2"])))
     loss.backward()
-    save(os.path.join(out, "grad", "input.npy"), x)
-    save(os.path.join(out, "grad", "target.npy"), target)
-    save(os.path.join(out, "grad", "loss.npy"), loss.reshape(1))
-    save(os.path.join(out, "grad", "grad.npy"), x.grad)
+    MEAN, STD = mean, std
+    return loss.detach(), x.grad
 
 
 if __name__ == "__main__":
