@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 
+#include "autograd/grad_mode.h"
 #include "tensor/error.h"
 
 #ifndef STYLENET_MODELS_DIR
@@ -27,6 +28,18 @@ StyleModel::StyleModel(const StyleModelConfig& config, std::string encoder_ident
     : config_(config), encoder_identity_(std::move(encoder_identity)) {
   decoder = std::make_shared<Decoder>(DecoderConfig{config.tap, config.decoder_width}, gen);
   fusion = std::make_shared<LearnedFusion>(Decoder::tap_channels(config.tap), config.k, gen);
+  // Start W = T_s T_c near the identity: each branch's fc bias is the flattened k x k identity.
+  // With PyTorch's default init both T's are tiny, so their product and its gradients are too,
+  // and W barely moves in a CPU-sized run (LST trains for 160k steps). Near the identity the
+  // fused features start as the content's own (projected through compress/unzip) with the
+  // style's mean, and the style dependence is learned from there.
+  NoGradGuard no_grad;
+  for (const auto& branch : {fusion->snet, fusion->cnet}) {
+    Tensor b = branch->fc->bias;
+    std::vector<float> eye(config.k * config.k, 0.0f);
+    for (int64_t i = 0; i < config.k; ++i) eye[i * config.k + i] = 1.0f;
+    b.copy_from(Tensor::from_vector(eye, b.shape()));
+  }
 }
 
 TensorDict StyleModel::state_dict() const {

@@ -121,6 +121,45 @@ std::string train_stage_name(TrainStage stage) {
 
 void request_training_stop() { g_stop.store(true); }
 
+StageLoss stage_loss(const Vgg16& encoder, const StyleModel& model, const TrainOptions& opt, const Tensor& content,
+                     const Tensor& style) {
+  const std::string& tap = model.config().tap;
+  StageLoss out;
+  if (opt.stage == TrainStage::Decoder) {
+    Tensor c;
+    {
+      NoGradGuard ng;
+      c = encoder.features(content, {tap}).at(tap);
+    }
+    const Tensor y = model.decoder->forward(c);
+    const Tensor pix = mse_loss(y, content);
+    const Tensor perc = content_loss(encoder.features(y, {tap}).at(tap), c);
+    out.total = pix * opt.pixel_weight + perc * opt.perceptual_weight;
+    out.terms = {{"pixel", pix.item()}, {"perceptual", perc.item()}};
+  } else {
+    SN_CHECK(style.defined(), "stage_loss: the ", train_stage_name(opt.stage), " stage needs style images");
+    StyleLossConfig cfg = opt.loss;
+    cfg.content_tap = tap;
+    Tensor c;
+    std::map<std::string, Tensor> sf;
+    {
+      NoGradGuard ng;
+      c = encoder.features(content, {tap}).at(tap);
+      sf = encoder.features(style, loss_taps(cfg));
+    }
+    const Tensor t = model.fusion->fuse(c, sf.at(tap));
+    const Tensor y = model.decoder->forward(t);
+    // The fused features are the content target, not something W may move to ease the decoder.
+    const LossTerms lt = style_transfer_loss(encoder.features(y, loss_taps(cfg)), t.detach(), sf, y, cfg);
+    out.total = lt.total;
+    out.terms = {{"content", lt.content.item()}, {"style", lt.style.item()}};
+    if (lt.gram.defined()) out.terms["gram"] = lt.gram.item();
+    if (lt.tv.defined()) out.terms["tv"] = lt.tv.item();
+  }
+  out.terms["loss"] = out.total.item();
+  return out;
+}
+
 TrainReport train_style_model(const TrainOptions& opt_in, const TrainProgress& progress) {
   TrainOptions opt = opt_in;
   SN_CHECK(!opt.run_dir.empty(), "train: no run folder given");
@@ -198,8 +237,6 @@ TrainReport train_style_model(const TrainOptions& opt_in, const TrainProgress& p
     lo.stream = 2;
     style = std::make_unique<ImageLoader>(pick(list_images(opt.style_dir), opt.max_images), lo);
   }
-  std::vector<std::string> taps = opt.loss.style_taps;
-  if (std::find(taps.begin(), taps.end(), tap) == taps.end()) taps.push_back(tap);
 
   auto save_ck = [&](int64_t step) {
     Checkpoint c;
@@ -250,62 +287,14 @@ TrainReport train_style_model(const TrainOptions& opt_in, const TrainProgress& p
   const auto t0 = std::chrono::steady_clock::now();
   for (int64_t step = start + 1; step <= opt.steps; ++step) {
     const Tensor x = content.batch(step);
-    std::map<std::string, double> terms;
-    Tensor loss;
-    if (decoder_stage) {
-      Tensor c;
-      {
-        NoGradGuard ng;
-        c = encoder.features(x, {tap}).at(tap);
-      }
-      const Tensor y = model.decoder->forward(c);
-      const Tensor pix = mse_loss(y, x);
-      const Tensor perc = content_loss(encoder.features(y, {tap}).at(tap), c);
-      loss = pix * opt.pixel_weight + perc * opt.perceptual_weight;
-      terms = {{"pixel", pix.item()}, {"perceptual", perc.item()}};
-    } else {
-      const Tensor s = style->batch(step);
-      Tensor c;
-      std::map<std::string, Tensor> sf;
-      {
-        NoGradGuard ng;
-        c = encoder.features(x, {tap}).at(tap);
-        sf = encoder.features(s, taps);
-      }
-      const Tensor t = model.fusion->fuse(c, sf.at(tap));
-      const Tensor y = model.decoder->forward(t);
-      const auto yf = encoder.features(y, taps);
-      const LossWeights& w = opt.loss.weights;
-      const Tensor lc = content_loss(yf.at(tap), t.detach());
-      loss = lc * w.content;
-      terms["content"] = lc.item();
-      Tensor ls, lg;
-      for (const auto& st : opt.loss.style_taps) {
-        const Tensor l = mean_std_loss(yf.at(st), sf.at(st));
-        ls = ls.defined() ? ls + l : l;
-        if (w.gram > 0) {
-          const Tensor g = gram_loss(yf.at(st), sf.at(st));
-          lg = lg.defined() ? lg + g : g;
-        }
-      }
-      loss = loss + ls * w.style;
-      terms["style"] = ls.item();
-      if (lg.defined()) {
-        loss = loss + lg * w.gram;
-        terms["gram"] = lg.item();
-      }
-      if (w.tv > 0) {
-        const Tensor tv = total_variation(y);
-        loss = loss + tv * w.tv;
-        terms["tv"] = tv.item();
-      }
-    }
+    const StageLoss sl = stage_loss(encoder, model, opt, x, decoder_stage ? Tensor() : style->batch(step));
+    const Tensor& loss = sl.total;
+    std::map<std::string, double> terms = sl.terms;
     const double lr = sched.last_lr()[0];
     adam.zero_grad();
     backward(loss);
     adam.step();
     sched.step();
-    terms["loss"] = loss.item();
     SN_CHECK(std::isfinite(terms["loss"]), "train: the loss became ", terms["loss"], " at step ", step,
              " (lower --lr; the last checkpoint is kept)");
 

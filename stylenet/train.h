@@ -60,6 +60,16 @@ struct TrainReport {
 using TrainProgress = std::function<void(int64_t, int64_t, const std::map<std::string, double>&)>;
 TrainReport train_style_model(const TrainOptions& options, const TrainProgress& progress = nullptr);
 
+// The loss of one stage on one batch (content [N, 3, h, w]; style likewise, unused by the decoder
+// stage), with its unweighted terms and "loss" (the weighted total) as numbers for logging. What
+// each training step minimises; also what tests evaluate on fixed held-out batches.
+struct StageLoss {
+  Tensor total;
+  std::map<std::string, double> terms;
+};
+StageLoss stage_loss(const Vgg16& encoder, const StyleModel& model, const TrainOptions& options,
+                     const Tensor& content, const Tensor& style);
+
 // Asks a running train_style_model to stop after its current step (what SIGINT does).
 void request_training_stop();
 

@@ -1,0 +1,295 @@
+// The style-transfer product: model files, tiled stylization, staged training with checkpoints
+// and exact resume, and what survives a kill in the middle of a checkpoint write.
+#include <doctest/doctest.h>
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include "autograd/grad_mode.h"
+#include "stylenet/data.h"
+#include "stylenet/image.h"
+#include "stylenet/loader.h"
+#include "stylenet/optimize.h"
+#include "stylenet/stylize.h"
+#include "stylenet/train.h"
+#include "tests/cli_runner.h"
+#include "weights/checkpoint.h"
+
+using namespace sn;
+namespace fs = std::filesystem;
+
+namespace {
+
+const Vgg16& encoder() {
+  static const Vgg16 vgg = Vgg16::standin();
+  return vgg;
+}
+
+struct TempDir {
+  fs::path path;
+  explicit TempDir(const std::string& name)
+      : path(fs::temp_directory_path() / ("stylenet_" + name + "_" + std::to_string(::getpid()))) {
+    fs::remove_all(path);
+    fs::create_directories(path);
+  }
+  ~TempDir() { fs::remove_all(path); }
+};
+
+double max_abs_diff(const Tensor& a, const Tensor& b) {
+  REQUIRE(a.shape() == b.shape());
+  const auto x = a.to_vector<float>(), y = b.to_vector<float>();
+  double m = 0;
+  for (size_t i = 0; i < x.size(); ++i) m = std::max(m, std::abs(static_cast<double>(x[i]) - y[i]));
+  return m;
+}
+
+std::string sample(const std::string& prefix) {
+  for (const auto& f : list_images(data_root() + "/data/samples"))
+    if (fs::path(f).filename().string().rfind(prefix, 0) == 0) return f;
+  FAIL("no sample image starting with " << prefix);
+  return "";
+}
+
+TrainOptions tiny_run(const fs::path& dir, TrainStage stage, int64_t steps) {
+  TrainOptions o;
+  o.run_dir = dir.string();
+  o.stage = stage;
+  o.steps = steps;
+  o.batch = 2;
+  o.crop = 32;
+  o.max_images = 6;
+  o.warmup = 2;
+  o.lr = 2e-3;
+  o.checkpoint_every = 3;
+  o.sample_every = 0;
+  o.model.decoder_width = 0.125;
+  o.model.k = 8;
+  o.seed = 5;
+  return o;
+}
+
+double mean_of(const std::vector<double>& v, size_t from, size_t to) {
+  double s = 0;
+  for (size_t i = from; i < to; ++i) s += v[i];
+  return s / static_cast<double>(to - from);
+}
+
+}  // namespace
+
+TEST_CASE("style model: saves and loads exactly, F16 within half precision, refuses another encoder") {
+  TempDir dir("model");
+  Generator gen(3);
+  StyleModel m({"relu3_1", 0.125, 8}, encoder().identity().str(), &gen);
+  m.save(dir.path / "a.safetensors");
+  m.save(dir.path / "h.safetensors", StoredDType::F16);
+  const StyleModel a = StyleModel::load(dir.path / "a.safetensors");
+  const StyleModel h = StyleModel::load(dir.path / "h.safetensors");
+  CHECK(fs::file_size(dir.path / "h.safetensors") < fs::file_size(dir.path / "a.safetensors") * 0.6);
+  for (const auto& [k, v] : m.state_dict()) {
+    CAPTURE(k);
+    CHECK(max_abs_diff(a.state_dict().at(k), v) == 0.0);
+    CHECK(max_abs_diff(h.state_dict().at(k), v) <= 1e-3 * (1 + std::abs(v.to_vector<float>()[0])) + 1e-3);
+  }
+  CHECK(a.config().tap == "relu3_1");
+  CHECK(a.config().k == 8);
+  a.check_encoder(encoder());
+  const Vgg16 other = Vgg16::standin(VggParts::Features, 7);
+  CHECK_THROWS_WITH_AS(a.check_encoder(other), doctest::Contains("trained with encoder"), Error);
+  // Not a model: a checkpoint, a truncated file.
+  save_checkpoint(dir.path / "ck.safetensors", Checkpoint{});
+  CHECK_THROWS_WITH_AS(StyleModel::load(dir.path / "ck.safetensors"), doctest::Contains("not a StyleNet model"), Error);
+  const std::string bytes = read_file(dir.path / "a.safetensors");
+  write_file_atomic(dir.path / "t.safetensors", std::string_view(bytes).substr(0, bytes.size() / 2));
+  CHECK_THROWS_AS(StyleModel::load(dir.path / "t.safetensors"), Error);
+}
+
+TEST_CASE("stylize: tiles give the whole-image result (global statistics, no seams), for every method") {
+  Generator gen(4);
+  StyleModel m({"relu3_1", 0.125, 8}, encoder().identity().str(), &gen);
+  const Tensor content = resize_image(load_image(sample("content_")), 88, 100);  // not tile multiples
+  const Tensor style = resize_image(load_image(sample("style_")), 64, 64);
+  for (FusionMethod method : {FusionMethod::Learned, FusionMethod::AdaIN, FusionMethod::WCT}) {
+    CAPTURE(fusion_method_name(method));
+    StylizeOptions whole;
+    whole.method = method;
+    whole.tile = 0;
+    StylizeOptions tiled = whole;
+    tiled.tile = 24;  // 4 x 5 tiles, each with a 32-pixel margin
+    const Tensor a = stylize(encoder(), m, content, {{style, 1.0}}, whole);
+    const Tensor b = stylize(encoder(), m, content, {{style, 1.0}}, tiled);
+    CHECK(a.shape() == content.shape());
+    CHECK(max_abs_diff(a, b) < 2e-4);
+  }
+}
+
+TEST_CASE("stylize: alpha 0 is the decoder's reconstruction, styles blend by weight, colour preservation") {
+  Generator gen(6);
+  StyleModel m({"relu3_1", 0.125, 8}, encoder().identity().str(), &gen);
+  const Tensor content = resize_image(load_image(sample("content_")), 48, 40);
+  const Tensor style = resize_image(load_image(sample("style_")), 40, 40);
+  StylizeOptions o;
+  o.method = FusionMethod::AdaIN;
+  o.alpha = 0.0;
+  const Tensor rec = stylize(encoder(), m, content, {{style, 1.0}}, o);
+  Tensor direct;
+  {
+    NoGradGuard ng;
+    direct = clamp(m.decoder->forward(encoder().features(content, {"relu3_1"}).at("relu3_1")), 0.0, 1.0);
+  }
+  CHECK(max_abs_diff(rec, direct) < 1e-5);
+  // Two copies of one style at any weights = that style alone.
+  o.alpha = 1.0;
+  const Tensor one = stylize(encoder(), m, content, {{style, 1.0}}, o);
+  const Tensor two = stylize(encoder(), m, content, {{style, 0.3}, {style, 0.9}}, o);
+  CHECK(max_abs_diff(one, two) < 1e-5);
+  // Colour preservation: the result's luma is the stylized image's, its chroma the content's.
+  Generator g(8);
+  const Tensor c = Tensor::rand({1, 3, 5, 6}, g, 0.3, 0.7);  // mid-range: no clamping
+  const Tensor st = Tensor::rand({1, 3, 5, 6}, g, 0.3, 0.7);
+  const Tensor r = transfer_luminance(st, c);
+  auto yuv = [](const Tensor& x) {
+    const auto v = x.to_vector<float>();
+    const size_t n = v.size() / 3;
+    std::vector<std::array<double, 3>> out(n);
+    for (size_t i = 0; i < n; ++i) {
+      const double y = 0.299 * v[i] + 0.587 * v[n + i] + 0.114 * v[2 * n + i];
+      out[i] = {y, v[2 * n + i] - y, v[i] - y};
+    }
+    return out;
+  };
+  const auto yr = yuv(r), ys = yuv(st), yc = yuv(c);
+  for (size_t i = 0; i < yr.size(); ++i) {
+    CHECK(yr[i][0] == doctest::Approx(ys[i][0]).epsilon(1e-5));
+    CHECK(yr[i][1] == doctest::Approx(yc[i][1]).epsilon(1e-5));
+    CHECK(yr[i][2] == doctest::Approx(yc[i][2]).epsilon(1e-5));
+  }
+  o.preserve_color = true;
+  const Tensor pc = stylize(encoder(), m, content, {{style, 1.0}}, o);
+  CHECK(pc.shape() == content.shape());
+  CHECK_THROWS_AS(stylize(encoder(), m, content, {}, o), Error);
+  o.alpha = 1.5;
+  CHECK_THROWS_AS(stylize(encoder(), m, content, {{style, 1.0}}, o), Error);
+}
+
+TEST_CASE("training: decoder then fusion stages lower their losses; resume is bit-identical") {
+  TempDir dir("train");
+  // Losses on fixed held-out batches (a step number training never reaches), before and after:
+  // per-step training losses are too noisy to compare (every batch has other styles).
+  LoaderOptions lo;
+  lo.crop = 32;
+  lo.batch = 4;
+  lo.seed = 99;
+  ImageLoader contents(list_images(data_root() + "/data/content"), lo);
+  lo.stream = 1;
+  ImageLoader styles(list_images(data_root() + "/data/style"), lo);
+  const Tensor cx = contents.make_batch(1000000), sx = styles.make_batch(1000000);
+  auto held_out = [&](const TrainOptions& o, const StyleModel& m) { return stage_loss(encoder(), m, o, cx, sx).terms; };
+
+  const TrainOptions dec_opt = tiny_run(dir.path / "dec", TrainStage::Decoder, 30);
+  Generator init(dec_opt.seed, 11);  // what the trainer draws a fresh model from
+  const auto dec_before = held_out(dec_opt, StyleModel(dec_opt.model, encoder().identity().str(), &init));
+  train_style_model(dec_opt);
+  REQUIRE(fs::exists(dir.path / "dec" / "model.safetensors"));
+  CHECK(fs::exists(dir.path / "dec" / "loss.png"));
+  const StyleModel dec_model = StyleModel::load(dir.path / "dec" / "model.safetensors");
+  const auto dec_after = held_out(dec_opt, dec_model);
+  for (const auto& [name, before] : dec_before) {
+    CAPTURE(name);
+    CHECK(dec_after.at(name) < 0.7 * before);
+  }
+
+  TrainOptions fo = tiny_run(dir.path / "fus", TrainStage::Fusion, 40);
+  fo.init_model = (dir.path / "dec" / "model.safetensors").string();
+  fo.batch = 4;
+  fo.lr = 5e-3;
+  const auto fus_before = held_out(fo, dec_model);
+  train_style_model(fo);
+  const auto fus_after = held_out(fo, StyleModel::load(dir.path / "fus" / "model.safetensors"));
+  INFO("style ", fus_before.at("style"), " -> ", fus_after.at("style"), ", content ", fus_before.at("content"), " -> ",
+       fus_after.at("content"));
+  // W trades a little content for style (it starts as the identity, content loss near its
+  // minimum), so the objective and its style term must fall; the content term may rise.
+  CHECK(fus_after.at("style") < 0.9 * fus_before.at("style"));
+  CHECK(fus_after.at("loss") < 0.9 * fus_before.at("loss"));
+
+  // Resume: 7 steps, then continue to 12, against 12 in one go (checkpoint every 3: the resumed
+  // run restarts from step 6 and redoes step 7).
+  TrainOptions full = tiny_run(dir.path / "full", TrainStage::Decoder, 12);
+  const TrainReport straight = train_style_model(full);
+  TrainOptions part = tiny_run(dir.path / "part", TrainStage::Decoder, 12);
+  request_training_stop();  // not yet running: the flag is reset when a run starts
+  int calls = 0;
+  const TrainReport first = train_style_model(part, [&](int64_t step, int64_t, const auto&) {
+    if (++calls == 7) request_training_stop();
+  });
+  CHECK(first.interrupted);
+  CHECK(first.last_step == 7);
+  CHECK(load_checkpoint(dir.path / "part" / "checkpoint.safetensors").step == 7);  // saved on stop
+  TrainOptions again;
+  again.run_dir = part.run_dir;
+  again.resume = true;
+  again.max_images = part.max_images;
+  again.checkpoint_every = part.checkpoint_every;
+  again.sample_every = 0;
+  const TrainReport rest = train_style_model(again);
+  CHECK(rest.first_step == 8);
+  CHECK(rest.last_step == 12);
+  const std::vector<double>& all = straight.losses.at("loss");
+  CHECK(rest.losses.at("loss") == std::vector<double>(all.begin() + 7, all.end()));
+  const StyleModel a = StyleModel::load(dir.path / "full" / "model.safetensors");
+  const StyleModel b = StyleModel::load(dir.path / "part" / "model.safetensors");
+  for (const auto& [k, v] : a.state_dict()) CHECK(max_abs_diff(v, b.state_dict().at(k)) == 0.0);
+}
+
+TEST_CASE("training: SIGKILL at any moment leaves the last checkpoint loadable") {
+  TempDir dir("kill");
+  const std::string run = (dir.path / "run").string();
+  // Checkpoint every step (steps of a few milliseconds, so writes follow each other closely),
+  // killed at a spread of moments after the first checkpoint appeared: wherever the kill lands
+  // (before, during or after a write), the checkpoint on disk is complete.
+  const fs::path ck = fs::path(run) / "checkpoint.safetensors";
+  int loaded = 0;
+  for (int delay_ms : {0, 40, 110, 230}) {
+    fs::remove_all(run);
+    const pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      ::execl(STYLENET_CLI_PATH, STYLENET_CLI_PATH, "train", "--run", run.c_str(), "--steps", "100000", "--batch", "1",
+              "--crop", "32", "--max-images", "3", "--decoder-width", "0.125", "--checkpoint-every", "1",
+              "--sample-every", "0", "--quiet", "--threads", "1", static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (!fs::exists(ck) && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+    ::kill(pid, SIGKILL);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    CHECK(WIFSIGNALED(status));
+    REQUIRE(fs::exists(ck));
+    CHECK_NOTHROW(load_checkpoint(ck));
+    ++loaded;
+  }
+  CHECK(loaded == 4);
+}
+
+TEST_CASE("optimisation mode lowers the style loss of the image it paints") {
+  const Tensor content = resize_image(load_image(sample("content_")), 40, 40);
+  const Tensor style = resize_image(load_image(sample("style_")), 40, 40);
+  for (ImageOptimizer which : {ImageOptimizer::LBFGS, ImageOptimizer::Adam}) {
+    OptimizeOptions o;
+    o.optimizer = which;
+    o.steps = 15;
+    std::vector<double> losses;
+    const Tensor out = optimize_image(encoder(), content, {{style, 1.0}}, o, [&](int64_t, double l) { losses.push_back(l); });
+    CHECK(out.shape() == content.shape());
+    CHECK(losses.back() < 0.7 * losses.front());
+  }
+}
