@@ -6,6 +6,7 @@ namespace sn::cli {
 extern const Command kDemoCommand;
 extern const Command kStylizeCommand;
 extern const Command kTrainCommand;
+extern const Command kEvalCommand;
 extern const Command kConvertCommand;
 extern const Command kFeaturesCommand;
 extern const Command kClassifyCommand;
@@ -15,6 +16,7 @@ const std::vector<Command>& commands() {
   static const std::vector<Command> all = {
       kStylizeCommand,
       kTrainCommand,
+      kEvalCommand,
       kDemoCommand,
       kConvertCommand,
       kFeaturesCommand,

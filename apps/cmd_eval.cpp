@@ -1,0 +1,93 @@
+// `stylenet eval`: scores the model against AdaIN, WCT and optimisation on content x style pairs.
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+
+#include "apps/args.h"
+#include "apps/command.h"
+#include "stylenet/data.h"
+#include "stylenet/evaluate.h"
+#include "stylenet/image.h"
+#include "weights/atomic_file.h"
+
+namespace sn::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// A folder's images, or the comma-separated files given; empty -> the shared samples with `prefix`.
+std::vector<std::string> image_list(const std::string& arg, const std::string& prefix) {
+  if (arg.empty()) {
+    std::vector<std::string> out;
+    for (const auto& f : list_images(data_root() + "/data/samples"))
+      if (fs::path(f).filename().string().rfind(prefix, 0) == 0) out.push_back(f);
+    return out;
+  }
+  if (fs::is_directory(arg)) return list_images(arg);
+  return split_list(arg);
+}
+
+int run(const std::vector<std::string>& argv) {
+  const Args args(argv, {"contents", "styles", "model", "methods", "size", "steps", "table", "sheet", "sheet-method",
+                         "threads"},
+                  {"quiet"});
+  if (!args.positional().empty()) throw UsageError("unexpected argument '" + args.positional()[0] + "'");
+  apply_threads(args);
+  EvalOptions opt;
+  if (args.has("methods")) opt.methods = split_list(args.get("methods", ""));
+  for (const auto& m : opt.methods)
+    if (m != "learned" && m != "adain" && m != "wct" && m != "optimize")
+      throw UsageError("--methods: '" + m + "' is not one of learned, adain, wct, optimize");
+  if (opt.methods.empty()) throw UsageError("--methods names no method");
+  opt.size = args.get_int("size", opt.size, 32, 2048);
+  opt.optimize_steps = args.get_int("steps", opt.optimize_steps, 1, 100000);
+  const std::string table_path = args.get("table", "");
+  const std::string sheet_path = args.get("sheet", "");
+  const std::string sheet_method = args.get("sheet-method", opt.methods.front());
+  if (!table_path.empty()) check_output_path(table_path, {".md", ".txt"});
+  if (!sheet_path.empty()) check_output_path(sheet_path, {".png", ".jpg", ".jpeg"});
+  if (std::find(opt.methods.begin(), opt.methods.end(), sheet_method) == opt.methods.end())
+    throw UsageError("--sheet-method '" + sheet_method + "' is not among --methods");
+
+  std::vector<Tensor> contents, styles;
+  for (const auto& f : image_list(args.get("contents", ""), "content_")) contents.push_back(load_image(f));
+  for (const auto& f : image_list(args.get("styles", ""), "style_")) styles.push_back(load_image(f));
+  if (contents.empty() || styles.empty()) throw Error("no content or no style images to evaluate");
+
+  const Vgg16 encoder = Vgg16::load();
+  const fs::path model_path = args.has("model") ? fs::path(args.get("model", "")) : default_model_path();
+  if (!fs::exists(model_path)) throw Error("model '" + model_path.string() + "' does not exist");
+  const StyleModel model = StyleModel::load(model_path);
+  const bool quiet = args.flag("quiet");
+  const auto results = evaluate_methods(encoder, model, contents, styles, opt, [&](const std::string& what) {
+    if (!quiet) std::fprintf(stderr, "\r%-40s", what.c_str());
+  });
+  if (!quiet) std::fprintf(stderr, "\n");
+  const std::string table = eval_table(results);
+  std::printf("%zu contents x %zu styles at %lldx%lld, encoder %s\n\n%s", contents.size(), styles.size(),
+              static_cast<long long>(opt.size), static_cast<long long>(opt.size), encoder.identity().str().c_str(),
+              table.c_str());
+  if (!table_path.empty()) write_file_atomic(table_path, table);
+  if (!sheet_path.empty())
+    for (const auto& m : results)
+      if (m.name == sheet_method) save_image(contact_sheet(contents, styles, m.results), sheet_path);
+  return 0;
+}
+
+}  // namespace
+
+extern const Command kEvalCommand = {
+    "eval", "score the model against AdaIN, WCT and optimisation; table and contact sheet",
+    "usage: stylenet eval [--contents D|f1,f2] [--styles D|f1,f2] [--model M] [options]\n"
+    "  --contents, --styles   folders or comma-separated files (default: the shared samples)\n"
+    "  --methods m1,m2        of learned, adain, wct, optimize (default: all four)\n"
+    "  --size N               pairs are evaluated at N x N (default 256)\n"
+    "  --steps N              L-BFGS iterations for optimize (default 100)\n"
+    "  --table T.md           write the Markdown table\n"
+    "  --sheet S.png          write a contact sheet (styles across, contents down) of --sheet-method\n"
+    "Scores: content loss at the model's tap, style loss (mean/std over relu1_2, relu2_2, relu3_3,\n"
+    "relu4_3) and edge SSIM to the photo, all with the same encoder.\n",
+    run};
+
+}  // namespace sn::cli
