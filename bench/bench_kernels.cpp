@@ -1,0 +1,226 @@
+// Google Benchmark suite for the fast kernels: convolution per algorithm (Winograd F(4x4,3x3),
+// im2col + SGEMM, and the reference loops on a small shape for scale), its backward passes, and
+// the pooling / resizing / padding / normalisation / elementwise kernels VGG and the decoder use.
+//
+// Counters: conv benchmarks report GFLOP/s counted as direct convolution (2 C O 9 OH OW per
+// image, so Winograd's figure is "effective") and `peak` = that over the FMA peak measured for the
+// same ISA and thread count (an FMA-only loop, as bench_gemm.cpp); the memory-bound kernels report
+// GB/s of tensor data read + written. Run with --benchmark_repetitions=N
+// --benchmark_report_aggregates_only=true and quote medians; the machine may be shared.
+#include <benchmark/benchmark.h>
+#include <immintrin.h>
+
+#include <chrono>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "tensor/cpu/conv.h"
+#include "tensor/cpu/isa.h"
+#include "tensor/cpu/parallel.h"
+#include "tensor/kernels.h"
+#include "tensor/kernels/image.h"
+#include "tensor/random.h"
+
+using namespace sn;
+using namespace sn::cpu;
+
+namespace {
+
+// ---- FMA peak (10 independent chains per thread) ----
+__attribute__((target("avx512f"))) double fma_avx512(int64_t iters) {
+  __m512 a[10];
+  for (int i = 0; i < 10; ++i) a[i] = _mm512_set1_ps(0.1f * i);
+  const __m512 b = _mm512_set1_ps(0.99999f), c = _mm512_set1_ps(1e-7f);
+  for (int64_t it = 0; it < iters; ++it) {
+    for (int i = 0; i < 10; ++i) a[i] = _mm512_fmadd_ps(a[i], b, c);
+    __asm__ volatile("" : "+v"(a[0]), "+v"(a[1]), "+v"(a[2]), "+v"(a[3]), "+v"(a[4]), "+v"(a[5]), "+v"(a[6]),
+                     "+v"(a[7]), "+v"(a[8]), "+v"(a[9]));
+  }
+  benchmark::DoNotOptimize(a);
+  return 10.0 * 2 * 16 * iters;
+}
+__attribute__((target("avx2,fma"))) double fma_avx2(int64_t iters) {
+  __m256 a[10];
+  for (int i = 0; i < 10; ++i) a[i] = _mm256_set1_ps(0.1f * i);
+  const __m256 b = _mm256_set1_ps(0.99999f), c = _mm256_set1_ps(1e-7f);
+  for (int64_t it = 0; it < iters; ++it) {
+    for (int i = 0; i < 10; ++i) a[i] = _mm256_fmadd_ps(a[i], b, c);
+    __asm__ volatile("" : "+v"(a[0]), "+v"(a[1]), "+v"(a[2]), "+v"(a[3]), "+v"(a[4]), "+v"(a[5]), "+v"(a[6]),
+                     "+v"(a[7]), "+v"(a[8]), "+v"(a[9]));
+  }
+  benchmark::DoNotOptimize(a);
+  return 10.0 * 2 * 8 * iters;
+}
+
+double peak_gflops(Isa isa, int threads) {
+  static std::map<std::pair<Isa, int>, double> cache;
+  auto [it, fresh] = cache.try_emplace({isa, threads}, 0.0);
+  if (!fresh) return it->second;
+  ThreadsScope ts(threads);
+  for (int rep = 0; rep < 3; ++rep) {
+    std::vector<double> flops(threads);
+    const auto t0 = std::chrono::steady_clock::now();
+    parallel_for_chunks(0, threads, 1, [&](int64_t c, int64_t, int64_t) {
+      flops[c] = isa == Isa::Avx512 ? fma_avx512(20'000'000) : fma_avx2(20'000'000);
+    });
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    double total = 0;
+    for (double f : flops) total += f;
+    it->second = std::max(it->second, total / s * 1e-9);
+  }
+  return it->second;
+}
+
+// ---- convolution ----
+
+struct ConvLayer {
+  const char* name;
+  int64_t N, C, O, H;  // 3x3, stride 1, padding 1
+};
+// VGG16 at 224 (batch 1) and the training shapes at 256 (batch 4, deeper layers).
+const ConvLayer kLayers[] = {
+    {"conv1_2_224", 1, 64, 64, 224},   {"conv2_2_224", 1, 128, 128, 112}, {"conv3_2_224", 1, 256, 256, 56},
+    {"conv4_2_224", 1, 512, 512, 28},  {"conv5_2_224", 1, 512, 512, 14},  {"conv1_1_224", 1, 3, 64, 224},
+    {"conv4_2_256b4", 4, 512, 512, 32},
+};
+
+enum class Pass { Forward, BackwardInput, BackwardWeight };
+
+void BM_Conv(benchmark::State& state, ConvLayer l, Pass pass, const char* algo) {
+  const int threads = static_cast<int>(state.range(0));
+  const Isa isa = best_isa();
+  Generator g(3);
+  const Tensor x = Tensor::randn({l.N, l.C, l.H, l.H}, g), w = Tensor::randn({l.O, l.C, 3, 3}, g),
+               b = Tensor::randn({l.O}, g), dy = Tensor::randn({l.N, l.O, l.H, l.H}, g);
+  kernels::Conv2dParams p;
+  p.padding = {1, 1};
+  ThreadsScope ts(threads);
+  set_conv_algo_override(algo);
+  auto run = [&] {
+    switch (pass) {
+      case Pass::Forward: return kernels::conv2d(x, w, b, p);
+      case Pass::BackwardInput: return kernels::conv2d_backward_input(dy, w, x.shape(), p);
+      case Pass::BackwardWeight: return kernels::conv2d_backward_weight(dy, x, w.shape(), p);
+    }
+    return Tensor();
+  };
+  run();
+  for (auto _ : state) benchmark::DoNotOptimize(run());
+  set_conv_algo_override("auto");
+  const double flops = 2.0 * l.N * l.C * l.O * 9 * l.H * l.H * state.iterations();
+  state.counters["GFLOP/s"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsRate);
+  state.counters["peak"] = benchmark::Counter(flops * 1e-9 / peak_gflops(isa, threads), benchmark::Counter::kIsRate);
+}
+
+// The reference loops, on one small layer, for scale.
+void BM_ConvReference(benchmark::State& state) {
+  Generator g(3);
+  const Tensor x = Tensor::randn({1, 64, 56, 56}, g), w = Tensor::randn({64, 64, 3, 3}, g), b = Tensor::randn({64}, g);
+  kernels::Conv2dParams p;
+  p.padding = {1, 1};
+  for (auto _ : state) benchmark::DoNotOptimize(kernels::conv2d_ref(x, w, b, p));
+  const double flops = 2.0 * 64 * 64 * 9 * 56 * 56 * state.iterations();
+  state.counters["GFLOP/s"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsRate);
+}
+
+// ---- memory-bound kernels: GB/s of tensor data touched ----
+
+template <class F>
+void memory_bound(benchmark::State& state, double bytes, F&& f) {
+  ThreadsScope ts(static_cast<int>(state.range(0)));
+  f();
+  for (auto _ : state) benchmark::DoNotOptimize(f());
+  state.counters["GB/s"] = benchmark::Counter(bytes * 1e-9 * state.iterations(), benchmark::Counter::kIsRate);
+}
+
+const Shape kAct{1, 64, 224, 224};  // VGG's largest activation
+
+void BM_Relu(benchmark::State& state) {
+  Generator g(1);
+  const Tensor x = Tensor::randn(kAct, g);
+  memory_bound(state, 8.0 * x.numel(), [&] { return kernels::unary(kernels::Unary::Relu, x); });
+}
+void BM_Add(benchmark::State& state) {
+  Generator g(1);
+  const Tensor a = Tensor::randn(kAct, g), b = Tensor::randn(kAct, g);
+  memory_bound(state, 12.0 * a.numel(), [&] { return kernels::binary(kernels::Binary::Add, a, b); });
+}
+void BM_Mul(benchmark::State& state) {
+  Generator g(1);
+  const Tensor a = Tensor::randn(kAct, g), b = Tensor::randn(kAct, g);
+  memory_bound(state, 12.0 * a.numel(), [&] { return kernels::binary(kernels::Binary::Mul, a, b); });
+}
+void BM_SumAll(benchmark::State& state) {
+  Generator g(1);
+  const Tensor a = Tensor::randn(kAct, g);
+  memory_bound(state, 4.0 * a.numel(), [&] { return kernels::reduce(kernels::Reduce::Sum, a, {}, false); });
+}
+void BM_MaxPool2x2(benchmark::State& state) {
+  Generator g(1);
+  const Tensor x = Tensor::randn(kAct, g);
+  kernels::Pool2dParams p;
+  memory_bound(state, 5.0 * x.numel(), [&] { return kernels::max_pool2d(x, p); });
+}
+void BM_MaxPool2x2Backward(benchmark::State& state) {
+  Generator g(1);
+  const Tensor x = Tensor::randn(kAct, g), gy = Tensor::randn({1, 64, 112, 112}, g);
+  kernels::Pool2dParams p;
+  memory_bound(state, 9.0 * x.numel(), [&] { return kernels::max_pool2d_backward(gy, x, p); });
+}
+void BM_UpsampleNearest2x(benchmark::State& state) {
+  Generator g(1);
+  const Tensor x = Tensor::randn({1, 64, 112, 112}, g);
+  memory_bound(state, 20.0 * x.numel(), [&] { return kernels::upsample_nearest2d(x, 2, 2); });
+}
+void BM_UpsampleBilinear2x(benchmark::State& state) {
+  Generator g(1);
+  const Tensor x = Tensor::randn({1, 64, 112, 112}, g);
+  memory_bound(state, 20.0 * x.numel(), [&] { return kernels::upsample_bilinear2d(x, 224, 224); });
+}
+void BM_ReflectPad1(benchmark::State& state) {
+  Generator g(1);
+  const Tensor x = Tensor::randn(kAct, g);
+  memory_bound(state, 8.0 * x.numel(), [&] { return kernels::pad2d(x, {1, 1, 1, 1}, kernels::PadMode::Reflect); });
+}
+void BM_InstanceNorm(benchmark::State& state) {
+  Generator g(1);
+  const Tensor x = Tensor::randn(kAct, g);
+  memory_bound(state, 12.0 * x.numel(), [&] { return kernels::instance_norm(x, Tensor(), Tensor(), 1e-5).out; });
+}
+
+void register_all() {
+  for (const ConvLayer& l : kLayers) {
+    const bool wino = l.C >= 16;
+    for (const char* algo : {"winograd", "gemm"}) {
+      if (!wino && std::string(algo) == "winograd") continue;
+      benchmark::RegisterBenchmark((std::string("BM_ConvForward/") + l.name + "/" + algo).c_str(), BM_Conv, l,
+                                   Pass::Forward, algo)
+          ->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime()->Unit(benchmark::kMillisecond);
+    }
+    benchmark::RegisterBenchmark((std::string("BM_ConvBackwardInput/") + l.name).c_str(), BM_Conv, l,
+                                 Pass::BackwardInput, "auto")
+        ->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime()->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark((std::string("BM_ConvBackwardWeight/") + l.name).c_str(), BM_Conv, l,
+                                 Pass::BackwardWeight, "auto")
+        ->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime()->Unit(benchmark::kMillisecond);
+  }
+  benchmark::RegisterBenchmark("BM_ConvReference/conv_64x64_56", BM_ConvReference)->Unit(benchmark::kMillisecond);
+  for (auto [name, fn] : std::initializer_list<std::pair<const char*, void (*)(benchmark::State&)>>{
+           {"BM_Relu", BM_Relu}, {"BM_Add", BM_Add}, {"BM_Mul", BM_Mul}, {"BM_SumAll", BM_SumAll},
+           {"BM_MaxPool2x2", BM_MaxPool2x2}, {"BM_MaxPool2x2Backward", BM_MaxPool2x2Backward},
+           {"BM_UpsampleNearest2x", BM_UpsampleNearest2x}, {"BM_UpsampleBilinear2x", BM_UpsampleBilinear2x},
+           {"BM_ReflectPad1", BM_ReflectPad1}, {"BM_InstanceNorm", BM_InstanceNorm}})
+    benchmark::RegisterBenchmark(name, fn)->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime()->Unit(
+        benchmark::kMicrosecond);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  benchmark::AddCustomContext("isa", isa_name(active_isa()));
+  register_all();
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+}

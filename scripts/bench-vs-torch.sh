@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# StyleNet vs PyTorch on the same VGG16 workloads, side by side in one run.
+#
+#   scripts/bench-vs-torch.sh [REPS]        (default 5 timed repetitions after 1 warm-up)
+#
+# Builds build-bench/ (Release) if needed, then for each workload runs StyleNet
+# (bench/vgg_bench.cpp) and PyTorch (bench/vgg_torch.py, via /usr/bin/python3 which has torch),
+# alternating one process each, and prints the medians, StyleNet/PyTorch ratios and each process's
+# peak RSS. Workloads:
+#   forward 224x224 batch 1, 1 thread and 2 threads   (VGG16 features, inference)
+#   train   256x256 batch 4, 2 threads                (VGG16 to relu4_3, forward + backward)
+# Also prints the SGEMM ratio to OpenBLAS on VGG-shaped GEMMs (bench/bench_gemm.cpp).
+# The machine may be shared: compare the ratios, which are measured in the same run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REPS="${1:-5}"
+BUILD="${STYLENET_BENCH_BUILD:-build-bench}"
+PY=/usr/bin/python3
+
+if [ ! -x "$BUILD/bench/stylenet_vgg_bench" ] || [ "${STYLENET_BENCH_REBUILD:-1}" = 1 ]; then
+  cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSTYLENET_BUILD_TESTS=OFF -DSTYLENET_BUILD_BENCH=ON >/dev/null
+  ninja -C "$BUILD" -j2 stylenet_vgg_bench stylenet_bench_gemm >/dev/null
+fi
+
+OUT="$(mktemp)"
+trap 'rm -f "$OUT"' EXIT
+run_pair() {  # workload size batch threads
+  local args=(--workload "$1" --size "$2" --batch "$3" --threads "$4" --reps "$REPS" --warmup 1)
+  "$BUILD/bench/stylenet_vgg_bench" "${args[@]}" >>"$OUT"
+  OMP_NUM_THREADS="$4" "$PY" bench/vgg_torch.py "${args[@]}" >>"$OUT"
+}
+echo "running (reps=$REPS) ..." >&2
+run_pair forward 224 1 1
+run_pair forward 224 1 2
+run_pair train 256 4 2
+
+"$PY" - "$OUT" <<'PYEOF'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+key = lambda r: (r["workload"], r["size"], r["batch"], r["threads"])
+sn = {key(r): r for r in rows if r["impl"] == "stylenet"}
+pt = {key(r): r for r in rows if r["impl"] == "pytorch"}
+print(f"{'workload':<34}{'StyleNet s':>11}{'PyTorch s':>11}{'ratio':>8}{'SN RSS MB':>11}{'PT RSS MB':>11}")
+for k in sn:
+    s, p = sn[k], pt[k]
+    name = f"{k[0]} {k[1]}x{k[1]} b{k[2]} {k[3]}thr"
+    print(f"{name:<34}{s['median_s']:>11.3f}{p['median_s']:>11.3f}{s['median_s']/p['median_s']:>8.2f}"
+          f"{s['peak_rss_mb']:>11.0f}{p['peak_rss_mb']:>11.0f}")
+print("ratio = StyleNet median / PyTorch median (lower is better); medians of the timed repetitions;")
+print(f"StyleNet ISA: {next(iter(sn.values()))['isa']}; torch {next(iter(pt.values()))['torch']}")
+PYEOF
+
+echo
+echo "SGEMM on VGG-shaped im2col GEMMs (M=Cout, N=H*W, K=Cin*9), 2 threads, own AVX-512 vs OpenBLAS:"
+"$BUILD/bench/stylenet_bench_gemm" --benchmark_filter='BM_Sgemm/conv[2-4]_2/(own_avx512|openblas)/threads:2' \
+  --benchmark_repetitions=3 --benchmark_min_time=0.2 --benchmark_format=json 2>/dev/null >"$OUT.gemm" || true
+"$PY" - "$OUT.gemm" <<'PYEOF'
+import json, sys, statistics, collections
+try:
+    runs = json.load(open(sys.argv[1]))["benchmarks"]
+except Exception as e:
+    print("  (gemm benchmark did not run:", e, ")"); sys.exit(0)
+t = collections.defaultdict(list)
+for r in runs:
+    if r.get("run_type") == "iteration":
+        t[r["run_name"]].append(r["real_time"])
+print(f"  {'shape':<10}{'own ms':>10}{'OpenBLAS ms':>13}{'OpenBLAS/own':>14}")
+for name in sorted(t):
+    if "/own_avx512/" not in name:
+        continue
+    other = name.replace("/own_avx512/", "/openblas/")
+    if other not in t:
+        continue
+    own, ob = statistics.median(t[name]), statistics.median(t[other])
+    print(f"  {name.split('/')[1]:<10}{own:>10.2f}{ob:>13.2f}{ob/own:>14.2f}")
+print("  OpenBLAS/own > 1 means our SGEMM is faster (target >= 0.95 x OpenBLAS speed)")
+PYEOF
+rm -f "$OUT.gemm"
