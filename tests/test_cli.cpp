@@ -5,7 +5,11 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 
+#include "stylenet/data.h"
+#include "stylenet/image.h"
+#include "stylenet/style_model.h"
 #include "tests/cli_runner.h"
 
 using namespace sn::test;
@@ -81,4 +85,112 @@ TEST_CASE("cli: demo writes its sheet atomically and fails cleanly without data"
   for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir)) ++files;
   CHECK(files == 1);
   fs::remove_all(dir);
+}
+
+// ---------------------------------------------------------------- stylize, train, eval
+
+namespace {
+
+struct CliDir {
+  fs::path path;
+  explicit CliDir(const std::string& name) : path(fs::temp_directory_path() / ("stylenet_cli_" + name + "_" + std::to_string(::getpid()))) {
+    fs::remove_all(path);
+    fs::create_directories(path);
+  }
+  ~CliDir() { fs::remove_all(path); }
+};
+
+std::string sample_file(const std::string& prefix) {
+  for (const auto& f : sn::list_images(sn::data_root() + "/data/samples"))
+    if (fs::path(f).filename().string().rfind(prefix, 0) == 0) return f;
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("cli: stylize writes the image, a folder of images, and refuses bad input cleanly") {
+  CliDir dir("stylize");
+  const std::string model = (dir.path / "m.safetensors").string();
+  {
+    sn::Generator gen(1);
+    sn::StyleModel({"relu3_1", 0.125, 8}, sn::Vgg16::standin().identity().str(), &gen).save(model);
+    sn::Generator gen2(2);
+    sn::StyleModel({"relu3_1", 0.125, 8}, "vgg16:sha256:0000", &gen2).save(dir.path / "other.safetensors");
+  }
+  const std::string content = sample_file("content_"), style = sample_file("style_");
+  const std::string out = (dir.path / "out.png").string();
+  const std::vector<std::string> base = {"stylize", "--model", model, "--size", "48", "--style-size", "48"};
+  auto with = [&](std::vector<std::string> extra) {
+    std::vector<std::string> a = base;
+    a.insert(a.end(), extra.begin(), extra.end());
+    return run_cli(a);
+  };
+  const CliResult ok = with({"--content", content, "--style", style + "," + style, "--style-weights", "1,2",
+                             "--out", out, "--alpha", "0.7", "--preserve-color"});
+  CAPTURE(ok.err);
+  REQUIRE(ok.status == 0);
+  CHECK(fs::file_size(out) > 500);
+  const sn::Tensor img = sn::load_image(out);
+  CHECK(std::min(img.size(2), img.size(3)) == 48);
+
+  fs::create_directories(dir.path / "in");
+  fs::copy_file(content, dir.path / "in" / "a.jpg");
+  fs::copy_file(content, dir.path / "in" / "b.jpg");
+  const CliResult folder = with({"--content", (dir.path / "in").string(), "--style", style, "--method", "adain",
+                                 "--out", (dir.path / "outdir").string(), "--format", "jpg"});
+  CAPTURE(folder.err);
+  CHECK(folder.status == 0);
+  CHECK(fs::exists(dir.path / "outdir" / "a.jpg"));
+  CHECK(fs::exists(dir.path / "outdir" / "b.jpg"));
+
+  // A corrupt photo, a missing one, a model for another encoder: one line, status 1, no output.
+  {
+    std::ofstream f(dir.path / "bad.jpg", std::ios::binary);
+    f << "\xff\xd8\xff\xe0 this is not really a jpeg";
+  }
+  struct Bad {
+    std::vector<std::string> args;
+    int status;
+    const char* says;
+  };
+  const std::string out2 = (dir.path / "never.png").string();
+  const std::vector<Bad> bad = {
+      {{"--content", (dir.path / "bad.jpg").string(), "--style", style, "--out", out2}, 1, "bad.jpg"},
+      {{"--content", (dir.path / "missing.jpg").string(), "--style", style, "--out", out2}, 1, "missing.jpg"},
+      {{"--content", content, "--style", (dir.path / "nostyle.jpg").string(), "--out", out2}, 1, "nostyle.jpg"},
+      {{"--content", content, "--style", style, "--out", out2, "--model", (dir.path / "other.safetensors").string()}, 1,
+       "trained with encoder"},
+      {{"--content", content, "--style", style, "--out", out2, "--model", (dir.path / "none.safetensors").string()}, 1,
+       "does not exist"},
+      {{"--content", content, "--style", style, "--out", out2, "--alpha", "2"}, 2, "--alpha"},
+      {{"--content", content, "--style", style, "--out", out2, "--method", "magic"}, 2, "--method"},
+      {{"--content", content, "--style", style, "--out", out2, "--style-weights", "1,2"}, 2, "--style-weights"},
+      {{"--content", content, "--style", style}, 2, "--out"},
+      {{"--content", content, "--style", style, "--out", (dir.path / "x.gif").string()}, 2, ".png"},
+  };
+  for (const Bad& b : bad) {
+    const CliResult r = with(b.args);
+    CAPTURE(b.says);
+    CAPTURE(r.err);
+    CHECK(r.status == b.status);
+    CHECK(line_count(r.err) <= 2);  // the stand-in notice, then the error
+    CHECK(r.err.find(b.says) != std::string::npos);
+    CHECK_FALSE(fs::exists(out2));
+  }
+}
+
+TEST_CASE("cli: train and eval refuse bad usage; resume needs a run") {
+  CliDir dir("train");
+  const CliResult r1 = run_cli({"train", "--run", (dir.path / "empty").string(), "--resume"});
+  CHECK(r1.status == 1);
+  CHECK(r1.err.find("nothing to resume") != std::string::npos);
+  const CliResult r2 = run_cli({"train", "--run", (dir.path / "x").string(), "--stage", "dreaming"});
+  CHECK(r2.status == 2);
+  CHECK(r2.err.find("--stage") != std::string::npos);
+  const CliResult r3 = run_cli({"train"});
+  CHECK(r3.status == 2);
+  CHECK(r3.err.find("--run") != std::string::npos);
+  const CliResult r4 = run_cli({"eval", "--methods", "learned,telepathy"});
+  CHECK(r4.status == 2);
+  CHECK(r4.err.find("telepathy") != std::string::npos);
 }
