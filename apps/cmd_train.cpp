@@ -22,10 +22,17 @@ int run(const std::vector<std::string>& argv) {
   const Args args(argv,
                   {"stage", "run", "content", "style", "init", "steps", "batch", "crop", "lr", "warmup", "seed",
                    "checkpoint-every", "sample-every", "max-images", "tap", "decoder-width", "k", "content-weight",
-                   "style-weight", "gram-weight", "tv-weight", "pixel-weight", "perceptual-weight", "threads"},
-                  {"resume", "quiet"});
+                   "style-weight", "gram-weight", "tv-weight", "pixel-weight", "perceptual-weight", "threads", "export"},
+                  {"resume", "quiet", "half"});
   if (!args.positional().empty()) throw UsageError("unexpected argument '" + args.positional()[0] + "'");
   apply_threads(args);
+  if (args.has("export")) {  // no training: write the model of the run's last checkpoint
+    const std::string out = args.get("export", "");
+    check_output_path(out, {".safetensors"});
+    const int64_t step = export_model(args.require("run"), out, args.flag("half") ? StoredDType::F16 : StoredDType::Native);
+    std::printf("exported the model at step %lld to %s\n", static_cast<long long>(step), out.c_str());
+    return 0;
+  }
   TrainOptions o;
   o.run_dir = args.require("run");
   o.resume = args.flag("resume");
@@ -104,6 +111,7 @@ extern const Command kTrainCommand = {
     "  --content-weight --style-weight --gram-weight --tv-weight  fusion/joint loss weights (1, 10, 0, 0)\n"
     "  --pixel-weight --perceptual-weight                         decoder-stage weights (1, 1)\n"
     "  --threads N           CPU threads (results are reproducible for a fixed thread count)\n"
+    "       stylenet train --run DIR --export OUT.safetensors [--half]   the model at the last checkpoint\n"
     "Ctrl-C finishes the step, saves a checkpoint and exits; --resume continues bit-identically.\n",
     run};
 

@@ -121,6 +121,20 @@ std::string train_stage_name(TrainStage stage) {
 
 void request_training_stop() { g_stop.store(true); }
 
+int64_t export_model(const std::string& run_dir, const std::string& out, StoredDType stored) {
+  const fs::path ckpt_path = fs::path(run_dir) / "checkpoint.safetensors";
+  SN_CHECK(fs::exists(ckpt_path), "export: '", ckpt_path.string(), "' does not exist");
+  const Checkpoint ck = load_checkpoint(ckpt_path);
+  StyleModelConfig cfg;
+  cfg.tap = info_at(ck.info, "tap");
+  cfg.decoder_width = std::stod(info_at(ck.info, "decoder_width"));
+  cfg.k = std::stoll(info_at(ck.info, "k"));
+  StyleModel model(cfg, info_at(ck.info, "encoder"));
+  model.load_state_dict(ck.model);
+  model.save(out, stored, {{"trained_stage", info_at(ck.info, "stage")}, {"steps", std::to_string(ck.step)}});
+  return ck.step;
+}
+
 StageLoss stage_loss(const Vgg16& encoder, const StyleModel& model, const TrainOptions& opt, const Tensor& content,
                      const Tensor& style) {
   const std::string& tap = model.config().tap;
@@ -197,6 +211,12 @@ TrainReport train_style_model(const TrainOptions& opt_in, const TrainProgress& p
                                                : StyleModel(opt.model, encoder.identity().str(), &init_gen);
   opt.model = model.config();
   model.check_encoder(encoder);
+  // The decoder stage never trains W, so a fusion stage that starts from its model starts W
+  // afresh (near the identity, see StyleModel) rather than from whatever it was left at.
+  if (!opt.resume && opt.stage == TrainStage::Fusion && !opt.init_model.empty() &&
+      model.metadata().count("trained_stage") && model.metadata().at("trained_stage") == "decoder") {
+    model.fusion = StyleModel(opt.model, model.encoder_identity(), &init_gen).fusion;
+  }
   if (opt.resume) model.load_state_dict(ck.model);
   const std::string tap = opt.model.tap;
   opt.loss.content_tap = tap;

@@ -70,6 +70,10 @@ struct StageLoss {
 StageLoss stage_loss(const Vgg16& encoder, const StyleModel& model, const TrainOptions& options,
                      const Tensor& content, const Tensor& style);
 
+// Writes the model held by run_dir's checkpoint to `out` (a run need not have finished): what
+// ships a model, F16 to halve it. Returns the checkpoint's step.
+int64_t export_model(const std::string& run_dir, const std::string& out, StoredDType stored);
+
 // Asks a running train_style_model to stop after its current step (what SIGINT does).
 void request_training_stop();
 
