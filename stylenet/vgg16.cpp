@@ -215,7 +215,7 @@ Tensor Vgg16::classify(const Tensor& image) const {
            " images (a 7x7 final map), got ", image.size(2), "x", image.size(3));
   x = flatten(x, 1);
   for (const Linear& l : kClassifier) {
-    x = linear(x, params_.at(linear_key(l.index, "weight")), params_.at(linear_key(l.index, "bias")));
+    x = linear(x, params_.at(linear_key(l.index, "weight")).to(x.dtype()), params_.at(linear_key(l.index, "bias")).to(x.dtype()));
     if (l.index != kClassifier[2].index) x = relu(x);  // Dropout is the identity in eval mode
   }
   return x;
@@ -230,8 +230,9 @@ Tensor Vgg16::eval_crop(const Tensor& image) {
 
 Tensor Vgg16::run_features(const Tensor& image, size_t last_layer, const std::vector<std::string>& taps,
                            std::map<std::string, Tensor>* out) const {
-  SN_CHECK(image.defined() && image.dim() == 4 && image.size(1) == 3 && image.dtype() == DType::Float32,
-           "vgg16: expects float32 RGB images [N, 3, H, W], got ",
+  SN_CHECK(image.defined() && image.dim() == 4 && image.size(1) == 3 &&
+               (image.dtype() == DType::Float32 || image.dtype() == DType::Float64),
+           "vgg16: expects float32 (or float64) RGB images [N, 3, H, W], got ",
            image.defined() ? dtype_name(image.dtype()) : "undefined", " ",
            image.defined() ? shape_str(image.shape()) : "");
   const auto& layers = feature_layers();
@@ -244,10 +245,15 @@ Tensor Vgg16::run_features(const Tensor& image, size_t last_layer, const std::ve
   Conv2dOptions same;
   same.padding = {1, 1};
   Pool2dOptions halve;  // kernel 2, stride 2
-  Tensor x = (image - mean_) / std_;
+  // Float64 runs on widened copies of the weights (to() is free for float32): the tests use it
+  // to check gradients where float32 rounding can put a pre-activation on either side of a ReLU.
+  const DType dt = image.dtype();
+  Tensor x = (image - mean_.to(dt)) / std_.to(dt);
   for (size_t i = 0; i <= last_layer; ++i) {
     switch (layers[i].kind) {
-      case Layer::Kind::Conv: x = conv2d(x, params_.at(conv_key(i, "weight")), params_.at(conv_key(i, "bias")), same); break;
+      case Layer::Kind::Conv:
+        x = conv2d(x, params_.at(conv_key(i, "weight")).to(dt), params_.at(conv_key(i, "bias")).to(dt), same);
+        break;
       case Layer::Kind::Relu: x = relu(x); break;
       case Layer::Kind::Pool: x = max_pool2d(x, halve); break;
     }

@@ -56,7 +56,8 @@ class Vgg16 {
   // file is found, announced on stderr.
   static Vgg16 load(const std::string& weights = "", VggParts parts = VggParts::Features);
 
-  // The requested taps for images [N, 3, H, W] (float32 RGB in [0, 1]).
+  // The requested taps for images [N, 3, H, W] (float32 RGB in [0, 1]; float64 also runs, on
+  // widened weights, for checks that need it).
   std::map<std::string, Tensor> features(const Tensor& image, const std::vector<std::string>& taps) const;
   // ImageNet logits [N, 1000] for 224x224 images (torchvision's eval crop); needs the classifier.
   Tensor classify(const Tensor& image) const;

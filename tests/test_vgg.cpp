@@ -8,9 +8,10 @@
 // Files: tests/vgg/gen_vgg.py, run by ctest as the fixture vgg_golden. STYLENET_VGG_REPORT=1
 // prints each comparison's error.
 //
-// Tolerance: relative error max|got - want| / max|want| <= 1e-4 per tap (and for the gradient and
-// logits). Both sides sum up to 4608 float32 products per output in different orders; through 13
-// layers that leaves ~1e-6 relative, so 1e-4 still catches any wrong weight, layout or op.
+// Tolerance: relative error max|got - want| / max|want| <= 1e-4 per tap and for the logits. Both
+// sides sum up to 4608 float32 products per output in different orders; through 13 layers that
+// leaves ~1e-6 relative, so 1e-4 still catches any wrong weight, layout or op. The gradient is
+// checked in float64 against PyTorch's float64 (1e-9), and in float32 as its test case explains.
 #include <doctest/doctest.h>
 
 #include <sys/resource.h>
@@ -177,27 +178,53 @@ TEST_CASE("vgg16: the gradient of a feature loss with respect to the input match
   const fs::path dir = vgg_dir() / "grad";
   const Vgg16 vgg = Vgg16::from_file(vgg_dir() / "vgg16_legacy.pth");
   const std::vector<std::string> taps = {"relu1_2", "relu2_2", "relu3_3", "relu4_3"};
-  std::map<std::string, Tensor> ft;
-  {
-    NoGradGuard no_grad;
-    ft = vgg.features(load_npy(dir / "target.npy"), taps);
-  }
-  Tensor x = load_npy(dir / "input.npy");
-  x.set_requires_grad(true);
-  const auto fx = vgg.features(x, taps);
-  const Tensor loss = mse_loss(fx.at("relu3_3"), ft.at("relu3_3")) + mse_loss(fx.at("relu4_3"), ft.at("relu4_3")) +
-                      mse_loss(gram(fx.at("relu1_2")), gram(ft.at("relu1_2"))) +
-                      mse_loss(gram(fx.at("relu2_2")), gram(ft.at("relu2_2")));
-  backward(loss);
-  REQUIRE(x.grad().defined());
-  // The reference is PyTorch in float64 (see gen_vgg.py: float32 runs may cross a ReLU kink).
-  const double loss_err = relative_error(reshape(loss, {1}), load_npy(dir / "loss.npy"));
-  const double grad_err = relative_error(x.grad(), load_npy(dir / "grad.npy"));
-  const double torch32_err = relative_error(load_npy(dir / "grad_float32.npy"), load_npy(dir / "grad.npy"));
-  std::printf("vgg16 feature-loss gradient vs PyTorch float64: loss relative error %.3g, input gradient %.3g "
-              "(PyTorch's own float32 gradient: %.3g)\n", loss_err, grad_err, torch32_err);
-  CHECK(loss_err <= kTolerance);
-  CHECK(grad_err <= kTolerance);
+  // The loss of gen_vgg.py: content on relu3_3 and relu4_3, Gram matrices on relu1_2 and relu2_2.
+  const auto loss_and_grad = [&](DType dtype) {
+    std::map<std::string, Tensor> ft;
+    {
+      NoGradGuard no_grad;
+      ft = vgg.features(load_npy(dir / "target.npy").to(dtype), taps);
+    }
+    Tensor x = load_npy(dir / "input.npy").to(dtype);
+    x.set_requires_grad(true);
+    const auto fx = vgg.features(x, taps);
+    const Tensor loss = mse_loss(fx.at("relu3_3"), ft.at("relu3_3")) + mse_loss(fx.at("relu4_3"), ft.at("relu4_3")) +
+                        mse_loss(gram(fx.at("relu1_2")), gram(ft.at("relu1_2"))) +
+                        mse_loss(gram(fx.at("relu2_2")), gram(ft.at("relu2_2")));
+    backward(loss);
+    REQUIRE(x.grad().defined());
+    return std::pair{reshape(loss, {1}), x.grad()};
+  };
+  const Tensor want_loss = load_npy(dir / "loss.npy"), want_grad = load_npy(dir / "grad.npy");  // PyTorch, float64
+
+  // Float64 on both sides: the same function to rounding, so the gradient must agree closely.
+  const auto [loss64, grad64] = loss_and_grad(DType::Float64);
+  const double loss64_err = relative_error(loss64, want_loss), grad64_err = relative_error(grad64, want_grad);
+  CHECK(loss64_err <= 1e-9);
+  CHECK(grad64_err <= 1e-9);
+
+  // Float32, the product's path. With ~1M pre-activations per layer, a few lie within float32
+  // rounding of 0, where an implementation may land on the other side of the ReLU than exact
+  // arithmetic; each such unit moves the gradient over its receptive field. Here PyTorch's own
+  // float32 gradient is 3.4e-3 off its float64 one, on 0.7% of the pixels. So: the loss to 1e-4,
+  // the gradient to 1e-4 on all but 2% of the pixels, and to 1e-2 everywhere.
+  const auto [loss32, grad32] = loss_and_grad(DType::Float32);
+  const auto off_fraction = [&](const Tensor& got) {
+    const auto g = got.to_vector<double>(), w = want_grad.to_vector<double>();
+    double scale = 0.0;
+    for (double v : w) scale = std::max(scale, std::abs(v));
+    size_t off = 0;
+    for (size_t i = 0; i < g.size(); ++i) off += std::abs(g[i] - w[i]) > kTolerance * scale;
+    return static_cast<double>(off) / static_cast<double>(g.size());
+  };
+  const Tensor torch32 = load_npy(dir / "grad_float32.npy");
+  std::printf("vgg16 feature-loss gradient vs PyTorch float64: float64 run: loss %.3g, gradient %.3g; float32 run: "
+              "loss %.3g, gradient %.3g with %.2f%% of pixels beyond 1e-4 (PyTorch float32: %.3g, %.2f%%)\n",
+              loss64_err, grad64_err, relative_error(loss32, want_loss), relative_error(grad32, want_grad),
+              100 * off_fraction(grad32), relative_error(torch32, want_grad), 100 * off_fraction(torch32));
+  CHECK(relative_error(loss32, want_loss) <= kTolerance);
+  CHECK(off_fraction(grad32) <= 0.02);
+  CHECK(relative_error(grad32, want_grad) <= 1e-2);
   for (const auto& [key, w] : vgg.state_dict()) CHECK_FALSE(w.requires_grad());  // a fixed encoder
 }
 
@@ -261,7 +288,7 @@ TEST_CASE("vgg16: wrong state_dicts, layers and images are refused with a clear 
   CHECK_THROWS_WITH_AS(vgg.features(img, {"relu9_9"}), doctest::Contains("unknown layer 'relu9_9'"), Error);
   CHECK_THROWS_WITH_AS(vgg.features(Tensor::zeros({1, 3, 8, 16}), {"relu5_1"}),
                        doctest::Contains("8x16 image is too small for layer relu5_1 (needs at least 16x16)"), Error);
-  CHECK_THROWS_WITH_AS(vgg.features(Tensor::zeros({1, 1, 16, 16}), {"relu1_1"}), doctest::Contains("expects float32 RGB"), Error);
+  CHECK_THROWS_WITH_AS(vgg.features(Tensor::zeros({1, 1, 16, 16}), {"relu1_1"}), doctest::Contains("expects float32 (or float64) RGB"), Error);
   CHECK(vgg.features(img, {"relu1_1", "pool4"}).at("pool4").shape() == Shape{1, 512, 1, 1});
 }
 
