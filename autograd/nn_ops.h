@@ -17,6 +17,12 @@ struct Conv2dOptions {
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(),
               const Conv2dOptions& opt = {});
 
+// relu(conv2d(x, weight, bias, opt)) as one op: the ReLU is applied while the convolution's
+// output is still in cache (no second pass, no pre-activation tensor kept), and backward masks the
+// gradient by output > 0 before the three conv backward kernels. Same values as the two ops.
+Tensor conv2d_relu(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(),
+                   const Conv2dOptions& opt = {});
+
 struct Pool2dOptions {
   std::array<int64_t, 2> kernel{2, 2};
   std::array<int64_t, 2> stride{0, 0};   // 0 = same as kernel

@@ -97,6 +97,24 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const C
   });
 }
 
+Tensor conv2d_relu(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dOptions& opt) {
+  const kernels::Conv2dParams p = check_conv2d(x, weight, bias, opt);
+  Tensor out = kernels::conv2d(x, weight, bias, p, /*relu=*/true);
+  const bool gx = wants_grad(x), gw = wants_grad(weight), gb = wants_grad(bias);
+  // The mask comes from the output, which the next layer keeps alive anyway (it is its input), so
+  // saving it costs no memory, unlike relu(conv2d(...)) which also keeps the pre-activation.
+  const Tensor sx = save_if(gw, x), sw = save_if(gx, weight), so = save_if(gx || gw || gb, out);
+  const Shape x_shape = x.shape(), w_shape = weight.shape();
+  return autograd::record("conv2d_relu", {x, weight, bias}, out, [=](const Tensor& g_out) {
+    const Tensor g = kernels::relu_backward(g_out, so);
+    autograd::Grads r(3);
+    if (gx) r[0] = kernels::conv2d_backward_input(g, sw, x_shape, p);
+    if (gw) r[1] = kernels::conv2d_backward_weight(g, sx, w_shape, p);
+    if (gb) r[2] = kernels::conv2d_backward_bias(g);
+    return r;
+  });
+}
+
 Tensor max_pool2d(const Tensor& x, const Pool2dOptions& opt) {
   const kernels::Pool2dParams p = check_pool2d(x, opt, "max_pool2d");
   Tensor out = kernels::max_pool2d(x, p);

@@ -4,7 +4,7 @@
 //
 //   stylenet_vgg_bench --workload forward|train --size S --batch B --threads T --reps R [--warmup W]
 //
-//   forward: torchvision's VGG16 `features` (13 conv + ReLU, 5 max-pools, up to pool5) under
+//   forward: torchvision's VGG16 `features` (13 conv + ReLU as conv2d_relu, 5 max-pools, up to pool5) under
 //            NoGradGuard, as inference.
 //   train:   VGG16 up to relu4_3 (10 conv + ReLU, 3 pools), loss = mean(out^2), backward to the
 //            weights, biases and the input image (both gradient kinds a conv layer has).
@@ -77,7 +77,7 @@ Tensor run(const std::vector<Conv>& convs, Tensor x, bool with_last_pool) {
       continue;
     }
     if (next == convs.size()) break;
-    x = relu(conv2d(x, convs[next].w, convs[next].b, same));
+    x = conv2d_relu(x, convs[next].w, convs[next].b, same);  // torchvision's conv + ReLU pair, fused
     ++next;
   }
   return x;
@@ -139,9 +139,10 @@ int main(int argc, char** argv) {
   struct rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
   std::printf("{\"impl\": \"stylenet\", \"workload\": \"%s\", \"size\": %lld, \"batch\": %lld, \"threads\": %d, "
-              "\"isa\": \"%s\", \"median_s\": %.6f, \"peak_rss_mb\": %.1f, \"checksum\": %.6g, \"times\": [",
+              "\"isa\": \"%s\", \"median_s\": %.6f, \"peak_rss_mb\": %.1f, \"minor_faults\": %ld, \"checksum\": %.6g, "
+              "\"times\": [",
               workload.c_str(), static_cast<long long>(size), static_cast<long long>(batch), threads,
-              cpu::isa_name(cpu::active_isa()), median, ru.ru_maxrss / 1024.0, checksum);
+              cpu::isa_name(cpu::active_isa()), median, ru.ru_maxrss / 1024.0, ru.ru_minflt, checksum);
   for (size_t i = 0; i < times.size(); ++i) std::printf("%s%.6f", i ? ", " : "", times[i]);
   std::printf("]}\n");
   return 0;

@@ -249,15 +249,27 @@ Tensor Vgg16::run_features(const Tensor& image, size_t last_layer, const std::ve
   // to check gradients where float32 rounding can put a pre-activation on either side of a ReLU.
   const DType dt = image.dtype();
   Tensor x = (image - mean_.to(dt)) / std_.to(dt);
+  const auto wanted = [&](size_t i) {
+    return out && std::find(taps.begin(), taps.end(), layers[i].name) != taps.end();
+  };
   for (size_t i = 0; i <= last_layer; ++i) {
     switch (layers[i].kind) {
-      case Layer::Kind::Conv:
-        x = conv2d(x, params_.at(conv_key(i, "weight")).to(dt), params_.at(conv_key(i, "bias")).to(dt), same);
+      case Layer::Kind::Conv: {
+        const Tensor w = params_.at(conv_key(i, "weight")).to(dt), b = params_.at(conv_key(i, "bias")).to(dt);
+        // A conv and the ReLU after it run as one op (no separate ReLU pass, no pre-activation
+        // tensor kept for backward) unless the conv's own output is a requested tap.
+        if (i + 1 <= last_layer && layers[i + 1].kind == Layer::Kind::Relu && !wanted(i)) {
+          x = conv2d_relu(x, w, b, same);
+          ++i;  // the ReLU is done: x is now layer i + 1's output, recorded below under its name
+        } else {
+          x = conv2d(x, w, b, same);
+        }
         break;
+      }
       case Layer::Kind::Relu: x = relu(x); break;
       case Layer::Kind::Pool: x = max_pool2d(x, halve); break;
     }
-    if (out && std::find(taps.begin(), taps.end(), layers[i].name) != taps.end()) (*out)[layers[i].name] = x;
+    if (wanted(i)) (*out)[layers[i].name] = x;
   }
   return x;
 }

@@ -19,6 +19,9 @@
 #include <string>
 #include <vector>
 
+#include "autograd/engine.h"
+#include "autograd/nn_ops.h"
+#include "autograd/ops.h"
 #include "tensor/cpu/conv.h"
 #include "tensor/cpu/isa.h"
 #include "tensor/cpu/parallel.h"
@@ -94,7 +97,7 @@ Tensor noncontiguous(const Tensor& x) {
   return view;
 }
 
-Tensor abs(const Tensor& t) { return kernels::unary(kernels::Unary::Abs, t); }
+// abs: sn::abs (autograd/ops.h), which records nothing for these tensors (no grad required).
 
 // Element-wise |got - want| <= (depth + 2) * eps * mag + tiny.
 void check_close(const Tensor& got, const Tensor& want, const Tensor& mag, int64_t depth, const std::string& what) {
@@ -224,6 +227,56 @@ TEST_CASE("conv2d fused bias + ReLU (cpu::conv2d_forward relu=true) on both algo
         if (!(y[i] >= 0 && std::abs(y[i] - want) <= bound)) ++bad;
       }
       CHECK_MESSAGE(bad == 0, isa_name(isa), wino ? " winograd" : " im2col");
+    }
+  }
+}
+
+// The fused op computes the conv's value and clamps it, and masks the gradient by output > 0 before
+// the same conv backward kernels, so on every path it must give exactly relu(conv2d(...))'s bits,
+// forward and gradients; the unfused ops are held to the reference above.
+TEST_CASE("conv2d_relu: the same bits as relu(conv2d) on every ISA and algorithm, 1 and 2 threads") {
+  const std::vector<ConvCase> fcases = {
+      {{2, 16, 13, 11}, 24, 3, 3, params(1, 1)},          // Winograd on the fast ISAs under auto
+      {{1, 3, 9, 10}, 8, 3, 3, params(1, 1)},             // im2col (few channels)
+      {{2, 6, 15, 14}, 7, 3, 3, params(2, 1)},            // strided
+      {{1, 8, 12, 12}, 8, 1, 1, params(1, 0), false},     // pointwise, no bias
+  };
+  struct Out {
+    std::vector<float> y, dx, dw, db;
+  };
+  const auto run = [](const ConvCase& c, bool fused) {
+    Generator gen(5);
+    const Shape wshape{c.O, c.x[1] / c.p.groups, c.KH, c.KW};
+    Tensor x = Tensor::randn(c.x, gen), w = Tensor::randn(wshape, gen);
+    Tensor b = c.bias ? Tensor::randn({c.O}, gen) : Tensor();
+    for (Tensor* t : {&x, &w, &b})
+      if (t->defined()) t->set_requires_grad(true);
+    Conv2dOptions o;
+    o.stride = c.p.stride, o.padding = c.p.padding, o.dilation = c.p.dilation, o.groups = c.p.groups;
+    const Tensor y = fused ? conv2d_relu(x, w, b, o) : relu(conv2d(x, w, b, o));
+    Generator gg(9);
+    backward(sum(mul(y, Tensor::randn(y.shape(), gg))));
+    return Out{y.to_vector<float>(), x.grad().to_vector<float>(), w.grad().to_vector<float>(),
+               c.bias ? b.grad().to_vector<float>() : std::vector<float>()};
+  };
+  for (Isa isa : available_isas()) {
+    IsaScope is(isa);
+    for (int threads : {1, 2}) {
+      ThreadsScope ts(threads);
+      for (const ConvCase& c : fcases) {
+        CAPTURE(isa_name(isa));
+        CAPTURE(threads);
+        CAPTURE(describe(c));
+        const Out f = run(c, true), u = run(c, false);
+        int64_t positive = 0;
+        for (float v : f.y) positive += v > 0;
+        CHECK(positive > 0);
+        CHECK(positive < static_cast<int64_t>(f.y.size()));  // both sides of the kink are exercised
+        CHECK(f.y == u.y);
+        CHECK(f.dx == u.dx);
+        CHECK(f.dw == u.dw);
+        CHECK(f.db == u.db);
+      }
     }
   }
 }

@@ -132,6 +132,16 @@ TEST_CASE("fast unary and binary kernels give the reference's exact values") {
   for_every_path([&] { return kernels::unary(Unary::Relu, transposed_view(a)); }, equal_to("relu non-contiguous"));
 }
 
+TEST_CASE("fast relu_backward (conv2d_relu's mask) gives the reference's exact values") {
+  for (int64_t n : {1, 7, 100003}) {
+    const Tensor g = special_randn({n}, 11), y = kernels::unary(Unary::Relu, special_randn({n}, 12));
+    for_every_path([&] { return kernels::relu_backward(g, y); }, equal_to(detail::cat("relu_backward n ", n)));
+  }
+  const Tensor g4 = special_randn({2, 3, 9, 11}, 13), y4 = special_randn({2, 3, 9, 11}, 14);
+  for_every_path([&] { return kernels::relu_backward(transposed_view(g4), y4); },
+                 equal_to("relu_backward non-contiguous"));
+}
+
 TEST_CASE("fast reductions match the reference") {
   const Tensor x = special_randn({2, 3, 50, 70}, 5);
   Generator g(6);

@@ -49,6 +49,11 @@ void binary_f32(kernels::Binary op, const float* a, int64_t sa, const float* b, 
                [&](int64_t i0, int64_t i1) { t.binary(op, a + i0 * sa, sa, b + i0 * sb, sb, y + i0, i1 - i0); });
 }
 
+void relu_backward_f32(const float* dy, const float* y, float* dx, int64_t n) {
+  const PointwiseTable& t = table();
+  parallel_for(0, n, kGrain, [&](int64_t i0, int64_t i1) { t.relu_backward(dy + i0, y + i0, dx + i0, i1 - i0); });
+}
+
 void axpy_f32(float* dst, const float* src, int64_t ss, float alpha, int64_t n) {
   const PointwiseTable& t = table();
   parallel_for(0, n, kGrain, [&](int64_t i0, int64_t i1) { t.axpy(dst + i0, src + i0 * ss, ss, alpha, i1 - i0); });

@@ -25,6 +25,8 @@ void unary_f32(kernels::Unary op, const float* x, float* y, int64_t n, float a, 
 // y[i] = op(a[i * sa], b[i * sb]) with sa, sb in {0, 1} (0: a scalar operand).
 void binary_f32(kernels::Binary op, const float* a, int64_t sa, const float* b, int64_t sb, float* y,
                 int64_t n);
+// dx[i] = y[i] > 0 ? dy[i] : 0 (ReLU's backward from its output, kernels::relu_backward).
+void relu_backward_f32(const float* dy, const float* y, float* dx, int64_t n);
 // dst[i] += alpha * src[i * ss], ss in {0, 1}.
 void axpy_f32(float* dst, const float* src, int64_t ss, float alpha, int64_t n);
 

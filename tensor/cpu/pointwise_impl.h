@@ -83,6 +83,11 @@ void binary(Binary op, const float* a, int64_t sa, const float* b, int64_t sb, f
   }
 }
 
+// A select, not dy * (y > 0): a masked-out inf or NaN gradient gives 0, as PyTorch.
+void relu_backward(const float* __restrict dy, const float* __restrict y, float* __restrict dx, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) dx[i] = y[i] > 0 ? dy[i] : 0.0f;
+}
+
 void axpy(float* __restrict dst, const float* __restrict src, int64_t ss, float alpha, int64_t n) {
   if (ss) {
     for (int64_t i = 0; i < n; ++i) dst[i] += alpha * src[i];
@@ -196,7 +201,7 @@ void nearest_row(const float* src, float* dst, int64_t W, int64_t sw) {
   }
 }
 
-constexpr PointwiseTable kTable = {unary,         binary,         axpy,           sum,
+constexpr PointwiseTable kTable = {unary,         binary,         relu_backward,  axpy,           sum,
                                    maxmin,        sumsq_centred,  affine,         norm_grad_sums,
                                    norm_grad_input, max_pool_2x2_row, nearest_row};
 

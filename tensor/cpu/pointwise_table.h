@@ -10,6 +10,7 @@ struct PointwiseTable {
   void (*unary)(kernels::Unary op, const float* x, float* y, int64_t n, float a, float b);
   void (*binary)(kernels::Binary op, const float* a, int64_t sa, const float* b, int64_t sb, float* y,
                  int64_t n);
+  void (*relu_backward)(const float* dy, const float* y, float* dx, int64_t n);
   void (*axpy)(float* dst, const float* src, int64_t ss, float alpha, int64_t n);
   double (*sum)(const float* x, int64_t n);
   float (*maxmin)(kernels::Reduce op, const float* x, int64_t n, float init);

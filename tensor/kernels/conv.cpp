@@ -11,6 +11,7 @@
 
 #include "tensor/cpu/conv.h"
 #include "tensor/cpu/isa.h"
+#include "tensor/cpu/pointwise.h"
 #include "tensor/kernels/image.h"
 
 namespace sn::kernels {
@@ -88,14 +89,15 @@ bool use_fast(DType dt) { return dt == DType::Float32 && cpu::active_isa() != cp
 
 }  // namespace
 
-Tensor conv2d(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias_in, const Conv2dParams& p) {
-  if (!use_fast(x_in.dtype())) return conv2d_ref(x_in, weight_in, bias_in, p);
+Tensor conv2d(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias_in, const Conv2dParams& p,
+              bool relu) {
+  if (!use_fast(x_in.dtype())) return conv2d_ref(x_in, weight_in, bias_in, p, relu);
   const Tensor x = x_in.contiguous(), weight = weight_in.contiguous();
   const Tensor bias = bias_in.defined() ? bias_in.contiguous() : Tensor();
   const ConvGeometry g(x.shape(), weight.shape(), p);
   Tensor out = Tensor::empty({g.N, g.O, g.OH, g.OW}, x.dtype());
   cpu::conv2d_forward(g.cpu_shape(), x.data<float>(), weight.data<float>(),
-                      bias.defined() ? bias.data<float>() : nullptr, out.data<float>());
+                      bias.defined() ? bias.data<float>() : nullptr, out.data<float>(), relu);
   return out;
 }
 
@@ -129,7 +131,8 @@ Tensor conv2d_backward_bias(const Tensor& grad_out_in) {
   return db;
 }
 
-Tensor conv2d_ref(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias_in, const Conv2dParams& p) {
+Tensor conv2d_ref(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias_in, const Conv2dParams& p,
+                  bool relu) {
   const Tensor x = x_in.contiguous(), weight = weight_in.contiguous();
   const Tensor bias = bias_in.defined() ? bias_in.contiguous() : Tensor();
   const ConvGeometry g(x.shape(), weight.shape(), p);
@@ -156,11 +159,30 @@ Tensor conv2d_ref(const Tensor& x_in, const Tensor& weight_in, const Tensor& bia
           });
         }
         T* o_plane = po + (n * g.O + oc) * g.OH * g.OW;
-        for (size_t i = 0; i < acc.size(); ++i) o_plane[i] = static_cast<T>(acc[i]);
+        for (size_t i = 0; i < acc.size(); ++i) {
+          const T v = static_cast<T>(acc[i]);  // rounded first: max(0, .) of the conv's value
+          o_plane[i] = relu && v < 0 ? T(0) : v;
+        }
       }
     }
   });
   return out;
+}
+
+Tensor relu_backward(const Tensor& grad_out_in, const Tensor& out_in) {
+  const Tensor grad_out = grad_out_in.contiguous(), out = out_in.contiguous();
+  Tensor dx = Tensor::empty(grad_out.shape(), grad_out.dtype());
+  if (use_fast(grad_out.dtype())) {
+    cpu::relu_backward_f32(grad_out.data<float>(), out.data<float>(), dx.data<float>(), dx.numel());
+    return dx;
+  }
+  dispatch(grad_out.dtype(), [&]<class T>() {
+    const T* g = grad_out.data<T>();
+    const T* y = out.data<T>();
+    T* d = dx.data<T>();
+    for (int64_t i = 0; i < dx.numel(); ++i) d[i] = y[i] > 0 ? g[i] : T(0);
+  });
+  return dx;
 }
 
 // dx[c, ih, iw] = sum over the outputs that read (ih, iw) of grad_out * weight: the forward's

@@ -27,7 +27,9 @@ struct Conv2dParams {
 int64_t conv_out_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad, int64_t dilation);
 
 // x [N, C, H, W], weight [O, C / groups, kh, kw], bias [O] or undefined  ->  [N, O, OH, OW].
-Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dParams& p);
+// relu: max(0, .) applied to the result (a conv layer followed by ReLU in one pass over y).
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dParams& p,
+              bool relu = false);
 // Gradient with respect to x (of shape x_shape) given grad_out [N, O, OH, OW].
 Tensor conv2d_backward_input(const Tensor& grad_out, const Tensor& weight, const Shape& x_shape,
                              const Conv2dParams& p);
@@ -38,7 +40,12 @@ Tensor conv2d_backward_weight(const Tensor& grad_out, const Tensor& x, const Sha
 Tensor conv2d_backward_bias(const Tensor& grad_out);
 // The four above dispatch float32 to the fast kernels of tensor/cpu/conv.h unless the ISA is
 // forced to Ref (STYLENET_ISA=ref); these are the plain loops they are tested against.
-Tensor conv2d_ref(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dParams& p);
+Tensor conv2d_ref(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dParams& p,
+                  bool relu = false);
+// ReLU's backward from its output: grad_out where out > 0, else 0 (PyTorch's threshold_backward;
+// out > 0 exactly where the pre-activation was > 0). Same shapes; float32 contiguous runs the
+// fast kernel (cpu::relu_backward_f32), which gives the same bits.
+Tensor relu_backward(const Tensor& grad_out, const Tensor& out);
 Tensor conv2d_backward_input_ref(const Tensor& grad_out, const Tensor& weight, const Shape& x_shape,
                                  const Conv2dParams& p);
 Tensor conv2d_backward_weight_ref(const Tensor& grad_out, const Tensor& x, const Shape& weight_shape,
