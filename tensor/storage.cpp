@@ -1,32 +1,150 @@
 #include "tensor/storage.h"
 
+#include <algorithm>
+#include <cstdlib>
+#include <map>
+#include <mutex>
 #include <new>
+#include <string>
+#include <unordered_map>
+#include <vector>
 
 #include "tensor/error.h"
 
 namespace sn {
 
 namespace {
+
+void* raw_allocate(size_t nbytes) {
+  try {
+    return ::operator new(nbytes, std::align_val_t{64});
+  } catch (const std::bad_alloc&) {
+    throw Error(detail::cat("out of memory: could not allocate ", nbytes, " bytes"));
+  }
+}
+void raw_free(void* p) noexcept { ::operator delete(p, std::align_val_t{64}); }
+
+// The recycling policy of cpu_allocator() (see storage.h). Small blocks bypass it: glibc serves
+// them from its heap without fresh pages, and they are too many to track under a lock.
 class CpuAllocator final : public Allocator {
  public:
+  static constexpr size_t kMinCached = size_t{256} << 10;
+  static constexpr size_t kGranule = size_t{64} << 10;  // near-equal sizes share blocks
+  static constexpr size_t kSlack = size_t{32} << 20;    // cached bytes allowed beyond live bytes
+
+  CpuAllocator() {
+    const char* env = std::getenv("STYLENET_CPU_CACHE_MB");
+    if (env && *env) cap_ = static_cast<size_t>(std::strtoull(env, nullptr, 10)) << 20;
+  }
+
   void* allocate(size_t nbytes) override {
     if (nbytes == 0) return nullptr;
-    try {
-      return ::operator new(nbytes, std::align_val_t{64});
-    } catch (const std::bad_alloc&) {
-      throw Error(detail::cat("out of memory: could not allocate ", nbytes, " bytes"));
+    if (nbytes < kMinCached || cap_ == 0) return raw_allocate(nbytes);
+    const size_t want = (nbytes + kGranule - 1) / kGranule * kGranule;
+    std::vector<void*> evicted;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      // Best fit, but never more than twice the request: a small long-lived tensor must not pin
+      // a huge block (VGG's pooled maps, a quarter of the conv output, take a fresh block).
+      auto it = free_.lower_bound(want);
+      if (it != free_.end() && it->first <= 2 * want) {
+        const size_t cap = it->first;
+        void* p = it->second;
+        free_.erase(it);
+        cached_ -= cap;
+        live_[p] = cap;
+        live_bytes_ += cap;
+        ++hits_;
+        return p;
+      }
+      ++misses_;
+      // Make room under the high-water mark, largest cached blocks first.
+      while (!free_.empty() && live_bytes_ + cached_ + want > peak_) {
+        auto last = std::prev(free_.end());
+        cached_ -= last->first;
+        evicted.push_back(last->second);
+        free_.erase(last);
+      }
     }
+    for (void* p : evicted) raw_free(p);
+    void* p = raw_allocate(want);
+    std::lock_guard<std::mutex> lock(mu_);
+    live_[p] = want;
+    live_bytes_ += want;
+    peak_ = std::max(peak_, live_bytes_);
+    return p;
   }
-  void deallocate(void* p) noexcept override {
-    if (p) ::operator delete(p, std::align_val_t{64});
+
+  void deallocate(void* p, size_t nbytes) noexcept override {
+    if (!p) return;
+    if (nbytes < kMinCached || cap_ == 0) return raw_free(p);
+    std::vector<void*> evicted;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = live_.find(p);
+      if (it == live_.end()) {
+        evicted.push_back(p);
+      } else {
+        const size_t cap = it->second;
+        live_.erase(it);
+        live_bytes_ -= cap;
+        try {
+          free_.emplace(cap, p);
+          cached_ += cap;
+        } catch (...) {  // no memory for the map node: just free the block
+          evicted.push_back(p);
+        }
+        // Shrink with the live memory, largest blocks first, so that after a big job (loading
+        // the full VGG16, a training step) the memory goes back to the system instead of staying
+        // at the high-water mark.
+        const size_t limit = std::min(cap_, live_bytes_ + kSlack);
+        while (cached_ > limit) {
+          auto last = std::prev(free_.end());
+          cached_ -= last->first;
+          evicted.push_back(last->second);
+          free_.erase(last);
+        }
+      }
+    }
+    for (void* q : evicted) raw_free(q);
   }
+
+  void release() noexcept {
+    std::multimap<size_t, void*> blocks;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      blocks.swap(free_);
+      cached_ = 0;
+      peak_ = live_bytes_;  // a fresh start: the cache may refill only up to today's live memory
+    }
+    for (const auto& [cap, p] : blocks) raw_free(p);
+  }
+
+  CpuCacheStats stats() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return {cached_, live_bytes_, peak_, hits_, misses_};
+  }
+
+ private:
+  std::mutex mu_;
+  std::multimap<size_t, void*> free_;      // cached blocks by size
+  std::unordered_map<void*, size_t> live_;  // large blocks in use -> block size
+  size_t cached_ = 0, live_bytes_ = 0, peak_ = 0, hits_ = 0, misses_ = 0;
+  size_t cap_ = size_t{1024} << 20;
 };
+
+// Never destroyed: tensors in other static objects may be freed after any destructor here ran.
+CpuAllocator& the_cpu_allocator() {
+  static CpuAllocator* a = new CpuAllocator;
+  return *a;
+}
+
 }  // namespace
 
-Allocator& cpu_allocator() {
-  static CpuAllocator a;
-  return a;
-}
+Allocator& cpu_allocator() { return the_cpu_allocator(); }
+
+CpuCacheStats cpu_cache_stats() { return the_cpu_allocator().stats(); }
+void release_cpu_cache() { the_cpu_allocator().release(); }
 
 Allocator& allocator_for(Device device) {
   SN_CHECK(device.type == DeviceType::CPU, "device ", device.str(),
@@ -37,6 +155,6 @@ Allocator& allocator_for(Device device) {
 Storage::Storage(size_t nbytes, Device device)
     : data_(allocator_for(device).allocate(nbytes)), nbytes_(nbytes), device_(device) {}
 
-Storage::~Storage() { allocator_for(device_).deallocate(data_); }
+Storage::~Storage() { allocator_for(device_).deallocate(data_, nbytes_); }
 
 }  // namespace sn

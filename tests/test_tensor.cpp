@@ -146,3 +146,27 @@ TEST_CASE("dtype conversion and copy") {
   z.copy_from(a);
   CHECK(vals(z) == std::vector<double>{1.5, -2.25, 1.5, -2.25, 1.5, -2.25});
 }
+
+TEST_CASE("cpu allocator: freed large blocks are reused, cached + live stays under the live high-water mark") {
+  release_cpu_cache();
+  const CpuCacheStats s0 = cpu_cache_stats();
+  const void* first = nullptr;
+  {
+    const Tensor a = Tensor::empty({int64_t{1} << 20});  // 4 MiB
+    first = a.data<float>();
+  }
+  CHECK(cpu_cache_stats().cached_bytes >= (size_t{4} << 20));
+  {
+    const Tensor b = Tensor::empty({int64_t{1} << 20});
+    CHECK(b.data<float>() == first);  // the freed block, no fresh pages
+    CHECK(cpu_cache_stats().hits == s0.hits + 1);
+    const Tensor c = Tensor::empty({int64_t{1} << 17});  // 512 KiB: nothing cached fits, a miss
+    CHECK(cpu_cache_stats().hits == s0.hits + 1);
+    const CpuCacheStats s = cpu_cache_stats();
+    CHECK(s.cached_bytes + s.live_bytes <= s.peak_bytes);
+  }
+  const CpuCacheStats s = cpu_cache_stats();
+  CHECK(s.cached_bytes + s.live_bytes <= s.peak_bytes);
+  release_cpu_cache();
+  CHECK(cpu_cache_stats().cached_bytes == 0);
+}
