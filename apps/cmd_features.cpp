@@ -16,17 +16,6 @@ namespace sn::cli {
 
 namespace {
 
-std::vector<std::string> split_commas(const std::string& s) {
-  std::vector<std::string> parts;
-  size_t begin = 0;
-  while (begin <= s.size()) {
-    const size_t end = std::min(s.find(',', begin), s.size());
-    if (end > begin) parts.push_back(s.substr(begin, end - begin));
-    begin = end + 1;
-  }
-  return parts;
-}
-
 // Where each layer goes: one .npz holding <layer>.npy entries, or .npy files — exactly --out for
 // a single layer, <stem>_<layer>.npy beside it for several.
 std::vector<std::filesystem::path> npy_paths(const std::filesystem::path& out, const std::vector<std::string>& layers) {
@@ -42,7 +31,7 @@ int run(const std::vector<std::string>& argv) {
   const Args args(argv, {"image", "layers", "out", "weights", "size"}, {});
   if (!args.positional().empty()) throw UsageError("unexpected argument '" + args.positional()[0] + "'");
   const fs::path out = args.require("out");
-  const std::vector<std::string> layers = split_commas(args.require("layers"));
+  const std::vector<std::string> layers = split_list(args.require("layers"));
   const std::string image_path = args.require("image");
   if (layers.empty()) throw UsageError("--layers names no layer");
   // Everything that can be checked is checked before the work, so a typo costs no run.
