@@ -172,6 +172,42 @@ TEST_CASE("sgemm: deterministic, and independent of the thread count") {
   }
 }
 
+TEST_CASE("sgemm_packed: the same bits as sgemm, both layouts of A, every ISA and backend, 1 and 2 threads") {
+  Generator g(21);
+  // M not a multiple of any mr, K spanning several kc blocks, N several nr panels plus a tail.
+  const int64_t M = 53, K = 700, N = 77;
+  const std::vector<float> a_n = random_matrix(M, K, K + 3, g), a_t = random_matrix(K, M, M + 5, g);
+  const std::vector<float> b = random_matrix(K, N, N, g);
+  for (GemmBackend be : {GemmBackend::Own, GemmBackend::OpenBlas})
+    for (Isa isa : available_isas()) {
+      if (be == GemmBackend::OpenBlas && isa != available_isas().back()) continue;  // ISA-independent
+      IsaScope is(isa);
+      set_gemm_backend(be);
+      for (int threads : {1, 2}) {
+        ThreadsScope ts(threads);
+        CAPTURE(std::string(isa_name(isa)));
+        CAPTURE(gemm_backend_name(be));
+        CAPTURE(threads);
+        for (Trans ta : {Trans::No, Trans::Yes}) {
+          const std::vector<float>& a = ta == Trans::No ? a_n : a_t;
+          const int64_t lda = ta == Trans::No ? K + 3 : M + 5;
+          std::vector<float> want(M * N, 1.0f), got(M * N, 1.0f), got2(M * N, 1.0f);
+          sgemm(ta, Trans::No, M, N, K, 0.5f, a.data(), lda, b.data(), N, 0.25f, want.data(), N);
+          const PackedA pa(ta, M, K, a.data(), lda);
+          sgemm_packed(pa, Trans::No, N, 0.5f, b.data(), N, 0.25f, got.data(), N);
+          CHECK(got == want);
+          // A second product from the same packing, on a column range (what a conv band does):
+          // our kernels sum each element in the same order whatever N (OpenBLAS need not).
+          if (be == GemmBackend::OpenBlas) continue;
+          sgemm_packed(pa, Trans::No, N - 10, 0.5f, b.data() + 10, N, 0.25f, got2.data() + 10, N);
+          for (int64_t i = 0; i < M; ++i)
+            for (int64_t j = 10; j < N; ++j) REQUIRE(got2[i * N + j] == want[i * N + j]);
+        }
+      }
+    }
+  set_gemm_backend(GemmBackend::Own);
+}
+
 TEST_CASE("sgemm: OpenBLAS backend agrees with the reference") {
   set_gemm_backend(GemmBackend::OpenBlas);
   for (int threads : {1, 2}) {

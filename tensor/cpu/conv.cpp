@@ -58,4 +58,18 @@ void conv2d_forward(const ConvShape& s, const float* x, const float* w, const fl
   conv2d_forward_gemm(s, x, w, bias, y, relu);
 }
 
+ConvShape backward_input_as_forward(const ConvShape& s) {
+  return {s.N, s.O, s.OH, s.OW, s.C, s.KH, s.KW, s.H, s.W, 1, 1, s.KH - 1 - s.ph, s.KW - 1 - s.pw, 1, 1, 1};
+}
+
+ConvAlgo conv2d_backward_input_algo(const ConvShape& s) {
+  if (!winograd_applies(s) || s.ph > s.KH - 1 || s.pw > s.KW - 1) return ConvAlgo::Im2colGemm;
+  return conv2d_algo(backward_input_as_forward(s));
+}
+
+void conv2d_backward_input(const ConvShape& s, const float* dy, const float* w, float* dx) {
+  if (conv2d_backward_input_algo(s) == ConvAlgo::Winograd4x3) return conv2d_backward_input_winograd(s, dy, w, dx);
+  conv2d_backward_input_gemm(s, dy, w, dx);
+}
+
 }  // namespace sn::cpu

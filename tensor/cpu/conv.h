@@ -13,7 +13,11 @@
 //     few MB whatever the image size; 1x1 stride-1 unpadded convolutions skip im2col.
 // STYLENET_CONV=gemm|winograd|auto (or set_conv_algo_override) forces a choice where it applies,
 // for benchmarks and for measuring Winograd's error.
-// Backward data is W^T * dy followed by col2im; backward weights is dy * im2col(x)^T (both GEMM).
+// Backward data is W^T * dy followed by col2im, except where Winograd applies to its equivalent
+// forward convolution (conv2d_backward_input_algo): for stride 1 and dilation 1, dx is the
+// convolution of dy (zero-padded by KH - 1 - ph) with the weights flipped in space and with in/out
+// channels swapped, a 3x3 stride-1 convolution that Winograd does with 2.25x fewer multiplies.
+// Backward weights is dy * im2col(x)^T (GEMM).
 //
 // All of them thread through tensor/cpu/parallel.h and the threaded SGEMM, and give the same
 // bits for a fixed thread count (the GEMM's summation order does not depend on the thread count,
@@ -55,6 +59,13 @@ void conv2d_forward_winograd(const ConvShape& s, const float* x, const float* w,
                              bool relu = false);
 // dx [N, C, H, W] from dy [N, O, OH, OW].
 void conv2d_backward_input(const ConvShape& s, const float* dy, const float* w, float* dx);
+void conv2d_backward_input_gemm(const ConvShape& s, const float* dy, const float* w, float* dx);
+// The forward convolution that computes dx for s (input dy, output dx), and the algorithm the
+// forward rule picks for it; Winograd only where that convolution has non-negative padding.
+ConvShape backward_input_as_forward(const ConvShape& s);
+ConvAlgo conv2d_backward_input_algo(const ConvShape& s);
+// Requires conv2d_backward_input_algo(s) == Winograd4x3.
+void conv2d_backward_input_winograd(const ConvShape& s, const float* dy, const float* w, float* dx);
 // dw [O, Cg, KH, KW] from dy and x.
 void conv2d_backward_weight(const ConvShape& s, const float* dy, const float* x, float* dw);
 // db [O]: dy summed over N, OH, OW.

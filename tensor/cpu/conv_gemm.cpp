@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cstring>
 #include <utility>
+#include <vector>
 
 #include "tensor/cpu/conv.h"
 #include "tensor/cpu/gemm.h"
@@ -121,15 +122,30 @@ void bias_relu_band(float* y, int64_t ld, int64_t rows, int64_t n, const float* 
 
 }  // namespace
 
+// The weights of group g, packed once for all of the call's GEMMs (every band of every image);
+// none when there is only one GEMM per group, which packs them once anyway.
+static std::vector<PackedA> pack_weights(const ConvShape& s, const float* w, Trans t, int64_t rows) {
+  std::vector<PackedA> packed;
+  if (s.N * ((s.OH + rows - 1) / rows) <= 1) return packed;
+  const int64_t K = s.K(), Og = s.Og();
+  for (int64_t g = 0; g < s.groups; ++g)
+    packed.emplace_back(t, t == Trans::No ? Og : K, t == Trans::No ? K : Og, w + g * Og * K, K);
+  return packed;
+}
+
 void conv2d_forward_gemm(const ConvShape& s, const float* x, const float* w, const float* bias, float* y,
                          bool relu) {
-  const int64_t K = s.K(), P = s.OH * s.OW, Cg = s.Cg(), Og = s.Og();
+  const int64_t P = s.OH * s.OW, Cg = s.Cg(), Og = s.Og();
   const int64_t rows = s.pointwise() ? s.OH : band_rows(s);
-  WorkspaceLease col(s.pointwise() ? 0 : K * rows * s.OW);
+  WorkspaceLease col(s.pointwise() ? 0 : s.K() * rows * s.OW);
+  const std::vector<PackedA> wp = pack_weights(s, w, Trans::No, rows);
+  const auto gemm = [&](int64_t g, int64_t ncols, const float* b, int64_t ldb, float* c) {
+    if (wp.empty()) sgemm(Trans::No, Trans::No, Og, ncols, s.K(), 1.0f, w + g * Og * s.K(), s.K(), b, ldb, 0.0f, c, P);
+    else sgemm_packed(wp[g], Trans::No, ncols, 1.0f, b, ldb, 0.0f, c, P);
+  };
   for (int64_t n = 0; n < s.N; ++n)
     for (int64_t g = 0; g < s.groups; ++g) {
       const float* xg = x + (n * s.C + g * Cg) * s.H * s.W;
-      const float* wg = w + g * Og * K;
       const float* bg = bias ? bias + g * Og : nullptr;
       float* yg = y + (n * s.O + g * Og) * P;
       for (int64_t oh0 = 0; oh0 < s.OH; oh0 += rows) {
@@ -140,31 +156,34 @@ void conv2d_forward_gemm(const ConvShape& s, const float* x, const float* w, con
           im2col(s, xg, oh0, oh1, col.data());
           b = col.data(), ldb = ncols;
         }
-        sgemm(Trans::No, Trans::No, Og, ncols, K, 1.0f, wg, K, b, ldb, 0.0f, yg + oh0 * s.OW, P);
+        gemm(g, ncols, b, ldb, yg + oh0 * s.OW);
         bias_relu_band(yg + oh0 * s.OW, P, Og, ncols, bg, relu);
       }
     }
 }
 
-void conv2d_backward_input(const ConvShape& s, const float* dy, const float* w, float* dx) {
+void conv2d_backward_input_gemm(const ConvShape& s, const float* dy, const float* w, float* dx) {
   const int64_t K = s.K(), P = s.OH * s.OW, Cg = s.Cg(), Og = s.Og(), HW = s.H * s.W;
   const int64_t rows = band_rows(s);
   WorkspaceLease col(s.pointwise() ? 0 : K * rows * s.OW);
+  const std::vector<PackedA> wp = pack_weights(s, w, Trans::Yes, s.pointwise() ? s.OH : rows);  // w^T: K x Og
+  const auto gemm = [&](int64_t g, int64_t ncols, const float* b, int64_t ldb, float* c, int64_t ldc) {
+    if (wp.empty()) sgemm(Trans::Yes, Trans::No, K, ncols, Og, 1.0f, w + g * Og * K, K, b, ldb, 0.0f, c, ldc);
+    else sgemm_packed(wp[g], Trans::No, ncols, 1.0f, b, ldb, 0.0f, c, ldc);
+  };
   for (int64_t n = 0; n < s.N; ++n)
     for (int64_t g = 0; g < s.groups; ++g) {
       const float* dyg = dy + (n * s.O + g * Og) * P;
-      const float* wg = w + g * Og * K;
       float* dxg = dx + (n * s.C + g * Cg) * HW;
       if (s.pointwise()) {  // dx (Cg x HW) = w^T (Cg x Og) * dy (Og x HW)
-        sgemm(Trans::Yes, Trans::No, Cg, P, Og, 1.0f, wg, K, dyg, P, 0.0f, dxg, P);
+        gemm(g, P, dyg, P, dxg, P);
         continue;
       }
       parallel_for(0, Cg, std::max<int64_t>(1, kCopyGrain / HW),
                    [&](int64_t c0, int64_t c1) { std::fill(dxg + c0 * HW, dxg + c1 * HW, 0.0f); });
       for (int64_t oh0 = 0; oh0 < s.OH; oh0 += rows) {
         const int64_t oh1 = std::min(s.OH, oh0 + rows), ncols = (oh1 - oh0) * s.OW;
-        sgemm(Trans::Yes, Trans::No, K, ncols, Og, 1.0f, wg, K, dyg + oh0 * s.OW, P, 0.0f,
-              col.data(), ncols);
+        gemm(g, ncols, dyg + oh0 * s.OW, P, col.data(), ncols);
         col2im_add(s, col.data(), oh0, oh1, dxg);
       }
     }

@@ -34,6 +34,7 @@
 
 #include "tensor/cpu/gemm_internal.h"
 #include "tensor/cpu/parallel.h"
+#include "tensor/cpu/workspace.h"
 #include "tensor/error.h"
 
 namespace sn::cpu {
@@ -82,21 +83,33 @@ tbb::enumerable_thread_specific<PackBuffers>& pack_buffers() {
   return buffers;
 }
 
+// op(A) already packed for all of its rows (PackedA): the k block starting at pc holds every
+// A micro-panel of the matrix for those kb values of k, so the panel of rows [r, r + mr) is at
+// p + pc * m_padded + r * kb. `m0` is the first row of the tile.
+struct PrePackedA {
+  const float* p = nullptr;
+  int64_t m_padded = 0, m0 = 0;
+};
+
 // The serial Goto loop nest for C[0:M, 0:N] (see the top of this file).
 void gemm_tile(const KernelSet& ks, int64_t M, int64_t N, int64_t K, float alpha, Strided A,
-               Strided B, float beta, float* C, int64_t ldc) {
+               Strided B, float beta, float* C, int64_t ldc, PrePackedA pre = {}) {
   PackBuffers& buf = pack_buffers().local();
   const int64_t mc = std::min(ks.mc, round_up(M, ks.mr));
   const int64_t kc = std::min(ks.kc, K);
   const int64_t nc = std::min(ks.nc, round_up(N, ks.nr));
-  float* pa = buf.a(mc * kc);
+  float* own_a = pre.p ? nullptr : buf.a(mc * kc);
+  const float* pa = own_a;
   float* pb = buf.b(kc * nc);
   for (int64_t ic = 0; ic < M; ic += mc) {
     const int64_t mb = std::min(mc, M - ic);
     for (int64_t pc = 0; pc < K; pc += kc) {
       const int64_t kb = std::min(kc, K - pc);
       const float beta_k = pc == 0 ? beta : 1.0f;  // later k blocks accumulate onto the first
-      pack_a({A.at(ic, pc), A.rs, A.cs}, mb, kb, ks.mr, pa);
+      if (pre.p)
+        pa = pre.p + pc * pre.m_padded + (pre.m0 + ic) * kb;
+      else
+        pack_a({A.at(ic, pc), A.rs, A.cs}, mb, kb, ks.mr, own_a);
       for (int64_t jc = 0; jc < N; jc += nc) {
         const int64_t nb = std::min(nc, N - jc);
         pack_b({B.at(pc, jc), B.rs, B.cs}, kb, nb, ks.nr, pb);
@@ -124,7 +137,7 @@ struct Grid {
   int64_t pm = 1, pn = 1;  // tiles along M and N
 };
 
-Grid choose_grid(const KernelSet& ks, int64_t M, int64_t N, int64_t K, int threads) {
+Grid choose_grid(const KernelSet& ks, int64_t M, int64_t N, int64_t K, int threads, bool a_packed = false) {
   if (threads <= 1 || double(M) * N * K < kMinParallelWork) return {};
   const int64_t mu = ceil_div(M, ks.mr), nu = ceil_div(N, ks.nr);  // in micro-tiles
   Grid best;
@@ -135,7 +148,7 @@ Grid choose_grid(const KernelSet& ks, int64_t M, int64_t N, int64_t K, int threa
     if (pm > mu || pn > nu) continue;
     // The largest tile, rounded to whole micro-tiles (edge tiles compute their padding rows).
     const double tm = double(ceil_div(mu, pm) * ks.mr), tn = double(ceil_div(nu, pn) * ks.nr);
-    const double cost = tm * tn * K + kPackCost * (tm * K + K * tn);
+    const double cost = tm * tn * K + kPackCost * ((a_packed ? 0.0 : tm * K) + K * tn);
     if (best_cost < 0 || cost < best_cost) best = {pm, pn}, best_cost = cost;
   }
   return best;
@@ -152,10 +165,10 @@ const KernelSet* kernels_for(Isa isa) {
 
 void sgemm_own(const KernelSet& ks, Trans ta, Trans tb, int64_t M, int64_t N, int64_t K,
                float alpha, const float* A, int64_t lda, const float* B, int64_t ldb, float beta,
-               float* C, int64_t ldc) {
+               float* C, int64_t ldc, const float* prepacked = nullptr) {
   const Strided a = ta == Trans::Yes ? Strided{A, 1, lda} : Strided{A, lda, 1};
   const Strided b = tb == Trans::Yes ? Strided{B, 1, ldb} : Strided{B, ldb, 1};
-  const Grid g = choose_grid(ks, M, N, K, num_threads());
+  const Grid g = choose_grid(ks, M, N, K, num_threads(), prepacked != nullptr);
   const int64_t mu = ceil_div(M, ks.mr), nu = ceil_div(N, ks.nr);
   // Tile t covers micro-tile rows [mu*i/pm, mu*(i+1)/pm) and columns likewise.
   parallel_for(0, g.pm * g.pn, 1, [&](int64_t t0, int64_t t1) {
@@ -165,7 +178,7 @@ void sgemm_own(const KernelSet& ks, Trans ta, Trans tb, int64_t M, int64_t N, in
       const int64_t n0 = std::min(N, nu * j / g.pn * ks.nr), n1 = std::min(N, nu * (j + 1) / g.pn * ks.nr);
       if (m0 >= m1 || n0 >= n1) continue;
       gemm_tile(ks, m1 - m0, n1 - n0, K, alpha, {a.at(m0, 0), a.rs, a.cs}, {b.at(0, n0), b.rs, b.cs},
-                beta, C + m0 * ldc + n0, ldc);
+                beta, C + m0 * ldc + n0, ldc, {prepacked, round_up(M, ks.mr), m0});
     }
   });
 }
@@ -233,6 +246,47 @@ void sgemm(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, float alpha, con
   if (const KernelSet* ks = kernels_for(active_isa()))
     return sgemm_own(*ks, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
   sgemm_ref(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+struct PackedA::Impl {
+  Trans ta;
+  int64_t M, K, lda;
+  const float* A;
+  const KernelSet* ks;                    // null: not packed (OpenBLAS or Ref run on A itself)
+  std::unique_ptr<WorkspaceLease> packed;  // the layout of PrePackedA
+};
+
+PackedA::PackedA(Trans ta, int64_t M, int64_t K, const float* A, int64_t lda)
+    : impl_(new Impl{ta, M, K, lda, A, nullptr, nullptr}) {
+  SN_CHECK(M >= 0 && K >= 0 && lda >= std::max<int64_t>(1, ta == Trans::Yes ? M : K),
+           "PackedA: bad sizes M=", M, " K=", K, " lda=", lda);
+  const KernelSet* ks = gemm_backend() == GemmBackend::Own ? kernels_for(active_isa()) : nullptr;
+  if (!ks || M == 0 || K == 0) return;
+  const int64_t mp = round_up(M, ks->mr), kc = std::min(ks->kc, K);
+  impl_->ks = ks;
+  impl_->packed = std::make_unique<WorkspaceLease>(static_cast<size_t>(mp * K));
+  float* dst = impl_->packed->data();
+  const Strided a = ta == Trans::Yes ? Strided{A, 1, lda} : Strided{A, lda, 1};
+  // One task per k block; each writes its own part of the buffer.
+  parallel_for(0, ceil_div(K, kc), 1, [&](int64_t b0, int64_t b1) {
+    for (int64_t blk = b0; blk < b1; ++blk) {
+      const int64_t pc = blk * kc, kb = std::min(kc, K - pc);
+      pack_a({a.at(0, pc), a.rs, a.cs}, M, kb, ks->mr, dst + pc * mp);
+    }
+  });
+}
+
+PackedA::~PackedA() = default;
+PackedA::PackedA(PackedA&&) noexcept = default;
+
+void sgemm_packed(const PackedA& pa, Trans tb, int64_t N, float alpha, const float* B, int64_t ldb, float beta,
+                  float* C, int64_t ldc) {
+  const PackedA::Impl& a = *pa.impl_;
+  const KernelSet* ks = gemm_backend() == GemmBackend::Own ? kernels_for(active_isa()) : nullptr;
+  if (!a.ks || ks != a.ks) return sgemm(a.ta, tb, a.M, N, a.K, alpha, a.A, a.lda, B, ldb, beta, C, ldc);
+  check_args<float>("sgemm_packed", a.ta, tb, a.M, N, a.K, a.lda, ldb, ldc);
+  if (trivial_gemm(a.M, N, a.K, alpha, beta, C, ldc)) return;
+  sgemm_own(*ks, a.ta, tb, a.M, N, a.K, alpha, a.A, a.lda, B, ldb, beta, C, ldc, a.packed->data());
 }
 
 void dgemm(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, double alpha, const double* A,

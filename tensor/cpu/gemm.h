@@ -12,6 +12,7 @@
 // ISA forced to Ref it runs sgemm_ref. float64 always runs the reference (or OpenBLAS).
 #pragma once
 #include <cstdint>
+#include <memory>
 
 #include "tensor/cpu/isa.h"
 
@@ -23,6 +24,29 @@ void sgemm(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, float alpha, con
            int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
 void dgemm(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, double alpha, const double* A,
            int64_t lda, const double* B, int64_t ldb, double beta, double* C, int64_t ldc);
+
+// op(A) packed once into the micro-panel layout, for several SGEMMs that share it: a
+// convolution's weights are the A of every im2col band and every image of the batch, and packing
+// them again for each of those GEMMs cost 9% of a VGG16 forward pass. A must stay alive and
+// unchanged while the PackedA is used (the OpenBLAS and Ref paths read it directly), and the ISA
+// and backend must not change in between (sgemm_packed then falls back to plain sgemm).
+class PackedA {
+ public:
+  PackedA(Trans ta, int64_t M, int64_t K, const float* A, int64_t lda);
+  ~PackedA();
+  PackedA(PackedA&&) noexcept;
+  PackedA(const PackedA&) = delete;
+  PackedA& operator=(const PackedA&) = delete;
+  PackedA& operator=(PackedA&&) = delete;
+
+ private:
+  friend void sgemm_packed(const PackedA&, Trans, int64_t, float, const float*, int64_t, float, float*, int64_t);
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+// C[M x N] = alpha * op(A) * op(B) + beta * C with op(A) from `a`: the same bits as sgemm.
+void sgemm_packed(const PackedA& a, Trans tb, int64_t N, float alpha, const float* B, int64_t ldb, float beta,
+                  float* C, int64_t ldc);
 
 // The readable definitions: one dot product per element, accumulated in double. Single-threaded.
 void sgemm_ref(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,

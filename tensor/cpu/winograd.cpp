@@ -13,6 +13,7 @@
 // output's scale, vs ~1e-7); tests/test_conv_fast.cpp bounds it and README states the measured
 // error on VGG16.
 #include <algorithm>
+#include <vector>
 
 #include "tensor/cpu/conv.h"
 #include "tensor/cpu/gemm.h"
@@ -41,16 +42,42 @@ void conv2d_forward_winograd(const ConvShape& s, const float* x, const float* w,
   WorkspaceLease U(36 * s.O * s.C), V(36 * s.C * block), M(36 * s.O * block);
   parallel_for(0, s.O, std::max<int64_t>(1, 4096 / s.C),
                [&](int64_t o0, int64_t o1) { k.weights(w, s.O, s.C, o0, o1, U.data()); });
+  // With several tile blocks each U[xi] is the A of several GEMMs: pack it once (one block: the
+  // GEMM packs it once anyway, and a second copy of U would only cost memory).
+  std::vector<PackedA> packed;
+  if (tiles > block)
+    for (int64_t xi = 0; xi < 36; ++xi) packed.emplace_back(Trans::No, s.O, s.C, U.data() + xi * s.O * s.C, s.C);
   for (int64_t t0 = 0; t0 < tiles; t0 += block) {
     const int64_t tb = std::min(block, tiles - t0);
     parallel_for(0, s.C, std::max<int64_t>(1, 256 / tb),
                  [&](int64_t c0, int64_t c1) { k.input(g, x, c0, c1, t0, tb, V.data()); });
-    for (int64_t xi = 0; xi < 36; ++xi)
-      sgemm(Trans::No, Trans::No, s.O, tb, s.C, 1.0f, U.data() + xi * s.O * s.C, s.C, V.data() + xi * s.C * tb, tb,
-            0.0f, M.data() + xi * s.O * tb, tb);
+    for (int64_t xi = 0; xi < 36; ++xi) {
+      float* m = M.data() + xi * s.O * tb;
+      const float* v = V.data() + xi * s.C * tb;
+      if (packed.empty())
+        sgemm(Trans::No, Trans::No, s.O, tb, s.C, 1.0f, U.data() + xi * s.O * s.C, s.C, v, tb, 0.0f, m, tb);
+      else
+        sgemm_packed(packed[xi], Trans::No, tb, 1.0f, v, tb, 0.0f, m, tb);
+    }
     parallel_for(0, s.O, std::max<int64_t>(1, 256 / tb),
                  [&](int64_t o0, int64_t o1) { k.output(g, M.data(), o0, o1, t0, tb, bias, relu, y); });
   }
+}
+
+void conv2d_backward_input_winograd(const ConvShape& s, const float* dy, const float* w, float* dx) {
+  // wf[c, o, kh, kw] = w[o, c, KH - 1 - kh, KW - 1 - kw]: O(O C) work against O(N O C H W) for the
+  // convolution.
+  WorkspaceLease wf(s.C * s.O * s.KH * s.KW);
+  const int64_t taps = s.KH * s.KW;
+  parallel_for(0, s.C, std::max<int64_t>(1, 4096 / (s.O * taps)), [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c)
+      for (int64_t o = 0; o < s.O; ++o) {
+        const float* src = w + (o * s.C + c) * taps;
+        float* dst = wf.data() + (c * s.O + o) * taps;
+        for (int64_t t = 0; t < taps; ++t) dst[t] = src[taps - 1 - t];
+      }
+  });
+  conv2d_forward_winograd(backward_input_as_forward(s), dy, wf.data(), nullptr, dx);
 }
 
 }  // namespace sn::cpu
