@@ -145,10 +145,13 @@ Tensor stylize(const Vgg16& encoder, const StyleModel& model, const Tensor& cont
   SN_CHECK(H >= 2 * ds && W >= 2 * ds, "stylize: content image ", W, "x", H, " is too small (at least ", 2 * ds,
            " pixels a side)");
 
-  // Pad bottom/right (reflection) to a multiple of the downsampling; cropped off at the end.
-  const int64_t Hp = (H + ds - 1) / ds * ds, Wp = (W + ds - 1) / ds * ds;
+  // Reflection padding, cropped off at the end: `border` pixels on every side, so the encoder's
+  // zero padding (which makes features at the image edge unlike any the decoder saw inside a
+  // crop) falls outside the picture, then bottom/right up to a multiple of the downsampling.
+  const int64_t B = std::min({opt.border, H - 1, W - 1}) / ds * ds;
+  const int64_t Hp = (H + 2 * B + ds - 1) / ds * ds, Wp = (W + 2 * B + ds - 1) / ds * ds;
   const Tensor content = (Hp == H && Wp == W) ? content_in.contiguous()
-                                              : pad2d(content_in, {0, Wp - W, 0, Hp - H}, PadMode::Reflect);
+                                              : pad2d(content_in, {B, Wp - W - B, B, Hp - H - B}, PadMode::Reflect);
   const std::vector<Tile> tiles = make_tiles(Hp, Wp, opt.tile, margin, ds);
   auto encode = [&](const Tile& t) { return encoder.features(crop(content, t.iy0, t.iy1, t.ix0, t.ix1), {tap}).at(tap); };
   // The features of the tile's own region, out of those of its whole input region.
@@ -239,7 +242,7 @@ Tensor stylize(const Vgg16& encoder, const StyleModel& model, const Tensor& cont
     Tensor dst = slice(slice(out, 2, t.y0, t.y1), 3, t.x0, t.x1);
     dst.copy_from(crop(img, t.y0 - t.iy0, t.y1 - t.iy0, t.x0 - t.ix0, t.x1 - t.ix0));
   }
-  Tensor result = clamp(crop(out, 0, H, 0, W), 0.0, 1.0);
+  Tensor result = clamp(crop(out, B, B + H, B, B + W), 0.0, 1.0);
   if (opt.preserve_color) result = transfer_luminance(result, content_in);
   return result;
 }

@@ -24,6 +24,7 @@ struct StylizeOptions {
   double alpha = 1.0;           // style strength: fused features alpha * t + (1 - alpha) * C
   bool preserve_color = false;  // keep the content's colours (luminance-only transfer)
   int64_t tile = 512;           // tile side in pixels for the convolution passes; 0 = no tiling
+  int64_t border = 16;          // reflection padding around the photo while stylizing (edge artefacts)
 };
 
 // content [1, 3, H, W] in [0, 1] -> stylized [1, 3, H, W] in [0, 1]. `model` gives the decoder
