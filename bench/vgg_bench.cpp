@@ -3,6 +3,7 @@
 // is that workload's own.
 //
 //   stylenet_vgg_bench --workload forward|train --size S --batch B --threads T --reps R [--warmup W]
+//                      [--layers 1]   (forward: median time per layer on stderr)
 //
 //   forward: torchvision's VGG16 `features` (13 conv + ReLU as conv2d_relu, 5 max-pools, up to pool5) under
 //            NoGradGuard, as inference.
@@ -61,6 +62,14 @@ std::vector<Conv> make_convs(int count, bool requires_grad) {
   return convs;
 }
 
+double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+
+// Per-layer seconds of the forward (--layers 1): layer_times[i] collects layer i's time in every
+// timed repetition (the ops run synchronously, so a layer's time is the wall time around its op).
+std::vector<std::vector<double>> layer_times;
+std::vector<std::string> layer_names;
+bool record_layers = false;
+
 // Runs the layers of kCfg until `convs` is used up; with_last_pool adds the pool that follows the
 // last conv block (features ends with pool5; relu4_3 stops before pool4).
 Tensor run(const std::vector<Conv>& convs, Tensor x, bool with_last_pool) {
@@ -68,22 +77,32 @@ Tensor run(const std::vector<Conv>& convs, Tensor x, bool with_last_pool) {
   same.padding = {1, 1};
   Pool2dOptions halve;
   halve.kernel = {2, 2};
-  size_t next = 0;
+  size_t next = 0, layer = 0;
+  double t = record_layers ? now() : 0.0;
+  auto mark = [&](const std::string& name) {
+    if (!record_layers) return;
+    const double t1 = now();
+    if (layer_times.size() <= layer) layer_times.emplace_back(), layer_names.push_back(name);
+    layer_times[layer++].push_back(t1 - t);
+    t = t1;
+  };
+  int block = 1, in_block = 0;
   for (int c : kCfg) {
     if (c == 0) {
       if (next == convs.size() && !with_last_pool) break;
       x = max_pool2d(x, halve);
+      mark("pool" + std::to_string(block++)), in_block = 0;
       if (next == convs.size()) break;
       continue;
     }
     if (next == convs.size()) break;
     x = conv2d_relu(x, convs[next].w, convs[next].b, same);  // torchvision's conv + ReLU pair, fused
+    mark("conv" + std::to_string(block) + "_" + std::to_string(++in_block) + " " +
+         std::to_string(x.shape()[1]) + "x" + std::to_string(x.shape()[2]));
     ++next;
   }
   return x;
 }
-
-double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
 }  // namespace
 
@@ -91,6 +110,7 @@ int main(int argc, char** argv) {
   std::string workload = "forward";
   int64_t size = 224, batch = 1;
   int threads = 1, reps = 5, warmup = 1;
+  bool layers = false;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
     if (k == "--workload") workload = v;
@@ -99,6 +119,7 @@ int main(int argc, char** argv) {
     else if (k == "--threads") threads = std::atoi(v.c_str());
     else if (k == "--reps") reps = std::atoi(v.c_str());
     else if (k == "--warmup") warmup = std::atoi(v.c_str());
+    else if (k == "--layers") layers = std::atoi(v.c_str()) != 0;
     else {
       std::fprintf(stderr, "unknown option %s\n", k.c_str());
       return 2;
@@ -117,6 +138,7 @@ int main(int argc, char** argv) {
   std::vector<double> times;
   double checksum = 0.0;
   for (int r = 0; r < warmup + reps; ++r) {
+    record_layers = layers && !train && r >= warmup;
     const double t0 = now();
     if (train) {
       Tensor x = image.detach();
@@ -132,6 +154,12 @@ int main(int argc, char** argv) {
       checksum = out.numel();
     }
     if (r >= warmup) times.push_back(now() - t0);
+  }
+  // --layers: one line per layer on stderr (median seconds over the timed repetitions).
+  for (size_t i = 0; i < layer_times.size(); ++i) {
+    std::vector<double> v = layer_times[i];
+    std::sort(v.begin(), v.end());
+    std::fprintf(stderr, "%-16s %8.2f ms\n", layer_names[i].c_str(), 1e3 * v[v.size() / 2]);
   }
   std::vector<double> sorted = times;
   std::sort(sorted.begin(), sorted.end());

@@ -57,6 +57,21 @@ class CpuAllocator final : public Allocator {
         ++hits_;
         return p;
       }
+      // No block within 2x. If a fresh block would not fit under the high-water mark anyway (so
+      // cached blocks would be freed to make room), reuse the smallest cached block that is large
+      // enough instead: the same bound holds (live + cached does not change), and it saves
+      // mapping fresh pages, which costs ~10 us per 4 KiB page on this kind of VM (measured: the
+      // VGG16 forward faulted in 12.8 MB for conv1_2 in every other pass, +40 ms each time).
+      if (it != free_.end() && live_bytes_ + cached_ + want > peak_) {
+        const size_t cap = it->first;
+        void* p = it->second;
+        free_.erase(it);
+        cached_ -= cap;
+        live_[p] = cap;
+        live_bytes_ += cap;
+        ++hits_;
+        return p;
+      }
       ++misses_;
       // Make room under the high-water mark, largest cached blocks first.
       while (!free_.empty() && live_bytes_ + cached_ + want > peak_) {

@@ -14,6 +14,9 @@
 // y = A^T [ (G g G^T) .* (B^T d B) ] A for a 6x6 input tile d and 3x3 kernel g gives a 4x4 output.
 #pragma once
 #include <cstdint>
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 #include "tensor/cpu/winograd_kernels.h"
 
@@ -23,7 +26,7 @@ namespace {
 constexpr int L = 16;  // lanes per step: one AVX-512 vector, two AVX2 vectors
 
 // out[r][.] = B^T z for six lane-vectors z[0..5] (strided by zs), written with stride os.
-inline void bt6(const float* z, int64_t zs, float* out, int64_t os) {
+inline void bt6(const float* __restrict z, int64_t zs, float* __restrict out, int64_t os) {
   for (int l = 0; l < L; ++l) {
     const float z0 = z[l], z1 = z[zs + l], z2 = z[2 * zs + l], z3 = z[3 * zs + l], z4 = z[4 * zs + l],
                 z5 = z[5 * zs + l];
@@ -37,7 +40,7 @@ inline void bt6(const float* z, int64_t zs, float* out, int64_t os) {
 }
 
 // out[0..5] = G z for three lane-vectors z.
-inline void g3(const float* z, int64_t zs, float* out, int64_t os) {
+inline void g3(const float* __restrict z, int64_t zs, float* __restrict out, int64_t os) {
   for (int l = 0; l < L; ++l) {
     const float z0 = z[l], z1 = z[zs + l], z2 = z[2 * zs + l];
     out[l] = z0 * 0.25f;
@@ -50,7 +53,7 @@ inline void g3(const float* z, int64_t zs, float* out, int64_t os) {
 }
 
 // out[0..3] = A^T z for six lane-vectors z.
-inline void at6(const float* z, int64_t zs, float* out, int64_t os) {
+inline void at6(const float* __restrict z, int64_t zs, float* __restrict out, int64_t os) {
   for (int l = 0; l < L; ++l) {
     const float z0 = z[l], z1 = z[zs + l], z2 = z[2 * zs + l], z3 = z[3 * zs + l], z4 = z[4 * zs + l],
                 z5 = z[5 * zs + l];
@@ -60,6 +63,60 @@ inline void at6(const float* z, int64_t zs, float* out, int64_t os) {
     out[2 * os + l] = p12 + 4 * p34;
     out[3 * os + l] = m12 + 8 * m34 + z5;
   }
+}
+
+// The tiles of a block sit side by side in a row (tile l covers columns 4l..4l+3), while the
+// transforms want one lane per tile: converting between "row" x[4l + k] (64 contiguous floats) and
+// "lanes" r[k][l] (k < 4, l < L, rows L apart) is a 16x4 transpose. With AVX-512 it is two 4x4
+// transposes, of the floats within each 128-bit block and of the 128-bit blocks across registers
+// (both are involutions, so the inverse applies them in the other order); otherwise plain loops.
+#if defined(__AVX512F__)
+inline void transpose_in_blocks(__m512& a, __m512& b, __m512& c, __m512& d) {
+  const __m512 t0 = _mm512_unpacklo_ps(a, b), t1 = _mm512_unpackhi_ps(a, b), t2 = _mm512_unpacklo_ps(c, d),
+               t3 = _mm512_unpackhi_ps(c, d);
+  a = _mm512_shuffle_ps(t0, t2, 0x44), b = _mm512_shuffle_ps(t0, t2, 0xEE);
+  c = _mm512_shuffle_ps(t1, t3, 0x44), d = _mm512_shuffle_ps(t1, t3, 0xEE);
+}
+inline void transpose_blocks(__m512& a, __m512& b, __m512& c, __m512& d) {
+  const __m512 v0 = _mm512_shuffle_f32x4(a, b, 0x88), v1 = _mm512_shuffle_f32x4(c, d, 0x88),
+               w0 = _mm512_shuffle_f32x4(a, b, 0xDD), w1 = _mm512_shuffle_f32x4(c, d, 0xDD);
+  a = _mm512_shuffle_f32x4(v0, v1, 0x88), c = _mm512_shuffle_f32x4(v0, v1, 0xDD);
+  b = _mm512_shuffle_f32x4(w0, w1, 0x88), d = _mm512_shuffle_f32x4(w0, w1, 0xDD);
+}
+#endif
+
+// x[4l + k] = r[k * L + l] for k < 4, l < L.
+inline void lanes_to_row(const float* r, float* x) {
+#if defined(__AVX512F__)
+  static_assert(L == 16);
+  __m512 a = _mm512_loadu_ps(r), b = _mm512_loadu_ps(r + L), c = _mm512_loadu_ps(r + 2 * L),
+         d = _mm512_loadu_ps(r + 3 * L);
+  transpose_in_blocks(a, b, c, d);
+  transpose_blocks(a, b, c, d);
+  _mm512_storeu_ps(x, a), _mm512_storeu_ps(x + 16, b), _mm512_storeu_ps(x + 32, c), _mm512_storeu_ps(x + 48, d);
+#else
+  for (int l = 0; l < L; ++l)
+    for (int k = 0; k < 4; ++k) x[4 * l + k] = r[k * L + l];
+#endif
+}
+
+// r[k * L + l] = x[4l + k] for k < `rows` (<= 4), l < L; reads x[0 .. 4 (L - 1) + rows - 1] only.
+inline void row_to_lanes(const float* x, float* r, int rows) {
+#if defined(__AVX512F__)
+  static_assert(L == 16);
+  const __mmask16 tail = static_cast<__mmask16>((1u << (12 + rows)) - 1);  // x[48 .. 60 + rows - 1]
+  __m512 a = _mm512_loadu_ps(x), b = _mm512_loadu_ps(x + 16), c = _mm512_loadu_ps(x + 32),
+         d = _mm512_maskz_loadu_ps(tail, x + 48);
+  transpose_blocks(a, b, c, d);
+  transpose_in_blocks(a, b, c, d);
+  _mm512_storeu_ps(r, a);
+  if (rows > 1) _mm512_storeu_ps(r + L, b);
+  if (rows > 2) _mm512_storeu_ps(r + 2 * L, c);
+  if (rows > 3) _mm512_storeu_ps(r + 3 * L, d);
+#else
+  for (int k = 0; k < rows; ++k)
+    for (int l = 0; l < L; ++l) r[k * L + l] = x[4 * l + k];
+#endif
 }
 
 void weights(const float* w, int64_t O, int64_t C, int64_t o0, int64_t o1, float* U) {
@@ -95,9 +152,10 @@ void input(const TileGeometry& g, const float* x, int64_t c0, int64_t c1, int64_
         if (n_lanes == L && j0 + L <= g.tiles_w && r0 >= 0 && s0 >= 0 && r0 + 6 <= g.H &&
             s0 + 4 * (L - 1) + 6 <= g.W) {
           const float* base = x + ((n * g.C + c) * g.H + r0) * g.W + s0;
-          for (int a = 0; a < 6; ++a)
-            for (int b = 0; b < 6; ++b)
-              for (int l = 0; l < L; ++l) d[a][b][l] = base[a * g.W + 4 * l + b];
+          for (int a = 0; a < 6; ++a) {
+            row_to_lanes(base + a * g.W, &d[a][0][0], 4);      // columns 4l .. 4l + 3
+            row_to_lanes(base + a * g.W + 4, &d[a][4][0], 2);  // columns 4l + 4, 4l + 5
+          }
           goto transform;
         }
       }
@@ -128,6 +186,10 @@ void input(const TileGeometry& g, const float* x, int64_t c0, int64_t c1, int64_
       }
     transform:
       for (int a = 0; a < 6; ++a) bt6(&d[a][0][0], L, &t[a][0][0], L);  // rows: d B
+      if (n_lanes == L) {  // columns: B^T (d B), straight into V[xi = 6 r + s][c][t1 ..]
+        for (int s = 0; s < 6; ++s) bt6(&t[0][s][0], 6 * L, V + (s * g.C + c) * tb + t1, 6 * g.C * tb);
+        continue;
+      }
       for (int s = 0; s < 6; ++s) bt6(&t[0][s][0], 6 * L, &v[0][s][0], 6 * L);  // columns: B^T (d B)
       for (int xi = 0; xi < 36; ++xi) {
         float* dst = V + (xi * g.C + c) * tb + t1;
@@ -145,12 +207,16 @@ void output(const TileGeometry& g, const float* M, int64_t o0, int64_t o1, int64
     const float b = bias ? bias[o] : 0.0f;
     for (int64_t t1 = 0; t1 < tb; t1 += L) {
       const int n_lanes = static_cast<int>(tb - t1 < L ? tb - t1 : L);
-      for (int xi = 0; xi < 36; ++xi) {
-        const float* src = M + (xi * g.O + o) * tb + t1;
-        float* dst = &m[xi / 6][xi % 6][0];
-        for (int l = 0; l < L; ++l) dst[l] = l < n_lanes ? src[l] : 0.0f;
+      if (n_lanes == L) {  // A^T m, read straight from M[xi = 6 r + s][o][t1 ..]
+        for (int s = 0; s < 6; ++s) at6(M + (s * g.O + o) * tb + t1, 6 * g.O * tb, &t[0][s][0], 6 * L);
+      } else {
+        for (int xi = 0; xi < 36; ++xi) {
+          const float* src = M + (xi * g.O + o) * tb + t1;
+          float* dst = &m[xi / 6][xi % 6][0];
+          for (int l = 0; l < L; ++l) dst[l] = l < n_lanes ? src[l] : 0.0f;
+        }
+        for (int s = 0; s < 6; ++s) at6(&m[0][s][0], 6 * L, &t[0][s][0], 6 * L);  // A^T m
       }
-      for (int s = 0; s < 6; ++s) at6(&m[0][s][0], 6 * L, &t[0][s][0], 6 * L);  // A^T m
       for (int a = 0; a < 4; ++a) at6(&t[a][0][0], L, &out[a][0][0], L);        // (A^T m) A
       for (int a = 0; a < 4; ++a)
         for (int k = 0; k < 4; ++k)
@@ -165,9 +231,7 @@ void output(const TileGeometry& g, const float* M, int64_t o0, int64_t o1, int64
                       j0 = tile % g.tiles_w;
         if (n_lanes == L && j0 + L <= g.tiles_w && 4 * i + 4 <= g.OH && 4 * (j0 + L) <= g.OW) {
           float* dst = y + ((n * g.O + o) * g.OH + 4 * i) * g.OW + 4 * j0;
-          for (int a = 0; a < 4; ++a)
-            for (int l = 0; l < L; ++l)
-              for (int k = 0; k < 4; ++k) dst[a * g.OW + 4 * l + k] = out[a][k][l];
+          for (int a = 0; a < 4; ++a) lanes_to_row(&out[a][0][0], dst + a * g.OW);
           continue;
         }
       }
