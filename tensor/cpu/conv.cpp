@@ -39,11 +39,13 @@ ConvAlgo conv2d_algo(const ConvShape& s) {
   // The input/output transforms cost O(C + O) per tile against O(C * O) for the GEMMs: below 16
   // channels on either side (VGG's first layer has C = 3) they are not amortised. The weight
   // transform writes 36 * O * C floats per call whatever the image size, which few tiles cannot
-  // amortise: measured on VGG's 512-channel layers, 49 tiles (28x28, batch 1) ran 10% slower than
-  // im2col and 16 tiles (14x14) 2.5x slower, while 196 tiles (56x56) ran ~1.7x faster.
+  // amortise. Both costs scale with O * C, so the tile count decides: measured on VGG's
+  // 512-channel layers (1 thread, AVX-512, stylenet_bench_kernels, medians of 3), 49 tiles (28x28,
+  // batch 1) take 24.8 ms against im2col's 28.2 ms, 16 tiles (14x14) 20.6 ms against 7.8 ms, and
+  // 196 tiles (56x56) run ~1.7x faster than im2col.
   const int64_t tiles = s.N * ((s.OH + 3) / 4) * ((s.OW + 3) / 4);
-  return winograd_applies(s) && s.C >= 16 && s.O >= 16 && tiles >= 128 ? ConvAlgo::Winograd4x3
-                                                                        : ConvAlgo::Im2colGemm;
+  return winograd_applies(s) && s.C >= 16 && s.O >= 16 && tiles >= 48 ? ConvAlgo::Winograd4x3
+                                                                       : ConvAlgo::Im2colGemm;
 }
 
 void set_conv_algo_override(const char* name) {

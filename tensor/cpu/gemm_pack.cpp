@@ -5,6 +5,9 @@
 // (so the inner loop is a memcpy or a unit-stride read) and a general strided fallback.
 #include <algorithm>
 #include <cstring>
+#if defined(__SSE2__)
+#include <xmmintrin.h>
+#endif
 
 #include "tensor/cpu/gemm_internal.h"
 
@@ -22,6 +25,26 @@ void pack_a(Strided a, int64_t mb, int64_t kb, int mr, float* dst) {
         for (int r = m; r < mr; ++r) d[r] = 0.0f;
       }
     } else {
+#if defined(__SSE2__)
+      if (a.cs == 1 && m == mr && mr % 4 == 0) {
+        // Row-major, whole panel: 4x4 blocks transposed in SSE registers (baseline x86-64), so
+        // both the reads (along k) and the writes (along the panel's rows) are 16-byte vectors
+        // instead of one scalar store per element.
+        int64_t k = 0;
+        for (; k + 4 <= kb; k += 4)
+          for (int r = 0; r < mr; r += 4) {
+            __m128 x0 = _mm_loadu_ps(a.at(i0 + r, k)), x1 = _mm_loadu_ps(a.at(i0 + r + 1, k)),
+                   x2 = _mm_loadu_ps(a.at(i0 + r + 2, k)), x3 = _mm_loadu_ps(a.at(i0 + r + 3, k));
+            _MM_TRANSPOSE4_PS(x0, x1, x2, x3);
+            float* d = dst + k * mr + r;
+            _mm_storeu_ps(d, x0), _mm_storeu_ps(d + mr, x1), _mm_storeu_ps(d + 2 * mr, x2),
+                _mm_storeu_ps(d + 3 * mr, x3);
+          }
+        for (; k < kb; ++k)
+          for (int r = 0; r < mr; ++r) dst[k * mr + r] = *a.at(i0 + r, k);
+        continue;
+      }
+#endif
       // Row-major (cs == 1) or general: read each row along k, scatter with stride mr.
       for (int r = 0; r < m; ++r) {
         const float* src = a.at(i0 + r, 0);
