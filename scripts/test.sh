@@ -6,4 +6,4 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$root/scripts/build.sh" -DSTYLENET_BUILD_TESTS=ON -DSTYLENET_BUILD_BENCH=ON
 export STYLENET_DATA="${STYLENET_DATA:-$root/../shared}"
 cd "${STYLENET_BUILD_DIR:-$root/build}"
-ctest --output-on-failure --timeout 1200 "$@"
+ctest --output-on-failure --timeout 1200 -j "$(nproc)" "$@"
