@@ -18,12 +18,7 @@ namespace fs = std::filesystem;
 
 // A folder's images, or the comma-separated files given; empty -> the shared samples with `prefix`.
 std::vector<std::string> image_list(const std::string& arg, const std::string& prefix) {
-  if (arg.empty()) {
-    std::vector<std::string> out;
-    for (const auto& f : list_images(data_root() + "/data/samples"))
-      if (fs::path(f).filename().string().rfind(prefix, 0) == 0) out.push_back(f);
-    return out;
-  }
+  if (arg.empty()) return sample_images(prefix);
   if (fs::is_directory(arg)) return list_images(arg);
   return split_list(arg);
 }

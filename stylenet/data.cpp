@@ -39,6 +39,13 @@ std::vector<std::string> list_images(const std::string& dir) {
   return files;
 }
 
+std::vector<std::string> sample_images(const std::string& prefix) {
+  std::vector<std::string> out;
+  for (const auto& f : list_images(data_root() + "/data/samples"))
+    if (std::filesystem::path(f).filename().string().rfind(prefix, 0) == 0) out.push_back(f);
+  return out;
+}
+
 CropSampler::CropSampler(const std::vector<std::string>& files, int64_t crop, uint64_t seed)
     : crop_(crop), gen_(seed) {
   SN_CHECK(crop > 0, "CropSampler: crop size must be positive");

@@ -16,6 +16,10 @@ std::string data_root();
 // sees the same order. Throws if the folder is missing or holds no images.
 std::vector<std::string> list_images(const std::string& dir);
 
+// The shared sample images ($STYLENET_DATA/data/samples) whose file names start with `prefix`
+// ("content_" photos, "style_" artworks), sorted by name.
+std::vector<std::string> sample_images(const std::string& prefix);
+
 // Draws random square crops from a fixed set of images held in memory (as 8-bit, to keep
 // a few hundred photos small). Deterministic for a given seed.
 class CropSampler {

@@ -77,9 +77,7 @@ DemoResult run_denoise_demo(const DemoOptions& opt, const std::function<void(int
   Generator eval_gen(opt.seed + 1000);
   std::vector<Tensor> sheet;
   double noisy_sum = 0, denoised_sum = 0;
-  std::vector<std::string> samples;
-  for (const std::string& f : list_images(root + "/data/samples"))
-    if (std::filesystem::path(f).filename().string().rfind("content_", 0) == 0) samples.push_back(f);
+  const std::vector<std::string> samples = sample_images("content_");
   for (const std::string& f : samples) {
     const Tensor clean = centre_square(resize_short_side(load_image(f), opt.sheet_size));
     const Tensor noisy = add_noise(clean, opt.noise_std, eval_gen);

@@ -11,6 +11,7 @@
 #include "stylenet/image.h"
 #include "stylenet/style_model.h"
 #include "tests/cli_runner.h"
+#include "tests/temp_dir.h"
 
 using namespace sn::test;
 namespace fs = std::filesystem;
@@ -59,8 +60,8 @@ TEST_CASE("cli: bad usage is one line naming the problem, status 2") {
 }
 
 TEST_CASE("cli: demo writes its sheet atomically and fails cleanly without data") {
-  const fs::path dir = fs::temp_directory_path() / ("stylenet_cli_demo_" + std::to_string(::getpid()));
-  fs::create_directories(dir);
+  const TempDir tmp("cli_demo");
+  const fs::path& dir = tmp.path;
   const fs::path out = dir / "sheet.png";
   const CliResult ok = run_cli({"demo", "--steps", "3", "--batch", "2", "--crop", "16", "--images", "4",
                                 "--quiet", "--out", out.string()});
@@ -81,35 +82,23 @@ TEST_CASE("cli: demo writes its sheet atomically and fails cleanly without data"
   CHECK(line_count(bad.err) == 1);
   CHECK(bad.err.find("nowhere") != std::string::npos);
   CHECK(fs::last_write_time(out) == before);
-  int files = 0;
-  for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir)) ++files;
-  CHECK(files == 1);
-  fs::remove_all(dir);
+  CHECK(tmp.files() == std::vector<std::string>{"sheet.png"});
 }
 
 // ---------------------------------------------------------------- stylize, train, eval
 
 namespace {
 
-struct CliDir {
-  fs::path path;
-  explicit CliDir(const std::string& name) : path(fs::temp_directory_path() / ("stylenet_cli_" + name + "_" + std::to_string(::getpid()))) {
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~CliDir() { fs::remove_all(path); }
-};
-
 std::string sample_file(const std::string& prefix) {
-  for (const auto& f : sn::list_images(sn::data_root() + "/data/samples"))
-    if (fs::path(f).filename().string().rfind(prefix, 0) == 0) return f;
-  return "";
+  const auto files = sn::sample_images(prefix);
+  REQUIRE_FALSE(files.empty());
+  return files.front();
 }
 
 }  // namespace
 
 TEST_CASE("cli: stylize writes the image, a folder of images, and refuses bad input cleanly") {
-  CliDir dir("stylize");
+  TempDir dir("cli_stylize");
   const std::string model = (dir.path / "m.safetensors").string();
   {
     sn::Generator gen(1);
@@ -180,7 +169,7 @@ TEST_CASE("cli: stylize writes the image, a folder of images, and refuses bad in
 }
 
 TEST_CASE("cli: train and eval refuse bad usage; resume needs a run") {
-  CliDir dir("train");
+  TempDir dir("cli_train");
   const CliResult r1 = run_cli({"train", "--run", (dir.path / "empty").string(), "--resume"});
   CHECK(r1.status == 1);
   CHECK(r1.err.find("nothing to resume") != std::string::npos);

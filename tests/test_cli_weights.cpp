@@ -13,6 +13,7 @@
 #include "stylenet/image.h"
 #include "stylenet/vgg16.h"
 #include "stylenet/weight_files.h"
+#include "tests/temp_dir.h"
 #include "tests/vgg/run_process.h"
 #include "tests/vgg/vgg_test_util.h"
 #include "weights/npy.h"
@@ -24,22 +25,6 @@ using namespace sn::test;
 namespace fs = std::filesystem;
 
 namespace {
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int n = 0;
-    path = fs::temp_directory_path() / ("sn_cli_weights_" + std::to_string(::getpid()) + "_" + std::to_string(n++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::vector<std::string> files() const {
-    std::vector<std::string> names;
-    for (const auto& e : fs::directory_iterator(path)) names.push_back(e.path().filename().string());
-    return names;
-  }
-};
 
 fs::path data_file(const std::string& rel) {
   const char* root = std::getenv("STYLENET_DATA");
@@ -72,7 +57,7 @@ bool curl_on_path() { return std::system("command -v curl >/dev/null 2>&1") == 0
 
 TEST_CASE("cli convert: the legacy VGG16 file becomes safetensors with metadata and a summary") {
   const fs::path vgg = vgg_dir() / "vgg16_legacy.pth";
-  TempDir tmp;
+  TempDir tmp("cli_weights");
   const fs::path out = tmp.path / "vgg16.safetensors";
   const ProcessResult r = run_cli({"convert", vgg.string(), out.string()});
   CAPTURE(r.err);
@@ -103,7 +88,7 @@ TEST_CASE("cli convert: the legacy VGG16 file becomes safetensors with metadata 
 }
 
 TEST_CASE("cli convert: zip and safetensors inputs; any state_dict converts") {
-  TempDir tmp;
+  TempDir tmp("cli_weights");
   const fs::path a = tmp.path / "a.safetensors", b = tmp.path / "b.safetensors";
   const ProcessResult r = run_cli({"convert", (vgg_dir() / "small_zip.pth").string(), a.string()});
   CAPTURE(r.err);
@@ -121,7 +106,7 @@ TEST_CASE("cli convert: zip and safetensors inputs; any state_dict converts") {
 
 TEST_CASE("cli convert: bad input is one error line, status 1, and leaves OUT as it was") {
   const fs::path dir = vgg_dir();
-  TempDir tmp;
+  TempDir tmp("cli_weights");
   const fs::path truncated = tmp.path / "truncated.pth", text = tmp.path / "notes.txt";
   write_file_atomic(truncated, read_file(dir / "small_zip.pth").substr(0, 900));
   write_file_atomic(text, "just some text, not weights\n");
@@ -156,7 +141,7 @@ TEST_CASE("cli features: .npz and .npy outputs hold the same activations as the 
     NoGradGuard no_grad;
     want = Vgg16::from_file(weights).features(resize_short_side(load_image(image.string()), 64), {"relu1_2", "relu3_3"});
   }
-  TempDir tmp;
+  TempDir tmp("cli_weights");
   const std::vector<std::string> common = {"features", "--image", image.string(), "--size", "64", "--weights", weights.string()};
   auto args = [&](std::vector<std::string> more) {
     std::vector<std::string> a = common;
@@ -207,7 +192,7 @@ TEST_CASE("cli features: bad input is one error line, a non-zero status, and no 
   const fs::path dir = vgg_dir();
   const std::string image = data_file("content/adain_blonde_girl.jpg").string();
   const std::string weights = (dir / "vgg16_legacy.pth").string();
-  TempDir tmp;
+  TempDir tmp("cli_weights");
   const std::string out = (tmp.path / "f.npz").string();
   struct Bad {
     std::vector<std::string> args;
@@ -271,7 +256,7 @@ TEST_CASE("cli classify: prints the same top-5 as the API, or one error line") {
 }
 
 TEST_CASE("cli fetch-weights: offline it fails at once, says where to put a file, and installs nothing") {
-  TempDir tmp;
+  TempDir tmp("cli_weights");
   const fs::path out = tmp.path / "cache" / "vgg16.safetensors";
   if (!curl_on_path()) {
     check_fails(run_cli({"fetch-weights", "--out", out.string()}), 1, "fetch-weights", "curl is not installed");

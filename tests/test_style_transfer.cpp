@@ -19,9 +19,11 @@
 #include "stylenet/stylize.h"
 #include "stylenet/train.h"
 #include "tests/cli_runner.h"
+#include "tests/temp_dir.h"
 #include "weights/checkpoint.h"
 
 using namespace sn;
+using sn::test::TempDir;
 namespace fs = std::filesystem;
 
 namespace {
@@ -30,16 +32,6 @@ const Vgg16& encoder() {
   static const Vgg16 vgg = Vgg16::standin();
   return vgg;
 }
-
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& name)
-      : path(fs::temp_directory_path() / ("stylenet_" + name + "_" + std::to_string(::getpid()))) {
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
 
 double max_abs_diff(const Tensor& a, const Tensor& b) {
   REQUIRE(a.shape() == b.shape());
@@ -50,10 +42,9 @@ double max_abs_diff(const Tensor& a, const Tensor& b) {
 }
 
 std::string sample(const std::string& prefix) {
-  for (const auto& f : list_images(data_root() + "/data/samples"))
-    if (fs::path(f).filename().string().rfind(prefix, 0) == 0) return f;
-  FAIL("no sample image starting with " << prefix);
-  return "";
+  const auto files = sample_images(prefix);
+  REQUIRE_FALSE(files.empty());
+  return files.front();
 }
 
 TrainOptions tiny_run(const fs::path& dir, TrainStage stage, int64_t steps) {

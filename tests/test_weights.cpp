@@ -9,6 +9,7 @@
 
 #include "tensor/random.h"
 #include "weights/atomic_file.h"
+#include "tests/temp_dir.h"
 #include "weights/checkpoint.h"
 #include "weights/half.h"
 #include "weights/json.h"
@@ -16,24 +17,10 @@
 #include "weights/safetensors.h"
 
 using namespace sn;
+using sn::test::TempDir;
 namespace fs = std::filesystem;
 
 namespace {
-
-// A fresh, empty directory per test case, removed at the end.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int n = 0;
-    path = fs::temp_directory_path() / ("sn_weights_test_" + std::to_string(::getpid()) + "_" + std::to_string(n++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  size_t count_files() const {
-    return static_cast<size_t>(std::distance(fs::directory_iterator(path), fs::directory_iterator()));
-  }
-};
 
 std::vector<double> vals(const Tensor& t) { return t.to_vector<double>(); }
 
@@ -255,14 +242,14 @@ TEST_CASE("safetensors refuses hostile or broken files with one clear error") {
 }
 
 TEST_CASE("safetensors files on disk: save, load, and a missing file is an sn::Error") {
-  TempDir dir;
+  TempDir dir("weights");
   TensorDict d;
   d.insert("w", Tensor::full({2, 2}, 1.5));
   save_safetensors(dir.path / "m.safetensors", d, {{"author", "test"}});
   const SafetensorsContents back = load_safetensors(dir.path / "m.safetensors");
   CHECK(vals(back.tensors.at("w")) == std::vector<double>{1.5, 1.5, 1.5, 1.5});
   CHECK(back.metadata.at("author") == "test");
-  CHECK(dir.count_files() == 1);  // no temporary left behind
+  CHECK(dir.files().size() == 1);  // no temporary left behind
   CHECK_THROWS_WITH_AS(load_safetensors(dir.path / "missing.safetensors"), doctest::Contains("missing.safetensors"), Error);
 }
 
@@ -322,7 +309,7 @@ TEST_CASE("npy reads version 2.0 headers and refuses what it cannot represent") 
   refused(file(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (4294967296, 4294967296), }", f8), "too large");
   refused(file(1, "{'descr': '<f8'", "").substr(0, 12), "runs past the end");
 
-  TempDir dir;
+  TempDir dir("weights");
   save_npy(dir.path / "x.npy", Tensor::ones({3}));
   CHECK(vals(load_npy(dir.path / "x.npy")) == std::vector<double>{1, 1, 1});
 }
@@ -330,7 +317,7 @@ TEST_CASE("npy reads version 2.0 headers and refuses what it cannot represent") 
 // ---------------------------------------------------------------- atomic writes
 
 TEST_CASE("atomic write replaces the file, or leaves the old one intact and no temporary behind") {
-  TempDir dir;
+  TempDir dir("weights");
   const fs::path target = dir.path / "weights.bin";
   write_file_atomic(target, "first version");
   CHECK(slurp(target) == "first version");
@@ -345,7 +332,7 @@ TEST_CASE("atomic write replaces the file, or leaves the old one intact and no t
                                          }),
                        "tensor exploded mid-write", Error);
   CHECK(slurp(target) == "second");
-  CHECK(dir.count_files() == 1);
+  CHECK(dir.files().size() == 1);
 
   // A save through the safetensors writer that fails on an undefined tensor, likewise.
   TensorDict bad;
@@ -353,7 +340,7 @@ TEST_CASE("atomic write replaces the file, or leaves the old one intact and no t
   bad.insert("b", Tensor());
   CHECK_THROWS_AS(save_safetensors(target, bad), Error);
   CHECK(slurp(target) == "second");
-  CHECK(dir.count_files() == 1);
+  CHECK(dir.files().size() == 1);
 
   // The directory does not exist: a clear error naming the path, nothing created.
   CHECK_THROWS_WITH_AS(write_file_atomic(dir.path / "no_such_dir" / "f.bin", "x"), doctest::Contains("no_such_dir"), Error);
@@ -361,13 +348,13 @@ TEST_CASE("atomic write replaces the file, or leaves the old one intact and no t
   // The target is a directory: rename fails, the temporary is cleaned up.
   fs::create_directories(dir.path / "a_dir" / "child");
   CHECK_THROWS_WITH_AS(write_file_atomic(dir.path / "a_dir", "x"), doctest::Contains("cannot rename"), Error);
-  CHECK(dir.count_files() == 2);
+  CHECK(dir.files().size() == 2);
 }
 
 // ---------------------------------------------------------------- checkpoints
 
 TEST_CASE("a checkpoint round-trips model, optimizer and schedule state with its metadata") {
-  TempDir dir;
+  TempDir dir("weights");
   Generator g(11);
   Checkpoint c;
   c.model.insert("conv.weight", Tensor::randn({2, 3, 3, 3}, g));
