@@ -1,6 +1,7 @@
 #include "stylenet/style_model.h"
 
 #include <cstdlib>
+#include <sstream>
 
 #include "autograd/grad_mode.h"
 #include "tensor/error.h"
@@ -16,9 +17,9 @@ namespace {
 constexpr const char* kFormat = "stylenet-style-model";
 constexpr const char* kVersion = "1";
 
-const std::string& meta(const Metadata& m, const std::string& key, const std::filesystem::path& path) {
+const std::string& meta(const Metadata& m, const std::string& key, const std::string& source) {
   const auto it = m.find(key);
-  SN_CHECK(it != m.end(), "'", path.string(), "' is not a StyleNet model: its metadata lacks '", key, "'");
+  SN_CHECK(it != m.end(), "'", source, "': its metadata lacks '", key, "'");
   return it->second;
 }
 
@@ -49,9 +50,8 @@ TensorDict StyleModel::state_dict() const {
 }
 
 void StyleModel::load_state_dict(const TensorDict& dict) {
-  size_t used = 0;
   const TensorDict dec = dict.strip_prefix("decoder."), fus = dict.strip_prefix("fusion.");
-  used = dec.size() + fus.size();
+  const size_t used = dec.size() + fus.size();
   SN_CHECK(used == dict.size(), "StyleModel: ", dict.size() - used, " keys are neither decoder.* nor fusion.*");
   decoder->load_state_dict(dec);
   fusion->load_state_dict(fus);
@@ -59,33 +59,43 @@ void StyleModel::load_state_dict(const TensorDict& dict) {
 
 void StyleModel::save(const std::filesystem::path& path, StoredDType stored, const Metadata& extra) const {
   Metadata m = extra;
+  for (const auto& [key, value] : describe()) m[key] = value;
   m["format"] = kFormat;
   m["format_version"] = kVersion;
-  m["tap"] = config_.tap;
-  m["decoder_width"] = std::to_string(config_.decoder_width);
-  m["k"] = std::to_string(config_.k);
-  m["encoder"] = encoder_identity_;
   m["input"] = "RGB in [0, 1]; the encoder applies ImageNet mean/std itself";
   save_safetensors(path, state_dict(), m, stored);
 }
 
+Metadata StyleModel::describe() const {
+  std::ostringstream width;
+  width.precision(17);  // round-trips the double exactly
+  width << config_.decoder_width;
+  return {{"tap", config_.tap}, {"decoder_width", width.str()}, {"k", std::to_string(config_.k)},
+          {"encoder", encoder_identity_}};
+}
+
+StyleModel StyleModel::from_description(const Metadata& m, const std::string& source, Generator* gen) {
+  StyleModelConfig cfg;
+  cfg.tap = meta(m, "tap", source);
+  try {
+    cfg.decoder_width = std::stod(meta(m, "decoder_width", source));
+    cfg.k = std::stoll(meta(m, "k", source));
+  } catch (const std::logic_error&) {
+    throw Error(detail::cat("'", source, "': malformed decoder_width or k in its metadata"));
+  }
+  SN_CHECK(cfg.decoder_width > 0 && cfg.decoder_width <= 4 && cfg.k >= 1 && cfg.k <= 512, "'", source,
+           "': decoder_width or k out of range");
+  return StyleModel(cfg, meta(m, "encoder", source), gen);
+}
+
 StyleModel StyleModel::load(const std::filesystem::path& path) {
   SafetensorsContents c = load_safetensors(path);
-  SN_CHECK(meta(c.metadata, "format", path) == kFormat, "'", path.string(), "' is not a StyleNet model (format '",
-           c.metadata.at("format"), "')");
-  SN_CHECK(meta(c.metadata, "format_version", path) == kVersion, "'", path.string(), "': unsupported model version ",
-           c.metadata.at("format_version"));
-  StyleModelConfig cfg;
-  cfg.tap = meta(c.metadata, "tap", path);
-  try {
-    cfg.decoder_width = std::stod(meta(c.metadata, "decoder_width", path));
-    cfg.k = std::stoll(meta(c.metadata, "k", path));
-  } catch (const std::logic_error&) {
-    throw Error(detail::cat("'", path.string(), "': malformed decoder_width or k in its metadata"));
-  }
-  SN_CHECK(cfg.decoder_width > 0 && cfg.decoder_width <= 4 && cfg.k >= 1 && cfg.k <= 512, "'", path.string(),
-           "': decoder_width or k out of range");
-  StyleModel model(cfg, meta(c.metadata, "encoder", path));
+  const auto format = c.metadata.find("format");
+  SN_CHECK(format != c.metadata.end() && format->second == kFormat, "'", path.string(),
+           "' is not a StyleNet model (format '", format == c.metadata.end() ? "" : format->second, "')");
+  SN_CHECK(meta(c.metadata, "format_version", path.string()) == kVersion, "'", path.string(),
+           "': unsupported model version ", c.metadata.at("format_version"));
+  StyleModel model = from_description(c.metadata, path.string());
   try {
     model.load_state_dict(c.tensors);
   } catch (const Error& e) {

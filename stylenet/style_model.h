@@ -32,6 +32,13 @@ class StyleModel {
   void save(const std::filesystem::path& path, StoredDType stored = StoredDType::Native,
             const Metadata& extra = {}) const;
 
+  // What identifies the model's shape and encoder, as strings: "tap", "decoder_width", "k",
+  // "encoder". Model files and training checkpoints both carry it in their metadata.
+  Metadata describe() const;
+  // A model (freshly initialised) of the shape and encoder `m` describes; throws sn::Error naming
+  // `source` for a missing, malformed or out-of-range entry.
+  static StyleModel from_description(const Metadata& m, const std::string& source, Generator* gen = nullptr);
+
   // Throws unless `encoder` is the one this model was trained with.
   void check_encoder(const Vgg16& encoder) const;
 

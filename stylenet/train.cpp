@@ -99,13 +99,6 @@ std::map<std::string, std::vector<double>> read_log(const fs::path& path) {
   return out;
 }
 
-std::vector<std::string> sample_files(const std::string& prefix) {
-  std::vector<std::string> out;
-  for (const auto& f : list_images(data_root() + "/data/samples"))
-    if (fs::path(f).filename().string().rfind(prefix, 0) == 0) out.push_back(f);
-  return out;
-}
-
 }  // namespace
 
 TrainStage parse_train_stage(const std::string& name) {
@@ -125,11 +118,7 @@ int64_t export_model(const std::string& run_dir, const std::string& out, StoredD
   const fs::path ckpt_path = fs::path(run_dir) / "checkpoint.safetensors";
   SN_CHECK(fs::exists(ckpt_path), "export: '", ckpt_path.string(), "' does not exist");
   const Checkpoint ck = load_checkpoint(ckpt_path);
-  StyleModelConfig cfg;
-  cfg.tap = info_at(ck.info, "tap");
-  cfg.decoder_width = std::stod(info_at(ck.info, "decoder_width"));
-  cfg.k = std::stoll(info_at(ck.info, "k"));
-  StyleModel model(cfg, info_at(ck.info, "encoder"));
+  StyleModel model = StyleModel::from_description(ck.info, ckpt_path.string());
   model.load_state_dict(ck.model);
   model.save(out, stored, {{"trained_stage", info_at(ck.info, "stage")}, {"steps", std::to_string(ck.step)}});
   return ck.step;
@@ -188,9 +177,6 @@ TrainReport train_style_model(const TrainOptions& opt_in, const TrainProgress& p
     ck = load_checkpoint(ckpt_path);
     const Metadata& m = ck.info;
     opt.stage = parse_train_stage(info_at(m, "stage"));
-    opt.model.tap = info_at(m, "tap");
-    opt.model.decoder_width = std::stod(info_at(m, "decoder_width"));
-    opt.model.k = std::stoll(info_at(m, "k"));
     opt.steps = std::stoll(info_at(m, "steps"));
     opt.batch = std::stoll(info_at(m, "batch"));
     opt.crop = std::stoll(info_at(m, "crop"));
@@ -206,7 +192,7 @@ TrainReport train_style_model(const TrainOptions& opt_in, const TrainProgress& p
 
   const Vgg16 encoder = Vgg16::load();
   Generator init_gen(opt.seed, 11);
-  StyleModel model = opt.resume ? StyleModel(opt.model, info_at(ck.info, "encoder"))
+  StyleModel model = opt.resume ? StyleModel::from_description(ck.info, ckpt_path.string())
                      : !opt.init_model.empty() ? StyleModel::load(opt.init_model)
                                                : StyleModel(opt.model, encoder.identity().str(), &init_gen);
   opt.model = model.config();
@@ -265,11 +251,10 @@ TrainReport train_style_model(const TrainOptions& opt_in, const TrainProgress& p
     c.scheduler = sched.state_dict();
     c.step = step;
     c.seed = opt.seed;
-    c.info = {{"stage", train_stage_name(opt.stage)}, {"tap", tap},
-              {"decoder_width", fmt(opt.model.decoder_width)}, {"k", std::to_string(opt.model.k)},
-              {"encoder", model.encoder_identity()}, {"steps", std::to_string(opt.steps)},
-              {"batch", std::to_string(opt.batch)}, {"crop", std::to_string(opt.crop)}, {"lr", fmt(opt.lr)},
-              {"warmup", std::to_string(opt.warmup)}};
+    c.info = model.describe();  // shape and encoder, as a model file records them
+    c.info.insert({{"stage", train_stage_name(opt.stage)}, {"steps", std::to_string(opt.steps)},
+                   {"batch", std::to_string(opt.batch)}, {"crop", std::to_string(opt.crop)}, {"lr", fmt(opt.lr)},
+                   {"warmup", std::to_string(opt.warmup)}});
     save_checkpoint(ckpt_path, c);
   };
   auto write_samples = [&](int64_t step) {
@@ -277,7 +262,7 @@ TrainReport train_style_model(const TrainOptions& opt_in, const TrainProgress& p
     model.decoder->eval();
     model.fusion->eval();
     std::vector<Tensor> cells;
-    const auto contents = sample_files("content_"), styles = sample_files("style_");
+    const auto contents = sample_images("content_"), styles = sample_images("style_");
     const size_t nc = std::min<size_t>(3, contents.size()), ns = decoder_stage ? 0 : std::min<size_t>(3, styles.size());
     std::vector<Tensor> style_imgs;
     for (size_t j = 0; j < ns; ++j) style_imgs.push_back(resize_image(load_image(styles[j]), 2 * opt.crop, 2 * opt.crop));
