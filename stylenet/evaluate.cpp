@@ -40,31 +40,28 @@ Plane sobel_magnitude(const Plane& y, int64_t h, int64_t w) {
   return m;
 }
 
-// Separable Gaussian blur (sigma 1.5, radius 5, renormalised at the borders), as SSIM's window.
-Plane blur(const Plane& x, int64_t h, int64_t w) {
+// One 1-D pass of SSIM's Gaussian window (sigma 1.5, radius 5, renormalised at the borders),
+// along rows or along columns.
+Plane blur_pass(const Plane& x, int64_t h, int64_t w, bool along_rows) {
   double k[11];
   for (int i = 0; i < 11; ++i) k[i] = std::exp(-(i - 5) * (i - 5) / (2 * 1.5 * 1.5));
-  Plane tmp(h * w), out(h * w);
+  const int64_t len = along_rows ? w : h, stride = along_rows ? 1 : w;
+  Plane out(h * w);
   for (int64_t r = 0; r < h; ++r)
     for (int64_t c = 0; c < w; ++c) {
+      const int64_t pos = along_rows ? c : r;
       double s = 0, n = 0;
       for (int i = 0; i < 11; ++i) {
-        const int64_t cc = c + i - 5;
-        if (cc >= 0 && cc < w) s += k[i] * x[r * w + cc], n += k[i];
-      }
-      tmp[r * w + c] = s / n;
-    }
-  for (int64_t r = 0; r < h; ++r)
-    for (int64_t c = 0; c < w; ++c) {
-      double s = 0, n = 0;
-      for (int i = 0; i < 11; ++i) {
-        const int64_t rr = r + i - 5;
-        if (rr >= 0 && rr < h) s += k[i] * tmp[rr * w + c], n += k[i];
+        const int64_t q = pos + i - 5;
+        if (q >= 0 && q < len) s += k[i] * x[r * w + c + (i - 5) * stride], n += k[i];
       }
       out[r * w + c] = s / n;
     }
   return out;
 }
+
+// The separable 2-D window: rows, then columns.
+Plane blur(const Plane& x, int64_t h, int64_t w) { return blur_pass(blur_pass(x, h, w, true), h, w, false); }
 
 }  // namespace
 
