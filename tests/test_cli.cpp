@@ -10,23 +10,23 @@
 #include "stylenet/data.h"
 #include "stylenet/image.h"
 #include "stylenet/style_model.h"
-#include "tests/cli_runner.h"
+#include "tests/run_process.h"
 #include "tests/temp_dir.h"
 
 using namespace sn::test;
 namespace fs = std::filesystem;
 
 TEST_CASE("cli: help lists the commands; --version prints the version") {
-  const CliResult help = run_cli({"help"});
+  const ProcessResult help = run_cli({"help"});
   CHECK(help.status == 0);
   CHECK(help.out.find("demo") != std::string::npos);
-  const CliResult none = run_cli({});
+  const ProcessResult none = run_cli({});
   CHECK(none.status == 2);  // no command is a usage error, but still shows the help
   CHECK(none.out.find("usage: stylenet") != std::string::npos);
-  const CliResult v = run_cli({"--version"});
+  const ProcessResult v = run_cli({"--version"});
   CHECK(v.status == 0);
   CHECK(v.out.rfind("stylenet ", 0) == 0);
-  const CliResult dh = run_cli({"demo", "--help"});
+  const ProcessResult dh = run_cli({"demo", "--help"});
   CHECK(dh.status == 0);
   CHECK(dh.out.find("--steps") != std::string::npos);
 }
@@ -51,7 +51,7 @@ TEST_CASE("cli: bad usage is one line naming the problem, status 2") {
     std::string joined;
     for (const auto& a : b.args) joined += a + " ";
     CAPTURE(joined);
-    const CliResult r = run_cli(b.args);
+    const ProcessResult r = run_cli(b.args);
     CAPTURE(r.err);
     CHECK(r.status == 2);
     CHECK(line_count(r.err) == 1);
@@ -63,7 +63,7 @@ TEST_CASE("cli: demo writes its sheet atomically and fails cleanly without data"
   const TempDir tmp("cli_demo");
   const fs::path& dir = tmp.path;
   const fs::path out = dir / "sheet.png";
-  const CliResult ok = run_cli({"demo", "--steps", "3", "--batch", "2", "--crop", "16", "--images", "4",
+  const ProcessResult ok = run_cli({"demo", "--steps", "3", "--batch", "2", "--crop", "16", "--images", "4",
                                 "--quiet", "--out", out.string()});
   CAPTURE(ok.err);
   CHECK(ok.status == 0);
@@ -72,11 +72,8 @@ TEST_CASE("cli: demo writes its sheet atomically and fails cleanly without data"
 
   // Data missing: one error line, status 1, the earlier sheet is kept and no temp file is left.
   const auto before = fs::last_write_time(out);
-  const char* saved = std::getenv("STYLENET_DATA");
-  const std::string saved_value = saved ? saved : "";
-  ::setenv("STYLENET_DATA", (dir / "nowhere").c_str(), 1);
-  const CliResult bad = run_cli({"demo", "--steps", "3", "--quiet", "--out", out.string()});
-  if (saved) ::setenv("STYLENET_DATA", saved_value.c_str(), 1); else ::unsetenv("STYLENET_DATA");
+  const ProcessResult bad = run_cli({"demo", "--steps", "3", "--quiet", "--out", out.string()},
+                                    {"STYLENET_DATA=" + (dir / "nowhere").string()});
   CAPTURE(bad.err);
   CHECK(bad.status == 1);
   CHECK(line_count(bad.err) == 1);
@@ -114,7 +111,7 @@ TEST_CASE("cli: stylize writes the image, a folder of images, and refuses bad in
     a.insert(a.end(), extra.begin(), extra.end());
     return run_cli(a);
   };
-  const CliResult ok = with({"--content", content, "--style", style + "," + style, "--style-weights", "1,2",
+  const ProcessResult ok = with({"--content", content, "--style", style + "," + style, "--style-weights", "1,2",
                              "--out", out, "--alpha", "0.7", "--preserve-color"});
   CAPTURE(ok.err);
   REQUIRE(ok.status == 0);
@@ -125,7 +122,7 @@ TEST_CASE("cli: stylize writes the image, a folder of images, and refuses bad in
   fs::create_directories(dir.path / "in");
   fs::copy_file(content, dir.path / "in" / "a.jpg");
   fs::copy_file(content, dir.path / "in" / "b.jpg");
-  const CliResult folder = with({"--content", (dir.path / "in").string(), "--style", style, "--method", "adain",
+  const ProcessResult folder = with({"--content", (dir.path / "in").string(), "--style", style, "--method", "adain",
                                  "--out", (dir.path / "outdir").string(), "--format", "jpg"});
   CAPTURE(folder.err);
   CHECK(folder.status == 0);
@@ -158,7 +155,7 @@ TEST_CASE("cli: stylize writes the image, a folder of images, and refuses bad in
       {{"--content", content, "--style", style, "--out", (dir.path / "x.gif").string()}, 2, ".png"},
   };
   for (const Bad& b : bad) {
-    const CliResult r = with(b.args);
+    const ProcessResult r = with(b.args);
     CAPTURE(b.says);
     CAPTURE(r.err);
     CHECK(r.status == b.status);
@@ -170,16 +167,16 @@ TEST_CASE("cli: stylize writes the image, a folder of images, and refuses bad in
 
 TEST_CASE("cli: train and eval refuse bad usage; resume needs a run") {
   TempDir dir("cli_train");
-  const CliResult r1 = run_cli({"train", "--run", (dir.path / "empty").string(), "--resume"});
+  const ProcessResult r1 = run_cli({"train", "--run", (dir.path / "empty").string(), "--resume"});
   CHECK(r1.status == 1);
   CHECK(r1.err.find("nothing to resume") != std::string::npos);
-  const CliResult r2 = run_cli({"train", "--run", (dir.path / "x").string(), "--stage", "dreaming"});
+  const ProcessResult r2 = run_cli({"train", "--run", (dir.path / "x").string(), "--stage", "dreaming"});
   CHECK(r2.status == 2);
   CHECK(r2.err.find("--stage") != std::string::npos);
-  const CliResult r3 = run_cli({"train"});
+  const ProcessResult r3 = run_cli({"train"});
   CHECK(r3.status == 2);
   CHECK(r3.err.find("--run") != std::string::npos);
-  const CliResult r4 = run_cli({"eval", "--methods", "learned,telepathy"});
+  const ProcessResult r4 = run_cli({"eval", "--methods", "learned,telepathy"});
   CHECK(r4.status == 2);
   CHECK(r4.err.find("telepathy") != std::string::npos);
 }

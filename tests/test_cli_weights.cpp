@@ -1,5 +1,5 @@
 // The weight commands as a user runs them: `stylenet convert`, `features`, `classify` and
-// `fetch-weights`, through the built binary (ctest passes its path in STYLENET_CLI_BIN). Checked:
+// `fetch-weights`, through the built binary (tests/run_process.h). Checked:
 // exit status, printed summary, output contents against the in-process API, and on bad input one
 // clear error line, a non-zero status and no output file (not even a temporary).
 #include <doctest/doctest.h>
@@ -14,7 +14,7 @@
 #include "stylenet/vgg16.h"
 #include "stylenet/weight_files.h"
 #include "tests/temp_dir.h"
-#include "tests/vgg/run_process.h"
+#include "tests/run_process.h"
 #include "tests/vgg/vgg_test_util.h"
 #include "weights/npy.h"
 #include "weights/sha256.h"

@@ -18,7 +18,7 @@
 #include "stylenet/optimize.h"
 #include "stylenet/stylize.h"
 #include "stylenet/train.h"
-#include "tests/cli_runner.h"
+#include "tests/run_process.h"
 #include "tests/temp_dir.h"
 #include "weights/checkpoint.h"
 
@@ -247,12 +247,13 @@ TEST_CASE("training: SIGKILL at any moment leaves the last checkpoint loadable")
   // (before, during or after a write), the checkpoint on disk is complete.
   const fs::path ck = fs::path(run) / "checkpoint.safetensors";
   int loaded = 0;
+  const std::string bin = sn::test::cli_binary();
   for (int delay_ms : {0, 40, 110, 230}) {
     fs::remove_all(run);
     const pid_t pid = ::fork();
     REQUIRE(pid >= 0);
     if (pid == 0) {
-      ::execl(STYLENET_CLI_PATH, STYLENET_CLI_PATH, "train", "--run", run.c_str(), "--steps", "100000", "--batch", "1",
+      ::execl(bin.c_str(), bin.c_str(), "train", "--run", run.c_str(), "--steps", "100000", "--batch", "1",
               "--crop", "32", "--max-images", "3", "--decoder-width", "0.125", "--checkpoint-every", "1",
               "--sample-every", "0", "--quiet", "--threads", "1", static_cast<char*>(nullptr));
       ::_exit(127);

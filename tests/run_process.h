@@ -38,11 +38,20 @@ struct ProcessResult {
   double parent_rss_mb = 0.0;  // this process's resident size when the child started
 };
 
-// The binary under test: ctest passes its path in STYLENET_CLI_BIN.
+// The binary under test: the one built beside the tests (STYLENET_CLI_PATH, set by CMake), or
+// $STYLENET_CLI_BIN to test another build.
 inline std::string cli_binary() {
-  const char* bin = std::getenv("STYLENET_CLI_BIN");
-  SN_CHECK(bin && std::filesystem::exists(bin), "STYLENET_CLI_BIN is not set or missing: run through ctest");
+  const char* env = std::getenv("STYLENET_CLI_BIN");
+  const std::string bin = env && *env ? env : STYLENET_CLI_PATH;
+  SN_CHECK(std::filesystem::exists(bin), "the stylenet binary '", bin, "' does not exist");
   return bin;
+}
+
+// Lines of text, counting a last line without its newline.
+inline int line_count(const std::string& s) {
+  int n = 0;
+  for (char c : s) n += c == '\n';
+  return n + (!s.empty() && s.back() != '\n');
 }
 
 // `env` entries ("NAME=value") are added to, or replace, the test's own environment.
