@@ -153,7 +153,15 @@ Tensor stylize(const Vgg16& encoder, const StyleModel& model, const Tensor& cont
   const Tensor content = (Hp == H && Wp == W) ? content_in.contiguous()
                                               : pad2d(content_in, {B, Wp - W - B, B, Hp - H - B}, PadMode::Reflect);
   const std::vector<Tile> tiles = make_tiles(Hp, Wp, opt.tile, margin, ds);
-  auto encode = [&](const Tile& t) { return encoder.features(crop(content, t.iy0, t.iy1, t.ix0, t.ix1), {tap}).at(tap); };
+  // Each pass needs the tile's features. With several tiles they are recomputed per pass (keeping
+  // them all would undo the memory bound); a photo that is one tile is encoded once.
+  Tensor whole;
+  auto encode = [&](const Tile& t) {
+    if (tiles.size() == 1 && whole.defined()) return whole;
+    Tensor f = encoder.features(crop(content, t.iy0, t.iy1, t.ix0, t.ix1), {tap}).at(tap);
+    if (tiles.size() == 1) whole = f;
+    return f;
+  };
   // The features of the tile's own region, out of those of its whole input region.
   auto interior = [&](const Tensor& f, const Tile& t) {
     return crop(f, (t.y0 - t.iy0) / ds, (t.y1 - t.iy0) / ds, (t.x0 - t.ix0) / ds, (t.x1 - t.ix0) / ds);
