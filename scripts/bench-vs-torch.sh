@@ -9,6 +9,8 @@
 # peak RSS. Workloads:
 #   forward 224x224 batch 1, 1 thread and 2 threads   (VGG16 features, inference)
 #   train   256x256 batch 4, 2 threads                (VGG16 to relu4_3, forward + backward)
+#   stylize 512x512 and 1024x1024, 2 threads          (the default model, style 512x512:
+#           bench/stylize_bench.cpp vs bench/stylize_torch.py)
 # Also prints the SGEMM ratio to OpenBLAS on VGG-shaped GEMMs (bench/bench_gemm.cpp).
 # The machine may be shared: compare the ratios, which are measured in the same run.
 set -euo pipefail
@@ -19,12 +21,18 @@ PY=/usr/bin/python3
 
 if [ ! -x "$BUILD/bench/stylenet_vgg_bench" ] || [ "${STYLENET_BENCH_REBUILD:-1}" = 1 ]; then
   cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSTYLENET_BUILD_TESTS=OFF -DSTYLENET_BUILD_BENCH=ON >/dev/null
-  ninja -C "$BUILD" -j2 stylenet_vgg_bench stylenet_bench_gemm >/dev/null
+  ninja -C "$BUILD" -j2 stylenet_vgg_bench stylenet_stylize_bench stylenet_bench_gemm >/dev/null
 fi
 
 OUT="$(mktemp)"
 trap 'rm -f "$OUT"' EXIT
 run_pair() {  # workload size batch threads
+  if [ "$1" = stylize ]; then
+    local args=(--size "$2" --threads "$4" --reps "$REPS" --warmup 1)
+    "$BUILD/bench/stylenet_stylize_bench" "${args[@]}" >>"$OUT"
+    OMP_NUM_THREADS="$4" "$PY" bench/stylize_torch.py "${args[@]}" >>"$OUT"
+    return
+  fi
   local args=(--workload "$1" --size "$2" --batch "$3" --threads "$4" --reps "$REPS" --warmup 1)
   "$BUILD/bench/stylenet_vgg_bench" "${args[@]}" >>"$OUT"
   OMP_NUM_THREADS="$4" "$PY" bench/vgg_torch.py "${args[@]}" >>"$OUT"
@@ -33,6 +41,8 @@ echo "running (reps=$REPS) ..." >&2
 run_pair forward 224 1 1
 run_pair forward 224 1 2
 run_pair train 256 4 2
+run_pair stylize 512 1 2
+run_pair stylize 1024 1 2
 
 "$PY" - "$OUT" <<'PYEOF'
 import json, sys

@@ -3,6 +3,7 @@
 #include <Eigen/Dense>
 #include <algorithm>
 #include <cmath>
+#include <utility>
 
 #include "autograd/grad_mode.h"
 #include "autograd/nn_ops.h"
@@ -23,13 +24,26 @@ struct Tile {
   int64_t iy0, iy1, ix0, ix1;
 };
 
-std::vector<Tile> make_tiles(int64_t H, int64_t W, int64_t tile, int64_t margin, int64_t ds) {
-  if (tile <= 0) tile = std::max(H, W);
-  tile = std::max<int64_t>(ds, tile / ds * ds);
+// Splits [0, n) into `parts` pieces of multiples of ds, as even as possible (the last one takes
+// what is left of a non-multiple n).
+std::vector<std::pair<int64_t, int64_t>> split_axis(int64_t n, int64_t parts, int64_t ds) {
+  const int64_t units = (n + ds - 1) / ds;
+  parts = std::clamp<int64_t>(parts, 1, units);
+  std::vector<std::pair<int64_t, int64_t>> out;
+  for (int64_t i = 0; i < parts; ++i)
+    out.emplace_back(units * i / parts * ds, std::min(n, units * (i + 1) / parts * ds));
+  return out;
+}
+
+// Tiles of about `tile` pixels of the photo (H0 x W0 before the border) over the padded H x W:
+// counting on the photo lets a photo of the tile size be one tile despite its border, and even
+// splits avoid slivers that cost a whole margin for a few pixels.
+std::vector<Tile> make_tiles(int64_t H, int64_t W, int64_t H0, int64_t W0, int64_t tile, int64_t margin, int64_t ds) {
+  const int64_t ny = tile <= 0 ? 1 : (H0 + tile - 1) / tile, nx = tile <= 0 ? 1 : (W0 + tile - 1) / tile;
   std::vector<Tile> tiles;
-  for (int64_t y = 0; y < H; y += tile)
-    for (int64_t x = 0; x < W; x += tile) {
-      Tile t{y, std::min(H, y + tile), x, std::min(W, x + tile), 0, 0, 0, 0};
+  for (const auto& [y0, y1] : split_axis(H, ny, ds))
+    for (const auto& [x0, x1] : split_axis(W, nx, ds)) {
+      Tile t{y0, y1, x0, x1, 0, 0, 0, 0};
       t.iy0 = std::max<int64_t>(0, t.y0 - margin);
       t.iy1 = std::min(H, t.y1 + margin);
       t.ix0 = std::max<int64_t>(0, t.x0 - margin);
@@ -152,14 +166,18 @@ Tensor stylize(const Vgg16& encoder, const StyleModel& model, const Tensor& cont
   const int64_t Hp = (H + 2 * B + ds - 1) / ds * ds, Wp = (W + 2 * B + ds - 1) / ds * ds;
   const Tensor content = (Hp == H && Wp == W) ? content_in.contiguous()
                                               : pad2d(content_in, {B, Wp - W - B, B, Hp - H - B}, PadMode::Reflect);
-  const std::vector<Tile> tiles = make_tiles(Hp, Wp, opt.tile, margin, ds);
-  // Each pass needs the tile's features. With several tiles they are recomputed per pass (keeping
-  // them all would undo the memory bound); a photo that is one tile is encoded once.
-  Tensor whole;
-  auto encode = [&](const Tile& t) {
-    if (tiles.size() == 1 && whole.defined()) return whole;
+  const std::vector<Tile> tiles = make_tiles(Hp, Wp, H, W, opt.tile, margin, ds);
+  // Each pass needs the tile's features. Tiles are kept after their first encoding while they fit
+  // in the cache budget (a 1024 px photo's all do); the rest are re-encoded per pass, which keeps
+  // memory bounded for any photo size at the price of time.
+  std::vector<Tensor> cache(tiles.size());
+  int64_t cached_bytes = 0;
+  auto encode = [&](size_t i) {
+    if (cache[i].defined()) return cache[i];
+    const Tile& t = tiles[i];
     Tensor f = encoder.features(crop(content, t.iy0, t.iy1, t.ix0, t.ix1), {tap}).at(tap);
-    if (tiles.size() == 1) whole = f;
+    const int64_t bytes = f.numel() * static_cast<int64_t>(sizeof(float));
+    if (tiles.size() == 1 || cached_bytes + bytes <= opt.feature_cache_bytes) cache[i] = f, cached_bytes += bytes;
     return f;
   };
   // The features of the tile's own region, out of those of its whole input region.
@@ -170,7 +188,7 @@ Tensor stylize(const Vgg16& encoder, const StyleModel& model, const Tensor& cont
   // Pass 1: content feature moments over the whole image.
   Moments cm;
   cm.full = opt.method == FusionMethod::WCT;
-  for (const Tile& t : tiles) cm.add(as_matrix(interior(encode(t), t)));
+  for (size_t i = 0; i < tiles.size(); ++i) cm.add(as_matrix(interior(encode(i), tiles[i])));
   const Tensor c_mean = channel_tensor(cm.mean());
 
   // Pass 2 (learned fusion only): T_c from the covariance of cnet's conv features of the centred
@@ -181,8 +199,8 @@ Tensor stylize(const Vgg16& encoder, const StyleModel& model, const Tensor& cont
   if (opt.method == FusionMethod::Learned) {
     MatD gram = MatD::Zero(k, k);
     int64_t n = 0;
-    for (const Tile& t : tiles) {
-      const MatD X = as_matrix(interior(fusion.cnet->convs->forward(encode(t) - c_mean), t));
+    for (size_t i = 0; i < tiles.size(); ++i) {
+      const MatD X = as_matrix(interior(fusion.cnet->convs->forward(encode(i) - c_mean), tiles[i]));
       gram.noalias() += X.transpose() * X;
       n += X.rows();
     }
@@ -228,8 +246,10 @@ Tensor stylize(const Vgg16& encoder, const StyleModel& model, const Tensor& cont
 
   // Pass 3: fuse and decode each tile; keep its own region.
   Tensor out = Tensor::empty({1, 3, Hp, Wp});
-  for (const Tile& t : tiles) {
-    const Tensor C = encode(t);
+  for (size_t i = 0; i < tiles.size(); ++i) {
+    const Tile& t = tiles[i];
+    const Tensor C = encode(i);
+    cache[i] = Tensor();  // last use: give the memory back
     const Tensor Cc = C - c_mean;
     const int64_t h = C.size(2), w = C.size(3);
     Tensor fused;

@@ -1,0 +1,123 @@
+"""PyTorch peer of bench/stylize_bench.cpp: the same style-transfer network, timed the same way.
+
+Used only as a benchmark peer (run with /usr/bin/python3, which has torch); the product never
+imports it. Prints one JSON line in the format of stylenet_stylize_bench.
+
+  stylize_torch.py --size S --threads T --reps R [--warmup W] [--style-size N] [--model PATH]
+
+The network: VGG16 up to the model's tap (ImageNet normalisation, conv + ReLU, max-pool), the
+LST fusion and the decoder as in tests/style/gen_style.py (the parity twin the C++ modules are
+tested against), with the decoder and fusion weights read from the StyleNet model file (a
+safetensors file; parsed here with the standard library). The encoder gets seeded He-normal
+weights: the stand-in is also He-normal, and the time does not depend on the values. One
+repetition is what stylize does for one photo: reflection-pad 16 px, encode photo and style,
+fuse, decode, crop, clamp; PyTorch runs the whole photo at once (no tiles).
+"""
+import argparse
+import json
+import os
+import resource
+import statistics
+import struct
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "style"))
+from gen_style import Decoder, MulLayer  # noqa: E402  (the parity twin)
+
+VGG16_CFG = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M"]
+TAP_CONVS = {"relu3_1": 5, "relu4_1": 8}
+DTYPES = {"F16": np.float16, "F32": np.float32}
+
+
+def read_safetensors(path):
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+        data = f.read()
+    meta = header.pop("__metadata__", {})
+    tensors = {}
+    for key, info in header.items():
+        a, b = info["data_offsets"]
+        arr = np.frombuffer(data[a:b], dtype=DTYPES[info["dtype"]]).reshape(info["shape"])
+        tensors[key] = torch.from_numpy(arr.astype(np.float32))
+    return meta, tensors
+
+
+def make_encoder(tap):
+    gen = torch.Generator().manual_seed(20140904)
+    layers, cin, convs = [], 3, 0
+    for v in VGG16_CFG:
+        if v == "M":
+            layers.append(None)
+            continue
+        w = torch.randn(v, cin, 3, 3, generator=gen) * (2.0 / (v * 9)) ** 0.5
+        layers.append((w, torch.zeros(v)))
+        cin, convs = v, convs + 1
+        if convs == TAP_CONVS[tap]:
+            break
+    return layers
+
+
+MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+
+
+def encode(layers, x):
+    x = (x - MEAN) / STD
+    for layer in layers:
+        x = F.max_pool2d(x, 2) if layer is None else F.relu(F.conv2d(x, layer[0], layer[1], padding=1), inplace=True)
+    return x
+
+
+def stylize(encoder, fusion, decoder, content, style, border=16):
+    _, _, h, w = content.shape
+    x = F.pad(content, (border, border, border, border), mode="reflect")
+    t = fusion(encode(encoder, x), encode(encoder, style))
+    y = decoder(t)[:, :, border:border + h, border:border + w]
+    return y.clamp(0, 1)
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--size", type=int, default=512)
+    ap.add_argument("--style-size", type=int, default=512)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--tile", type=int, default=0)  # accepted for symmetry; PyTorch never tiles
+    ap.add_argument("--model", default=os.path.join(here, "..", "models", "default.safetensors"))
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    meta, tensors = read_safetensors(a.model)
+    tap, width, k = meta["tap"], float(meta["decoder_width"]), int(meta["k"])
+    decoder, fusion = Decoder(tap, width), MulLayer(tensors["fusion.compress.weight"].shape[1], k)
+    decoder.load_state_dict({key[len("decoder."):]: v for key, v in tensors.items() if key.startswith("decoder.")})
+    fusion.load_state_dict({key[len("fusion."):]: v for key, v in tensors.items() if key.startswith("fusion.")})
+    encoder = make_encoder(tap)
+    torch.manual_seed(7)
+    content = torch.rand(1, 3, a.size, a.size)
+    style = torch.rand(1, 3, a.style_size, a.style_size)
+    times, checksum = [], 0.0
+    with torch.inference_mode():
+        for r in range(a.warmup + a.reps):
+            t0 = time.perf_counter()
+            out = stylize(encoder, fusion, decoder, content, style)
+            checksum = out.numel()
+            if r >= a.warmup:
+                times.append(time.perf_counter() - t0)
+    print(json.dumps({
+        "impl": "pytorch", "workload": "stylize", "size": a.size, "batch": 1, "threads": a.threads,
+        "torch": torch.__version__, "median_s": statistics.median(times),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+        "checksum": checksum, "times": times,
+    }))
+
+
+if __name__ == "__main__":
+    main()
