@@ -8,6 +8,8 @@
 #include "autograd/gradcheck.h"
 #include "autograd/nn_ops.h"
 #include "layers/layers.h"
+#include "layers/spectral_norm.h"
+#include "stylenet/discriminator.h"
 #include "tensor/random.h"
 
 using namespace sn;
@@ -78,8 +80,6 @@ Tensor make_input(const In& in, Generator& gen, double shift) {
   if (in.grad) t.set_requires_grad(true);
   return t;
 }
-
-Tensor s(double v) { return Tensor::scalar(v, DType::Float64); }
 
 Conv2dOptions conv_opt(std::array<int64_t, 2> stride, std::array<int64_t, 2> pad,
                        std::array<int64_t, 2> dil, int64_t groups) {
@@ -189,6 +189,12 @@ const std::vector<Case>& cases() {
       {"mse_loss", {{{2, 3}}, {{2, 3}}}, [](auto& x) { return mse_loss(x[0], x[1]); }},
       {"l1_loss", {{{2, 3}, V::AwayFromZero}, {{2, 3}, V::Normal, false, false}},
        [](auto& x) { return l1_loss(add(x[0], x[1]), x[1]); }},
+      // ---- spectral normalisation: W / (u . W v); positive u, v keep sigma away from 0 ----
+      {"spectral_normalized", {{{3, 2, 2, 2}}, {{3}, V::Positive, false, false}, {{8}, V::Positive, false, false}},
+       [](auto& x) { return spectral_normalized(x[0], x[1], x[2]); }},
+      {"spectral_normalized all inputs", {{{4, 3}, V::Normal, true}, {{4}, V::Positive}, {{3}, V::Positive, true}},
+       [](auto& x) { return spectral_normalized(x[0], x[1], x[2]); }},
+      {"l2_normalize", {{{5}, V::Normal, true}}, [](auto& x) { return l2_normalize(x[0]); }},
   };
   return table;
 }
@@ -224,8 +230,9 @@ TEST_CASE("gradcheck catches a wrong gradient") {
 
 // ---------------------------------------------------------------- layers
 //
-// Every layer of layers/, converted to float64 with Module::to, checked with respect to its input
-// and to every parameter it owns. Inputs are drawn like the op table's (kinks avoided).
+// Every layer of layers/ (and the PatchGAN discriminator built from them), converted to float64
+// with Module::to, checked with respect to its input and to every parameter it owns. Inputs are
+// drawn like the op table's (kinks avoided).
 
 namespace {
 
@@ -234,6 +241,21 @@ struct LayerCase {
   In input;
   std::function<std::shared_ptr<Module>(Generator*)> make;
 };
+
+// Spectral norm in eval mode: no power iteration, so u, v (and the function) stay fixed across
+// the finite-difference evaluations.
+std::shared_ptr<Module> eval_mode(std::shared_ptr<Module> m) {
+  m->eval();
+  return m;
+}
+
+std::shared_ptr<Module> patch_discriminator(Generator* g, int64_t base, int64_t layers, bool spectral_norm) {
+  DiscriminatorConfig cfg;
+  cfg.base = base;
+  cfg.layers = layers;
+  cfg.spectral_norm = spectral_norm;
+  return eval_mode(std::make_shared<PatchDiscriminator>(cfg, g));
+}
 
 std::vector<LayerCase> layer_cases() {
   using V = Values;
@@ -284,6 +306,27 @@ std::vector<LayerCase> layer_cases() {
              std::make_shared<InstanceNorm2d>(3, 1e-5, true), std::make_shared<LeakyReLU>(0.2),
              Upsample::scale(2), std::make_shared<Conv2d>(3, 2, 3, pad, g)});
        }},
+      // (Capture-free makers: GCC 12 warns falsely, -Wmaybe-uninitialized, on rows whose
+      // std::function holds a capturing lambda.)
+      {"SpectralNormConv2d", {{2, 3, 5, 6}},
+       [](Generator* g) {
+         Conv2dConfig cfg;
+         cfg.padding = 1;
+         return eval_mode(std::make_shared<SpectralNormConv2d>(3, 4, 3, cfg, g));
+       }},
+      {"SpectralNormConv2d strided no bias", {{1, 2, 7, 5}, V::Normal, true},
+       [](Generator* g) {
+         Conv2dConfig cfg;
+         cfg.stride = 2;
+         cfg.padding = {1, 0};
+         cfg.bias = false;
+         return eval_mode(std::make_shared<SpectralNormConv2d>(2, 3, Size2{3, 2}, cfg, g));
+       }},
+      // PatchGAN: convs, InstanceNorm, LeakyReLU (inputs away from its kink are not controllable
+      // inside the network; a kink within eps of a hidden value is improbable at these sizes).
+      {"PatchDiscriminator layers 2", {{1, 3, 13, 12}}, [](Generator* g) { return patch_discriminator(g, 2, 2, false); }},
+      {"PatchDiscriminator spectral norm", {{2, 3, 8, 9}, V::Normal, true},
+       [](Generator* g) { return patch_discriminator(g, 2, 1, true); }},
   };
 }
 

@@ -4,18 +4,28 @@
 Usage:  /usr/bin/python3 tests/style/gen_style.py OUTDIR
 
 Builds, independently of the C++ code, LST's MulLayer (stylenet/fusion.h LearnedFusion), the
-VGG16-mirror decoder (stylenet/decoder.h), AdaIN and the losses (stylenet/losses.h), runs them in
-float32 on fixed seeded inputs and writes, one folder per case:
+VGG16-mirror decoder (stylenet/decoder.h), AdaIN and the losses (stylenet/losses.h), and pix2pix's
+PatchGAN discriminator with optional spectral norm and pix2pixHD's multi-scale
+(stylenet/discriminator.h), runs them in float32 on fixed seeded inputs and writes, one folder per
+case:
 
-  meta.txt          key=value lines: kind=lst|decoder|adain|loss, the module's configuration,
-                    params=<comma-separated state_dict keys> (modules), ninputs=N
-  state.<key>.npy   the module's weights (torch default init, seeded), loaded by the C++ side
-                    through Module::load_state_dict with the same keys
+  meta.txt          key=value lines: kind=lst|decoder|adain|loss|discriminator, the module's
+                    configuration, params=<comma-separated parameter keys> (modules),
+                    buffers=<buffer keys> (modules that have any), state_keys=<the module's
+                    state_dict keys in PyTorch's order>, ninputs=N
+  state.<key>.npy   the module's weights (torch default init, seeded) and buffers as they were
+                    BEFORE the forward, loaded by the C++ side through Module::load_state_dict
+                    with the same keys
+  after.<key>.npy   each buffer after the forward (spectral norm's power iteration updates u, v)
   in<i>.npy         the inputs
   out.npy           the output
   gout.npy          a fixed random upstream gradient: the scalar loss is sum(out * gout)
   gin<i>.npy        d loss / d input i
   grad.<key>.npy    d loss / d parameter
+
+Discriminator cases run in training mode, so spectral norm does one power iteration inside the
+forward on both sides, starting from the saved u, v. Their output is every scale's logit map
+flattened per sample and concatenated: [N, sum over scales of h_s * w_s], scale 0 first.
 
 PyTorch is only the oracle; nothing in the product imports it. Deterministic (seeds, one thread).
 """
@@ -140,6 +150,49 @@ LOSSES = {
 }
 
 
+# ---- PatchGAN discriminator, after junyanz/pytorch-CycleGAN-and-pix2pix models/networks.py ---
+# (NLayerDiscriminator with norm_layer=InstanceNorm2d, so use_bias=True) and NVIDIA/pix2pixHD's
+# MultiscaleDiscriminator downsampler.
+
+
+class NLayerDiscriminator(nn.Module):
+    def __init__(self, ndf, n_layers, sn):
+        super().__init__()
+        wrap = nn.utils.spectral_norm if sn else (lambda m: m)
+        kw, padw = 4, 1
+        sequence = [wrap(nn.Conv2d(3, ndf, kw, stride=2, padding=padw)), nn.LeakyReLU(0.2, True)]
+        nf_mult = 1
+        for n in range(1, n_layers):
+            nf_mult_prev, nf_mult = nf_mult, min(2 ** n, 8)
+            sequence += [wrap(nn.Conv2d(ndf * nf_mult_prev, ndf * nf_mult, kw, stride=2, padding=padw, bias=True)),
+                         nn.InstanceNorm2d(ndf * nf_mult), nn.LeakyReLU(0.2, True)]
+        nf_mult_prev, nf_mult = nf_mult, min(2 ** n_layers, 8)
+        sequence += [wrap(nn.Conv2d(ndf * nf_mult_prev, ndf * nf_mult, kw, stride=1, padding=padw, bias=True)),
+                     nn.InstanceNorm2d(ndf * nf_mult), nn.LeakyReLU(0.2, True)]
+        sequence += [wrap(nn.Conv2d(ndf * nf_mult, 1, kw, stride=1, padding=padw))]
+        self.model = nn.Sequential(*sequence)
+
+    def forward(self, x):
+        return self.model(x)
+
+
+class MultiscaleDiscriminator(nn.Module):
+    def __init__(self, ndf, n_layers, sn, scales):
+        super().__init__()
+        self.scales = scales
+        for s in range(scales):
+            setattr(self, "d%d" % s, NLayerDiscriminator(ndf, n_layers, sn))
+        self.downsample = nn.AvgPool2d(3, stride=2, padding=[1, 1], count_include_pad=False)
+
+    def forward(self, images):  # images in [0, 1]
+        x, outs = images * 2 - 1, []
+        for s in range(self.scales):
+            if s:
+                x = self.downsample(x)
+            outs.append(getattr(self, "d%d" % s)(x))
+        return outs
+
+
 # ---- writing ---------------------------------------------------------------------------------
 
 
@@ -152,6 +205,8 @@ def run_case(root, name, meta, fn, inputs, module=None, seed=0):
     os.makedirs(folder, exist_ok=True)
     gen = torch.Generator().manual_seed(seed + 1000)
     xs = [x.clone().requires_grad_(True) for x in inputs]
+    # Buffers as the forward finds them: the C++ side starts from these (spectral norm's u, v).
+    buffers = [(k, b.clone()) for k, b in module.named_buffers()] if module is not None else []
     out = fn(xs)
     gout = torch.randn(out.shape, generator=gen)
     params = list(module.named_parameters()) if module is not None else []
@@ -162,11 +217,18 @@ def run_case(root, name, meta, fn, inputs, module=None, seed=0):
     for (key, p), g in zip(params, grads[len(xs):]):
         save(folder, "state." + key, p)
         save(folder, "grad." + key, g)
+    live = dict(module.named_buffers()) if module is not None else {}
+    for key, b in buffers:
+        save(folder, "state." + key, b)
+        save(folder, "after." + key, live[key])
     save(folder, "out", out)
     save(folder, "gout", gout)
     meta = dict(meta, ninputs=len(xs))
     if module is not None:
         meta["params"] = ",".join(k for k, _ in params)
+        if buffers:
+            meta["buffers"] = ",".join(k for k, _ in buffers)
+        meta["state_keys"] = ",".join(module.state_dict().keys())
     with open(os.path.join(folder, "meta.txt"), "w") as f:
         for k, v in meta.items():
             f.write("%s=%s\n" % (k, v))
@@ -203,6 +265,19 @@ def main():
         x = torch.relu(torch.randn(shape, generator=gen))
         cases.append(run_case(root, name, {"kind": "decoder", "tap": tap, "width": width},
                               lambda x: m(x[0]), [x], m, len(cases)))
+
+    # Discriminators (training mode: spectral norm iterates once in the forward). Small widths; the
+    # sizes keep every InstanceNorm map at 2x2 or more. disc_b4_l4 reaches the 8x channel cap.
+    for name, base, layers, sn, scales, shape in [("disc_b8_l2_s2", 8, 2, False, 2, (2, 3, 40, 36)),
+                                                  ("disc_b8_l3_sn", 8, 3, True, 1, (2, 3, 40, 36)),
+                                                  ("disc_b8_l2_sn_s2", 8, 2, True, 2, (1, 3, 44, 40)),
+                                                  ("disc_b4_l4", 4, 4, False, 1, (1, 3, 52, 48))]:
+        torch.manual_seed(len(cases) + 1)
+        m = MultiscaleDiscriminator(base, layers, sn, scales).train()
+        x = torch.rand(shape, generator=gen)
+        meta = {"kind": "discriminator", "base": base, "layers": layers, "spectral_norm": int(sn), "scales": scales}
+        cases.append(run_case(root, name, meta, lambda x: torch.cat([o.flatten(1) for o in m(x[0])], 1),
+                              [x], m, len(cases)))
 
     cases.append(run_case(root, "adain", {"kind": "adain"}, lambda x: adain(x[0], x[1]),
                           [features(gen, 2, 8, 6, 5, offset=0.3), features(gen, 1, 8, 4, 7, offset=2.0)],
