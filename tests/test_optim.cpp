@@ -299,7 +299,7 @@ TEST_CASE("a run resumed from a checkpoint continues bit-identically") {
     LRScheduler sched_a(*opt_a, schedule);
     train(*net_a, *opt_a, sched_a, 3);
     save_checkpoint(path, {.model = net_a->state_dict(), .optimizer = opt_a->state_dict(),
-                           .scheduler = sched_a.state_dict(), .step = 3, .seed = 3, .info = {}});
+                           .scheduler = sched_a.state_dict(), .step = 3, .seed = 3, .info = {}, .extra = {}});
     train(*net_a, *opt_a, sched_a, 3);
 
     // Fresh objects, restored from the file after 3 steps, then 3 more.

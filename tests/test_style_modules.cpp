@@ -13,8 +13,10 @@
 #include "stylenet/fusion.h"
 #include "stylenet/losses.h"
 #include "tensor/random.h"
+#include "tests/tensor_compare.h"
 
 using namespace sn;
+using sn::test::max_abs_diff;
 
 namespace {
 
@@ -43,7 +45,6 @@ std::pair<Tensor, Tensor> cov_mean(const Tensor& F) {
   return {matmul(xc, transpose(xc, 1, 2)) / static_cast<double>(hw - 1), m};
 }
 
-double max_abs_diff(const Tensor& a, const Tensor& b) { return max(abs(a - b)).item(); }
 double max_abs(const Tensor& a) { return max(abs(a)).item(); }
 
 void check_grad(const std::function<Tensor(const std::vector<Tensor>&)>& fn, const std::vector<Tensor>& xs,

@@ -15,7 +15,8 @@ struct Section {
   TensorDict Checkpoint::*dict;
 };
 constexpr Section kSections[] = {
-    {"model.", &Checkpoint::model}, {"optim.", &Checkpoint::optimizer}, {"sched.", &Checkpoint::scheduler}};
+    {"model.", &Checkpoint::model}, {"optim.", &Checkpoint::optimizer}, {"sched.", &Checkpoint::scheduler},
+    {"extra.", &Checkpoint::extra}};
 
 template <class Int>
 Int parse_int(const Metadata& meta, const std::string& key, const std::string& source) {
@@ -57,7 +58,7 @@ Checkpoint load_checkpoint(const std::filesystem::path& path) {
     for (const Section& s : kSections)
       if (key.starts_with(s.prefix)) section = &s;
     SN_CHECK(section != nullptr, "checkpoint '", source, "': unexpected tensor '", key,
-             "' (keys start with model., optim. or sched.)");
+             "' (keys start with model., optim., sched. or extra.)");
     (ckpt.*section->dict).insert(key.substr(std::string_view(section->prefix).size()), tensor);
   }
   ckpt.step = parse_int<int64_t>(file.metadata, "step", source);

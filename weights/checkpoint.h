@@ -19,6 +19,7 @@ struct Checkpoint {
   int64_t step = 0;
   uint64_t seed = 0;
   Metadata info;          // free-form (e.g. "style_image", "git_commit")
+  TensorDict extra;       // anything else a trainer must restore (a discriminator, its optimizer, ...)
 };
 
 void save_checkpoint(const std::filesystem::path& path, const Checkpoint& ckpt);
