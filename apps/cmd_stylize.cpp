@@ -23,9 +23,11 @@ int run(const std::vector<std::string>& argv) {
   if (!args.positional().empty()) throw UsageError("unexpected argument '" + args.positional()[0] + "'");
   apply_threads(args);
   const std::string content_arg = args.require("content");
-  const std::vector<std::string> style_files = split_list(args.require("style"));
+  // No --style: the model's built-in style (a collection model such as models/vangogh), checked
+  // once the model is loaded.
+  const std::vector<std::string> style_files = args.has("style") ? split_list(args.get("style", "")) : std::vector<std::string>{};
   const std::string out_arg = args.require("out");
-  if (style_files.empty()) throw UsageError("--style names no image");
+  if (args.has("style") && style_files.empty()) throw UsageError("--style names no image");
   std::vector<double> weights(style_files.size(), 1.0);
   if (args.has("style-weights")) {
     const auto w = split_list(args.get("style-weights", ""));
@@ -69,13 +71,17 @@ int run(const std::vector<std::string>& argv) {
   for (const auto& s : style_files)
     if (!fs::is_regular_file(s)) throw Error("style image '" + s + "' does not exist");
 
+  if (style_files.empty() && (optimize || opt.method != FusionMethod::Learned))
+    throw UsageError("--style is required (only a collection model with --method learned has a built-in style)");
   const Vgg16 encoder = Vgg16::load();
   std::unique_ptr<StyleModel> model;
   if (!optimize) {
-    const fs::path model_path = args.has("model") ? fs::path(args.get("model", "")) : default_model_path();
+    const fs::path model_path = args.has("model") ? resolve_model_path(args.get("model", "")) : default_model_path();
     if (!fs::exists(model_path))
       throw Error("model '" + model_path.string() + "' does not exist (train one with 'stylenet train')");
     model = std::make_unique<StyleModel>(StyleModel::load(model_path));
+    if (style_files.empty() && !model->collection)
+      throw UsageError("--style is required: model '" + model_path.string() + "' has no built-in style");
   }
   std::vector<StyleImage> styles;
   for (size_t i = 0; i < style_files.size(); ++i) {
@@ -107,11 +113,13 @@ int run(const std::vector<std::string>& argv) {
 extern const Command kStylizeCommand = {
     "stylize", "paint a photo in the style of an artwork",
     "usage: stylenet stylize --content C --style S --out O [options]\n"
+    "       stylenet stylize --model vangogh --content C --out O   (a collection model's own style)\n"
     "  --content C          image file, or a folder of images (then --out is a folder)\n"
     "  --style S[,S2...]    one or more style images\n"
     "  --style-weights w,.. relative weight of each style (default equal)\n"
     "  --out O              PNG or JPEG file (or folder, with --format png|jpg)\n"
-    "  --model M            style model (default: $STYLENET_MODEL or models/default.safetensors)\n"
+    "  --model M            style model file, or the name of one in models/ (default: $STYLENET_MODEL\n"
+    "                       or models/default.safetensors)\n"
     "  --method M           learned (default), adain, wct, or optimize (Gatys-style, slow)\n"
     "  --alpha A            style strength in [0, 1] (default 1)\n"
     "  --preserve-color     keep the photo's colours, transfer only the texture/brightness\n"

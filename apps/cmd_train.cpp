@@ -22,14 +22,19 @@ int run(const std::vector<std::string>& argv) {
   const Args args(argv,
                   {"stage", "run", "content", "style", "init", "steps", "batch", "crop", "lr", "warmup", "seed",
                    "checkpoint-every", "sample-every", "max-images", "tap", "decoder-width", "k", "content-weight",
-                   "style-weight", "gram-weight", "tv-weight", "pixel-weight", "perceptual-weight", "threads", "export"},
-                  {"resume", "quiet", "half"});
+                   "style-weight", "gram-weight", "tv-weight", "photo-weight", "pixel-weight", "perceptual-weight", "threads", "export",
+                   "collection", "holdout", "adversarial", "gan-loss", "adv-weight", "d-ratio", "d-lr", "d-base", "d-layers", "d-scales", "pool"},
+                  {"resume", "quiet", "half", "spectral-norm"});
   if (!args.positional().empty()) throw UsageError("unexpected argument '" + args.positional()[0] + "'");
   apply_threads(args);
   if (args.has("export")) {  // no training: write the model of the run's last checkpoint
     const std::string out = args.get("export", "");
     check_output_path(out, {".safetensors"});
-    const int64_t step = export_model(args.require("run"), out, args.flag("half") ? StoredDType::F16 : StoredDType::Native);
+    const std::string collection = args.get("collection", "");
+    if (args.has("collection") && !std::filesystem::is_directory(collection))
+      throw Error("--collection: '" + collection + "' is not a folder of artworks");
+    const int64_t step = export_model(args.require("run"), out, args.flag("half") ? StoredDType::F16 : StoredDType::Native,
+                                      collection);
     std::printf("exported the model at step %lld to %s\n", static_cast<long long>(step), out.c_str());
     return 0;
   }
@@ -53,6 +58,7 @@ int run(const std::vector<std::string>& argv) {
   o.checkpoint_every = args.get_int("checkpoint-every", o.checkpoint_every, 1, 10000000);
   o.sample_every = args.get_int("sample-every", o.sample_every, 0, 10000000);
   o.max_images = args.get_int("max-images", 0, 0, 10000000);
+  o.holdout = args.get_int("holdout", 0, 0, 1000);
   o.model.tap = args.get("tap", o.model.tap);
   if (o.model.tap != "relu3_1" && o.model.tap != "relu4_1") throw UsageError("--tap must be relu3_1 or relu4_1");
   o.model.decoder_width = args.get_double("decoder-width", o.model.decoder_width, 0.05, 4.0);
@@ -62,10 +68,34 @@ int run(const std::vector<std::string>& argv) {
   w.style = args.get_double("style-weight", w.style, 0, 1e9);
   w.gram = args.get_double("gram-weight", w.gram, 0, 1e9);
   w.tv = args.get_double("tv-weight", w.tv, 0, 1e9);
+  w.photo = args.get_double("photo-weight", w.photo, 0, 1e9);
   o.pixel_weight = args.get_double("pixel-weight", o.pixel_weight, 0, 1e9);
   o.perceptual_weight = args.get_double("perceptual-weight", o.perceptual_weight, 0, 1e9);
-  if (o.resume && (args.has("stage") || args.has("steps") || args.has("init")))
-    throw UsageError("--resume continues the run exactly as it was set up; drop --stage, --steps and --init");
+  AdversarialOptions& a = o.adversarial;
+  a.real_dir = args.get("adversarial", "");
+  if (args.has("adversarial") && !std::filesystem::is_directory(a.real_dir))
+    throw Error("--adversarial: '" + a.real_dir + "' is not a folder of artworks");
+  try {
+    a.loss = parse_gan_loss(args.get("gan-loss", gan_loss_name(a.loss)));
+  } catch (const std::exception& e) {
+    throw UsageError(std::string("--gan-loss: ") + e.what());
+  }
+  a.weight = args.get_double("adv-weight", a.weight, 0, 1e6);
+  a.d_ratio = args.get_int("d-ratio", a.d_ratio, 1, 100);
+  a.d_lr = args.get_double("d-lr", a.d_lr, 1e-9, 1.0);
+  a.d.base = args.get_int("d-base", a.d.base, 1, 1024);
+  a.d.layers = args.get_int("d-layers", a.d.layers, 1, 6);
+  a.d.scales = args.get_int("d-scales", a.d.scales, 1, 4);
+  a.d.spectral_norm = args.flag("spectral-norm");
+  a.pool = args.get_int("pool", a.pool, 0, 100000);
+  const bool adv_flags = args.has("adversarial") || args.has("gan-loss") || args.has("adv-weight") ||
+                         args.has("d-ratio") || args.has("d-lr") || args.has("d-base") || args.has("d-layers") ||
+                         args.has("d-scales") || args.has("pool") || args.flag("spectral-norm");
+  if (!args.has("adversarial") && adv_flags && !o.resume)
+    throw UsageError("the discriminator options need --adversarial DIR");
+  if (o.resume && (args.has("stage") || args.has("steps") || args.has("init") || adv_flags))
+    throw UsageError("--resume continues the run exactly as it was set up; drop --stage, --steps, --init and the "
+                     "adversarial options");
   if (!o.init_model.empty() && !std::filesystem::exists(o.init_model))
     throw Error("--init: model '" + o.init_model + "' does not exist");
   const bool quiet = args.flag("quiet");
@@ -107,11 +137,18 @@ extern const Command kTrainCommand = {
     "  --steps N --batch N --crop N --lr X --warmup N --seed N   (1000, 4, 128, 1e-3, 50, 1)\n"
     "  --checkpoint-every N --sample-every N                      (100, 200)\n"
     "  --max-images N        use at most N images of each folder (evenly spaced)\n"
+    "  --holdout N           leave every N-th image of each folder out (for `stylenet judge`)\n"
     "  --tap relu3_1|relu4_1 --decoder-width X --k N              model shape (fresh runs)\n"
     "  --content-weight --style-weight --gram-weight --tv-weight  fusion/joint loss weights (1, 10, 0, 0)\n"
+    "  --photo-weight X      content loss to the photo itself (keeps its structure; default 0)\n"
     "  --pixel-weight --perceptual-weight                         decoder-stage weights (1, 1)\n"
+    "  --adversarial DIR     add a PatchGAN discriminator trained on the artworks in DIR (fusion/joint)\n"
+    "  --gan-loss lsgan|hinge --adv-weight X --d-ratio N --d-lr X  (lsgan, 0.1, 1, 2e-4)\n"
+    "  --d-base N --d-layers N --d-scales N --spectral-norm --pool N  discriminator (32, 3, 1, off, 50)\n"
     "  --threads N           CPU threads (results are reproducible for a fixed thread count)\n"
-    "       stylenet train --run DIR --export OUT.safetensors [--half]   the model at the last checkpoint\n"
+    "       stylenet train --run DIR --export OUT.safetensors [--half] [--collection DIR]\n"
+    "                        the model at the last checkpoint; --collection builds in the average style\n"
+    "                        of the artworks in DIR (then `stylize --model OUT` needs no --style)\n"
     "Ctrl-C finishes the step, saves a checkpoint and exits; --resume continues bit-identically.\n",
     run};
 

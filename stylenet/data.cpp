@@ -46,6 +46,15 @@ std::vector<std::string> sample_images(const std::string& prefix) {
   return out;
 }
 
+std::vector<std::string> holdout_split(const std::vector<std::string>& files, int64_t every, bool held_out) {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < files.size(); ++i) {
+    const bool is_held = every > 1 && i % static_cast<size_t>(every) == 0;
+    if (is_held == held_out) out.push_back(files[i]);
+  }
+  return out;
+}
+
 CropSampler::CropSampler(const std::vector<std::string>& files, int64_t crop, uint64_t seed)
     : crop_(crop), gen_(seed) {
   SN_CHECK(crop > 0, "CropSampler: crop size must be positive");

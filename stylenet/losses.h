@@ -46,6 +46,10 @@ struct LossWeights {
   double style = 10.0;   // mean_std_loss, summed over the style taps
   double gram = 0.0;     // gram_loss, summed over the style taps (off by default: AdaIN/LST style)
   double tv = 0.0;       // total_variation of the output image (off: the decoder is smooth)
+  // content_loss between the output's features and the *photo's* own at the content tap (the
+  // content term above compares with the fused target t, which W is free to move away from the
+  // photo): keeps the photo's structure when fine-tuning for a strong style (trainers only).
+  double photo = 0.0;
 };
 
 struct StyleLossConfig {

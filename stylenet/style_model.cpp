@@ -46,15 +46,28 @@ StyleModel::StyleModel(const StyleModelConfig& config, std::string encoder_ident
 TensorDict StyleModel::state_dict() const {
   TensorDict all = decoder->state_dict().add_prefix("decoder.");
   for (const auto& [k, v] : fusion->state_dict().add_prefix("fusion.")) all.insert(k, v);
+  if (collection) {
+    all.insert("collection.style_mean", collection->mean);
+    all.insert("collection.style_matrix", collection->matrix);
+  }
   return all;
 }
 
 void StyleModel::load_state_dict(const TensorDict& dict) {
-  const TensorDict dec = dict.strip_prefix("decoder."), fus = dict.strip_prefix("fusion.");
-  const size_t used = dec.size() + fus.size();
-  SN_CHECK(used == dict.size(), "StyleModel: ", dict.size() - used, " keys are neither decoder.* nor fusion.*");
+  const TensorDict dec = dict.strip_prefix("decoder."), fus = dict.strip_prefix("fusion."),
+                   col = dict.strip_prefix("collection.");
+  const size_t used = dec.size() + fus.size() + col.size();
+  SN_CHECK(used == dict.size(), "StyleModel: ", dict.size() - used,
+           " keys are neither decoder.*, fusion.* nor collection.*");
   decoder->load_state_dict(dec);
   fusion->load_state_dict(fus);
+  if (col.empty()) return;
+  const Tensor* m = col.find("style_mean");
+  const Tensor* t = col.find("style_matrix");
+  const int64_t c = fusion->channels(), k = fusion->k();
+  SN_CHECK(col.size() == 2 && m && t && m->shape() == Shape({1, c, 1, 1}) && t->shape() == Shape({1, k, k}),
+           "StyleModel: the collection style must be style_mean [1, ", c, ", 1, 1] and style_matrix [1, ", k, ", ", k, "]");
+  collection = CollectionStyle{collection ? collection->name : "", m->to(DType::Float32), t->to(DType::Float32)};
 }
 
 void StyleModel::save(const std::filesystem::path& path, StoredDType stored, const Metadata& extra) const {
@@ -63,6 +76,7 @@ void StyleModel::save(const std::filesystem::path& path, StoredDType stored, con
   m["format"] = kFormat;
   m["format_version"] = kVersion;
   m["input"] = "RGB in [0, 1]; the encoder applies ImageNet mean/std itself";
+  if (collection) m["collection"] = collection->name;
   save_safetensors(path, state_dict(), m, stored);
 }
 
@@ -102,6 +116,10 @@ StyleModel StyleModel::load(const std::filesystem::path& path) {
     throw Error(detail::cat("'", path.string(), "': ", e.what()));
   }
   model.metadata_ = c.metadata;
+  if (model.collection) {
+    const auto name = c.metadata.find("collection");
+    model.collection->name = name == c.metadata.end() ? "collection" : name->second;
+  }
   model.decoder->eval();
   model.fusion->eval();
   return model;
@@ -112,6 +130,31 @@ void StyleModel::check_encoder(const Vgg16& encoder) const {
   SN_CHECK(have == encoder_identity_, "this model was trained with encoder ", encoder_identity_,
            " but the encoder in use is ", have,
            " (set STYLENET_WEIGHTS to the weights it was trained with, or 'standin')");
+}
+
+CollectionStyle collection_style(const Vgg16& encoder, const StyleModel& model, const std::vector<Tensor>& artworks,
+                                 const std::string& name) {
+  SN_CHECK(!artworks.empty(), "collection_style: no artworks");
+  NoGradGuard no_grad;
+  const std::string& tap = model.config().tap;
+  const int64_t k = model.fusion->k();
+  Tensor mean_sum, matrix_sum;
+  for (const Tensor& a : artworks) {
+    const Tensor S = encoder.features(a, {tap}).at(tap);
+    const Tensor m = mean(S, {2, 3}, true);
+    const Tensor T = reshape(model.fusion->snet->forward(S - m), {1, k, k});
+    mean_sum = mean_sum.defined() ? mean_sum + m : m;
+    matrix_sum = matrix_sum.defined() ? matrix_sum + T : T;
+  }
+  const double n = static_cast<double>(artworks.size());
+  return {name, (mean_sum / n).contiguous(), (matrix_sum / n).contiguous()};
+}
+
+std::filesystem::path resolve_model_path(const std::string& name_or_path) {
+  const std::filesystem::path p(name_or_path);
+  if (std::filesystem::exists(p) || p.has_parent_path() || p.has_extension()) return p;
+  const std::filesystem::path shipped = std::filesystem::path(STYLENET_MODELS_DIR) / (name_or_path + ".safetensors");
+  return std::filesystem::exists(shipped) ? shipped : p;
 }
 
 std::filesystem::path default_model_path() {

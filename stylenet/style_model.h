@@ -7,7 +7,9 @@
 #pragma once
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "stylenet/decoder.h"
 #include "stylenet/fusion.h"
@@ -20,6 +22,17 @@ struct StyleModelConfig {
   std::string tap = "relu3_1";  // encoder tap the fusion works on ("relu3_1" or "relu4_1")
   double decoder_width = 0.5;   // Decoder hidden-channel multiplier
   int64_t k = 32;               // LearnedFusion's compressed channels
+};
+
+// A collection model's built-in style (`stylenet stylize --model vangogh` needs no style image):
+// the average, over every artwork of a collection, of what the learned fusion takes from a style
+// image: its mean features at the tap and its k x k transform T_s. T_s is linear in the style's
+// feature covariance (snet's fc), so the average T_s is the T_s of the collection's average
+// covariance: the style of the collection as a whole rather than of one painting.
+struct CollectionStyle {
+  std::string name;  // e.g. "vangogh"
+  Tensor mean;       // [1, c, 1, 1]
+  Tensor matrix;     // [1, k, k]
 };
 
 class StyleModel {
@@ -42,7 +55,8 @@ class StyleModel {
   // Throws unless `encoder` is the one this model was trained with.
   void check_encoder(const Vgg16& encoder) const;
 
-  // "decoder.*" and "fusion.*" keys.
+  // "decoder.*" and "fusion.*" keys, and "collection.style_mean" / "collection.style_matrix" when
+  // the model has a built-in style.
   TensorDict state_dict() const;
   void load_state_dict(const TensorDict& dict);
 
@@ -52,12 +66,21 @@ class StyleModel {
 
   std::shared_ptr<Decoder> decoder;
   std::shared_ptr<LearnedFusion> fusion;
+  std::optional<CollectionStyle> collection;
 
  private:
   StyleModelConfig config_;
   std::string encoder_identity_;
   Metadata metadata_;
 };
+
+// The built-in style of a collection of artworks (each [1, 3, h, w] in [0, 1]) for `model`.
+CollectionStyle collection_style(const Vgg16& encoder, const StyleModel& model, const std::vector<Tensor>& artworks,
+                                 const std::string& name);
+
+// `--model` as a user gives it: a path to a model file, or the name of one shipped in models/
+// ("vangogh" -> models/vangogh.safetensors).
+std::filesystem::path resolve_model_path(const std::string& name_or_path);
 
 // Where `stylenet stylize` looks for its model when none is given: $STYLENET_MODEL, else the
 // default model shipped in the repository (models/default.safetensors, path compiled in).

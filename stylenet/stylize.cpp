@@ -150,7 +150,10 @@ Tensor stylize(const Vgg16& encoder, const StyleModel& model, const Tensor& cont
   NoGradGuard no_grad;
   SN_CHECK(content_in.dim() == 4 && content_in.size(0) == 1 && content_in.size(1) == 3,
            "stylize: content must be [1, 3, H, W], got ", shape_str(content_in.shape()));
-  SN_CHECK(!styles.empty(), "stylize: no style image");
+  // No style image: the model's built-in collection style (learned fusion only).
+  const bool builtin = styles.empty();
+  SN_CHECK(!builtin || (model.collection && opt.method == FusionMethod::Learned),
+           "stylize: no style image given (only a collection model, with the learned fusion, has a built-in style)");
   SN_CHECK(opt.alpha >= 0 && opt.alpha <= 1, "stylize: alpha must be in [0, 1], got ", opt.alpha);
   model.check_encoder(encoder);
   const std::string tap = model.config().tap;
@@ -215,8 +218,15 @@ Tensor stylize(const Vgg16& encoder, const StyleModel& model, const Tensor& cont
     SN_CHECK(s.weight >= 0, "stylize: style weights must be >= 0");
     weight_sum += s.weight;
   }
-  SN_CHECK(weight_sum > 0, "stylize: style weights sum to zero");
+  SN_CHECK(builtin || weight_sum > 0, "stylize: style weights sum to zero");
   std::vector<StyleTransform> transforms;
+  if (builtin) {
+    StyleTransform st;
+    st.weight = 1.0;
+    st.style_mean = model.collection->mean;
+    st.matrix = matmul(model.collection->matrix, Tc);
+    transforms.push_back(std::move(st));
+  }
   for (const StyleImage& s : styles) {
     SN_CHECK(s.image.dim() == 4 && s.image.size(0) == 1 && s.image.size(1) == 3,
              "stylize: style must be [1, 3, h, w], got ", shape_str(s.image.shape()));

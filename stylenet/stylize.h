@@ -31,7 +31,8 @@ struct StylizeOptions {
 };
 
 // content [1, 3, H, W] in [0, 1] -> stylized [1, 3, H, W] in [0, 1]. `model` gives the decoder
-// (every method) and the learned fusion (method Learned). Inference only (no autograd graph).
+// (every method) and the learned fusion (method Learned). With no style images, a collection
+// model paints in its built-in style (StyleModel::collection). Inference only (no autograd graph).
 Tensor stylize(const Vgg16& encoder, const StyleModel& model, const Tensor& content,
                const std::vector<StyleImage>& styles, const StylizeOptions& options = {});
 

@@ -99,6 +99,54 @@ std::map<std::string, std::vector<double>> read_log(const fs::path& path) {
   return out;
 }
 
+// The adversarial settings as checkpoint metadata, and back (a resume continues with them).
+Metadata adversarial_info(const AdversarialOptions& a) {
+  return {{"adversarial", a.real_dir}, {"d_base", std::to_string(a.d.base)}, {"d_layers", std::to_string(a.d.layers)},
+          {"d_spectral_norm", a.d.spectral_norm ? "1" : "0"}, {"d_scales", std::to_string(a.d.scales)},
+          {"gan_loss", gan_loss_name(a.loss)}, {"adv_weight", fmt(a.weight)}, {"d_ratio", std::to_string(a.d_ratio)},
+          {"d_lr", fmt(a.d_lr)}, {"pool", std::to_string(a.pool)}};
+}
+
+AdversarialOptions adversarial_from_info(const Metadata& m) {
+  AdversarialOptions a;
+  if (!m.count("adversarial")) return a;
+  a.real_dir = m.at("adversarial");
+  a.d.base = std::stoll(info_at(m, "d_base"));
+  a.d.layers = std::stoll(info_at(m, "d_layers"));
+  a.d.spectral_norm = info_at(m, "d_spectral_norm") == "1";
+  a.d.scales = std::stoll(info_at(m, "d_scales"));
+  a.loss = parse_gan_loss(info_at(m, "gan_loss"));
+  a.weight = std::stod(info_at(m, "adv_weight"));
+  a.d_ratio = std::stoll(info_at(m, "d_ratio"));
+  a.d_lr = std::stod(info_at(m, "d_lr"));
+  a.pool = std::stoll(info_at(m, "pool"));
+  return a;
+}
+
+// The first parameter (by module path) whose gradient holds a NaN or an infinity: where a
+// diverging step shows up first, named so the user knows which layer blew up.
+std::string first_nonfinite_grad(const std::vector<std::pair<std::string, Tensor>>& named) {
+  for (const auto& [name, p] : named) {
+    const Tensor g = p.grad();
+    if (!g.defined()) continue;
+    for (float v : g.contiguous().to_vector<float>())
+      if (!std::isfinite(v)) return name;
+  }
+  return "";
+}
+
+// Throws (the run stops; the last checkpoint on disk is the last good state) when a loss term or
+// a gradient is not finite, naming the step, the term and the layer.
+void check_finite(int64_t step, const std::map<std::string, double>& terms,
+                  const std::vector<std::pair<std::string, Tensor>>& named, const char* who) {
+  for (const auto& [k, v] : terms)
+    SN_CHECK(std::isfinite(v), "train: ", who, " loss term '", k, "' became ", v, " at step ", step,
+             " (the run stopped at its last checkpoint; lower --lr or the loss weights)");
+  const std::string bad = first_nonfinite_grad(named);
+  SN_CHECK(bad.empty(), "train: a non-finite gradient in ", who, " layer '", bad, "' at step ", step, " (loss ",
+           terms.count("loss") ? terms.at("loss") : 0.0, "; the run stopped at its last checkpoint; lower --lr)");
+}
+
 }  // namespace
 
 TrainStage parse_train_stage(const std::string& name) {
@@ -114,12 +162,26 @@ std::string train_stage_name(TrainStage stage) {
 
 void request_training_stop() { g_stop.store(true); }
 
-int64_t export_model(const std::string& run_dir, const std::string& out, StoredDType stored) {
+int64_t export_model(const std::string& run_dir, const std::string& out, StoredDType stored,
+                     const std::string& collection_dir) {
   const fs::path ckpt_path = fs::path(run_dir) / "checkpoint.safetensors";
   SN_CHECK(fs::exists(ckpt_path), "export: '", ckpt_path.string(), "' does not exist");
   const Checkpoint ck = load_checkpoint(ckpt_path);
   StyleModel model = StyleModel::from_description(ck.info, ckpt_path.string());
   model.load_state_dict(ck.model);
+  model.fusion->eval();
+  if (!collection_dir.empty()) {
+    const Vgg16 encoder = Vgg16::load();
+    model.check_encoder(encoder);
+    std::vector<Tensor> artworks;
+    // The artworks the run trained on: its held-out ones stay unseen (the judge's).
+    const int64_t holdout = ck.info.count("holdout") ? std::stoll(ck.info.at("holdout")) : 0;
+    for (const std::string& f : holdout_split(list_images(collection_dir), holdout, false)) artworks.push_back(load_image(f));
+    const std::string name = fs::path(collection_dir).lexically_normal().filename().empty()
+                                 ? fs::path(collection_dir).lexically_normal().parent_path().filename().string()
+                                 : fs::path(collection_dir).lexically_normal().filename().string();
+    model.collection = collection_style(encoder, model, artworks, name);
+  }
   model.save(out, stored, {{"trained_stage", info_at(ck.info, "stage")}, {"steps", std::to_string(ck.step)}});
   return ck.step;
 }
@@ -139,6 +201,7 @@ StageLoss stage_loss(const Vgg16& encoder, const StyleModel& model, const TrainO
     const Tensor perc = content_loss(encoder.features(y, {tap}).at(tap), c);
     out.total = pix * opt.pixel_weight + perc * opt.perceptual_weight;
     out.terms = {{"pixel", pix.item()}, {"perceptual", perc.item()}};
+    out.image = y;
   } else {
     SN_CHECK(style.defined(), "stage_loss: the ", train_stage_name(opt.stage), " stage needs style images");
     StyleLossConfig cfg = opt.loss;
@@ -156,6 +219,12 @@ StageLoss stage_loss(const Vgg16& encoder, const StyleModel& model, const TrainO
     const LossTerms lt = style_transfer_loss(encoder.features(y, loss_taps(cfg)), t.detach(), sf, y, cfg);
     out.total = lt.total;
     out.terms = {{"content", lt.content.item()}, {"style", lt.style.item()}};
+    out.image = y;
+    if (cfg.weights.photo != 0) {  // the output's features vs the photo's own
+      const Tensor ph = content_loss(encoder.features(y, {tap}).at(tap), c);
+      out.total = out.total + ph * cfg.weights.photo;
+      out.terms["photo"] = ph.item();
+    }
     if (lt.gram.defined()) out.terms["gram"] = lt.gram.item();
     if (lt.tv.defined()) out.terms["tv"] = lt.tv.item();
   }
@@ -183,12 +252,29 @@ TrainReport train_style_model(const TrainOptions& opt_in, const TrainProgress& p
     opt.lr = std::stod(info_at(m, "lr"));
     opt.warmup = std::stoll(info_at(m, "warmup"));
     opt.seed = ck.seed;
+    opt.adversarial = adversarial_from_info(m);
+    if (m.count("holdout")) opt.holdout = std::stoll(m.at("holdout"));
+    if (m.count("w_content")) {  // the loss weights it was started with (older checkpoints lack them)
+      LossWeights& w = opt.loss.weights;
+      w.content = std::stod(info_at(m, "w_content"));
+      w.style = std::stod(info_at(m, "w_style"));
+      w.gram = std::stod(info_at(m, "w_gram"));
+      w.tv = std::stod(info_at(m, "w_tv"));
+      w.photo = std::stod(info_at(m, "w_photo"));
+      opt.pixel_weight = std::stod(info_at(m, "w_pixel"));
+      opt.perceptual_weight = std::stod(info_at(m, "w_perceptual"));
+    }
   }
   SN_CHECK(opt.steps >= 1 && opt.batch >= 1 && opt.crop >= 32 && opt.lr > 0, "train: bad steps, batch, crop or lr");
   fs::create_directories(run / "samples");
   if (opt.content_dir.empty()) opt.content_dir = data_root() + "/data/content";
   if (opt.style_dir.empty()) opt.style_dir = data_root() + "/data/style";
   const bool decoder_stage = opt.stage == TrainStage::Decoder;
+  const bool adversarial = opt.adversarial.enabled();
+  SN_CHECK(!adversarial || !decoder_stage, "train: the adversarial term needs the fusion or joint stage");
+  SN_CHECK(opt.adversarial.d_ratio >= 1 && opt.adversarial.weight >= 0 && opt.adversarial.d_lr > 0 &&
+               opt.adversarial.pool >= 0,
+           "train: bad adversarial settings (d_ratio >= 1, weight >= 0, d_lr > 0, pool >= 0)");
 
   const Vgg16 encoder = Vgg16::load();
   Generator init_gen(opt.seed, 11);
@@ -232,16 +318,45 @@ TrainReport train_style_model(const TrainOptions& opt_in, const TrainProgress& p
     write_file_atomic(log_path, std::string());
   }
 
+  // The discriminator, its optimizer and the pool of past outputs (adversarial runs only).
+  Generator d_gen(opt.seed, 13);
+  std::unique_ptr<Discriminator> disc;
+  std::unique_ptr<Adam> d_adam;
+  ImagePool pool(opt.adversarial.pool, opt.seed);
+  if (adversarial) {
+    disc = std::make_unique<Discriminator>(opt.adversarial.d, &d_gen);
+    disc->train();
+    d_adam = std::make_unique<Adam>(disc->parameters(), AdamOptions{.lr = opt.adversarial.d_lr, .beta1 = 0.5});
+    SN_CHECK(Discriminator::output_size(opt.crop, opt.adversarial.d.layers, opt.adversarial.d.scales - 1) >= 1,
+             "train: --crop ", opt.crop, " is too small for a discriminator of ", opt.adversarial.d.layers,
+             " layers at ", opt.adversarial.d.scales, " scales");
+    if (opt.resume) {
+      disc->load_state_dict(ck.extra.strip_prefix("disc."));
+      d_adam->load_state_dict(ck.extra.strip_prefix("disc_optim."));
+      pool.load_state_dict(ck.extra.strip_prefix("pool."));
+    }
+  }
+  std::vector<std::pair<std::string, Tensor>> named_g;
+  for (const auto& [n, p] : model.decoder->named_parameters()) named_g.emplace_back("decoder." + n, p);
+  for (const auto& [n, p] : model.fusion->named_parameters()) named_g.emplace_back("fusion." + n, p);
+
   LoaderOptions lo;
   lo.crop = opt.crop;
   lo.batch = opt.batch;
   lo.seed = opt.seed;
   lo.stream = 1;
-  ImageLoader content(pick(list_images(opt.content_dir), opt.max_images), lo);
+  // The training part of each folder (holdout_split), then at most max_images of it.
+  auto files = [&](const std::string& dir) { return pick(holdout_split(list_images(dir), opt.holdout, false), opt.max_images); };
+  ImageLoader content(files(opt.content_dir), lo);
   std::unique_ptr<ImageLoader> style;
   if (!decoder_stage) {
     lo.stream = 2;
-    style = std::make_unique<ImageLoader>(pick(list_images(opt.style_dir), opt.max_images), lo);
+    style = std::make_unique<ImageLoader>(files(opt.style_dir), lo);
+  }
+  std::unique_ptr<ImageLoader> real;
+  if (adversarial) {
+    lo.stream = 3;
+    real = std::make_unique<ImageLoader>(holdout_split(list_images(opt.adversarial.real_dir), opt.holdout, false), lo);
   }
 
   auto save_ck = [&](int64_t step) {
@@ -254,7 +369,17 @@ TrainReport train_style_model(const TrainOptions& opt_in, const TrainProgress& p
     c.info = model.describe();  // shape and encoder, as a model file records them
     c.info.insert({{"stage", train_stage_name(opt.stage)}, {"steps", std::to_string(opt.steps)},
                    {"batch", std::to_string(opt.batch)}, {"crop", std::to_string(opt.crop)}, {"lr", fmt(opt.lr)},
-                   {"warmup", std::to_string(opt.warmup)}});
+                   {"warmup", std::to_string(opt.warmup)}, {"holdout", std::to_string(opt.holdout)}});
+    const LossWeights& w = opt.loss.weights;
+    c.info.insert({{"w_content", fmt(w.content)}, {"w_style", fmt(w.style)}, {"w_gram", fmt(w.gram)},
+                   {"w_tv", fmt(w.tv)}, {"w_photo", fmt(w.photo)}, {"w_pixel", fmt(opt.pixel_weight)},
+                   {"w_perceptual", fmt(opt.perceptual_weight)}});
+    if (adversarial) {
+      c.info.merge(adversarial_info(opt.adversarial));
+      for (const auto& [k, v] : disc->state_dict().add_prefix("disc.")) c.extra.insert(k, v);
+      for (const auto& [k, v] : d_adam->state_dict().add_prefix("disc_optim.")) c.extra.insert(k, v);
+      for (const auto& [k, v] : pool.state_dict().add_prefix("pool.")) c.extra.insert(k, v);
+    }
     save_checkpoint(ckpt_path, c);
   };
   auto write_samples = [&](int64_t step) {
@@ -293,15 +418,41 @@ TrainReport train_style_model(const TrainOptions& opt_in, const TrainProgress& p
   for (int64_t step = start + 1; step <= opt.steps; ++step) {
     const Tensor x = content.batch(step);
     const StageLoss sl = stage_loss(encoder, model, opt, x, decoder_stage ? Tensor() : style->batch(step));
-    const Tensor& loss = sl.total;
+    Tensor loss = sl.total;
     std::map<std::string, double> terms = sl.terms;
+    if (adversarial) {  // the generator's side: D (frozen for this step) should call its outputs real
+      for (const Tensor& p : disc->parameters()) p.set_requires_grad(false);
+      const Tensor g = generator_loss(opt.adversarial.loss, disc->forward_scales(sl.image));
+      loss = loss + g * opt.adversarial.weight;
+      terms["adv_g"] = g.item();
+      terms["loss"] = loss.item();
+    }
     const double lr = sched.last_lr()[0];
     adam.zero_grad();
     backward(loss);
+    check_finite(step, terms, named_g, "generator");
     adam.step();
     sched.step();
-    SN_CHECK(std::isfinite(terms["loss"]), "train: the loss became ", terms["loss"], " at step ", step,
-             " (lower --lr; the last checkpoint is kept)");
+    if (adversarial) {  // D's side: artwork crops are real, outputs (through the pool) fake
+      for (const Tensor& p : disc->parameters()) p.set_requires_grad(true);
+      const Tensor fake = pool.query(sl.image.detach(), step);
+      double d_loss = 0;
+      DiscriminatorAccuracy acc;
+      for (int64_t i = 0; i < opt.adversarial.d_ratio; ++i) {
+        const std::vector<Tensor> r = disc->forward_scales(real->batch((step - 1) * opt.adversarial.d_ratio + i + 1));
+        const std::vector<Tensor> f = disc->forward_scales(fake);
+        const Tensor dl = discriminator_loss(opt.adversarial.loss, r, f);
+        d_adam->zero_grad();
+        backward(dl);
+        d_loss = dl.item();
+        check_finite(step, {{"adv_d", d_loss}}, disc->named_parameters(), "discriminator");
+        d_adam->step();
+        acc = discriminator_accuracy(opt.adversarial.loss, r, f);
+      }
+      terms["adv_d"] = d_loss;
+      terms["d_acc_real"] = acc.real;
+      terms["d_acc_fake"] = acc.fake;
+    }
 
     std::ostringstream line;
     line << "{\"step\":" << step << ",\"lr\":" << fmt(lr);

@@ -7,6 +7,12 @@
 //            between F(y) and F(s) at the style taps, optional total variation.
 //   joint    the same loss as fusion, with G trainable too (fine-tuning).
 //
+// Adversarial training (fusion and joint stages, AdversarialOptions::real_dir set): a PatchGAN
+// discriminator D (stylenet/discriminator.h) learns to tell crops of real artworks from the
+// stylized outputs (drawn through an ImagePool, stylenet/gan.h), and the generator's GAN loss on
+// D's verdict joins the stage loss with a small weight. D, its optimizer and the pool are part
+// of the checkpoint, so --resume stays bit-identical.
+//
 // A run lives in one folder: checkpoint.safetensors (every N steps and at the end, written
 // atomically), log.jsonl (one line of losses per step), loss.png, samples/step_<n>.png and
 // model.safetensors (the model alone, what `stylize --model` takes). Resuming from the folder
@@ -20,6 +26,8 @@
 #include <string>
 #include <vector>
 
+#include "stylenet/discriminator.h"
+#include "stylenet/gan.h"
 #include "stylenet/losses.h"
 #include "stylenet/style_model.h"
 
@@ -28,6 +36,17 @@ namespace sn {
 enum class TrainStage { Decoder, Fusion, Joint };
 TrainStage parse_train_stage(const std::string& name);
 std::string train_stage_name(TrainStage stage);
+
+struct AdversarialOptions {
+  std::string real_dir;       // artworks D learns as "real"; empty = no adversarial term
+  DiscriminatorConfig d{.base = 32, .layers = 3, .spectral_norm = false, .scales = 1};  // 70x70 patches
+  GanLoss loss = GanLoss::LSGAN;
+  double weight = 0.1;        // of the generator's GAN loss in the stage loss (style weight 10: CAST's ratio)
+  int64_t d_ratio = 1;        // D updates per generator update
+  double d_lr = 2e-4;         // D's Adam (beta1 0.5, as pix2pix/CycleGAN), constant
+  int64_t pool = 50;          // ImagePool capacity (CycleGAN's 50); 0 = D sees only the newest outputs
+  bool enabled() const { return !real_dir.empty(); }
+};
 
 struct TrainOptions {
   TrainStage stage = TrainStage::Decoder;
@@ -45,9 +64,11 @@ struct TrainOptions {
   int64_t checkpoint_every = 100;
   int64_t sample_every = 200;           // 0 = only at the end
   int64_t max_images = 0;               // use at most this many files per folder (0 = all)
+  int64_t holdout = 0;                  // > 1: leave every holdout-th file of each folder out (holdout_split)
   double pixel_weight = 1.0;            // decoder stage
   double perceptual_weight = 1.0;       // decoder stage
   StyleLossConfig loss;                 // fusion and joint stages (content_tap is set to the model's tap)
+  AdversarialOptions adversarial;       // fusion and joint stages
 };
 
 struct TrainReport {
@@ -66,13 +87,18 @@ TrainReport train_style_model(const TrainOptions& options, const TrainProgress& 
 struct StageLoss {
   Tensor total;
   std::map<std::string, double> terms;
+  Tensor image;  // the decoded batch (what a discriminator judges), on the autograd graph
 };
 StageLoss stage_loss(const Vgg16& encoder, const StyleModel& model, const TrainOptions& options,
                      const Tensor& content, const Tensor& style);
 
 // Writes the model held by run_dir's checkpoint to `out` (a run need not have finished): what
-// ships a model, F16 to halve it. Returns the checkpoint's step.
-int64_t export_model(const std::string& run_dir, const std::string& out, StoredDType stored);
+// ships a model, F16 to halve it. With `collection_dir`, the model gets the built-in style of the
+// artworks there the run trained on (collection_style over the files its --holdout kept; named
+// after the folder), so stylize needs no style image.
+// Returns the checkpoint's step.
+int64_t export_model(const std::string& run_dir, const std::string& out, StoredDType stored,
+                     const std::string& collection_dir = "");
 
 // Asks a running train_style_model to stop after its current step (what SIGINT does).
 void request_training_stop();

@@ -102,6 +102,11 @@ TEST_CASE("cli: stylize writes the image, a folder of images, and refuses bad in
     sn::StyleModel({"relu3_1", 0.125, 8}, sn::Vgg16::standin().identity().str(), &gen).save(model);
     sn::Generator gen2(2);
     sn::StyleModel({"relu3_1", 0.125, 8}, "vgg16:sha256:0000", &gen2).save(dir.path / "other.safetensors");
+    sn::Generator gen3(3);  // a collection model: paints with no --style
+    const sn::Vgg16 encoder = sn::Vgg16::standin();
+    sn::StyleModel c({"relu3_1", 0.125, 8}, encoder.identity().str(), &gen3);
+    c.collection = sn::collection_style(encoder, c, {sn::resize_image(sn::load_image(sample_file("style_")), 40, 40)}, "few");
+    c.save(dir.path / "collection.safetensors");
   }
   const std::string content = sample_file("content_"), style = sample_file("style_");
   const std::string out = (dir.path / "out.png").string();
@@ -118,6 +123,12 @@ TEST_CASE("cli: stylize writes the image, a folder of images, and refuses bad in
   CHECK(fs::file_size(out) > 500);
   const sn::Tensor img = sn::load_image(out);
   CHECK(std::min(img.size(2), img.size(3)) == 48);
+
+  const ProcessResult builtin = run_cli({"stylize", "--model", (dir.path / "collection.safetensors").string(), "--size",
+                                        "48", "--content", content, "--out", (dir.path / "builtin.png").string()});
+  CAPTURE(builtin.err);
+  CHECK(builtin.status == 0);
+  CHECK(fs::exists(dir.path / "builtin.png"));
 
   fs::create_directories(dir.path / "in");
   fs::copy_file(content, dir.path / "in" / "a.jpg");
@@ -152,6 +163,8 @@ TEST_CASE("cli: stylize writes the image, a folder of images, and refuses bad in
       {{"--content", content, "--style", style, "--out", out2, "--method", "magic"}, 2, "--method"},
       {{"--content", content, "--style", style, "--out", out2, "--style-weights", "1,2"}, 2, "--style-weights"},
       {{"--content", content, "--style", style}, 2, "--out"},
+      {{"--content", content, "--out", out2}, 2, "has no built-in style"},
+      {{"--content", content, "--out", out2, "--method", "adain"}, 2, "--style is required"},
       {{"--content", content, "--style", style, "--out", (dir.path / "x.gif").string()}, 2, ".png"},
   };
   for (const Bad& b : bad) {
@@ -179,4 +192,18 @@ TEST_CASE("cli: train and eval refuse bad usage; resume needs a run") {
   const ProcessResult r4 = run_cli({"eval", "--methods", "learned,telepathy"});
   CHECK(r4.status == 2);
   CHECK(r4.err.find("telepathy") != std::string::npos);
+  // Adversarial options: the discriminator's settings need --adversarial, which needs a folder.
+  const std::string run = (dir.path / "adv").string();
+  const ProcessResult a1 = run_cli({"train", "--run", run, "--stage", "fusion", "--d-base", "8"});
+  CHECK(a1.status == 2);
+  CHECK(a1.err.find("--adversarial") != std::string::npos);
+  const ProcessResult a2 = run_cli({"train", "--run", run, "--stage", "fusion", "--adversarial", (dir.path / "no").string()});
+  CHECK(a2.status == 1);
+  CHECK(a2.err.find("not a folder") != std::string::npos);
+  const ProcessResult a3 = run_cli({"train", "--run", run, "--stage", "fusion", "--adversarial", dir.path.string(),
+                                    "--gan-loss", "wgan"});
+  CHECK(a3.status == 2);
+  CHECK(a3.err.find("--gan-loss") != std::string::npos);
+  for (const ProcessResult* r : {&a1, &a2, &a3}) CHECK(line_count(r->err) == 1);
+  CHECK_FALSE(fs::exists(dir.path / "adv" / "checkpoint.safetensors"));
 }

@@ -8,6 +8,7 @@
 
 #include <array>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <thread>
 
@@ -19,10 +20,12 @@
 #include "stylenet/stylize.h"
 #include "stylenet/train.h"
 #include "tests/run_process.h"
+#include "tests/tensor_compare.h"
 #include "tests/temp_dir.h"
 #include "weights/checkpoint.h"
 
 using namespace sn;
+using sn::test::max_abs_diff;
 using sn::test::TempDir;
 namespace fs = std::filesystem;
 
@@ -31,14 +34,6 @@ namespace {
 const Vgg16& encoder() {
   static const Vgg16 vgg = Vgg16::standin();
   return vgg;
-}
-
-double max_abs_diff(const Tensor& a, const Tensor& b) {
-  REQUIRE(a.shape() == b.shape());
-  const auto x = a.to_vector<float>(), y = b.to_vector<float>();
-  double m = 0;
-  for (size_t i = 0; i < x.size(); ++i) m = std::max(m, std::abs(static_cast<double>(x[i]) - y[i]));
-  return m;
 }
 
 std::string sample(const std::string& prefix) {
@@ -236,6 +231,95 @@ TEST_CASE("training: decoder then fusion stages lower their losses; resume is bi
   const StyleModel a = StyleModel::load(dir.path / "full" / "model.safetensors");
   const StyleModel b = StyleModel::load(dir.path / "part" / "model.safetensors");
   for (const auto& [k, v] : a.state_dict()) CHECK(max_abs_diff(v, b.state_dict().at(k)) == 0.0);
+}
+
+TEST_CASE("collection model: its built-in style is the average of the artworks', saved with the model") {
+  TempDir dir("collection");
+  Generator gen(8);
+  StyleModel m({"relu3_1", 0.125, 8}, encoder().identity().str(), &gen);
+  m.fusion->eval();
+  const auto styles = sample_images("style_");
+  REQUIRE(styles.size() >= 2);
+  const Tensor content = resize_image(load_image(sample("content_")), 48, 56);
+  const Tensor a = resize_image(load_image(styles[0]), 40, 40), b = resize_image(load_image(styles[1]), 48, 32);
+  CHECK_THROWS_AS(stylize(encoder(), m, content, {}), Error);  // no style, no collection
+  // One artwork: the built-in style paints exactly as that artwork given as the style.
+  m.collection = collection_style(encoder(), m, {a}, "one");
+  CHECK(max_abs_diff(stylize(encoder(), m, content, {}), stylize(encoder(), m, content, {{a, 1.0}})) < 1e-5);
+  // Two: T_s and the mean are the averages of each artwork's.
+  m.collection = collection_style(encoder(), m, {a, b}, "two");
+  const CollectionStyle ca = collection_style(encoder(), m, {a}, "a"), cb = collection_style(encoder(), m, {b}, "b");
+  CHECK(max_abs_diff(m.collection->matrix, (ca.matrix + cb.matrix) * 0.5) < 1e-6);
+  CHECK(max_abs_diff(m.collection->mean, (ca.mean + cb.mean) * 0.5) < 1e-6);
+  // Saved and loaded with the model, name included; tiling keeps it seamless.
+  m.save(dir.path / "two.safetensors");
+  const StyleModel back = StyleModel::load(dir.path / "two.safetensors");
+  REQUIRE(back.collection);
+  CHECK(back.collection->name == "two");
+  StylizeOptions tiled;
+  tiled.tile = 24;
+  CHECK(max_abs_diff(stylize(encoder(), back, content, {}), stylize(encoder(), m, content, {}, tiled)) < 2e-4);
+}
+
+TEST_CASE("adversarial training: D's losses and accuracy are logged, resume restores D, its optimizer and the pool") {
+  TempDir dir("adv");
+  auto adv_run = [&](const std::string& name) {
+    TrainOptions o = tiny_run(dir.path / name, TrainStage::Fusion, 10);
+    o.adversarial.real_dir = data_root() + "/data/style/vangogh";
+    o.adversarial.d = {.base = 4, .layers = 2, .spectral_norm = true, .scales = 2};
+    o.adversarial.pool = 3;  // full after two steps of batch 2: both pool branches are exercised
+    return o;
+  };
+  const TrainReport straight = train_style_model(adv_run("full"));
+  for (const char* term : {"adv_g", "adv_d", "d_acc_real", "d_acc_fake"}) {
+    CAPTURE(term);
+    REQUIRE(straight.losses.count(term));
+    for (double v : straight.losses.at(term)) CHECK(std::isfinite(v));
+  }
+  for (double a : straight.losses.at("d_acc_real")) CHECK((a >= 0 && a <= 1));
+
+  TrainOptions part = adv_run("part");
+  int calls = 0;
+  const TrainReport first = train_style_model(part, [&](int64_t, int64_t, const auto&) {
+    if (++calls == 5) request_training_stop();
+  });
+  REQUIRE(first.last_step == 5);
+  TrainOptions again;
+  again.run_dir = part.run_dir;
+  again.resume = true;  // everything adversarial comes back from the checkpoint
+  again.max_images = part.max_images;
+  again.checkpoint_every = part.checkpoint_every;
+  again.sample_every = 0;
+  const TrainReport rest = train_style_model(again);
+  for (const char* term : {"loss", "adv_d", "d_acc_fake"}) {
+    CAPTURE(term);
+    const std::vector<double>& all = straight.losses.at(term);
+    CHECK(rest.losses.at(term) == std::vector<double>(all.begin() + 5, all.end()));
+  }
+  const Checkpoint a = load_checkpoint(dir.path / "full" / "checkpoint.safetensors");
+  const Checkpoint b = load_checkpoint(dir.path / "part" / "checkpoint.safetensors");
+  REQUIRE(a.extra.size() == b.extra.size());
+  CHECK(a.extra.contains("disc.d1.model.0.weight_orig"));
+  CHECK(a.extra.contains("pool.images"));
+  for (const auto& [k, v] : a.extra) CHECK(max_abs_diff(v, b.extra.at(k)) == 0.0);
+}
+
+TEST_CASE("adversarial training: a diverging step stops the run naming the step and the term or layer") {
+  TempDir dir("nan");
+  TrainOptions o = tiny_run(dir.path / "run", TrainStage::Fusion, 4);
+  o.adversarial.real_dir = data_root() + "/data/style/vangogh";
+  o.adversarial.d = {.base = 4, .layers = 2, .spectral_norm = false, .scales = 1};
+  o.lr = 1e30;  // step 1 moves every weight by about lr (Adam): step 2's forward overflows
+  std::string message;
+  try {
+    train_style_model(o);
+  } catch (const Error& e) {
+    message = e.what();
+  }
+  INFO(message);
+  CHECK(message.find("at step 2") != std::string::npos);
+  CHECK((message.find("layer '") != std::string::npos || message.find("loss term '") != std::string::npos));
+  CHECK_FALSE(fs::exists(dir.path / "run" / "model.safetensors"));
 }
 
 TEST_CASE("training: SIGKILL at any moment leaves the last checkpoint loadable") {
