@@ -11,12 +11,14 @@ extern const Command kConvertCommand;
 extern const Command kFeaturesCommand;
 extern const Command kClassifyCommand;
 extern const Command kFetchWeightsCommand;
+extern const Command kJudgeCommand;
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> all = {
       kStylizeCommand,
       kTrainCommand,
       kEvalCommand,
+      kJudgeCommand,
       kDemoCommand,
       kConvertCommand,
       kFeaturesCommand,

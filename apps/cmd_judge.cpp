@@ -1,0 +1,158 @@
+// `stylenet judge`: trains the Van Gogh-vs-photo judge on held-out files and scores a style model
+// by how often its stylized held-out photos pass for Van Gogh (stylenet/judge.h).
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+
+#include "apps/args.h"
+#include "apps/command.h"
+#include "stylenet/data.h"
+#include "stylenet/image.h"
+#include "stylenet/judge.h"
+
+namespace sn::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+int train(const std::vector<std::string>& argv) {
+  const Args args(argv, {"out", "positive", "negative", "holdout", "steps", "batch", "crop", "lr", "seed", "threads"},
+                  {"quiet"});
+  if (args.positional().size() > 1) throw UsageError("unexpected argument '" + args.positional()[1] + "'");
+  apply_threads(args);
+  const std::string out = args.require("out");
+  check_output_path(out, {".safetensors"});
+  JudgeTrainOptions o;
+  o.positive_dir = args.get("positive", "");
+  o.negative_dir = args.get("negative", "");
+  o.holdout = args.get_int("holdout", o.holdout, 2, 1000);
+  o.steps = args.get_int("steps", o.steps, 1, 1000000);
+  o.batch = args.get_int("batch", o.batch, 2, 1024);
+  if (o.batch % 2) throw UsageError("--batch must be even (half paintings, half photos), got " + std::to_string(o.batch));
+  o.crop = args.get_int("crop", o.crop, 32, 1024);
+  o.lr = args.get_double("lr", o.lr, 1e-7, 1.0);
+  o.seed = static_cast<uint64_t>(args.get_int("seed", 1, 0, INT64_MAX));
+  for (const auto& dir : {o.positive_dir, o.negative_dir})
+    if (!dir.empty() && !fs::is_directory(dir)) throw Error("folder '" + dir + "' does not exist");
+
+  const bool quiet = args.flag("quiet");
+  JudgeReport r;
+  const auto judge = train_judge(o, r, [&](int64_t step, double loss) {
+    if (!quiet && (step % 50 == 0 || step + 1 == o.steps))
+      std::fprintf(stderr, "step %lld/%lld  loss %.4f\n", static_cast<long long>(step + 1),
+                   static_cast<long long>(o.steps), loss);
+  });
+  char acc[64];
+  std::snprintf(acc, sizeof acc, "%.4f,%.4f", r.painting_accuracy, r.photo_accuracy);
+  judge->save(out, {{"steps", std::to_string(o.steps)},
+                    {"batch", std::to_string(o.batch)},
+                    {"seed", std::to_string(o.seed)},
+                    {"validation_accuracy", acc}});
+  std::printf("judge trained on %lld paintings + %lld photos (held out, holdout %lld), %lld steps in %.1f s\n",
+              static_cast<long long>(r.train_paintings), static_cast<long long>(r.train_photos),
+              static_cast<long long>(o.holdout), static_cast<long long>(o.steps), r.seconds);
+  std::printf("validation: paintings %.3f (%lld), photos %.3f (%lld), balanced %.3f; loss %.4f -> %.4f\n",
+              r.painting_accuracy, static_cast<long long>(r.validation_paintings), r.photo_accuracy,
+              static_cast<long long>(r.validation_photos), r.balanced_accuracy(), r.initial_validation_loss,
+              r.validation_loss);
+  std::printf("wrote %s\n", out.c_str());
+  return 0;
+}
+
+int score(const std::vector<std::string>& argv) {
+  const Args args(argv, {"judge", "model", "style", "photos", "size", "count", "threads"}, {"header", "quiet"});
+  if (args.positional().size() > 1) throw UsageError("unexpected argument '" + args.positional()[1] + "'");
+  apply_threads(args);
+  const fs::path judge_path = args.require("judge");
+  const std::string model_arg = args.require("model");
+  const std::vector<std::string> style_files = args.has("style") ? split_list(args.get("style", "")) : std::vector<std::string>{};
+  if (args.has("style") && style_files.empty()) throw UsageError("--style names no image");
+  const int64_t size = args.get_int("size", 256, 0, 4096);
+  const int64_t count = args.get_int("count", 0, 0, 1000000);
+  const std::string photo_dir = args.get("photos", "");
+
+  // Every file is checked before the slow part (the encoder, stylizing) starts.
+  const auto judge = Judge::load(judge_path);
+  const fs::path model_path = resolve_model_path(model_arg);
+  if (!fs::is_regular_file(model_path)) throw Error("model '" + model_path.string() + "' does not exist");
+  const StyleModel model = StyleModel::load(model_path);
+  if (style_files.empty() && !model.collection)
+    throw UsageError("--style is required: model '" + model_path.string() + "' has no built-in style");
+  std::vector<StyleImage> styles;
+  for (const auto& f : style_files) {
+    if (!fs::is_regular_file(f)) throw Error("style image '" + f + "' does not exist");
+    styles.push_back({load_image(f), 1.0});
+  }
+  const std::string dir = photo_dir.empty() ? data_root() + "/data/content" : photo_dir;
+  if (!fs::is_directory(dir)) throw Error("folder '" + dir + "' does not exist");
+  std::vector<std::string> files = judge_split(list_images(dir), judge->config().holdout, JudgeRole::Photos).score;
+  if (count > 0 && static_cast<int64_t>(files.size()) > count) files.resize(count);
+  if (files.empty()) throw Error("folder '" + dir + "' has no score photos");
+  std::vector<Tensor> photos;
+  for (const auto& f : files) photos.push_back(load_image(f));
+
+  const Vgg16 encoder = Vgg16::load();
+  model.check_encoder(encoder);
+  const bool quiet = args.flag("quiet");
+  const JudgeScore s = score_stylized(*judge, encoder, model, photos, styles, size, [&](int64_t i) {
+    if (!quiet) std::fprintf(stderr, "\rstylized %lld/%zu", static_cast<long long>(i + 1), photos.size());
+  });
+  if (!quiet) std::fprintf(stderr, "\n%lld photos in %.1f s\n", static_cast<long long>(s.images), s.seconds);
+  std::string name = model_path.stem().string();
+  if (!style_files.empty()) {
+    name += " (";
+    for (size_t i = 0; i < style_files.size(); ++i) {
+      if (i) name += ',';
+      name += fs::path(style_files[i]).stem().string();
+    }
+    name += ")";
+  }
+  if (args.flag("header")) std::printf("%s", judge_table_header().c_str());
+  std::printf("%s", judge_table_row(name, s).c_str());
+  return 0;
+}
+
+int run(const std::vector<std::string>& argv) {
+  if (argv.empty()) throw UsageError("missing subcommand: train or score");
+  if (argv[0] == "train") return train(argv);
+  if (argv[0] == "score") return score(argv);
+  throw UsageError("unknown subcommand '" + argv[0] + "' (train or score)");
+}
+
+}  // namespace
+
+extern const Command kJudgeCommand = {
+    "judge", "train the Van Gogh-vs-photo judge; score a model by how often it fools it",
+    "usage: stylenet judge train --out J.safetensors [options]\n"
+    "       stylenet judge score --judge J.safetensors --model M [options]\n"
+    "The judge sees only held-out files (every N-th of each sorted folder, N = --holdout, as\n"
+    "`stylenet train --holdout N` leaves out); among them, by position j: paintings j%3<2 train,\n"
+    "j%3==2 validation; photos j%3==0 train, 1 validation, 2 score.\n"
+    "train:\n"
+    "  --out J.safetensors  where to write the judge (atomically)\n"
+    "  --positive DIR       Van Gogh paintings (default $STYLENET_DATA/data/style/vangogh)\n"
+    "  --negative DIR       photos (default $STYLENET_DATA/data/content)\n"
+    "  --holdout N          the generator's --holdout (default 4)\n"
+    "  --steps N            training steps (default 400)\n"
+    "  --batch N            images per step, half of each class (even, default 16)\n"
+    "  --crop N             side of the crops it trains on and looks at (default 128)\n"
+    "  --lr X               Adam learning rate (default 0.001)\n"
+    "  --seed N             initialisation and batches (default 1)\n"
+    "  Prints the accuracy on the validation paintings and photos.\n"
+    "score:\n"
+    "  --judge J            a judge file written by 'judge train'\n"
+    "  --model M            style model file, or the name of one in models/\n"
+    "  --style S[,S2...]    style images (default: the model's built-in style)\n"
+    "  --photos DIR         photos (default $STYLENET_DATA/data/content); their score part is used\n"
+    "  --size N             photos' short side before stylizing (default 256; 0 = as is)\n"
+    "  --count N            only the first N score photos (default: all)\n"
+    "  --header             print the table header before the row\n"
+    "  Prints one Markdown row: model, fraction of stylized photos called Van Gogh, their mean p,\n"
+    "  mean edge SSIM to the photo, fraction of the raw photos called Van Gogh.\n"
+    "both:\n"
+    "  --threads N          CPU threads (default: STYLENET_THREADS or all cores)\n"
+    "  --quiet              no progress on stderr\n",
+    run};
+
+}  // namespace sn::cli
