@@ -61,24 +61,35 @@ int train(const std::vector<std::string>& argv) {
 }
 
 int score(const std::vector<std::string>& argv) {
-  const Args args(argv, {"judge", "model", "style", "photos", "size", "count", "threads"}, {"header", "quiet"});
+  const Args args(argv, {"judge", "model", "style", "photos", "size", "count", "threads", "alpha", "sheet", "sheet-rows"},
+                  {"header", "quiet"});
   if (args.positional().size() > 1) throw UsageError("unexpected argument '" + args.positional()[1] + "'");
   apply_threads(args);
   const fs::path judge_path = args.require("judge");
-  const std::string model_arg = args.require("model");
+  const std::vector<std::string> model_args = split_list(args.require("model"));
+  if (model_args.empty()) throw UsageError("--model names no model");
   const std::vector<std::string> style_files = args.has("style") ? split_list(args.get("style", "")) : std::vector<std::string>{};
   if (args.has("style") && style_files.empty()) throw UsageError("--style names no image");
   const int64_t size = args.get_int("size", 256, 0, 4096);
   const int64_t count = args.get_int("count", 0, 0, 1000000);
+  StylizeOptions so;
+  so.alpha = args.get_double("alpha", 1.0, 0.0, 1.0);
+  const std::string sheet = args.get("sheet", "");
+  const int64_t sheet_rows = args.get_int("sheet-rows", 4, 1, static_cast<int64_t>(JudgeScore::kExamples));
+  if (args.has("sheet")) check_output_path(sheet, {".png", ".jpg", ".jpeg"});
   const std::string photo_dir = args.get("photos", "");
 
   // Every file is checked before the slow part (the encoder, stylizing) starts.
   const auto judge = Judge::load(judge_path);
-  const fs::path model_path = resolve_model_path(model_arg);
-  if (!fs::is_regular_file(model_path)) throw Error("model '" + model_path.string() + "' does not exist");
-  const StyleModel model = StyleModel::load(model_path);
-  if (style_files.empty() && !model.collection)
-    throw UsageError("--style is required: model '" + model_path.string() + "' has no built-in style");
+  std::vector<std::pair<std::string, StyleModel>> models;
+  for (const std::string& m : model_args) {
+    const fs::path model_path = resolve_model_path(m);
+    if (!fs::is_regular_file(model_path)) throw Error("model '" + model_path.string() + "' does not exist");
+    StyleModel model = StyleModel::load(model_path);
+    if (style_files.empty() && !model.collection)
+      throw UsageError("--style is required: model '" + model_path.string() + "' has no built-in style");
+    models.emplace_back(model_path.stem().string(), std::move(model));
+  }
   std::vector<StyleImage> styles;
   for (const auto& f : style_files) {
     if (!fs::is_regular_file(f)) throw Error("style image '" + f + "' does not exist");
@@ -93,23 +104,40 @@ int score(const std::vector<std::string>& argv) {
   for (const auto& f : files) photos.push_back(load_image(f));
 
   const Vgg16 encoder = Vgg16::load();
-  model.check_encoder(encoder);
+  for (const auto& [name, model] : models) model.check_encoder(encoder);
   const bool quiet = args.flag("quiet");
-  const JudgeScore s = score_stylized(*judge, encoder, model, photos, styles, size, [&](int64_t i) {
-    if (!quiet) std::fprintf(stderr, "\rstylized %lld/%zu", static_cast<long long>(i + 1), photos.size());
-  });
-  if (!quiet) std::fprintf(stderr, "\n%lld photos in %.1f s\n", static_cast<long long>(s.images), s.seconds);
-  std::string name = model_path.stem().string();
+  std::string suffix;
   if (!style_files.empty()) {
-    name += " (";
+    suffix += " (";
     for (size_t i = 0; i < style_files.size(); ++i) {
-      if (i) name += ',';
-      name += fs::path(style_files[i]).stem().string();
+      if (i) suffix += ',';
+      suffix += fs::path(style_files[i]).stem().string();
     }
-    name += ")";
+    suffix += ")";
   }
+  if (so.alpha < 1) suffix += " alpha " + args.get("alpha", "");
   if (args.flag("header")) std::printf("%s", judge_table_header().c_str());
-  std::printf("%s", judge_table_row(name, s).c_str());
+  // Sheet: one row per photo, the photo then each model's result, every cell a centre square.
+  const int64_t rows = std::min<int64_t>(sheet_rows, static_cast<int64_t>(photos.size()));
+  std::vector<std::vector<Tensor>> cells(rows);
+  for (const auto& [name, model] : models) {
+    const JudgeScore s = score_stylized(*judge, encoder, model, photos, styles, size, [&](int64_t i) {
+      if (!quiet) std::fprintf(stderr, "\r%s: stylized %lld/%zu", name.c_str(), static_cast<long long>(i + 1), photos.size());
+    }, so);
+    if (!quiet) std::fprintf(stderr, "\n%lld photos in %.1f s\n", static_cast<long long>(s.images), s.seconds);
+    std::printf("%s", judge_table_row(name + suffix, s).c_str());
+    std::fflush(stdout);
+    for (int64_t r = 0; r < rows; ++r) {
+      if (cells[r].empty()) cells[r].push_back(judge_view(s.example_photos[r], 256));
+      cells[r].push_back(judge_view(s.example_results[r], 256));
+    }
+  }
+  if (args.has("sheet")) {
+    std::vector<Tensor> grid;
+    for (const auto& row : cells) grid.insert(grid.end(), row.begin(), row.end());
+    save_image(image_grid(grid, static_cast<int64_t>(models.size()) + 1), sheet);
+    if (!quiet) std::fprintf(stderr, "wrote %s\n", sheet.c_str());
+  }
   return 0;
 }
 
@@ -146,6 +174,9 @@ extern const Command kJudgeCommand = {
     "  --style S[,S2...]    style images (default: the model's built-in style)\n"
     "  --photos DIR         photos (default $STYLENET_DATA/data/content); their score part is used\n"
     "  --size N             photos' short side before stylizing (default 256; 0 = as is)\n"
+    "  --alpha A            style strength in [0, 1] passed to stylize (default 1)\n"
+    "  --model A,B,...      several models: one row each, scored on the same photos\n"
+    "  --sheet S.png        contact sheet: the first --sheet-rows (4) photos and each model's result\n"
     "  --count N            only the first N score photos (default: all)\n"
     "  --header             print the table header before the row\n"
     "  Prints one Markdown row: model, fraction of stylized photos called Van Gogh, their mean p,\n"

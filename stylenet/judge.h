@@ -125,13 +125,16 @@ struct JudgeScore {
   double photo_fraction = 0;     // the same photos, unstylized, called Van Gogh (the baseline)
   double photo_mean_p = 0;
   double seconds = 0;
+  // The first few photos (as stylized, after resizing) and their results, for contact sheets.
+  static constexpr size_t kExamples = 8;
+  std::vector<Tensor> example_photos, example_results;
 };
 
 // Stylizes each photo (short side resized to `size` first; 0 = as is) with `model` and `styles`
 // (empty: the model's built-in style) and judges the results and the photos.
 JudgeScore score_stylized(const Judge& judge, const Vgg16& encoder, const StyleModel& model,
                           const std::vector<Tensor>& photos, const std::vector<StyleImage>& styles, int64_t size,
-                          const std::function<void(int64_t)>& progress = nullptr);
+                          const std::function<void(int64_t)>& progress = nullptr, const StylizeOptions& options = {});
 
 // Markdown: the header (two lines) and one row for `name`.
 std::string judge_table_header();

@@ -11,6 +11,7 @@
 
 #include "autograd/gradcheck.h"
 #include "stylenet/data.h"
+#include "stylenet/image.h"
 #include "stylenet/judge.h"
 #include "tests/run_process.h"
 #include "tests/temp_dir.h"
@@ -205,12 +206,18 @@ TEST_CASE("cli: judge trains, scores, and fails with one line and no output") {
   CHECK(dir.files() == std::vector<std::string>{"j.safetensors"});
 
   const auto paintings = judge_split(list_images(data_root() + "/data/style/vangogh"), 4, JudgeRole::Paintings);
-  const ProcessResult s = run_cli({"judge", "score", "--judge", judge, "--model", "default", "--style",
-                                   paintings.validation.front(), "--size", "48", "--count", "2", "--quiet", "--header"});
+  const std::string sheet = (dir.path / "sheet.png").string();
+  const ProcessResult s = run_cli({"judge", "score", "--judge", judge, "--model", "default,default", "--style",
+                                   paintings.validation.front(), "--size", "48", "--count", "3", "--quiet", "--header",
+                                   "--sheet", sheet, "--sheet-rows", "2"});
   CAPTURE(s.err);
   CHECK(s.status == 0);
-  CHECK(line_count(s.out) == 3);  // header, separator, row
+  CHECK(line_count(s.out) == 4);  // header, separator, a row per model
   CHECK(s.out.find("| default (") != std::string::npos);
+  // The sheet: 2 rows of photo + two results, 256 px squares with 4 px gaps.
+  const Tensor grid = load_image(sheet);
+  CHECK(grid.size(2) == 2 * 256 + 4);
+  CHECK(grid.size(3) == 3 * 256 + 2 * 4);
 
   struct Bad {
     std::vector<std::string> args;
@@ -240,5 +247,5 @@ TEST_CASE("cli: judge trains, scores, and fails with one line and no output") {
     CHECK(line_count(r.err) == 1);
     CHECK(r.err.find(b.says) != std::string::npos);
   }
-  CHECK(dir.files() == std::vector<std::string>{"j.safetensors"});
+  CHECK(dir.files() == std::vector<std::string>{"j.safetensors", "sheet.png"});  // nothing new from the failures
 }
