@@ -95,11 +95,21 @@ int score(const std::vector<std::string>& argv) {
     if (!fs::is_regular_file(f)) throw Error("style image '" + f + "' does not exist");
     styles.push_back({load_image(f), 1.0});
   }
-  const std::string dir = photo_dir.empty() ? data_root() + "/data/content" : photo_dir;
-  if (!fs::is_directory(dir)) throw Error("folder '" + dir + "' does not exist");
-  std::vector<std::string> files = judge_split(list_images(dir), judge->config().holdout, JudgeRole::Photos).score;
+  // A folder: its score part (judge_split), the photos neither the judge nor a --holdout run saw.
+  // A list of files: those, as given (e.g. the public-domain samples for a README sheet).
+  std::vector<std::string> files;
+  const std::vector<std::string> listed = split_list(photo_dir);
+  if (listed.size() > 1 || (listed.size() == 1 && fs::is_regular_file(listed[0]))) {
+    for (const auto& f : listed)
+      if (!fs::is_regular_file(f)) throw Error("photo '" + f + "' does not exist");
+    files = listed;
+  } else {
+    const std::string dir = photo_dir.empty() ? data_root() + "/data/content" : photo_dir;
+    if (!fs::is_directory(dir)) throw Error("folder '" + dir + "' does not exist");
+    files = judge_split(list_images(dir), judge->config().holdout, JudgeRole::Photos).score;
+    if (files.empty()) throw Error("folder '" + dir + "' has no score photos");
+  }
   if (count > 0 && static_cast<int64_t>(files.size()) > count) files.resize(count);
-  if (files.empty()) throw Error("folder '" + dir + "' has no score photos");
   std::vector<Tensor> photos;
   for (const auto& f : files) photos.push_back(load_image(f));
 
@@ -173,6 +183,7 @@ extern const Command kJudgeCommand = {
     "  --model M            style model file, or the name of one in models/\n"
     "  --style S[,S2...]    style images (default: the model's built-in style)\n"
     "  --photos DIR         photos (default $STYLENET_DATA/data/content); their score part is used\n"
+    "  --photos F1,F2,...   or exactly these photo files\n"
     "  --size N             photos' short side before stylizing (default 256; 0 = as is)\n"
     "  --alpha A            style strength in [0, 1] passed to stylize (default 1)\n"
     "  --model A,B,...      several models: one row each, scored on the same photos\n"

@@ -13,6 +13,7 @@
 #           bench/stylize_bench.cpp vs bench/stylize_torch.py)
 # Also prints the SGEMM ratio to OpenBLAS on VGG-shaped GEMMs (bench/bench_gemm.cpp).
 # The machine may be shared: compare the ratios, which are measured in the same run.
+# STYLENET_BENCH_ONLY=forward|train|stylize runs only that workload (and skips the SGEMM part).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPS="${1:-5}"
@@ -26,7 +27,9 @@ fi
 
 OUT="$(mktemp)"
 trap 'rm -f "$OUT"' EXIT
+ONLY="${STYLENET_BENCH_ONLY:-}"
 run_pair() {  # workload size batch threads
+  if [ -n "$ONLY" ] && [ "$1" != "$ONLY" ]; then return; fi
   if [ "$1" = stylize ]; then
     local args=(--size "$2" --threads "$4" --reps "$REPS" --warmup 1)
     "$BUILD/bench/stylenet_stylize_bench" "${args[@]}" >>"$OUT"
@@ -60,6 +63,7 @@ print("ratio = StyleNet median / PyTorch median (lower is better); medians of th
 print(f"StyleNet ISA: {next(iter(sn.values()))['isa']}; torch {next(iter(pt.values()))['torch']}")
 PYEOF
 
+[ -n "$ONLY" ] && exit 0
 echo
 echo "SGEMM on VGG-shaped im2col GEMMs (M=Cout, N=H*W, K=Cin*9), 2 threads, own AVX-512 vs OpenBLAS:"
 "$BUILD/bench/stylenet_bench_gemm" --benchmark_filter='BM_Sgemm/conv[2-4]_2/(own_avx512|openblas)/threads:2' \

@@ -214,6 +214,15 @@ TEST_CASE("cli: judge trains, scores, and fails with one line and no output") {
   CHECK(s.status == 0);
   CHECK(line_count(s.out) == 4);  // header, separator, a row per model
   CHECK(s.out.find("| default (") != std::string::npos);
+  // Given photo files are scored as they are (no split).
+  const auto samples = sample_images("content_");
+  REQUIRE(samples.size() >= 2);
+  const ProcessResult given = run_cli({"judge", "score", "--judge", judge, "--model", "default", "--style",
+                                       paintings.validation.front(), "--size", "48", "--quiet", "--photos",
+                                       samples[0] + "," + samples[1]});
+  CAPTURE(given.err);
+  CHECK(given.status == 0);
+  CHECK(line_count(given.out) == 1);
   // The sheet: 2 rows of photo + two results, 256 px squares with 4 px gaps.
   const Tensor grid = load_image(sheet);
   CHECK(grid.size(2) == 2 * 256 + 4);
