@@ -13,7 +13,8 @@
 #           bench/stylize_bench.cpp vs bench/stylize_torch.py)
 # Also prints the SGEMM ratio to OpenBLAS on VGG-shaped GEMMs (bench/bench_gemm.cpp).
 # The machine may be shared: compare the ratios, which are measured in the same run.
-# STYLENET_BENCH_ONLY=forward|train|stylize runs only that workload (and skips the SGEMM part).
+# STYLENET_BENCH_ONLY=forward|train|stylize runs only that workload (and skips the SGEMM part);
+# STYLENET_BENCH_STYLIZE_THREADS sets the stylize workloads' threads (default 2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPS="${1:-5}"
@@ -44,8 +45,9 @@ echo "running (reps=$REPS) ..." >&2
 run_pair forward 224 1 1
 run_pair forward 224 1 2
 run_pair train 256 4 2
-run_pair stylize 512 1 2
-run_pair stylize 1024 1 2
+ST="${STYLENET_BENCH_STYLIZE_THREADS:-2}"
+run_pair stylize 512 1 "$ST"
+run_pair stylize 1024 1 "$ST"
 
 "$PY" - "$OUT" <<'PYEOF'
 import json, sys
