@@ -129,6 +129,12 @@ TEST_CASE("cli: stylize writes the image, a folder of images, and refuses bad in
   CAPTURE(builtin.err);
   CHECK(builtin.status == 0);
   CHECK(fs::exists(dir.path / "builtin.png"));
+  // The shipped collection model, by name.
+  const ProcessResult vangogh = run_cli({"stylize", "--model", "vangogh", "--size", "48", "--content", content, "--out",
+                                        (dir.path / "vangogh.png").string()});
+  CAPTURE(vangogh.err);
+  CHECK(vangogh.status == 0);
+  CHECK(fs::exists(dir.path / "vangogh.png"));
 
   fs::create_directories(dir.path / "in");
   fs::copy_file(content, dir.path / "in" / "a.jpg");
