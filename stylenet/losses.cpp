@@ -64,7 +64,7 @@ std::vector<std::string> loss_taps(const StyleLossConfig& config) {
 
 LossTerms style_transfer_loss(const std::map<std::string, Tensor>& out, const Tensor& content_target,
                               const std::map<std::string, Tensor>& style, const Tensor& image,
-                              const StyleLossConfig& config) {
+                              const StyleLossConfig& config, const Tensor& photo_target) {
   auto at = [](const std::map<std::string, Tensor>& m, const std::string& tap, const char* which) {
     const auto it = m.find(tap);
     SN_CHECK(it != m.end(), "style_transfer_loss: no ", which, " features at tap ", tap);
@@ -86,6 +86,11 @@ LossTerms style_transfer_loss(const std::map<std::string, Tensor>& out, const Te
   if (w.tv != 0) {
     t.tv = total_variation(image);
     t.total = t.total + t.tv * w.tv;
+  }
+  if (w.photo != 0) {
+    SN_CHECK(photo_target.defined(), "style_transfer_loss: a photo weight needs the photo's features");
+    t.photo = content_loss(at(out, config.content_tap, "output"), photo_target);
+    t.total = t.total + t.photo * w.photo;
   }
   return t;
 }

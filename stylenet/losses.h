@@ -48,7 +48,7 @@ struct LossWeights {
   double tv = 0.0;       // total_variation of the output image (off: the decoder is smooth)
   // content_loss between the output's features and the *photo's* own at the content tap (the
   // content term above compares with the fused target t, which W is free to move away from the
-  // photo): keeps the photo's structure when fine-tuning for a strong style (trainers only).
+  // photo): keeps the photo's structure when fine-tuning for a strong style.
   double photo = 0.0;
 };
 
@@ -68,19 +68,21 @@ std::vector<std::string> loss_taps(const StyleLossConfig& config);
 
 // The terms of one training step, each unweighted (for logging), and their weighted sum.
 struct LossTerms {
-  Tensor total;    // content*w.content + style*w.style + gram*w.gram + tv*w.tv
+  Tensor total;    // content*w.content + style*w.style + gram*w.gram + tv*w.tv + photo*w.photo
   Tensor content;  // content_loss at the content tap
   Tensor style;    // sum over style taps of mean_std_loss
   Tensor gram;     // sum over style taps of gram_loss (computed only when its weight is nonzero)
   Tensor tv;       // total_variation(image) (computed only when its weight is nonzero)
+  Tensor photo;    // content_loss at the content tap vs the photo's features (likewise)
 };
 
 // The style-transfer objective. `out` holds the features of the decoded image (loss_taps(config)
 // of it), `content_target` the fused features t the decoder was given (at the content tap),
 // `style` the style image's features at the style taps (batch 1 or N), `image` the decoded image
-// (for TV). Terms whose weight is 0 are left undefined and cost nothing.
+// (for TV), `photo_target` the photo's own features at the content tap (needed only when the
+// photo weight is nonzero). Terms whose weight is 0 are left undefined and cost nothing.
 LossTerms style_transfer_loss(const std::map<std::string, Tensor>& out, const Tensor& content_target,
                               const std::map<std::string, Tensor>& style, const Tensor& image,
-                              const StyleLossConfig& config = {});
+                              const StyleLossConfig& config = {}, const Tensor& photo_target = Tensor());
 
 }  // namespace sn

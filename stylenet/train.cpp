@@ -177,9 +177,9 @@ int64_t export_model(const std::string& run_dir, const std::string& out, StoredD
     // The artworks the run trained on: its held-out ones stay unseen (the judge's).
     const int64_t holdout = ck.info.count("holdout") ? std::stoll(ck.info.at("holdout")) : 0;
     for (const std::string& f : holdout_split(list_images(collection_dir), holdout, false)) artworks.push_back(load_image(f));
-    const std::string name = fs::path(collection_dir).lexically_normal().filename().empty()
-                                 ? fs::path(collection_dir).lexically_normal().parent_path().filename().string()
-                                 : fs::path(collection_dir).lexically_normal().filename().string();
+    // Named after the folder ("vangogh" for ".../vangogh/" too: a trailing slash leaves an empty filename).
+    const fs::path dir = fs::path(collection_dir).lexically_normal();
+    const std::string name = (dir.has_filename() ? dir : dir.parent_path()).filename().string();
     model.collection = collection_style(encoder, model, artworks, name);
   }
   model.save(out, stored, {{"trained_stage", info_at(ck.info, "stage")}, {"steps", std::to_string(ck.step)}});
@@ -216,17 +216,13 @@ StageLoss stage_loss(const Vgg16& encoder, const StyleModel& model, const TrainO
     const Tensor t = model.fusion->fuse(c, sf.at(tap));
     const Tensor y = model.decoder->forward(t);
     // The fused features are the content target, not something W may move to ease the decoder.
-    const LossTerms lt = style_transfer_loss(encoder.features(y, loss_taps(cfg)), t.detach(), sf, y, cfg);
+    const LossTerms lt = style_transfer_loss(encoder.features(y, loss_taps(cfg)), t.detach(), sf, y, cfg, c);
     out.total = lt.total;
     out.terms = {{"content", lt.content.item()}, {"style", lt.style.item()}};
     out.image = y;
-    if (cfg.weights.photo != 0) {  // the output's features vs the photo's own
-      const Tensor ph = content_loss(encoder.features(y, {tap}).at(tap), c);
-      out.total = out.total + ph * cfg.weights.photo;
-      out.terms["photo"] = ph.item();
-    }
     if (lt.gram.defined()) out.terms["gram"] = lt.gram.item();
     if (lt.tv.defined()) out.terms["tv"] = lt.tv.item();
+    if (lt.photo.defined()) out.terms["photo"] = lt.photo.item();
   }
   out.terms["loss"] = out.total.item();
   return out;

@@ -224,16 +224,16 @@ TEST_CASE("style_transfer_loss: weighted sum of the terms, taps, gradients") {
   StyleLossConfig cfg;
   cfg.style_taps = {"a", "b"};
   cfg.content_tap = "c";
-  cfg.weights = {2.0, 3.0, 0.5, 0.25};
+  cfg.weights = {2.0, 3.0, 0.5, 0.25, 0.75};
   CHECK(loss_taps(cfg) == std::vector<std::string>{"a", "b", "c"});
   cfg.content_tap = "b";
   CHECK(loss_taps(cfg) == std::vector<std::string>{"a", "b"});
 
   const Tensor oa = randn64({2, 3, 4, 4}, gen), ob = randn64({2, 5, 2, 3}, gen), img = randn64({2, 3, 6, 5}, gen);
   const Tensor sa = randn64({1, 3, 5, 3}, gen, false), sb = randn64({1, 5, 3, 3}, gen, false);
-  const Tensor target = randn64({2, 5, 2, 3}, gen, false);
+  const Tensor target = randn64({2, 5, 2, 3}, gen, false), photo = randn64({2, 5, 2, 3}, gen, false);
   auto run = [&](const std::vector<Tensor>& x) {
-    return style_transfer_loss({{"a", x[0]}, {"b", x[1]}}, target, {{"a", sa}, {"b", sb}}, x[2], cfg);
+    return style_transfer_loss({{"a", x[0]}, {"b", x[1]}}, target, {{"a", sa}, {"b", sb}}, x[2], cfg, photo);
   };
   const LossTerms t = run({oa, ob, img});
   const double want_style = mean_std_loss(oa, sa).item() + mean_std_loss(ob, sb).item();
@@ -242,8 +242,9 @@ TEST_CASE("style_transfer_loss: weighted sum of the terms, taps, gradients") {
   CHECK(t.style.item() == doctest::Approx(want_style));
   CHECK(t.gram.item() == doctest::Approx(want_gram));
   CHECK(t.tv.item() == doctest::Approx(total_variation(img).item()));
+  CHECK(t.photo.item() == doctest::Approx(content_loss(ob, photo).item()));
   CHECK(t.total.item() == doctest::Approx(2.0 * t.content.item() + 3.0 * want_style + 0.5 * want_gram +
-                                          0.25 * t.tv.item()));
+                                          0.25 * t.tv.item() + 0.75 * t.photo.item()));
   check_grad([&](auto& x) { return run(x).total; }, {oa, ob, img});
 
   // Zero weights skip their terms.
@@ -251,5 +252,9 @@ TEST_CASE("style_transfer_loss: weighted sum of the terms, taps, gradients") {
   const LossTerms t2 = run({oa, ob, img});
   CHECK_FALSE(t2.gram.defined());
   CHECK_FALSE(t2.tv.defined());
+  CHECK_FALSE(t2.photo.defined());
+  cfg.weights.photo = 1.0;  // a photo weight without the photo's features is an error
+  CHECK_THROWS_AS(style_transfer_loss({{"a", oa}, {"b", ob}}, target, {{"a", sa}, {"b", sb}}, img, cfg), Error);
+  cfg.weights.photo = 0.0;
   CHECK_THROWS_AS(style_transfer_loss({{"a", oa}}, target, {{"a", sa}, {"b", sb}}, img, cfg), Error);
 }
