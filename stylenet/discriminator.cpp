@@ -121,17 +121,21 @@ int64_t Discriminator::output_size(int64_t input_size, int64_t layers, int64_t s
   return PatchDiscriminator::output_size(s, layers);
 }
 
-std::vector<Tensor> Discriminator::forward_scales(const Tensor& images) {
+Tensor Discriminator::to_signed(const Tensor& images) {
   SN_CHECK(images.defined() && images.dim() == 4 && images.size(1) == 3,
            "Discriminator: expected images [N, 3, H, W] in [0, 1], got ",
            images.defined() ? shape_str(images.shape()) : "undefined");
+  return images * 2.0 - 1.0;  // [0, 1] -> [-1, 1]
+}
+
+std::vector<Tensor> Discriminator::forward_scales(const Tensor& images) {
+  Tensor x = to_signed(images);
   const int64_t need = PatchDiscriminator::min_input_size(config_.layers);
   const int64_t h = images.size(2), w = images.size(3), last = config_.scales - 1;
   SN_CHECK(output_size(h, config_.layers, last) >= 1 && output_size(w, config_.layers, last) >= 1,
            "Discriminator(layers=", config_.layers, ", scales=", config_.scales, "): images of ", h, "x", w,
            " are too small: scale ", last, " needs at least ", need, "x", need, " after ", last, " halvings");
   std::vector<Tensor> out;
-  Tensor x = images * 2.0 - 1.0;  // [0, 1] -> [-1, 1]
   for (int64_t s = 0; s < config_.scales; ++s) {
     if (s > 0) x = downsample(x);
     out.push_back(scales_[s]->forward(x));
@@ -139,12 +143,7 @@ std::vector<Tensor> Discriminator::forward_scales(const Tensor& images) {
   return out;
 }
 
-Tensor Discriminator::forward(const Tensor& images) {
-  SN_CHECK(images.defined() && images.dim() == 4 && images.size(1) == 3,
-           "Discriminator: expected images [N, 3, H, W] in [0, 1], got ",
-           images.defined() ? shape_str(images.shape()) : "undefined");
-  return scales_[0]->forward(images * 2.0 - 1.0);
-}
+Tensor Discriminator::forward(const Tensor& images) { return scales_[0]->forward(to_signed(images)); }
 
 PatchDiscriminator& Discriminator::scale(int64_t s) const {
   SN_CHECK(s >= 0 && s < config_.scales, "Discriminator: scale ", s, " out of range [0, ", config_.scales, ")");

@@ -82,6 +82,9 @@ class Discriminator : public Module {
   static int64_t output_size(int64_t input_size, int64_t layers, int64_t scale);
 
  private:
+  // Checks images [N, 3, H, W] and maps [0, 1] to [-1, 1].
+  static Tensor to_signed(const Tensor& images);
+
   DiscriminatorConfig config_;
   std::vector<std::shared_ptr<PatchDiscriminator>> scales_;
 };
