@@ -183,7 +183,9 @@ std::unique_ptr<Judge> Judge::load(const std::filesystem::path& path) {
 Tensor judge_view(const Tensor& image, int64_t crop) {
   SN_CHECK(image.defined() && image.dim() == 4 && image.size(0) == 1 && image.size(1) == 3,
            "judge_view: expects one RGB image [1, 3, H, W]");
-  const Tensor r = resize_short_side(image, crop);
+  // Already at the crop's scale (e.g. a view of a view): resampling to the same size is not the
+  // identity (the filter blurs), so leave it be.
+  const Tensor r = std::min(image.size(2), image.size(3)) == crop ? image : resize_short_side(image, crop);
   const int64_t top = (r.size(2) - crop) / 2, left = (r.size(3) - crop) / 2;
   return slice(slice(r, 2, top, top + crop), 3, left, left + crop).contiguous();
 }
@@ -230,17 +232,27 @@ std::unique_ptr<Judge> train_judge(const JudgeTrainOptions& o, JudgeReport& repo
   auto judge = std::make_unique<Judge>(config, &gen);
 
   const std::vector<Tensor> val_pos = load_views(pos.validation, o.crop), val_neg = load_views(neg.validation, o.crop);
-  // Balanced validation BCE: each class counts half, whatever the class sizes.
-  const auto validation_loss = [&] {
-    double l[2] = {0, 0};
+  // One pass over the validation views: the balanced BCE (each class counts half, whatever the
+  // class sizes) and each class's accuracy (p > 0.5, i.e. logit > 0, means painting).
+  struct Validation {
+    double loss = 0, accuracy[2] = {0, 0};
+  };
+  const auto validate = [&] {
+    Validation v;
     for (int c = 0; c < 2; ++c) {
       const auto x = judge->logits(c == 0 ? val_pos : val_neg);
-      for (double v : x) l[c] += softplus(v) - (c == 0 ? v : 0.0);
-      l[c] /= static_cast<double>(x.size());
+      double l = 0;
+      int64_t right = 0;
+      for (double z : x) {
+        l += softplus(z) - (c == 0 ? z : 0.0);
+        right += (z > 0) == (c == 0);
+      }
+      v.loss += l / static_cast<double>(x.size()) / 2;
+      v.accuracy[c] = static_cast<double>(right) / static_cast<double>(x.size());
     }
-    return (l[0] + l[1]) / 2;
+    return v;
   };
-  report.initial_validation_loss = validation_loss();
+  report.initial_validation_loss = validate().loss;
 
   LoaderOptions lo;
   lo.crop = o.crop;
@@ -264,14 +276,10 @@ std::unique_ptr<Judge> train_judge(const JudgeTrainOptions& o, JudgeReport& repo
     if (progress) progress(step, report.losses.back());
   }
 
-  report.validation_loss = validation_loss();
-  const auto accuracy = [&](const std::vector<Tensor>& images, bool painting) {
-    int64_t right = 0;
-    for (double p : judge->probabilities(images)) right += (p > 0.5) == painting;
-    return static_cast<double>(right) / static_cast<double>(images.size());
-  };
-  report.painting_accuracy = accuracy(val_pos, true);
-  report.photo_accuracy = accuracy(val_neg, false);
+  const Validation v = validate();
+  report.validation_loss = v.loss;
+  report.painting_accuracy = v.accuracy[0];
+  report.photo_accuracy = v.accuracy[1];
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return judge;
 }
