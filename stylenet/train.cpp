@@ -302,8 +302,12 @@ TrainReport train_style_model(const TrainOptions& opt_in, const TrainProgress& p
   model.decoder->train();
   model.fusion->train();
   Adam adam(params, AdamOptions{.lr = opt.lr});
-  LRScheduler sched(adam, std::make_shared<LinearWarmup>(std::max<int64_t>(1, opt.warmup), 0.01,
-                                                         std::make_shared<CosineAnnealingLR>(opt.steps, opt.lr / 20)));
+  // Warm-up, then cosine decay to a twentieth of the peak rate; D's optimizer follows the same shape.
+  const auto schedule_for = [&](double peak) {
+    return std::make_shared<LinearWarmup>(std::max<int64_t>(1, opt.warmup), 0.01,
+                                          std::make_shared<CosineAnnealingLR>(opt.steps, peak / 20));
+  };
+  LRScheduler sched(adam, schedule_for(opt.lr));
   int64_t start = 0;
   if (opt.resume) {
     adam.load_state_dict(ck.optimizer);
@@ -318,17 +322,20 @@ TrainReport train_style_model(const TrainOptions& opt_in, const TrainProgress& p
   Generator d_gen(opt.seed, 13);
   std::unique_ptr<Discriminator> disc;
   std::unique_ptr<Adam> d_adam;
+  std::unique_ptr<LRScheduler> d_sched;
   ImagePool pool(opt.adversarial.pool, opt.seed);
   if (adversarial) {
     disc = std::make_unique<Discriminator>(opt.adversarial.d, &d_gen);
     disc->train();
     d_adam = std::make_unique<Adam>(disc->parameters(), AdamOptions{.lr = opt.adversarial.d_lr, .beta1 = 0.5});
+    d_sched = std::make_unique<LRScheduler>(*d_adam, schedule_for(opt.adversarial.d_lr));
     SN_CHECK(Discriminator::output_size(opt.crop, opt.adversarial.d.layers, opt.adversarial.d.scales - 1) >= 1,
              "train: --crop ", opt.crop, " is too small for a discriminator of ", opt.adversarial.d.layers,
              " layers at ", opt.adversarial.d.scales, " scales");
     if (opt.resume) {
       disc->load_state_dict(ck.extra.strip_prefix("disc."));
       d_adam->load_state_dict(ck.extra.strip_prefix("disc_optim."));
+      d_sched->load_state_dict(ck.extra.strip_prefix("disc_sched."));
       pool.load_state_dict(ck.extra.strip_prefix("pool."));
     }
   }
@@ -374,6 +381,7 @@ TrainReport train_style_model(const TrainOptions& opt_in, const TrainProgress& p
       c.info.merge(adversarial_info(opt.adversarial));
       for (const auto& [k, v] : disc->state_dict().add_prefix("disc.")) c.extra.insert(k, v);
       for (const auto& [k, v] : d_adam->state_dict().add_prefix("disc_optim.")) c.extra.insert(k, v);
+      for (const auto& [k, v] : d_sched->state_dict().add_prefix("disc_sched.")) c.extra.insert(k, v);
       for (const auto& [k, v] : pool.state_dict().add_prefix("pool.")) c.extra.insert(k, v);
     }
     save_checkpoint(ckpt_path, c);
@@ -445,6 +453,7 @@ TrainReport train_style_model(const TrainOptions& opt_in, const TrainProgress& p
         d_adam->step();
         acc = discriminator_accuracy(opt.adversarial.loss, r, f);
       }
+      d_sched->step();
       terms["adv_d"] = d_loss;
       terms["d_acc_real"] = acc.real;
       terms["d_acc_fake"] = acc.fake;

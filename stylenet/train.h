@@ -43,7 +43,9 @@ struct AdversarialOptions {
   GanLoss loss = GanLoss::LSGAN;
   double weight = 0.1;        // of the generator's GAN loss in the stage loss (style weight 10: CAST's ratio)
   int64_t d_ratio = 1;        // D updates per generator update
-  double d_lr = 2e-4;         // D's Adam (beta1 0.5, as pix2pix/CycleGAN), constant
+  double d_lr = 2e-4;         // D's Adam (beta1 0.5, as pix2pix/CycleGAN) peak rate; it follows the
+                              // generator's warm-up and cosine decay, so that D does not outpace a
+                              // generator whose rate has decayed (D's accuracy then runs to ~1)
   int64_t pool = 50;          // ImagePool capacity (CycleGAN's 50); 0 = D sees only the newest outputs
   bool enabled() const { return !real_dir.empty(); }
 };
