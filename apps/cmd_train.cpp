@@ -143,7 +143,7 @@ extern const Command kTrainCommand = {
     "  --photo-weight X      content loss to the photo itself (keeps its structure; default 0)\n"
     "  --pixel-weight --perceptual-weight                         decoder-stage weights (1, 1)\n"
     "  --adversarial DIR     add a PatchGAN discriminator trained on the artworks in DIR (fusion/joint)\n"
-    "  --gan-loss lsgan|hinge --adv-weight X --d-ratio N --d-lr X  (lsgan, 0.1, 1, 2e-4;\n"
+    "  --gan-loss lsgan|hinge --adv-weight X --d-ratio N --d-lr X  (lsgan, 1, 1, 2e-4;\n"
     "                        D's peak rate: it follows the same warm-up and cosine decay)\n"
     "  --d-base N --d-layers N --d-scales N --spectral-norm --pool N  discriminator (32, 3, 1, off, 50)\n"
     "  --threads N           CPU threads (results are reproducible for a fixed thread count)\n"
