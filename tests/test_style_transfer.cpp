@@ -302,10 +302,9 @@ TEST_CASE("adversarial training: D's losses and accuracy are logged, resume rest
   CHECK(a.extra.contains("disc.d1.model.0.weight_orig"));
   CHECK(a.extra.contains("pool.images"));
   // D's rate follows the generator's schedule: both end the run at a twentieth of their peak.
-  const TrainOptions o = adv_run("unused");
   CHECK(a.extra.at("disc_sched.last_step").item() == 10);
-  CHECK(a.extra.at("disc_optim.param_groups.0.lr").item() == doctest::Approx(o.adversarial.d_lr / 20));
-  CHECK(a.optimizer.at("param_groups.0.lr").item() == doctest::Approx(o.lr / 20));
+  CHECK(a.extra.at("disc_optim.param_groups.0.lr").item() == doctest::Approx(part.adversarial.d_lr / 20));
+  CHECK(a.optimizer.at("param_groups.0.lr").item() == doctest::Approx(part.lr / 20));
   for (const auto& [k, v] : a.extra) CHECK(max_abs_diff(v, b.extra.at(k)) == 0.0);
 }
 
