@@ -56,6 +56,27 @@ Tensor total_variation(const Tensor& img) {
   return mean(square(dy)) + mean(square(dx));
 }
 
+Tensor laplacian_loss(const Tensor& img, const Tensor& photo, int64_t pool) {
+  SN_CHECK(pool >= 1, "laplacian_loss: pool must be >= 1, got ", pool);
+  for (const Tensor* t : {&img, &photo}) {
+    SN_CHECK(t->defined() && t->dim() == 4 && t->size(1) == 3 && t->size(2) >= 3 * pool && t->size(3) >= 3 * pool,
+             "laplacian_loss: expected images [N, 3, H, W] with H, W >= ", 3 * pool);
+  }
+  SN_CHECK(img.size(2) == photo.size(2) && img.size(3) == photo.size(3), "laplacian_loss: image and photo sizes differ");
+  // Pooling and the luma-weighted Laplacian are both linear per channel, so one 3-in, 1-out conv
+  // after the pool computes L(P(y(x))): weight[0][c] = luma[c] * Laplacian.
+  static constexpr double kLuma[3] = {0.299, 0.587, 0.114};
+  static constexpr double kLaplacian[9] = {0, 1, 0, 1, -4, 1, 0, 1, 0};
+  std::vector<double> w(27);
+  for (int c = 0; c < 3; ++c)
+    for (int k = 0; k < 9; ++k) w[c * 9 + k] = kLuma[c] * kLaplacian[k];
+  const Tensor weight = Tensor::from_doubles(w, {1, 3, 3, 3}, img.dtype());
+  auto lap = [&](const Tensor& x) {
+    return conv2d(pool > 1 ? avg_pool2d(x, Pool2dOptions{.kernel = {pool, pool}}) : x, weight);
+  };
+  return mse_broadcast(lap(img), lap(photo));
+}
+
 std::vector<std::string> loss_taps(const StyleLossConfig& config) {
   std::vector<std::string> taps = config.style_taps;
   if (std::find(taps.begin(), taps.end(), config.content_tap) == taps.end()) taps.push_back(config.content_tap);
@@ -64,7 +85,8 @@ std::vector<std::string> loss_taps(const StyleLossConfig& config) {
 
 LossTerms style_transfer_loss(const std::map<std::string, Tensor>& out, const Tensor& content_target,
                               const std::map<std::string, Tensor>& style, const Tensor& image,
-                              const StyleLossConfig& config, const Tensor& photo_target) {
+                              const StyleLossConfig& config, const Tensor& photo_target,
+                              const Tensor& photo_image) {
   auto at = [](const std::map<std::string, Tensor>& m, const std::string& tap, const char* which) {
     const auto it = m.find(tap);
     SN_CHECK(it != m.end(), "style_transfer_loss: no ", which, " features at tap ", tap);
@@ -91,6 +113,11 @@ LossTerms style_transfer_loss(const std::map<std::string, Tensor>& out, const Te
     SN_CHECK(photo_target.defined(), "style_transfer_loss: a photo weight needs the photo's features");
     t.photo = content_loss(at(out, config.content_tap, "output"), photo_target);
     t.total = t.total + t.photo * w.photo;
+  }
+  if (w.laplacian != 0) {
+    SN_CHECK(photo_image.defined(), "style_transfer_loss: a Laplacian weight needs the photo");
+    t.laplacian = laplacian_loss(image, photo_image, config.laplacian_pool);
+    t.total = t.total + t.laplacian * w.laplacian;
   }
   return t;
 }

@@ -34,6 +34,16 @@ Tensor content_loss(const Tensor& F, const Tensor& Ft);
 // at equal neighbours) and penalises the high-frequency noise decoders make early in training.
 Tensor total_variation(const Tensor& img);
 
+// Lapstyle's structure loss (Li et al. 2017, "Laplacian-Steered Neural Style Transfer"):
+// mean((L(P(y(img))) - L(P(y(photo))))^2) over [N, 1, h', w'], where y is Rec. 601 luma, P an
+// average pool of `pool` x `pool` (1 = none) and L the 3x3 Laplacian [0 1 0; 1 -4 1; 0 1 0]
+// without padding. Feature losses let a decoder blur: relu3_1 barely changes when an edge is
+// softened, this loss does (an edge blurred or moved and an edge added cost alike). Luma
+// because structure lives in brightness while a style may change every colour (and it is what
+// edge SSIM compares); pooling leaves texture finer than the pool free for the style.
+// img and photo [N, 3, H, W] with H, W >= 3 * pool; photo may have batch 1.
+Tensor laplacian_loss(const Tensor& img, const Tensor& photo, int64_t pool = 1);
+
 // Loss weights. The defaults are AdaIN's (Huang & Belongie 2017, naoto0804/pytorch-AdaIN:
 // content 1, mean/std style 10 summed over four taps, each term a mean-reduced MSE exactly as
 // here). Both encoders take [0, 1] RGB and normalise inside, but AdaIN's VGG19 weights were
@@ -50,6 +60,9 @@ struct LossWeights {
   // content term above compares with the fused target t, which W is free to move away from the
   // photo): keeps the photo's structure when fine-tuning for a strong style.
   double photo = 0.0;
+  // laplacian_loss between the output image and the photo (pool StyleLossConfig::laplacian_pool):
+  // keeps its edges where they were, at the pixel level the feature losses do not see.
+  double laplacian = 0.0;
 };
 
 struct StyleLossConfig {
@@ -60,6 +73,7 @@ struct StyleLossConfig {
   // The default style taps: one per VGG16 block up to block 4, the last ReLU of each (Johnson et
   // al. 2016's choice for VGG16).
   std::vector<std::string> style_taps = {"relu1_2", "relu2_2", "relu3_3", "relu4_3"};
+  int64_t laplacian_pool = 2;  // Lapstyle pools before its Laplacian so fine brushwork stays free
 };
 
 // Every tap the loss reads (the style taps, then the content tap if not among them), in the
@@ -69,20 +83,24 @@ std::vector<std::string> loss_taps(const StyleLossConfig& config);
 // The terms of one training step, each unweighted (for logging), and their weighted sum.
 struct LossTerms {
   Tensor total;    // content*w.content + style*w.style + gram*w.gram + tv*w.tv + photo*w.photo
+                   //   + laplacian*w.laplacian
   Tensor content;  // content_loss at the content tap
   Tensor style;    // sum over style taps of mean_std_loss
   Tensor gram;     // sum over style taps of gram_loss (computed only when its weight is nonzero)
   Tensor tv;       // total_variation(image) (computed only when its weight is nonzero)
   Tensor photo;    // content_loss at the content tap vs the photo's features (likewise)
+  Tensor laplacian;  // laplacian_loss(image, photo_image, config.laplacian_pool) (likewise)
 };
 
 // The style-transfer objective. `out` holds the features of the decoded image (loss_taps(config)
 // of it), `content_target` the fused features t the decoder was given (at the content tap),
 // `style` the style image's features at the style taps (batch 1 or N), `image` the decoded image
 // (for TV), `photo_target` the photo's own features at the content tap (needed only when the
-// photo weight is nonzero). Terms whose weight is 0 are left undefined and cost nothing.
+// photo weight is nonzero), `photo_image` the photo itself (needed only when the Laplacian weight
+// is nonzero). Terms whose weight is 0 are left undefined and cost nothing.
 LossTerms style_transfer_loss(const std::map<std::string, Tensor>& out, const Tensor& content_target,
                               const std::map<std::string, Tensor>& style, const Tensor& image,
-                              const StyleLossConfig& config = {}, const Tensor& photo_target = Tensor());
+                              const StyleLossConfig& config = {}, const Tensor& photo_target = Tensor(),
+                              const Tensor& photo_image = Tensor());
 
 }  // namespace sn

@@ -162,6 +162,16 @@ std::string train_stage_name(TrainStage stage) {
 
 void request_training_stop() { g_stop.store(true); }
 
+namespace {
+// Whether W in a model file or checkpoint has been trained: its "w_trained" record, else (files
+// written before that record) whether a stage other than the decoder's wrote it.
+bool fusion_was_trained(const Metadata& m) {
+  if (m.count("w_trained")) return m.at("w_trained") == "1";
+  const auto stage = m.find(m.count("trained_stage") ? "trained_stage" : "stage");
+  return stage == m.end() || stage->second != "decoder";
+}
+}  // namespace
+
 int64_t export_model(const std::string& run_dir, const std::string& out, StoredDType stored,
                      const std::string& collection_dir) {
   const fs::path ckpt_path = fs::path(run_dir) / "checkpoint.safetensors";
@@ -182,7 +192,8 @@ int64_t export_model(const std::string& run_dir, const std::string& out, StoredD
     const std::string name = (dir.has_filename() ? dir : dir.parent_path()).filename().string();
     model.collection = collection_style(encoder, model, artworks, name);
   }
-  model.save(out, stored, {{"trained_stage", info_at(ck.info, "stage")}, {"steps", std::to_string(ck.step)}});
+  model.save(out, stored, {{"trained_stage", info_at(ck.info, "stage")}, {"steps", std::to_string(ck.step)},
+                           {"w_trained", fusion_was_trained(ck.info) ? "1" : "0"}});
   return ck.step;
 }
 
@@ -201,6 +212,11 @@ StageLoss stage_loss(const Vgg16& encoder, const StyleModel& model, const TrainO
     const Tensor perc = content_loss(encoder.features(y, {tap}).at(tap), c);
     out.total = pix * opt.pixel_weight + perc * opt.perceptual_weight;
     out.terms = {{"pixel", pix.item()}, {"perceptual", perc.item()}};
+    if (opt.loss.weights.laplacian != 0) {  // sharpness: the reconstruction's edges vs the photo's
+      const Tensor lap = laplacian_loss(y, content, opt.loss.laplacian_pool);
+      out.total = out.total + lap * opt.loss.weights.laplacian;
+      out.terms["laplacian"] = lap.item();
+    }
     out.image = y;
   } else {
     SN_CHECK(style.defined(), "stage_loss: the ", train_stage_name(opt.stage), " stage needs style images");
@@ -216,13 +232,14 @@ StageLoss stage_loss(const Vgg16& encoder, const StyleModel& model, const TrainO
     const Tensor t = model.fusion->fuse(c, sf.at(tap));
     const Tensor y = model.decoder->forward(t);
     // The fused features are the content target, not something W may move to ease the decoder.
-    const LossTerms lt = style_transfer_loss(encoder.features(y, loss_taps(cfg)), t.detach(), sf, y, cfg, c);
+    const LossTerms lt = style_transfer_loss(encoder.features(y, loss_taps(cfg)), t.detach(), sf, y, cfg, c, content);
     out.total = lt.total;
     out.terms = {{"content", lt.content.item()}, {"style", lt.style.item()}};
     out.image = y;
     if (lt.gram.defined()) out.terms["gram"] = lt.gram.item();
     if (lt.tv.defined()) out.terms["tv"] = lt.tv.item();
     if (lt.photo.defined()) out.terms["photo"] = lt.photo.item();
+    if (lt.laplacian.defined()) out.terms["laplacian"] = lt.laplacian.item();
   }
   out.terms["loss"] = out.total.item();
   return out;
@@ -260,6 +277,10 @@ TrainReport train_style_model(const TrainOptions& opt_in, const TrainProgress& p
       opt.pixel_weight = std::stod(info_at(m, "w_pixel"));
       opt.perceptual_weight = std::stod(info_at(m, "w_perceptual"));
     }
+    if (m.count("w_laplacian")) {  // added later than the others
+      opt.loss.weights.laplacian = std::stod(m.at("w_laplacian"));
+      opt.loss.laplacian_pool = std::stoll(info_at(m, "laplacian_pool"));
+    }
   }
   SN_CHECK(opt.steps >= 1 && opt.batch >= 1 && opt.crop >= 32 && opt.lr > 0, "train: bad steps, batch, crop or lr");
   fs::create_directories(run / "samples");
@@ -279,12 +300,16 @@ TrainReport train_style_model(const TrainOptions& opt_in, const TrainProgress& p
                                                : StyleModel(opt.model, encoder.identity().str(), &init_gen);
   opt.model = model.config();
   model.check_encoder(encoder);
-  // The decoder stage never trains W, so a fusion stage that starts from its model starts W
-  // afresh (near the identity, see StyleModel) rather than from whatever it was left at.
-  if (!opt.resume && opt.stage == TrainStage::Fusion && !opt.init_model.empty() &&
-      model.metadata().count("trained_stage") && model.metadata().at("trained_stage") == "decoder") {
+  // The decoder stage never trains W, so a fusion stage that starts from a decoder stage's model
+  // starts W afresh (near the identity, see StyleModel) rather than from whatever it was left at;
+  // unless that decoder stage itself started from a model with a trained W (sharpening the
+  // decoder of a finished model), whose W still maps into the same encoder features.
+  const bool init_w_trained = !opt.init_model.empty() && fusion_was_trained(model.metadata());
+  if (!opt.resume && opt.stage == TrainStage::Fusion && !opt.init_model.empty() && !init_w_trained) {
     model.fusion = StyleModel(opt.model, model.encoder_identity(), &init_gen).fusion;
   }
+  // Whether the model this run writes has a trained W (what the rule above reads back).
+  const bool w_trained = opt.resume ? fusion_was_trained(ck.info) : opt.stage != TrainStage::Decoder || init_w_trained;
   if (opt.resume) model.load_state_dict(ck.model);
   const std::string tap = opt.model.tap;
   opt.loss.content_tap = tap;
@@ -372,11 +397,13 @@ TrainReport train_style_model(const TrainOptions& opt_in, const TrainProgress& p
     c.info = model.describe();  // shape and encoder, as a model file records them
     c.info.insert({{"stage", train_stage_name(opt.stage)}, {"steps", std::to_string(opt.steps)},
                    {"batch", std::to_string(opt.batch)}, {"crop", std::to_string(opt.crop)}, {"lr", fmt(opt.lr)},
-                   {"warmup", std::to_string(opt.warmup)}, {"holdout", std::to_string(opt.holdout)}});
+                   {"warmup", std::to_string(opt.warmup)}, {"holdout", std::to_string(opt.holdout)},
+                   {"w_trained", w_trained ? "1" : "0"}});
     const LossWeights& w = opt.loss.weights;
     c.info.insert({{"w_content", fmt(w.content)}, {"w_style", fmt(w.style)}, {"w_gram", fmt(w.gram)},
                    {"w_tv", fmt(w.tv)}, {"w_photo", fmt(w.photo)}, {"w_pixel", fmt(opt.pixel_weight)},
-                   {"w_perceptual", fmt(opt.perceptual_weight)}});
+                   {"w_perceptual", fmt(opt.perceptual_weight)}, {"w_laplacian", fmt(w.laplacian)},
+                   {"laplacian_pool", std::to_string(opt.loss.laplacian_pool)}});
     if (adversarial) {
       c.info.merge(adversarial_info(opt.adversarial));
       for (const auto& [k, v] : disc->state_dict().add_prefix("disc.")) c.extra.insert(k, v);
@@ -487,7 +514,8 @@ TrainReport train_style_model(const TrainOptions& opt_in, const TrainProgress& p
   }
   save_image(plot_series(series), (run / "loss.png").string());
   if (!report.interrupted) model.save(run / "model.safetensors", StoredDType::Native,
-                                      {{"trained_stage", train_stage_name(opt.stage)}, {"steps", std::to_string(opt.steps)}});
+                                      {{"trained_stage", train_stage_name(opt.stage)}, {"steps", std::to_string(opt.steps)},
+                                       {"w_trained", w_trained ? "1" : "0"}});
   return report;
 }
 

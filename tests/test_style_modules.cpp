@@ -169,6 +169,8 @@ TEST_CASE("gradcheck: losses") {
   check_grad([](auto& x) { return gram_loss(x[0], x[1]); }, {F, Fs});
   check_grad([](auto& x) { return content_loss(x[0], x[1]); }, {F, Ft});
   check_grad([](auto& x) { return total_variation(x[0]); }, {randn64({2, 3, 5, 4}, gen)});
+  check_grad([](auto& x) { return laplacian_loss(x[0], x[1], 1); }, {randn64({2, 3, 5, 4}, gen), randn64({2, 3, 5, 4}, gen)});
+  check_grad([](auto& x) { return laplacian_loss(x[0], x[1], 2); }, {randn64({2, 3, 7, 6}, gen), randn64({1, 3, 7, 6}, gen)});
 }
 
 TEST_CASE("losses: definitions") {
@@ -186,6 +188,18 @@ TEST_CASE("losses: definitions") {
   CHECK(total_variation(Tensor::full({1, 3, 4, 4}, 0.3, DType::Float64)).item() == 0.0);
   const Tensor ramp = reshape(expand(reshape(Tensor::arange(4, DType::Float64), {4, 1}), {4, 5}), {1, 1, 4, 5});
   CHECK(total_variation(ramp).item() == doctest::Approx(1.0));
+  // Laplacian loss: brightness offsets and linear ramps have no Laplacian (no structure to keep);
+  // one grey pixel of value v in the centre of a black 5x5 image has Laplacian -4v there and v
+  // at its 4 neighbours over the 3x3 valid window, so against black the loss is (16 + 4) v^2 / 9.
+  const Tensor black = Tensor::zeros({1, 3, 5, 5}, DType::Float64);
+  const Tensor ramp5 = reshape(expand(reshape(Tensor::arange(5, DType::Float64), {1, 1, 5, 1}), {1, 3, 5, 5}), {1, 3, 5, 5});
+  CHECK(laplacian_loss(black + 0.4, black).item() == doctest::Approx(0.0));
+  CHECK(laplacian_loss(ramp5 * 0.1, black).item() == doctest::Approx(0.0));
+  std::vector<double> dot(75, 0.0);
+  for (int c = 0; c < 3; ++c) dot[c * 25 + 12] = 0.5;  // grey: luma 0.5
+  CHECK(laplacian_loss(Tensor::from_doubles(dot, {1, 3, 5, 5}, DType::Float64), black).item() ==
+        doctest::Approx(20.0 * 0.25 / 9.0));
+  CHECK_THROWS_AS(laplacian_loss(black, black, 2), Error);  // 5 < 3 * 2: nothing left to compare
   const StyleLossConfig cfg;
   CHECK(cfg.style_taps == std::vector<std::string>{"relu1_2", "relu2_2", "relu3_3", "relu4_3"});
 }
@@ -224,7 +238,8 @@ TEST_CASE("style_transfer_loss: weighted sum of the terms, taps, gradients") {
   StyleLossConfig cfg;
   cfg.style_taps = {"a", "b"};
   cfg.content_tap = "c";
-  cfg.weights = {2.0, 3.0, 0.5, 0.25, 0.75};
+  cfg.weights = {2.0, 3.0, 0.5, 0.25, 0.75, 1.5};
+  cfg.laplacian_pool = 1;
   CHECK(loss_taps(cfg) == std::vector<std::string>{"a", "b", "c"});
   cfg.content_tap = "b";
   CHECK(loss_taps(cfg) == std::vector<std::string>{"a", "b"});
@@ -232,8 +247,9 @@ TEST_CASE("style_transfer_loss: weighted sum of the terms, taps, gradients") {
   const Tensor oa = randn64({2, 3, 4, 4}, gen), ob = randn64({2, 5, 2, 3}, gen), img = randn64({2, 3, 6, 5}, gen);
   const Tensor sa = randn64({1, 3, 5, 3}, gen, false), sb = randn64({1, 5, 3, 3}, gen, false);
   const Tensor target = randn64({2, 5, 2, 3}, gen, false), photo = randn64({2, 5, 2, 3}, gen, false);
+  const Tensor photo_img = randn64({2, 3, 6, 5}, gen, false);
   auto run = [&](const std::vector<Tensor>& x) {
-    return style_transfer_loss({{"a", x[0]}, {"b", x[1]}}, target, {{"a", sa}, {"b", sb}}, x[2], cfg, photo);
+    return style_transfer_loss({{"a", x[0]}, {"b", x[1]}}, target, {{"a", sa}, {"b", sb}}, x[2], cfg, photo, photo_img);
   };
   const LossTerms t = run({oa, ob, img});
   const double want_style = mean_std_loss(oa, sa).item() + mean_std_loss(ob, sb).item();
@@ -243,8 +259,9 @@ TEST_CASE("style_transfer_loss: weighted sum of the terms, taps, gradients") {
   CHECK(t.gram.item() == doctest::Approx(want_gram));
   CHECK(t.tv.item() == doctest::Approx(total_variation(img).item()));
   CHECK(t.photo.item() == doctest::Approx(content_loss(ob, photo).item()));
+  CHECK(t.laplacian.item() == doctest::Approx(laplacian_loss(img, photo_img, 1).item()));
   CHECK(t.total.item() == doctest::Approx(2.0 * t.content.item() + 3.0 * want_style + 0.5 * want_gram +
-                                          0.25 * t.tv.item() + 0.75 * t.photo.item()));
+                                          0.25 * t.tv.item() + 0.75 * t.photo.item() + 1.5 * t.laplacian.item()));
   check_grad([&](auto& x) { return run(x).total; }, {oa, ob, img});
 
   // Zero weights skip their terms.
@@ -253,8 +270,12 @@ TEST_CASE("style_transfer_loss: weighted sum of the terms, taps, gradients") {
   CHECK_FALSE(t2.gram.defined());
   CHECK_FALSE(t2.tv.defined());
   CHECK_FALSE(t2.photo.defined());
+  CHECK_FALSE(t2.laplacian.defined());
   cfg.weights.photo = 1.0;  // a photo weight without the photo's features is an error
   CHECK_THROWS_AS(style_transfer_loss({{"a", oa}, {"b", ob}}, target, {{"a", sa}, {"b", sb}}, img, cfg), Error);
   cfg.weights.photo = 0.0;
+  cfg.weights.laplacian = 1.0;  // likewise a Laplacian weight without the photo
+  CHECK_THROWS_AS(style_transfer_loss({{"a", oa}, {"b", ob}}, target, {{"a", sa}, {"b", sb}}, img, cfg, photo), Error);
+  cfg.weights.laplacian = 0.0;
   CHECK_THROWS_AS(style_transfer_loss({{"a", oa}}, target, {{"a", sa}, {"b", sb}}, img, cfg), Error);
 }

@@ -229,6 +229,8 @@ TEST_CASE("style parity: adain and losses") {
       {"gram_loss", [](auto& x) { return gram_loss(x[0], x[1]); }},
       {"content_loss", [](auto& x) { return content_loss(x[0], x[1]); }},
       {"total_variation", [](auto& x) { return total_variation(x[0]); }},
+      {"laplacian_loss_p1", [](auto& x) { return laplacian_loss(x[0], x[1], 1); }},
+      {"laplacian_loss_p2", [](auto& x) { return laplacian_loss(x[0], x[1], 2); }},
   };
   for (const auto& [name, fn] : fns) {
     SUBCASE(name) { check_case(open_case(name), nullptr, fn); }

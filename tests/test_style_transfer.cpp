@@ -233,6 +233,54 @@ TEST_CASE("training: decoder then fusion stages lower their losses; resume is bi
   for (const auto& [k, v] : a.state_dict()) CHECK(max_abs_diff(v, b.state_dict().at(k)) == 0.0);
 }
 
+TEST_CASE("training: a decoder stage on a finished model keeps its W; the Laplacian term is logged") {
+  TempDir dir("sharpen");
+  // The largest difference between the W (fusion.*) of two models.
+  auto w_diff = [](const StyleModel& a, const StyleModel& b) {
+    double d = 0;
+    for (const auto& [k, v] : a.state_dict())
+      if (k.rfind("fusion.", 0) == 0) d = std::max(d, max_abs_diff(v, b.state_dict().at(k)));
+    return d;
+  };
+  auto load = [&](const char* run) { return StyleModel::load(dir.path / run / "model.safetensors"); };
+  // A finished model (W trained), then a decoder stage on it with the Laplacian term.
+  train_style_model(tiny_run(dir.path / "fus", TrainStage::Fusion, 3));
+  TrainOptions sharpen = tiny_run(dir.path / "dec", TrainStage::Decoder, 3);
+  sharpen.init_model = (dir.path / "fus" / "model.safetensors").string();
+  sharpen.loss.weights.laplacian = 1.0;
+  sharpen.loss.laplacian_pool = 1;
+  const TrainReport r = train_style_model(sharpen);
+  REQUIRE(r.losses.count("laplacian"));
+  for (double v : r.losses.at("laplacian")) CHECK((std::isfinite(v) && v > 0));
+  const StyleModel trained = load("fus"), sharp = load("dec");
+  CHECK(trained.metadata().at("w_trained") == "1");
+  CHECK(sharp.metadata().at("w_trained") == "1");
+  CHECK(w_diff(sharp, trained) == 0.0);
+  CHECK(max_abs_diff(sharp.decoder->parameters()[0], trained.decoder->parameters()[0]) > 0.0);
+
+  // A fusion stage from it starts from that W (a rate of 1e-20 leaves W where it starts) ...
+  TrainOptions fus2 = tiny_run(dir.path / "fus2", TrainStage::Fusion, 1);
+  fus2.init_model = (dir.path / "dec" / "model.safetensors").string();
+  fus2.lr = 1e-20;
+  train_style_model(fus2);
+  CHECK(w_diff(load("fus2"), trained) < 1e-12);
+  // ... while after a decoder stage of a fresh model (its W drawn with seed 6) W starts afresh
+  // (drawn with the fusion stage's seed 5).
+  TrainOptions fresh = tiny_run(dir.path / "fresh", TrainStage::Decoder, 1);
+  fresh.seed = 6;
+  train_style_model(fresh);
+  CHECK(load("fresh").metadata().at("w_trained") == "0");
+  TrainOptions fus3 = fus2;
+  fus3.run_dir = (dir.path / "fus3").string();
+  fus3.init_model = (dir.path / "fresh" / "model.safetensors").string();
+  train_style_model(fus3);
+  TrainOptions seed5 = tiny_run(dir.path / "unused", TrainStage::Fusion, 1);
+  Generator init(seed5.seed, 11);
+  const StyleModel afresh(seed5.model, encoder().identity().str(), &init);
+  CHECK(w_diff(load("fus3"), afresh) < 1e-12);
+  CHECK(w_diff(load("fus3"), load("fresh")) > 1e-3);
+}
+
 TEST_CASE("collection model: its built-in style is the average of the artworks', saved with the model") {
   TempDir dir("collection");
   Generator gen(8);

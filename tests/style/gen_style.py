@@ -140,6 +140,16 @@ def mse(a, b):
     return ((a - b) ** 2).mean()  # broadcasting, as a style target of batch 1
 
 
+def laplacian_of_luma(x, pool):
+    # Written apart from the C++ (which folds luma and Laplacian into one conv): luma first, the
+    # pool, then the 5-point stencil by slicing.
+    y = (0.299 * x[:, 0] + 0.587 * x[:, 1] + 0.114 * x[:, 2]).unsqueeze(1)
+    if pool > 1:
+        y = torch.nn.functional.avg_pool2d(y, pool)
+    c = y[:, :, 1:-1, 1:-1]
+    return y[:, :, :-2, 1:-1] + y[:, :, 2:, 1:-1] + y[:, :, 1:-1, :-2] + y[:, :, 1:-1, 2:] - 4 * c
+
+
 LOSSES = {
     "gram": lambda x: gram(x[0]),
     "mean_std_loss": lambda x: mse(mean_std(x[0])[0], mean_std(x[1])[0]) + mse(mean_std(x[0])[1], mean_std(x[1])[1]),
@@ -147,6 +157,8 @@ LOSSES = {
     "content_loss": lambda x: torch.nn.functional.mse_loss(x[0], x[1]),
     "total_variation": lambda x: ((x[0][:, :, 1:] - x[0][:, :, :-1]) ** 2).mean()
     + ((x[0][:, :, :, 1:] - x[0][:, :, :, :-1]) ** 2).mean(),
+    "laplacian_loss_p1": lambda x: mse(laplacian_of_luma(x[0], 1), laplacian_of_luma(x[1], 1)),
+    "laplacian_loss_p2": lambda x: mse(laplacian_of_luma(x[0], 2), laplacian_of_luma(x[1], 2)),
 }
 
 
@@ -284,7 +296,10 @@ def main():
                           seed=len(cases)))
     F, Fs, Ft = features(gen, 2, 8, 6, 5), features(gen, 1, 8, 4, 7, offset=1.0), features(gen, 2, 8, 6, 5)
     for loss, inputs in [("gram", [F]), ("mean_std_loss", [F, Fs]), ("gram_loss", [F, Fs]),
-                         ("content_loss", [F, Ft]), ("total_variation", [torch.rand(2, 3, 9, 7, generator=gen)])]:
+                         ("content_loss", [F, Ft]), ("total_variation", [torch.rand(2, 3, 9, 7, generator=gen)]),
+                         ("laplacian_loss_p1", [torch.rand(2, 3, 9, 7, generator=gen), torch.rand(2, 3, 9, 7, generator=gen)]),
+                         ("laplacian_loss_p2", [torch.rand(2, 3, 13, 11, generator=gen),
+                                                torch.rand(1, 3, 13, 11, generator=gen)])]:
         cases.append(run_case(root, loss, {"kind": "loss", "loss": loss}, LOSSES[loss], inputs,
                               seed=len(cases)))
 
