@@ -147,7 +147,7 @@ extern const Command kTrainCommand = {
     "  --laplacian-weight X --laplacian-pool P   Laplacian (edge) loss to the photo, every stage,\n"
     "                        after a P x P average pool (0, 2; P 1 for a sharp decoder)\n"
     "  --adversarial DIR     add a PatchGAN discriminator trained on the artworks in DIR (fusion/joint)\n"
-    "  --gan-loss lsgan|hinge --adv-weight X --d-ratio N --d-lr X  (lsgan, 1, 1, 2e-4;\n"
+    "  --gan-loss lsgan|hinge --adv-weight X --d-ratio N --d-lr X  (lsgan, 0.1, 1, 2e-4;\n"
     "                        D's peak rate: it follows the same warm-up and cosine decay)\n"
     "  --d-base N --d-layers N --d-scales N --spectral-norm --pool N  discriminator (32, 3, 1, off, 50)\n"
     "  --threads N           CPU threads (results are reproducible for a fixed thread count)\n"
