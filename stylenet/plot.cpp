@@ -9,7 +9,10 @@ namespace sn {
 void palette_colour(size_t index, float rgb[3]) {
   static const float kColours[][3] = {{0.90f, 0.62f, 0.00f}, {0.34f, 0.71f, 0.91f}, {0.00f, 0.62f, 0.45f},
                                       {0.80f, 0.47f, 0.65f}, {0.00f, 0.45f, 0.70f}, {0.84f, 0.37f, 0.00f},
-                                      {0.94f, 0.89f, 0.26f}, {0.0f, 0.0f, 0.0f}};
+                                      {0.94f, 0.89f, 0.26f}, {0.0f, 0.0f, 0.0f},
+                                      // Past Okabe-Ito's eight: an adversarial run with the Laplacian
+                                      // term logs nine series, with Gram and TV eleven.
+                                      {0.55f, 0.55f, 0.55f}, {0.55f, 0.27f, 0.07f}, {0.45f, 0.10f, 0.55f}};
   const auto& c = kColours[index % (sizeof(kColours) / sizeof(kColours[0]))];
   std::copy(c, c + 3, rgb);
 }

@@ -17,7 +17,8 @@ struct PlotSeries {
 // [1, 3, height, width] in [0, 1].
 Tensor plot_series(const std::vector<PlotSeries>& series, int64_t width = 800, int64_t height = 400);
 
-// A palette of distinct, colour-blind-friendly colours (Okabe-Ito), cycled by index.
+// A palette of distinct colours (Okabe-Ito's eight, colour-blind-friendly, then grey, brown and
+// dark purple), cycled by index.
 void palette_colour(size_t index, float rgb[3]);
 
 }  // namespace sn

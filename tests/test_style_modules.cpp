@@ -12,6 +12,7 @@
 #include "stylenet/decoder.h"
 #include "stylenet/fusion.h"
 #include "stylenet/losses.h"
+#include "stylenet/plot.h"
 #include "tensor/random.h"
 #include "tests/tensor_compare.h"
 
@@ -278,4 +279,27 @@ TEST_CASE("style_transfer_loss: weighted sum of the terms, taps, gradients") {
   CHECK_THROWS_AS(style_transfer_loss({{"a", oa}, {"b", ob}}, target, {{"a", sa}, {"b", sb}}, img, cfg, photo), Error);
   cfg.weights.laplacian = 0.0;
   CHECK_THROWS_AS(style_transfer_loss({{"a", oa}}, target, {{"a", sa}, {"b", sb}}, img, cfg), Error);
+}
+
+TEST_CASE("loss plot: each of 11 series gets its own colour and is drawn in it") {
+  // A training run logs up to 11 series (adversarial, Laplacian, Gram, TV terms): without a
+  // legend, two series sharing a colour cannot be told apart.
+  std::vector<PlotSeries> series;
+  for (size_t i = 0; i < 11; ++i) {
+    PlotSeries s{"s" + std::to_string(i), std::vector<double>(20, std::pow(10.0, -0.3 * i)), {0, 0, 0}};
+    palette_colour(i, s.rgb);
+    for (const PlotSeries& other : series)
+      CHECK(std::abs(other.rgb[0] - s.rgb[0]) + std::abs(other.rgb[1] - s.rgb[1]) + std::abs(other.rgb[2] - s.rgb[2]) > 0.1f);
+    series.push_back(s);
+  }
+  const Tensor img = plot_series(series, 200, 400);
+  const std::vector<float> px = img.to_vector<float>();
+  const size_t plane = 200 * 400;
+  for (const PlotSeries& s : series) {
+    bool drawn = false;
+    for (size_t i = 0; i < plane && !drawn; ++i)
+      drawn = px[i] == s.rgb[0] && px[plane + i] == s.rgb[1] && px[2 * plane + i] == s.rgb[2];
+    CAPTURE(s.name);
+    CHECK(drawn);
+  }
 }
