@@ -147,6 +147,14 @@ void check_finite(int64_t step, const std::map<std::string, double>& terms,
            terms.count("loss") ? terms.at("loss") : 0.0, "; the run stopped at its last checkpoint; lower --lr)");
 }
 
+// Whether W in a model file or checkpoint has been trained: its "w_trained" record, else (files
+// written before that record) whether a stage other than the decoder's wrote it.
+bool fusion_was_trained(const Metadata& m) {
+  if (m.count("w_trained")) return m.at("w_trained") == "1";
+  const auto stage = m.find(m.count("trained_stage") ? "trained_stage" : "stage");
+  return stage == m.end() || stage->second != "decoder";
+}
+
 }  // namespace
 
 TrainStage parse_train_stage(const std::string& name) {
@@ -161,16 +169,6 @@ std::string train_stage_name(TrainStage stage) {
 }
 
 void request_training_stop() { g_stop.store(true); }
-
-namespace {
-// Whether W in a model file or checkpoint has been trained: its "w_trained" record, else (files
-// written before that record) whether a stage other than the decoder's wrote it.
-bool fusion_was_trained(const Metadata& m) {
-  if (m.count("w_trained")) return m.at("w_trained") == "1";
-  const auto stage = m.find(m.count("trained_stage") ? "trained_stage" : "stage");
-  return stage == m.end() || stage->second != "decoder";
-}
-}  // namespace
 
 int64_t export_model(const std::string& run_dir, const std::string& out, StoredDType stored,
                      const std::string& collection_dir) {

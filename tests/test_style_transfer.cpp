@@ -238,8 +238,9 @@ TEST_CASE("training: a decoder stage on a finished model keeps its W; the Laplac
   // The largest difference between the W (fusion.*) of two models.
   auto w_diff = [](const StyleModel& a, const StyleModel& b) {
     double d = 0;
+    const TensorDict bs = b.state_dict();
     for (const auto& [k, v] : a.state_dict())
-      if (k.rfind("fusion.", 0) == 0) d = std::max(d, max_abs_diff(v, b.state_dict().at(k)));
+      if (k.rfind("fusion.", 0) == 0) d = std::max(d, max_abs_diff(v, bs.at(k)));
     return d;
   };
   auto load = [&](const char* run) { return StyleModel::load(dir.path / run / "model.safetensors"); };
