@@ -33,9 +33,6 @@ class Args {
   std::vector<std::string> positional_;
 };
 
-// Checks, before any work starts, that an output file can be written where asked: its folder
-// exists and its extension is one of `extensions` (lower case, with the dot; empty = any). Long
-// runs must not fail only at the end because of a typo in --out.
 // "a,b,,c" -> {"a", "b", "c"}: list-valued options (--style a.jpg,b.jpg).
 std::vector<std::string> split_list(const std::string& value);
 
@@ -43,6 +40,9 @@ std::vector<std::string> split_list(const std::string& value);
 // command (tensor/cpu/parallel.h).
 void apply_threads(const Args& args);
 
+// Checks, before any work starts, that an output file can be written where asked: its folder
+// exists and its extension is one of `extensions` (lower case, with the dot; empty = any). Long
+// runs must not fail only at the end because of a typo in --out.
 void check_output_path(const std::string& path, const std::set<std::string>& extensions);
 
 }  // namespace sn::cli

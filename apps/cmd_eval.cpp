@@ -23,20 +23,28 @@ std::vector<std::string> image_list(const std::string& arg, const std::string& p
   return split_list(arg);
 }
 
+std::string list_text(const std::vector<std::string>& items) {
+  std::string text;
+  for (const auto& item : items) text += (text.empty() ? "" : ", ") + item;
+  return text;
+}
+
 int run(const std::vector<std::string>& argv) {
   const Args args(argv, {"contents", "styles", "model", "methods", "size", "steps", "table", "sheet", "sheet-method",
-                         "threads"},
+                         "threads", "laplacian-weight"},
                   {"quiet"});
   if (!args.positional().empty()) throw UsageError("unexpected argument '" + args.positional()[0] + "'");
   apply_threads(args);
   EvalOptions opt;
   if (args.has("methods")) opt.methods = split_list(args.get("methods", ""));
+  const auto& known = eval_method_names();
   for (const auto& m : opt.methods)
-    if (m != "learned" && m != "adain" && m != "wct" && m != "optimize")
-      throw UsageError("--methods: '" + m + "' is not one of learned, adain, wct, optimize");
+    if (std::find(known.begin(), known.end(), m) == known.end())
+      throw UsageError("--methods: '" + m + "' is not one of " + list_text(known));
   if (opt.methods.empty()) throw UsageError("--methods names no method");
   opt.size = args.get_int("size", opt.size, 32, 2048);
   opt.optimize_steps = args.get_int("steps", opt.optimize_steps, 1, 100000);
+  opt.loss.weights.laplacian = args.get_double("laplacian-weight", 0.0, 0.0, 1e6);
   const std::string table_path = args.get("table", "");
   const std::string sheet_path = args.get("sheet", "");
   const std::string sheet_method = args.get("sheet-method", opt.methods.front());
@@ -59,7 +67,7 @@ int run(const std::vector<std::string>& argv) {
     if (!quiet) std::fprintf(stderr, "\r%-40s", what.c_str());
   });
   if (!quiet) std::fprintf(stderr, "\n");
-  const std::string table = eval_table(results);
+  const std::string table = eval_table(results, opt.loss.style_taps);
   std::printf("%zu contents x %zu styles at %lldx%lld, encoder %s\n\n%s", contents.size(), styles.size(),
               static_cast<long long>(opt.size), static_cast<long long>(opt.size), encoder.identity().str().c_str(),
               table.c_str());
@@ -76,13 +84,16 @@ extern const Command kEvalCommand = {
     "eval", "score the model against AdaIN, WCT and optimisation; table and contact sheet",
     "usage: stylenet eval [--contents D|f1,f2] [--styles D|f1,f2] [--model M] [options]\n"
     "  --contents, --styles   folders or comma-separated files (default: the shared samples)\n"
-    "  --methods m1,m2        of learned, adain, wct, optimize (default: all four)\n"
+    "  --methods m1,m2        of learned, adain, wct, optimize (default: these four) and the\n"
+    "                         diagnostics decoded-optimize (the optimum through the model's\n"
+    "                         encoder and decoder) and reconstruct (the photo through them)\n"
     "  --size N               pairs are evaluated at N x N (default 256)\n"
     "  --steps N              L-BFGS iterations for optimize (default 100)\n"
+    "  --laplacian-weight X   add the Laplacian (edge) term to optimize's objective (default 0)\n"
     "  --table T.md           write the Markdown table\n"
     "  --sheet S.png          write a contact sheet (styles across, contents down) of --sheet-method\n"
     "Scores: content loss at the model's tap, style loss (mean/std over relu1_2, relu2_2, relu3_3,\n"
-    "relu4_3) and edge SSIM to the photo, all with the same encoder.\n",
+    "relu4_3; the table gives each tap's term too) and edge SSIM to the photo, all with the same encoder.\n",
     run};
 
 }  // namespace sn::cli

@@ -3,6 +3,9 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <map>
+#include <tuple>
+#include <utility>
 #include <sstream>
 
 #include "autograd/grad_mode.h"
@@ -84,6 +87,11 @@ double edge_ssim(const Tensor& a, const Tensor& b) {
   return total / static_cast<double>(h * w);
 }
 
+const std::vector<std::string>& eval_method_names() {
+  static const std::vector<std::string> names = {"learned", "adain", "wct", "optimize", "decoded-optimize", "reconstruct"};
+  return names;
+}
+
 std::vector<EvalMethod> evaluate_methods(const Vgg16& encoder, const StyleModel& model,
                                          const std::vector<Tensor>& contents_in, const std::vector<Tensor>& styles_in,
                                          const EvalOptions& opt, const std::function<void(const std::string&)>& progress) {
@@ -108,9 +116,27 @@ std::vector<EvalMethod> evaluate_methods(const Vgg16& encoder, const StyleModel&
     const auto f = encoder.features(y, taps);
     PairScores s;
     s.content = content_loss(f.at(cfg.content_tap), content_feats[i]).item();
-    for (const auto& t : cfg.style_taps) s.style += mean_std_loss(f.at(t), style_feats[j].at(t)).item();
+    for (const auto& t : cfg.style_taps) {
+      s.style_per_tap.push_back(mean_std_loss(f.at(t), style_feats[j].at(t)).item());
+      s.style += s.style_per_tap.back();
+    }
     s.edge_ssim = edge_ssim(y, contents[i]);
     return s;
+  };
+
+  // Optimisation results, made once per pair: "optimize" and "decoded-optimize" share them.
+  // "optimize" reports the seconds the optimisation took, whichever method asked for it first.
+  std::map<std::pair<size_t, size_t>, std::pair<Tensor, double>> optimum;
+  auto optimized = [&](size_t i, size_t j) -> const std::pair<Tensor, double>& {
+    auto it = optimum.find({i, j});
+    if (it != optimum.end()) return it->second;
+    OptimizeOptions oo;
+    oo.steps = opt.optimize_steps;
+    oo.loss = cfg;
+    const auto t0 = std::chrono::steady_clock::now();
+    const Tensor x = optimize_image(encoder, contents[i], {{styles[j], 1.0}}, oo);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return optimum[{i, j}] = {x, seconds};
   };
 
   std::vector<EvalMethod> out;
@@ -121,13 +147,20 @@ std::vector<EvalMethod> evaluate_methods(const Vgg16& encoder, const StyleModel&
       m.results.emplace_back();
       m.scores.emplace_back();
       for (size_t j = 0; j < styles.size(); ++j) {
+        // decoded-optimize's time is its encoder and decoder pass alone, not the optimisation.
+        const Tensor source =
+            name == "decoded-optimize" ? optimized(i, j).first : name == "reconstruct" ? contents[i] : Tensor();
         const auto t0 = std::chrono::steady_clock::now();
         Tensor y;
+        double seconds = -1;
         if (name == "optimize") {
-          OptimizeOptions oo;
-          oo.steps = opt.optimize_steps;
-          oo.loss = cfg;
-          y = optimize_image(encoder, contents[i], {{styles[j], 1.0}}, oo);
+          std::tie(y, seconds) = optimized(i, j);
+        } else if (name == "decoded-optimize" || name == "reconstruct") {
+          // The model's encoder and decoder alone (alpha 0: no fusion) on the optimum or the photo.
+          StylizeOptions so;
+          so.alpha = 0;
+          so.tile = 0;
+          y = stylize(encoder, model, source, {{styles[j], 1.0}}, so);
         } else {
           StylizeOptions so;
           so.method = parse_fusion_method(name);
@@ -135,9 +168,11 @@ std::vector<EvalMethod> evaluate_methods(const Vgg16& encoder, const StyleModel&
           y = stylize(encoder, model, contents[i], {{styles[j], 1.0}}, so);
         }
         PairScores s = score(y, i, j);
-        s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        s.seconds = seconds >= 0 ? seconds : std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         m.mean.content += s.content;
         m.mean.style += s.style;
+        m.mean.style_per_tap.resize(s.style_per_tap.size());
+        for (size_t t = 0; t < s.style_per_tap.size(); ++t) m.mean.style_per_tap[t] += s.style_per_tap[t];
         m.mean.edge_ssim += s.edge_ssim;
         m.mean.seconds += s.seconds;
         m.results.back().push_back(y);
@@ -149,6 +184,7 @@ std::vector<EvalMethod> evaluate_methods(const Vgg16& encoder, const StyleModel&
     const double n = static_cast<double>(contents.size() * styles.size());
     m.mean.content /= n;
     m.mean.style /= n;
+    for (double& v : m.mean.style_per_tap) v /= n;
     m.mean.edge_ssim /= n;
     m.mean.seconds /= n;
     out.push_back(std::move(m));
@@ -156,13 +192,22 @@ std::vector<EvalMethod> evaluate_methods(const Vgg16& encoder, const StyleModel&
   return out;
 }
 
-std::string eval_table(const std::vector<EvalMethod>& methods) {
+std::string eval_table(const std::vector<EvalMethod>& methods, const std::vector<std::string>& style_taps) {
   std::ostringstream os;
-  os << "| method | content loss | style loss | edge SSIM | s / image |\n|---|---:|---:|---:|---:|\n";
-  char buf[256];
+  os << "| method | content loss | style loss |";
+  for (const auto& t : style_taps) os << " " << t << " |";
+  os << " edge SSIM | s / image |\n|---|---:|---:|";
+  for (size_t t = 0; t < style_taps.size(); ++t) os << "---:|";
+  os << "---:|---:|\n";
+  char buf[64];
   for (const auto& m : methods) {
-    std::snprintf(buf, sizeof buf, "| %s | %.4f | %.4f | %.3f | %.2f |\n", m.name.c_str(), m.mean.content, m.mean.style,
-                  m.mean.edge_ssim, m.mean.seconds);
+    std::snprintf(buf, sizeof buf, "| %s | %.4f | %.4f |", m.name.c_str(), m.mean.content, m.mean.style);
+    os << buf;
+    for (size_t t = 0; t < style_taps.size(); ++t) {
+      std::snprintf(buf, sizeof buf, " %.5f |", t < m.mean.style_per_tap.size() ? m.mean.style_per_tap[t] : 0.0);
+      os << buf;
+    }
+    std::snprintf(buf, sizeof buf, " %.3f | %.2f |\n", m.mean.edge_ssim, m.mean.seconds);
     os << buf;
   }
   return os.str();

@@ -21,14 +21,23 @@ double edge_ssim(const Tensor& a, const Tensor& b);
 
 struct PairScores {
   double content = 0, style = 0, edge_ssim = 0, seconds = 0;
+  std::vector<double> style_per_tap;  // the style loss's terms, in StyleLossConfig::style_taps order
 };
 
 struct EvalMethod {
-  std::string name;  // "learned", "adain", "wct" or "optimize"
+  std::string name;  // one of eval_method_names()
   std::vector<std::vector<Tensor>> results;  // [content][style] images
   std::vector<std::vector<PairScores>> scores;
   PairScores mean;
 };
+
+// What `stylenet eval` can score. The first four are ways to stylize; the last two diagnose a
+// model (which of its parts limits it) and use no fusion:
+//   decoded-optimize  the optimisation's result encoded at the model's tap and decoded by the
+//                     model's decoder: what any fusion in front of this decoder would give if it
+//                     predicted the optimum's features exactly. Its time leaves out the optimisation.
+//   reconstruct       the photo encoded and decoded (alpha 0): the structure the decoder keeps.
+const std::vector<std::string>& eval_method_names();
 
 struct EvalOptions {
   std::vector<std::string> methods = {"learned", "adain", "wct", "optimize"};
@@ -42,8 +51,9 @@ std::vector<EvalMethod> evaluate_methods(const Vgg16& encoder, const StyleModel&
                                          const EvalOptions& options,
                                          const std::function<void(const std::string&)>& progress = nullptr);
 
-// Markdown table: one row per method with mean content loss, style loss, edge SSIM, s/image.
-std::string eval_table(const std::vector<EvalMethod>& methods);
+// Markdown table: one row per method with mean content loss, style loss and its term per style
+// tap, edge SSIM, s/image.
+std::string eval_table(const std::vector<EvalMethod>& methods, const std::vector<std::string>& style_taps);
 
 // Contact sheet: top row the styles, left column the contents, the method's results in between.
 Tensor contact_sheet(const std::vector<Tensor>& contents, const std::vector<Tensor>& styles,

@@ -45,6 +45,7 @@ Tensor optimize_image(const Vgg16& encoder, const Tensor& content, const std::ve
       }
     }
     if (w.tv > 0) loss = loss + total_variation(x) * w.tv;
+    if (w.laplacian > 0) loss = loss + laplacian_loss(x, content, opt.loss.laplacian_pool) * w.laplacian;
     return loss;
   };
 

@@ -17,7 +17,9 @@ struct OptimizeOptions {
   ImageOptimizer optimizer = ImageOptimizer::LBFGS;
   int64_t steps = 300;        // L-BFGS iterations or Adam steps
   double lr = 0.0;            // 0 = the optimizer's default (L-BFGS 1.0, Adam 0.02)
-  StyleLossConfig loss;       // content_tap defaults to relu3_1 here (see optimize.cpp)
+  // content_tap defaults to relu3_1 here (see optimize.cpp). Of the weights, content, style, gram,
+  // tv and laplacian (vs the content photo) apply; photo would repeat content and is ignored.
+  StyleLossConfig loss;
   bool preserve_color = false;
 };
 
