@@ -31,7 +31,7 @@ std::string list_text(const std::vector<std::string>& items) {
 
 int run(const std::vector<std::string>& argv) {
   const Args args(argv, {"contents", "styles", "model", "methods", "size", "steps", "table", "sheet", "sheet-method",
-                         "threads", "laplacian-weight"},
+                         "threads", "laplacian-weight", "refine-steps"},
                   {"quiet"});
   if (!args.positional().empty()) throw UsageError("unexpected argument '" + args.positional()[0] + "'");
   apply_threads(args);
@@ -44,6 +44,7 @@ int run(const std::vector<std::string>& argv) {
   if (opt.methods.empty()) throw UsageError("--methods names no method");
   opt.size = args.get_int("size", opt.size, 32, 2048);
   opt.optimize_steps = args.get_int("steps", opt.optimize_steps, 1, 100000);
+  opt.refine_steps = args.get_int("refine-steps", opt.refine_steps, 1, 100000);
   opt.loss.weights.laplacian = args.get_double("laplacian-weight", 0.0, 0.0, 1e6);
   const std::string table_path = args.get("table", "");
   const std::string sheet_path = args.get("sheet", "");
@@ -84,12 +85,14 @@ extern const Command kEvalCommand = {
     "eval", "score the model against AdaIN, WCT and optimisation; table and contact sheet",
     "usage: stylenet eval [--contents D|f1,f2] [--styles D|f1,f2] [--model M] [options]\n"
     "  --contents, --styles   folders or comma-separated files (default: the shared samples)\n"
-    "  --methods m1,m2        of learned, adain, wct, optimize (default: these four) and the\n"
+    "  --methods m1,m2        of learned, adain, wct, optimize (default: these four), refine and the\n"
     "                         diagnostics decoded-optimize (the optimum through the model's\n"
     "                         encoder and decoder) and reconstruct (the photo through them)\n"
     "  --size N               pairs are evaluated at N x N (default 256)\n"
     "  --steps N              L-BFGS iterations for optimize (default 100)\n"
-    "  --laplacian-weight X   add the Laplacian (edge) term to optimize's objective (default 0)\n"
+    "  --refine-steps N       L-BFGS iterations for refine, from the learned result (default 10)\n"
+    "  --laplacian-weight X   add the Laplacian (edge) term to the objective of optimize and refine\n"
+    "                         (default 0)\n"
     "  --table T.md           write the Markdown table\n"
     "  --sheet S.png          write a contact sheet (styles across, contents down) of --sheet-method\n"
     "Scores: content loss at the model's tap, style loss (mean/std over relu1_2, relu2_2, relu3_3,\n"

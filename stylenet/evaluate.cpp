@@ -88,7 +88,7 @@ double edge_ssim(const Tensor& a, const Tensor& b) {
 }
 
 const std::vector<std::string>& eval_method_names() {
-  static const std::vector<std::string> names = {"learned", "adain", "wct", "optimize", "decoded-optimize", "reconstruct"};
+  static const std::vector<std::string> names = {"learned", "adain", "wct", "optimize", "refine", "decoded-optimize", "reconstruct"};
   return names;
 }
 
@@ -155,6 +155,14 @@ std::vector<EvalMethod> evaluate_methods(const Vgg16& encoder, const StyleModel&
         double seconds = -1;
         if (name == "optimize") {
           std::tie(y, seconds) = optimized(i, j);
+        } else if (name == "refine") {
+          StylizeOptions so;
+          so.tile = 0;
+          OptimizeOptions oo;
+          oo.steps = opt.refine_steps;
+          oo.loss = cfg;
+          oo.init = stylize(encoder, model, contents[i], {{styles[j], 1.0}}, so);
+          y = optimize_image(encoder, contents[i], {{styles[j], 1.0}}, oo);
         } else if (name == "decoded-optimize" || name == "reconstruct") {
           // The model's encoder and decoder alone (alpha 0: no fusion) on the optimum or the photo.
           StylizeOptions so;

@@ -31,7 +31,8 @@ struct EvalMethod {
   PairScores mean;
 };
 
-// What `stylenet eval` can score. The first four are ways to stylize; the last two diagnose a
+// What `stylenet eval` can score. The first five are ways to stylize ("refine": the learned
+// model's result, then refine_steps of the optimisation from there); the last two diagnose a
 // model (which of its parts limits it) and use no fusion:
 //   decoded-optimize  the optimisation's result encoded at the model's tap and decoded by the
 //                     model's decoder: what any fusion in front of this decoder would give if it
@@ -43,6 +44,7 @@ struct EvalOptions {
   std::vector<std::string> methods = {"learned", "adain", "wct", "optimize"};
   int64_t size = 256;           // contents and styles resized to size x size
   int64_t optimize_steps = 100; // L-BFGS iterations per pair for "optimize"
+  int64_t refine_steps = 10;    // L-BFGS iterations per pair for "refine", from the model's result
   StyleLossConfig loss;         // taps and weights (content_tap set to the model's tap)
 };
 

@@ -31,7 +31,9 @@ Tensor optimize_image(const Vgg16& encoder, const Tensor& content, const std::ve
   }
   SN_CHECK(weight_sum > 0, "optimize: style weights sum to zero");
 
-  Tensor x = content.contiguous().clone_data();
+  SN_CHECK(!opt.init.defined() || opt.init.shape() == content.shape(), "optimize: the start image is ",
+           shape_str(opt.init.shape()), ", the content ", shape_str(content.shape()));
+  Tensor x = (opt.init.defined() ? opt.init : content).contiguous().clone_data();
   x.set_requires_grad(true);
   const LossWeights& w = opt.loss.weights;
   auto loss_fn = [&]() {

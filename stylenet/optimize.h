@@ -21,6 +21,9 @@ struct OptimizeOptions {
   // tv and laplacian (vs the content photo) apply; photo would repeat content and is ignored.
   StyleLossConfig loss;
   bool preserve_color = false;
+  // Where the image starts: empty = the content photo (Gatys). A feed-forward result makes the
+  // optimisation a refinement of it (same objective, still measured against the photo).
+  Tensor init;
 };
 
 // The per-step loss callback gets (step, loss).

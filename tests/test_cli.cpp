@@ -172,6 +172,9 @@ TEST_CASE("cli: stylize writes the image, a folder of images, and refuses bad in
       {{"--content", content, "--out", out2}, 2, "has no built-in style"},
       {{"--content", content, "--out", out2, "--method", "adain"}, 2, "--style is required"},
       {{"--content", content, "--style", style, "--out", (dir.path / "x.gif").string()}, 2, ".png"},
+      {{"--content", content, "--style", style, "--out", out2, "--laplacian-weight", "5"}, 2, "only to --method optimize"},
+      {{"--content", content, "--style", style, "--out", out2, "--method", "optimize", "--laplacian-weight", "-1"}, 2,
+       "--laplacian-weight"},
   };
   for (const Bad& b : bad) {
     const ProcessResult r = with(b.args);
@@ -198,6 +201,10 @@ TEST_CASE("cli: train and eval refuse bad usage; resume needs a run") {
   const ProcessResult r4 = run_cli({"eval", "--methods", "learned,telepathy"});
   CHECK(r4.status == 2);
   CHECK(r4.err.find("telepathy") != std::string::npos);
+  CHECK(r4.err.find("decoded-optimize") != std::string::npos);  // the message lists what is known
+  const ProcessResult r5 = run_cli({"eval", "--refine-steps", "0"});
+  CHECK(r5.status == 2);
+  CHECK(r5.err.find("--refine-steps") != std::string::npos);
   // Adversarial options: the discriminator's settings need --adversarial, which needs a folder.
   const std::string run = (dir.path / "adv").string();
   const ProcessResult a1 = run_cli({"train", "--run", run, "--stage", "fusion", "--d-base", "8"});

@@ -102,7 +102,7 @@ TEST_CASE("edge SSIM: the direct computation, 1 for the same edges, lower for lo
   CHECK_THROWS_AS(edge_ssim(photo, shifted), Error);
 }
 
-TEST_CASE("eval: rows per method, the style loss split per tap, and the decoder diagnostics") {
+TEST_CASE("eval: rows per method, the style loss split per tap, refinement and the decoder diagnostics") {
   Generator gen(13);
   StyleModel model({"relu3_1", 0.125, 8}, encoder().identity().str(), &gen);
   const std::vector<Tensor> contents = {sample_image("content_", 0, 40), sample_image("content_", 1, 40)};
@@ -110,9 +110,9 @@ TEST_CASE("eval: rows per method, the style loss split per tap, and the decoder 
   EvalOptions opt;
   opt.size = 32;
   opt.optimize_steps = 4;
-  opt.methods = {"decoded-optimize", "optimize", "reconstruct", "adain"};
+  opt.methods = {"decoded-optimize", "optimize", "reconstruct", "adain", "learned", "refine"};
   const auto rows = evaluate_methods(encoder(), model, contents, styles, opt);
-  REQUIRE(rows.size() == 4);
+  REQUIRE(rows.size() == 6);
   for (const auto& row : rows) {
     CAPTURE(row.name);
     REQUIRE(row.results.size() == 2);
@@ -125,6 +125,8 @@ TEST_CASE("eval: rows per method, the style loss split per tap, and the decoder 
   const auto& decoded = rows[0];
   const auto& optimized = rows[1];
   const auto& reconstructed = rows[2];
+  const auto& learned = rows[4];
+  const auto& refined = rows[5];
   StylizeOptions alpha0;
   alpha0.alpha = 0;
   alpha0.tile = 0;
@@ -136,7 +138,10 @@ TEST_CASE("eval: rows per method, the style loss split per tap, and the decoder 
     CHECK(max_abs_diff(decoded.results[i][0], stylize(encoder(), model, optimized.results[i][0], {{styles[0], 1.0}}, alpha0)) ==
           0.0);
     CHECK(max_abs_diff(optimized.results[i][0], photo) > 1e-3);  // the optimisation did move
+    CHECK(max_abs_diff(refined.results[i][0], learned.results[i][0]) > 1e-3);
   }
+  // refine starts from the learned result and lowers the style loss it is optimised for.
+  CHECK(refined.mean.style < 0.8 * learned.mean.style);
   // The optimisation's time is its own row's, not charged to decoded-optimize, which ran first.
   CHECK(optimized.mean.seconds > decoded.mean.seconds);
   const std::string table = eval_table(rows, opt.loss.style_taps);
