@@ -22,7 +22,7 @@ int run(const std::vector<std::string>& argv) {
   const Args args(argv,
                   {"stage", "run", "content", "style", "init", "steps", "batch", "crop", "lr", "warmup", "seed",
                    "checkpoint-every", "sample-every", "max-images", "tap", "decoder-width", "k", "content-weight",
-                   "style-weight", "gram-weight", "tv-weight", "photo-weight", "pixel-weight", "perceptual-weight", "laplacian-weight", "laplacian-pool", "threads", "export",
+                   "style-weight", "gram-weight", "tv-weight", "photo-weight", "pixel-weight", "perceptual-weight", "stats-weight", "laplacian-weight", "laplacian-pool", "threads", "export",
                    "collection", "holdout", "adversarial", "gan-loss", "adv-weight", "d-ratio", "d-lr", "d-base", "d-layers", "d-scales", "pool"},
                   {"resume", "quiet", "half", "spectral-norm"});
   if (!args.positional().empty()) throw UsageError("unexpected argument '" + args.positional()[0] + "'");
@@ -73,6 +73,7 @@ int run(const std::vector<std::string>& argv) {
   o.loss.laplacian_pool = args.get_int("laplacian-pool", o.loss.laplacian_pool, 1, 16);
   o.pixel_weight = args.get_double("pixel-weight", o.pixel_weight, 0, 1e9);
   o.perceptual_weight = args.get_double("perceptual-weight", o.perceptual_weight, 0, 1e9);
+  o.stats_weight = args.get_double("stats-weight", o.stats_weight, 0, 1e9);
   AdversarialOptions& a = o.adversarial;
   a.real_dir = args.get("adversarial", "");
   if (args.has("adversarial") && !std::filesystem::is_directory(a.real_dir))
@@ -143,7 +144,8 @@ extern const Command kTrainCommand = {
     "  --tap relu3_1|relu4_1 --decoder-width X --k N              model shape (fresh runs)\n"
     "  --content-weight --style-weight --gram-weight --tv-weight  fusion/joint loss weights (1, 10, 0, 0)\n"
     "  --photo-weight X      content loss to the photo itself (keeps its structure; default 0)\n"
-    "  --pixel-weight --perceptual-weight                         decoder-stage weights (1, 1)\n"
+    "  --pixel-weight --perceptual-weight --stats-weight         decoder-stage weights (1, 1, 0);\n"
+    "                        stats: mean/std loss of the reconstruction vs the photo at the style taps\n"
     "  --laplacian-weight X --laplacian-pool P   Laplacian (edge) loss to the photo, every stage,\n"
     "                        after a P x P average pool (0, 2; P 1 for a sharp decoder)\n"
     "  --adversarial DIR     add a PatchGAN discriminator trained on the artworks in DIR (fusion/joint)\n"

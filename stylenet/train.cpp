@@ -207,9 +207,25 @@ StageLoss stage_loss(const Vgg16& encoder, const StyleModel& model, const TrainO
     }
     const Tensor y = model.decoder->forward(c);
     const Tensor pix = mse_loss(y, content);
-    const Tensor perc = content_loss(encoder.features(y, {tap}).at(tap), c);
-    out.total = pix * opt.pixel_weight + perc * opt.perceptual_weight;
-    out.terms = {{"pixel", pix.item()}, {"perceptual", perc.item()}};
+    if (opt.stats_weight == 0) {
+      const Tensor perc = content_loss(encoder.features(y, {tap}).at(tap), c);
+      out.total = pix * opt.pixel_weight + perc * opt.perceptual_weight;
+      out.terms = {{"pixel", pix.item()}, {"perceptual", perc.item()}};
+    } else {  // one encoder pass over the reconstruction for the perceptual tap and the style taps
+      std::vector<std::string> taps = opt.loss.style_taps;
+      taps.push_back(tap);
+      std::map<std::string, Tensor> target;
+      {
+        NoGradGuard ng;
+        target = encoder.features(content, opt.loss.style_taps);
+      }
+      const auto f = encoder.features(y, taps);
+      const Tensor perc = content_loss(f.at(tap), c);
+      Tensor stats = Tensor::scalar(0.0);
+      for (const auto& t : opt.loss.style_taps) stats = stats + mean_std_loss(f.at(t), target.at(t));
+      out.total = pix * opt.pixel_weight + perc * opt.perceptual_weight + stats * opt.stats_weight;
+      out.terms = {{"pixel", pix.item()}, {"perceptual", perc.item()}, {"stats", stats.item()}};
+    }
     if (opt.loss.weights.laplacian != 0) {  // sharpness: the reconstruction's edges vs the photo's
       const Tensor lap = laplacian_loss(y, content, opt.loss.laplacian_pool);
       out.total = out.total + lap * opt.loss.weights.laplacian;
@@ -275,6 +291,7 @@ TrainReport train_style_model(const TrainOptions& opt_in, const TrainProgress& p
       opt.pixel_weight = std::stod(info_at(m, "w_pixel"));
       opt.perceptual_weight = std::stod(info_at(m, "w_perceptual"));
     }
+    if (m.count("w_stats")) opt.stats_weight = std::stod(m.at("w_stats"));  // added later still
     if (m.count("w_laplacian")) {  // added later than the others
       opt.loss.weights.laplacian = std::stod(m.at("w_laplacian"));
       opt.loss.laplacian_pool = std::stoll(info_at(m, "laplacian_pool"));
@@ -401,7 +418,7 @@ TrainReport train_style_model(const TrainOptions& opt_in, const TrainProgress& p
     c.info.insert({{"w_content", fmt(w.content)}, {"w_style", fmt(w.style)}, {"w_gram", fmt(w.gram)},
                    {"w_tv", fmt(w.tv)}, {"w_photo", fmt(w.photo)}, {"w_pixel", fmt(opt.pixel_weight)},
                    {"w_perceptual", fmt(opt.perceptual_weight)}, {"w_laplacian", fmt(w.laplacian)},
-                   {"laplacian_pool", std::to_string(opt.loss.laplacian_pool)}});
+                   {"laplacian_pool", std::to_string(opt.loss.laplacian_pool)}, {"w_stats", fmt(opt.stats_weight)}});
     if (adversarial) {
       c.info.merge(adversarial_info(opt.adversarial));
       for (const auto& [k, v] : disc->state_dict().add_prefix("disc.")) c.extra.insert(k, v);

@@ -74,6 +74,11 @@ struct TrainOptions {
   int64_t holdout = 0;                  // > 1: leave every holdout-th file of each folder out (holdout_split)
   double pixel_weight = 1.0;            // decoder stage
   double perceptual_weight = 1.0;       // decoder stage
+  // Decoder stage: mean/std loss of the reconstruction's features vs the photo's at the style taps
+  // (loss.style_taps). Pixel and perceptual MSE reward the average of what a feature map allows, a
+  // blur; the style loss at inference then lacks the fine texture's statistics, which this
+  // term asks the decoder to render (`stylenet eval --methods decoded-optimize` measures it).
+  double stats_weight = 0.0;
   StyleLossConfig loss;                 // fusion and joint stages (content_tap is set to the model's tap)
   AdversarialOptions adversarial;       // fusion and joint stages
 };

@@ -12,7 +12,9 @@
 #include <filesystem>
 #include <thread>
 
+#include "autograd/engine.h"
 #include "autograd/grad_mode.h"
+#include "optim/optim.h"
 #include "stylenet/data.h"
 #include "stylenet/image.h"
 #include "stylenet/loader.h"
@@ -280,6 +282,77 @@ TEST_CASE("training: a decoder stage on a finished model keeps its W; the Laplac
   const StyleModel afresh(seed5.model, encoder().identity().str(), &init);
   CHECK(w_diff(load("fus3"), afresh) < 1e-12);
   CHECK(w_diff(load("fus3"), load("fresh")) > 1e-3);
+}
+
+TEST_CASE("training: the decoder stage's statistics term, its weight in the sum, what it lowers, and resume") {
+  TempDir dir("stats");
+  LoaderOptions lo;
+  lo.crop = 32;
+  lo.batch = 4;
+  lo.seed = 98;
+  ImageLoader contents(list_images(data_root() + "/data/content"), lo);
+  const Tensor cx = contents.make_batch(1000000);  // a held-out batch
+  TrainOptions o = tiny_run(dir.path / "a", TrainStage::Decoder, 30);
+  o.perceptual_weight = 2;
+  o.stats_weight = 3;
+  Generator gen(21);
+  const StyleModel m(o.model, encoder().identity().str(), &gen);
+  // The terms computed here from their definitions.
+  double pix = 0, perc = 0, stats = 0;
+  {
+    NoGradGuard ng;
+    const Tensor c = encoder().features(cx, {"relu3_1"}).at("relu3_1");
+    const Tensor y = m.decoder->forward(c);
+    std::vector<std::string> taps = o.loss.style_taps;
+    taps.push_back("relu3_1");
+    const auto fy = encoder().features(y, taps), fx = encoder().features(cx, o.loss.style_taps);
+    pix = mean(square(y - cx)).item();
+    perc = mean(square(fy.at("relu3_1") - c)).item();
+    for (const auto& t : o.loss.style_taps) stats += mean_std_loss(fy.at(t), fx.at(t)).item();
+  }
+  const auto terms = stage_loss(encoder(), m, o, cx, Tensor()).terms;
+  CHECK(terms.at("pixel") == doctest::Approx(pix).epsilon(1e-5));
+  CHECK(terms.at("perceptual") == doctest::Approx(perc).epsilon(1e-5));
+  CHECK(terms.at("stats") == doctest::Approx(stats).epsilon(1e-5));
+  CHECK(terms.at("loss") == doctest::Approx(pix + 2 * perc + 3 * stats).epsilon(1e-5));
+
+  // Its gradient reaches the decoder: a decoder trained without the term (30 steps), then Adam
+  // steps on this batch with the term alone, brings the reconstruction's statistics closer.
+  TrainOptions base = tiny_run(dir.path / "base", TrainStage::Decoder, 30);
+  train_style_model(base);
+  StyleModel dec = StyleModel::load(dir.path / "base" / "model.safetensors");
+  TrainOptions only_stats = o;
+  only_stats.pixel_weight = only_stats.perceptual_weight = 0;
+  std::vector<Tensor> params = dec.decoder->parameters();
+  for (Tensor& p : params) p.set_requires_grad(true);
+  Adam adam(params, AdamOptions{.lr = 1e-3});
+  std::vector<double> trace;
+  for (int i = 0; i < 15; ++i) {
+    adam.zero_grad();
+    const StageLoss sl = stage_loss(encoder(), dec, only_stats, cx, Tensor());
+    backward(sl.total);
+    adam.step();
+    trace.push_back(sl.terms.at("stats"));
+  }
+  INFO("stats ", trace.front(), " -> ", trace.back());
+  CHECK(trace.back() < 0.8 * trace.front());
+
+  // Resume takes the weight from the checkpoint: the resumed steps still log the term.
+  TrainOptions part = tiny_run(dir.path / "c", TrainStage::Decoder, 6);
+  part.stats_weight = 3;
+  int calls = 0;
+  train_style_model(part, [&](int64_t, int64_t, const auto&) {
+    if (++calls == 4) request_training_stop();
+  });
+  TrainOptions again;
+  again.run_dir = part.run_dir;
+  again.resume = true;
+  again.max_images = part.max_images;
+  again.sample_every = 0;
+  const TrainReport rest = train_style_model(again);
+  CHECK(rest.first_step == 5);
+  REQUIRE(rest.losses.count("stats"));
+  CHECK(rest.losses.at("stats").size() == 2);
 }
 
 TEST_CASE("collection model: its built-in style is the average of the artworks', saved with the model") {
