@@ -4,9 +4,9 @@
 #include <cmath>
 #include <cstdio>
 #include <map>
+#include <sstream>
 #include <tuple>
 #include <utility>
-#include <sstream>
 
 #include "autograd/grad_mode.h"
 #include "stylenet/image.h"
@@ -207,7 +207,7 @@ std::string eval_table(const std::vector<EvalMethod>& methods, const std::vector
   os << " edge SSIM | s / image |\n|---|---:|---:|";
   for (size_t t = 0; t < style_taps.size(); ++t) os << "---:|";
   os << "---:|---:|\n";
-  char buf[64];
+  char buf[128];
   for (const auto& m : methods) {
     std::snprintf(buf, sizeof buf, "| %s | %.4f | %.4f |", m.name.c_str(), m.mean.content, m.mean.style);
     os << buf;
