@@ -74,6 +74,8 @@ int run(const std::vector<std::string>& argv) {
   o.pixel_weight = args.get_double("pixel-weight", o.pixel_weight, 0, 1e9);
   o.perceptual_weight = args.get_double("perceptual-weight", o.perceptual_weight, 0, 1e9);
   o.stats_weight = args.get_double("stats-weight", o.stats_weight, 0, 1e9);
+  if (args.has("stats-weight") && o.stage != TrainStage::Decoder)
+    throw UsageError("--stats-weight applies only to --stage decoder");
   AdversarialOptions& a = o.adversarial;
   a.real_dir = args.get("adversarial", "");
   if (args.has("adversarial") && !std::filesystem::is_directory(a.real_dir))

@@ -198,6 +198,10 @@ TEST_CASE("cli: train and eval refuse bad usage; resume needs a run") {
   const ProcessResult r3 = run_cli({"train"});
   CHECK(r3.status == 2);
   CHECK(r3.err.find("--run") != std::string::npos);
+  const ProcessResult r3b = run_cli({"train", "--run", (dir.path / "s").string(), "--stage", "fusion", "--stats-weight", "1"});
+  CHECK(r3b.status == 2);
+  CHECK(r3b.err.find("only to --stage decoder") != std::string::npos);
+  CHECK_FALSE(fs::exists(dir.path / "s" / "checkpoint.safetensors"));
   const ProcessResult r4 = run_cli({"eval", "--methods", "learned,telepathy"});
   CHECK(r4.status == 2);
   CHECK(r4.err.find("telepathy") != std::string::npos);
