@@ -200,31 +200,28 @@ StageLoss stage_loss(const Vgg16& encoder, const StyleModel& model, const TrainO
   const std::string& tap = model.config().tap;
   StageLoss out;
   if (opt.stage == TrainStage::Decoder) {
-    Tensor c;
+    // The taps read from photo and reconstruction: the model's tap, and the style taps for the
+    // statistics term; one encoder pass over each.
+    StyleLossConfig cfg = opt.loss;
+    cfg.content_tap = tap;
+    const std::vector<std::string> taps = opt.stats_weight != 0 ? loss_taps(cfg) : std::vector<std::string>{tap};
+    std::map<std::string, Tensor> target;
     {
       NoGradGuard ng;
-      c = encoder.features(content, {tap}).at(tap);
+      target = encoder.features(content, taps);
     }
+    const Tensor& c = target.at(tap);
     const Tensor y = model.decoder->forward(c);
     const Tensor pix = mse_loss(y, content);
-    if (opt.stats_weight == 0) {
-      const Tensor perc = content_loss(encoder.features(y, {tap}).at(tap), c);
-      out.total = pix * opt.pixel_weight + perc * opt.perceptual_weight;
-      out.terms = {{"pixel", pix.item()}, {"perceptual", perc.item()}};
-    } else {  // one encoder pass over the reconstruction for the perceptual tap and the style taps
-      std::vector<std::string> taps = opt.loss.style_taps;
-      taps.push_back(tap);
-      std::map<std::string, Tensor> target;
-      {
-        NoGradGuard ng;
-        target = encoder.features(content, opt.loss.style_taps);
-      }
-      const auto f = encoder.features(y, taps);
-      const Tensor perc = content_loss(f.at(tap), c);
+    const auto f = encoder.features(y, taps);
+    const Tensor perc = content_loss(f.at(tap), c);
+    out.total = pix * opt.pixel_weight + perc * opt.perceptual_weight;
+    out.terms = {{"pixel", pix.item()}, {"perceptual", perc.item()}};
+    if (opt.stats_weight != 0) {  // texture statistics: the reconstruction's vs the photo's
       Tensor stats = Tensor::scalar(0.0);
-      for (const auto& t : opt.loss.style_taps) stats = stats + mean_std_loss(f.at(t), target.at(t));
-      out.total = pix * opt.pixel_weight + perc * opt.perceptual_weight + stats * opt.stats_weight;
-      out.terms = {{"pixel", pix.item()}, {"perceptual", perc.item()}, {"stats", stats.item()}};
+      for (const auto& t : cfg.style_taps) stats = stats + mean_std_loss(f.at(t), target.at(t));
+      out.total = out.total + stats * opt.stats_weight;
+      out.terms["stats"] = stats.item();
     }
     if (opt.loss.weights.laplacian != 0) {  // sharpness: the reconstruction's edges vs the photo's
       const Tensor lap = laplacian_loss(y, content, opt.loss.laplacian_pool);
