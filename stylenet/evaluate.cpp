@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <tuple>
 #include <utility>
@@ -111,9 +112,7 @@ std::vector<EvalMethod> evaluate_methods(const Vgg16& encoder, const StyleModel&
   }
   auto score = [&](const Tensor& y, size_t i, size_t j) {
     NoGradGuard ng;
-    std::vector<std::string> taps = cfg.style_taps;
-    taps.push_back(cfg.content_tap);
-    const auto f = encoder.features(y, taps);
+    const auto f = encoder.features(y, loss_taps(cfg));
     PairScores s;
     s.content = content_loss(f.at(cfg.content_tap), content_feats[i]).item();
     for (const auto& t : cfg.style_taps) {
@@ -147,12 +146,9 @@ std::vector<EvalMethod> evaluate_methods(const Vgg16& encoder, const StyleModel&
       m.results.emplace_back();
       m.scores.emplace_back();
       for (size_t j = 0; j < styles.size(); ++j) {
-        // decoded-optimize's time is its encoder and decoder pass alone, not the optimisation.
-        const Tensor source =
-            name == "decoded-optimize" ? optimized(i, j).first : name == "reconstruct" ? contents[i] : Tensor();
-        const auto t0 = std::chrono::steady_clock::now();
+        auto t0 = std::chrono::steady_clock::now();
         Tensor y;
-        double seconds = -1;
+        std::optional<double> seconds;  // set where the time is not t0 to now
         if (name == "optimize") {
           std::tie(y, seconds) = optimized(i, j);
         } else if (name == "refine") {
@@ -165,6 +161,8 @@ std::vector<EvalMethod> evaluate_methods(const Vgg16& encoder, const StyleModel&
           y = optimize_image(encoder, contents[i], {{styles[j], 1.0}}, oo);
         } else if (name == "decoded-optimize" || name == "reconstruct") {
           // The model's encoder and decoder alone (alpha 0: no fusion) on the optimum or the photo.
+          const Tensor source = name == "reconstruct" ? contents[i] : optimized(i, j).first;
+          t0 = std::chrono::steady_clock::now();  // decoded-optimize's time leaves out the optimisation
           StylizeOptions so;
           so.alpha = 0;
           so.tile = 0;
@@ -176,7 +174,7 @@ std::vector<EvalMethod> evaluate_methods(const Vgg16& encoder, const StyleModel&
           y = stylize(encoder, model, contents[i], {{styles[j], 1.0}}, so);
         }
         PairScores s = score(y, i, j);
-        s.seconds = seconds >= 0 ? seconds : std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        s.seconds = seconds.value_or(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
         m.mean.content += s.content;
         m.mean.style += s.style;
         m.mean.style_per_tap.resize(s.style_per_tap.size());
