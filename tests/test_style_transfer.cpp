@@ -62,6 +62,17 @@ TrainOptions tiny_run(const fs::path& dir, TrainStage stage, int64_t steps) {
   return o;
 }
 
+// A fixed batch of 32 px crops from a shared data folder, at a step number training never
+// reaches: held out from every training run here.
+Tensor held_out_batch(const std::string& folder, uint64_t seed, uint64_t stream = 0) {
+  LoaderOptions lo;
+  lo.crop = 32;
+  lo.batch = 4;
+  lo.seed = seed;
+  lo.stream = stream;
+  return ImageLoader(list_images(data_root() + "/data/" + folder), lo).make_batch(1000000);
+}
+
 }  // namespace
 
 TEST_CASE("style model: saves and loads exactly, F16 within half precision, refuses another encoder") {
@@ -167,16 +178,9 @@ TEST_CASE("stylize: alpha 0 is the decoder's reconstruction, styles blend by wei
 
 TEST_CASE("training: decoder then fusion stages lower their losses; resume is bit-identical") {
   TempDir dir("train");
-  // Losses on fixed held-out batches (a step number training never reaches), before and after:
-  // per-step training losses are too noisy to compare (every batch has other styles).
-  LoaderOptions lo;
-  lo.crop = 32;
-  lo.batch = 4;
-  lo.seed = 99;
-  ImageLoader contents(list_images(data_root() + "/data/content"), lo);
-  lo.stream = 1;
-  ImageLoader styles(list_images(data_root() + "/data/style"), lo);
-  const Tensor cx = contents.make_batch(1000000), sx = styles.make_batch(1000000);
+  // Losses on fixed held-out batches, before and after: per-step training losses are too noisy to
+  // compare (every batch has other styles).
+  const Tensor cx = held_out_batch("content", 99), sx = held_out_batch("style", 99, 1);
   auto held_out = [&](const TrainOptions& o, const StyleModel& m) { return stage_loss(encoder(), m, o, cx, sx).terms; };
 
   const TrainOptions dec_opt = tiny_run(dir.path / "dec", TrainStage::Decoder, 30);
@@ -286,12 +290,7 @@ TEST_CASE("training: a decoder stage on a finished model keeps its W; the Laplac
 
 TEST_CASE("training: the decoder stage's statistics term, its weight in the sum, what it lowers, and resume") {
   TempDir dir("stats");
-  LoaderOptions lo;
-  lo.crop = 32;
-  lo.batch = 4;
-  lo.seed = 98;
-  ImageLoader contents(list_images(data_root() + "/data/content"), lo);
-  const Tensor cx = contents.make_batch(1000000);  // a held-out batch
+  const Tensor cx = held_out_batch("content", 98);
   TrainOptions o = tiny_run(dir.path / "a", TrainStage::Decoder, 30);
   o.perceptual_weight = 2;
   o.stats_weight = 3;
