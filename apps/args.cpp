@@ -1,13 +1,13 @@
 #include "apps/args.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
-#include <filesystem>
-#include <algorithm>
-
-#include "tensor/cpu/parallel.h"
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
+
+#include "tensor/threads.h"
 
 namespace sn::cli {
 
@@ -106,7 +106,7 @@ std::vector<std::string> split_list(const std::string& value) {
 }
 
 void apply_threads(const Args& args) {
-  if (args.has("threads")) sn::cpu::set_num_threads(static_cast<int>(args.get_int("threads", 0, 1, 256)));
+  if (args.has("threads")) sn::set_num_threads(static_cast<int>(args.get_int("threads", 0, 1, 256)));
 }
 
 }  // namespace sn::cli

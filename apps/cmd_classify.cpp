@@ -7,9 +7,9 @@
 #include "apps/args.h"
 #include "apps/command.h"
 #include "autograd/grad_mode.h"
-#include "stylenet/image.h"
-#include "stylenet/imagenet_classes.h"
-#include "stylenet/vgg16.h"
+#include "vision/image.h"
+#include "vision/imagenet_classes.h"
+#include "vision/vgg16.h"
 
 namespace sn::cli {
 

@@ -3,7 +3,7 @@
 
 #include "apps/args.h"
 #include "apps/command.h"
-#include "stylenet/weight_files.h"
+#include "vision/vgg16_convert.h"
 
 namespace sn::cli {
 

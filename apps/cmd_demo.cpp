@@ -4,7 +4,7 @@
 
 #include "apps/args.h"
 #include "apps/command.h"
-#include "stylenet/demo.h"
+#include "apps/demo.h"
 
 namespace sn::cli {
 

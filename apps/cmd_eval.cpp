@@ -5,9 +5,9 @@
 
 #include "apps/args.h"
 #include "apps/command.h"
-#include "stylenet/data.h"
-#include "stylenet/evaluate.h"
-#include "stylenet/image.h"
+#include "vision/data.h"
+#include "training/evaluate.h"
+#include "vision/image.h"
 #include "weights/atomic_file.h"
 
 namespace sn::cli {

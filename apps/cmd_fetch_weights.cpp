@@ -12,8 +12,8 @@
 
 #include "apps/args.h"
 #include "apps/command.h"
-#include "stylenet/vgg16.h"
-#include "stylenet/weight_files.h"
+#include "vision/vgg16.h"
+#include "vision/vgg16_convert.h"
 #include "tensor/error.h"
 #include "weights/sha256.h"
 

@@ -1,14 +1,14 @@
 // `stylenet judge`: trains the Van Gogh-vs-photo judge on held-out files and scores a style model
-// by how often its stylized held-out photos pass for Van Gogh (stylenet/judge.h).
+// by how often its stylized held-out photos pass for Van Gogh (training/judge.h).
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
 
 #include "apps/args.h"
 #include "apps/command.h"
-#include "stylenet/data.h"
-#include "stylenet/image.h"
-#include "stylenet/judge.h"
+#include "vision/data.h"
+#include "vision/image.h"
+#include "training/judge.h"
 
 namespace sn::cli {
 

@@ -4,8 +4,8 @@
 
 #include "apps/args.h"
 #include "apps/command.h"
-#include "stylenet/data.h"
-#include "stylenet/image.h"
+#include "vision/data.h"
+#include "vision/image.h"
 #include "stylenet/optimize.h"
 #include "stylenet/stylize.h"
 

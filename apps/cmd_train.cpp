@@ -5,7 +5,7 @@
 
 #include "apps/args.h"
 #include "apps/command.h"
-#include "stylenet/train.h"
+#include "training/train.h"
 
 namespace sn::cli {
 

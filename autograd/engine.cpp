@@ -7,7 +7,7 @@
 
 #include "autograd/grad_mode.h"
 #include "autograd/node.h"
-#include "tensor/kernels.h"
+#include "tensor/kernels/core.h"
 
 namespace sn {
 

@@ -2,7 +2,7 @@
 // derivative, summed back over broadcast dims with sum_to_shape.
 #include "autograd/ops.h"
 #include "autograd/record.h"
-#include "tensor/kernels.h"
+#include "tensor/kernels/core.h"
 
 namespace sn {
 

@@ -1,7 +1,7 @@
 // Differentiable reductions. Backward broadcasts the output gradient back over the reduced dims.
 #include "autograd/ops.h"
 #include "autograd/record.h"
-#include "tensor/kernels.h"
+#include "tensor/kernels/core.h"
 #include "tensor/strided_loop.h"
 
 namespace sn {

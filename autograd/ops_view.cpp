@@ -4,7 +4,7 @@
 
 #include "autograd/ops.h"
 #include "autograd/record.h"
-#include "tensor/kernels.h"
+#include "tensor/kernels/core.h"
 #include "tensor/strided_loop.h"
 
 namespace sn {

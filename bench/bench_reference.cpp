@@ -3,7 +3,7 @@
 #include <benchmark/benchmark.h>
 
 #include "autograd/nn_ops.h"
-#include "tensor/kernels.h"
+#include "tensor/kernels/core.h"
 #include "tensor/random.h"
 
 using namespace sn;

@@ -19,8 +19,8 @@
 #include <string>
 #include <vector>
 
-#include "stylenet/data.h"
-#include "stylenet/image.h"
+#include "vision/data.h"
+#include "vision/image.h"
 #include "stylenet/stylize.h"
 #include "tensor/cpu/isa.h"
 #include "tensor/cpu/parallel.h"

@@ -32,7 +32,7 @@
 #include "tensor/cpu/conv.h"
 #include "tensor/cpu/isa.h"
 #include "tensor/cpu/parallel.h"
-#include "tensor/kernels.h"
+#include "tensor/kernels/core.h"
 #include "tensor/random.h"
 
 using namespace sn;

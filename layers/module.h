@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "autograd/ops.h"
-#include "weights/tensor_dict.h"
+#include "tensor/tensor_dict.h"
 
 namespace sn {
 

@@ -4,7 +4,7 @@
 #include <cmath>
 
 #include "autograd/grad_mode.h"
-#include "tensor/kernels.h"
+#include "tensor/kernels/core.h"
 
 namespace sn {
 

@@ -1,5 +1,5 @@
 // The decoder of arbitrary style transfer: turns (fused) VGG16 features back into an image. It
-// mirrors the VGG16 encoder (stylenet/vgg16.h) from the chosen tap down to RGB, as AdaIN's and
+// mirrors the VGG16 encoder (vision/vgg16.h) from the chosen tap down to RGB, as AdaIN's and
 // LST's decoders mirror VGG19: each encoder conv becomes a 3x3 conv in reverse (out -> in
 // channels), each max-pool a nearest x2 upsampling. Every conv is preceded by reflection padding 1
 // (no dark borders) and followed by ReLU, except the last one (to 3 channels), whose output is

@@ -13,7 +13,7 @@
 
 #include "stylenet/decoder.h"
 #include "stylenet/fusion.h"
-#include "stylenet/vgg16.h"
+#include "vision/vgg16.h"
 #include "weights/safetensors.h"
 
 namespace sn {

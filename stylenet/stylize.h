@@ -10,7 +10,7 @@
 
 #include "stylenet/fusion.h"
 #include "stylenet/style_model.h"
-#include "stylenet/vgg16.h"
+#include "vision/vgg16.h"
 
 namespace sn {
 

@@ -7,8 +7,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include "stylenet/data.h"
-#include "stylenet/image.h"
+#include "vision/data.h"
+#include "vision/image.h"
 #include "stylenet/style_model.h"
 #include "tests/run_process.h"
 #include "tests/temp_dir.h"

@@ -10,9 +10,9 @@
 #include <filesystem>
 
 #include "autograd/grad_mode.h"
-#include "stylenet/image.h"
-#include "stylenet/vgg16.h"
-#include "stylenet/weight_files.h"
+#include "vision/image.h"
+#include "vision/vgg16.h"
+#include "weights/weight_file.h"
 #include "tests/temp_dir.h"
 #include "tests/run_process.h"
 #include "tests/vgg/vgg_test_util.h"

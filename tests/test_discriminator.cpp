@@ -1,4 +1,4 @@
-// The PatchGAN discriminator (stylenet/discriminator.h) and spectral normalisation
+// The PatchGAN discriminator (training/discriminator.h) and spectral normalisation
 // (layers/spectral_norm.h): shapes per scale, receptive field, what spectral norm promises (unit
 // largest singular value once the power iteration has converged), when u, v change, and state_dict
 // keys in PyTorch's order. Gradients are in test_gradcheck.cpp, parity with PyTorch in
@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "layers/spectral_norm.h"
-#include "stylenet/discriminator.h"
+#include "training/discriminator.h"
 #include "tensor/random.h"
 
 using namespace sn;

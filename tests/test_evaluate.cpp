@@ -8,9 +8,9 @@
 #include <vector>
 
 #include "autograd/grad_mode.h"
-#include "stylenet/data.h"
-#include "stylenet/evaluate.h"
-#include "stylenet/image.h"
+#include "vision/data.h"
+#include "training/evaluate.h"
+#include "vision/image.h"
 #include "stylenet/optimize.h"
 #include "tensor/random.h"
 #include "tests/tensor_compare.h"

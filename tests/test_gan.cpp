@@ -6,7 +6,7 @@
 #include <cmath>
 
 #include "autograd/gradcheck.h"
-#include "stylenet/gan.h"
+#include "training/gan.h"
 #include "tests/tensor_compare.h"
 
 using namespace sn;

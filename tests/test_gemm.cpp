@@ -18,7 +18,7 @@
 #include "tensor/cpu/gemm.h"
 #include "tensor/cpu/isa.h"
 #include "tensor/cpu/parallel.h"
-#include "tensor/kernels.h"
+#include "tensor/kernels/core.h"
 #include "tensor/random.h"
 
 using namespace sn;

@@ -9,7 +9,7 @@
 #include "autograd/nn_ops.h"
 #include "layers/layers.h"
 #include "layers/spectral_norm.h"
-#include "stylenet/discriminator.h"
+#include "training/discriminator.h"
 #include "tensor/random.h"
 
 using namespace sn;

@@ -1,4 +1,4 @@
-// The Van Gogh judge (stylenet/judge.h): its loss and network against finite differences, the
+// The Van Gogh judge (training/judge.h): its loss and network against finite differences, the
 // split it learns on (held-out files only, disjoint parts, by file name alone), a short training
 // run on real data that must learn something, the file round trip, and `stylenet judge` failing
 // cleanly.
@@ -10,9 +10,9 @@
 #include <set>
 
 #include "autograd/gradcheck.h"
-#include "stylenet/data.h"
-#include "stylenet/image.h"
-#include "stylenet/judge.h"
+#include "vision/data.h"
+#include "vision/image.h"
+#include "training/judge.h"
 #include "tests/run_process.h"
 #include "tests/temp_dir.h"
 

@@ -15,7 +15,7 @@
 
 #include "tensor/cpu/isa.h"
 #include "tensor/cpu/parallel.h"
-#include "tensor/kernels.h"
+#include "tensor/kernels/core.h"
 #include "tensor/kernels/image.h"
 #include "tensor/random.h"
 

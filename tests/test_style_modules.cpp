@@ -12,7 +12,7 @@
 #include "stylenet/decoder.h"
 #include "stylenet/fusion.h"
 #include "stylenet/losses.h"
-#include "stylenet/plot.h"
+#include "vision/plot.h"
 #include "tensor/random.h"
 #include "tests/tensor_compare.h"
 

@@ -32,7 +32,7 @@
 #include <vector>
 
 #include "stylenet/decoder.h"
-#include "stylenet/discriminator.h"
+#include "training/discriminator.h"
 #include "stylenet/fusion.h"
 #include "stylenet/losses.h"
 #include "weights/npy.h"

@@ -4,7 +4,7 @@
 #include <cmath>
 
 #include "autograd/ops.h"
-#include "tensor/kernels.h"
+#include "tensor/kernels/core.h"
 #include "tensor/random.h"
 
 using namespace sn;

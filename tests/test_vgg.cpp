@@ -27,8 +27,9 @@
 #include "autograd/grad_mode.h"
 #include "autograd/nn_ops.h"
 #include "autograd/ops.h"
-#include "stylenet/vgg16.h"
-#include "stylenet/weight_files.h"
+#include "vision/vgg16.h"
+#include "vision/vgg16_convert.h"
+#include "weights/weight_file.h"
 #include "tests/vgg/vgg_test_util.h"
 #include "weights/npy.h"
 #include "weights/pth.h"
@@ -45,7 +46,7 @@ constexpr double kTolerance = 1e-4;
 bool report() { return std::getenv("STYLENET_VGG_REPORT") != nullptr; }
 
 // The stand-in's feature weights digest. Pinned once; it must never change by accident, since
-// every model trained on the stand-in records it (see stylenet/vgg16.h).
+// every model trained on the stand-in records it (see vision/vgg16.h).
 constexpr const char* kStandinFeaturesSha256 = "bf4a07555b2117302ed2fff901fd4898d0f4f1c702ab469adb1acf908579e509";
 
 // Resident memory now and its peak, in bytes, from /proc/self/status.

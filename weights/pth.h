@@ -18,7 +18,7 @@
 #include <string>
 #include <string_view>
 
-#include "weights/tensor_dict.h"
+#include "tensor/tensor_dict.h"
 
 namespace sn {
 

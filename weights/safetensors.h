@@ -15,7 +15,7 @@
 #include <string_view>
 
 #include "weights/atomic_file.h"
-#include "weights/tensor_dict.h"
+#include "tensor/tensor_dict.h"
 
 namespace sn {
 

@@ -110,3 +110,9 @@ void run_chunks(const ChunkPlan& plan, ChunkFn fn) {
 }  // namespace parallel_detail
 
 }  // namespace sn::cpu
+
+// The public face of the thread control (tensor/threads.h).
+namespace sn {
+int num_threads() { return cpu::num_threads(); }
+void set_num_threads(int n) { cpu::set_num_threads(n); }
+}  // namespace sn

@@ -16,7 +16,7 @@
 #pragma once
 #include <cstdint>
 
-#include "tensor/kernels.h"
+#include "tensor/kernels/core.h"
 
 namespace sn::cpu {
 

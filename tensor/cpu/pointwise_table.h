@@ -2,7 +2,7 @@
 #pragma once
 #include <cstdint>
 
-#include "tensor/kernels.h"
+#include "tensor/kernels/core.h"
 
 namespace sn::cpu::pointwise_detail {
 

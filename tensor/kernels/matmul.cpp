@@ -11,7 +11,7 @@
 
 #include "tensor/cpu/gemm.h"
 #include "tensor/cpu/parallel.h"
-#include "tensor/kernels.h"
+#include "tensor/kernels/core.h"
 #include "tensor/strided_loop.h"
 
 namespace sn::kernels {

@@ -5,7 +5,7 @@
 
 #include "tensor/cpu/isa.h"
 #include "tensor/cpu/pointwise.h"
-#include "tensor/kernels.h"
+#include "tensor/kernels/core.h"
 #include "tensor/strided_loop.h"
 
 namespace sn::kernels {

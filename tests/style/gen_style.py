@@ -6,7 +6,7 @@ Usage:  /usr/bin/python3 tests/style/gen_style.py OUTDIR
 Builds, independently of the C++ code, LST's MulLayer (stylenet/fusion.h LearnedFusion), the
 VGG16-mirror decoder (stylenet/decoder.h), AdaIN and the losses (stylenet/losses.h), and pix2pix's
 PatchGAN discriminator with optional spectral norm and pix2pixHD's multi-scale
-(stylenet/discriminator.h), runs them in float32 on fixed seeded inputs and writes, one folder per
+(training/discriminator.h), runs them in float32 on fixed seeded inputs and writes, one folder per
 case:
 
   meta.txt          key=value lines: kind=lst|decoder|adain|loss|discriminator, the module's

@@ -1,4 +1,4 @@
-#include "stylenet/image.h"
+#include "vision/image.h"
 
 #include <algorithm>
 #include <cmath>

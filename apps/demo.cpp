@@ -1,12 +1,12 @@
-#include "stylenet/demo.h"
+#include "apps/demo.h"
 
 #include <algorithm>
 #include <filesystem>
 
 #include "layers/layers.h"
 #include "optim/optim.h"
-#include "stylenet/data.h"
-#include "stylenet/image.h"
+#include "vision/data.h"
+#include "vision/image.h"
 #include "weights/checkpoint.h"
 
 namespace sn {

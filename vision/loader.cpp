@@ -1,11 +1,11 @@
-#include "stylenet/loader.h"
+#include "vision/loader.h"
 
 #include <tbb/parallel_for.h>
 
 #include <algorithm>
 #include <cmath>
 
-#include "stylenet/image.h"
+#include "vision/image.h"
 #include "tensor/error.h"
 #include "tensor/random.h"
 

@@ -1,4 +1,4 @@
-#include "weights/tensor_dict.h"
+#include "tensor/tensor_dict.h"
 
 namespace sn {
 

@@ -1,11 +1,11 @@
-#include "stylenet/data.h"
+#include "vision/data.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
 
-#include "stylenet/image.h"
+#include "vision/image.h"
 
 #ifndef STYLENET_DATA_DEFAULT
 #define STYLENET_DATA_DEFAULT "../shared"

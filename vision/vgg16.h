@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#include "weights/tensor_dict.h"
+#include "tensor/tensor_dict.h"
 
 namespace sn {
 

@@ -1,4 +1,4 @@
-#include "stylenet/train.h"
+#include "training/train.h"
 
 #include <atomic>
 #include <chrono>
@@ -11,10 +11,10 @@
 #include "autograd/engine.h"
 #include "autograd/grad_mode.h"
 #include "optim/optim.h"
-#include "stylenet/data.h"
-#include "stylenet/image.h"
-#include "stylenet/loader.h"
-#include "stylenet/plot.h"
+#include "vision/data.h"
+#include "vision/image.h"
+#include "vision/loader.h"
+#include "vision/plot.h"
 #include "stylenet/stylize.h"
 #include "tensor/error.h"
 #include "weights/atomic_file.h"

@@ -22,7 +22,7 @@ std::vector<std::string> sample_images(const std::string& prefix);
 
 // The held-out split of a sorted file list: every `every`-th file (index % every == 0) is held
 // out, the rest train. `stylenet train --holdout N` trains on the rest of every folder; the
-// judge (stylenet/judge.h) learns and is scored on the held-out part only, so it never sees what
+// judge (training/judge.h) learns and is scored on the held-out part only, so it never sees what
 // the generator trained on. every <= 1 holds nothing out (train: all files; held out: none).
 std::vector<std::string> holdout_split(const std::vector<std::string>& files, int64_t every, bool held_out);
 

@@ -1,4 +1,4 @@
-#include "stylenet/discriminator.h"
+#include "training/discriminator.h"
 
 #include <algorithm>
 #include <sstream>

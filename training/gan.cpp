@@ -1,4 +1,4 @@
-#include "stylenet/gan.h"
+#include "training/gan.h"
 
 #include "tensor/error.h"
 

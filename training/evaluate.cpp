@@ -1,4 +1,4 @@
-#include "stylenet/evaluate.h"
+#include "training/evaluate.h"
 
 #include <chrono>
 #include <cmath>
@@ -10,7 +10,7 @@
 #include <utility>
 
 #include "autograd/grad_mode.h"
-#include "stylenet/image.h"
+#include "vision/image.h"
 #include "tensor/error.h"
 
 namespace sn {

@@ -1,4 +1,4 @@
-#include "stylenet/vgg16.h"
+#include "vision/vgg16.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -8,8 +8,8 @@
 #include "autograd/nn_ops.h"
 #include "autograd/ops.h"
 #include "layers/init.h"
-#include "stylenet/image.h"
-#include "stylenet/weight_files.h"
+#include "vision/image.h"
+#include "weights/weight_file.h"
 #include "tensor/random.h"
 #include "weights/sha256.h"
 

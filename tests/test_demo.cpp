@@ -6,7 +6,7 @@
 
 #include <numeric>
 
-#include "stylenet/demo.h"
+#include "apps/demo.h"
 
 using namespace sn;
 

@@ -14,7 +14,7 @@
 
 #include "autograd/nn_ops.h"
 #include "tensor/random.h"
-#include "weights/tensor_dict.h"
+#include "tensor/tensor_dict.h"
 
 namespace sn {
 

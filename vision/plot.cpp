@@ -1,4 +1,4 @@
-#include "stylenet/plot.h"
+#include "vision/plot.h"
 
 #include <algorithm>
 #include <cmath>

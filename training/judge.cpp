@@ -1,4 +1,4 @@
-#include "stylenet/judge.h"
+#include "training/judge.h"
 
 #include <chrono>
 #include <cmath>
@@ -7,10 +7,10 @@
 
 #include "autograd/grad_mode.h"
 #include "optim/adam.h"
-#include "stylenet/data.h"
-#include "stylenet/evaluate.h"
-#include "stylenet/image.h"
-#include "stylenet/loader.h"
+#include "vision/data.h"
+#include "training/evaluate.h"
+#include "vision/image.h"
+#include "vision/loader.h"
 #include "tensor/error.h"
 
 namespace sn {

@@ -8,8 +8,8 @@
 //   joint    the same loss as fusion, with G trainable too (fine-tuning).
 //
 // Adversarial training (fusion and joint stages, AdversarialOptions::real_dir set): a PatchGAN
-// discriminator D (stylenet/discriminator.h) learns to tell crops of real artworks from the
-// stylized outputs (drawn through an ImagePool, stylenet/gan.h), and the generator's GAN loss on
+// discriminator D (training/discriminator.h) learns to tell crops of real artworks from the
+// stylized outputs (drawn through an ImagePool, training/gan.h), and the generator's GAN loss on
 // D's verdict joins the stage loss with a small weight. D, its optimizer and the pool are part
 // of the checkpoint, so --resume stays bit-identical.
 //
@@ -26,8 +26,8 @@
 #include <string>
 #include <vector>
 
-#include "stylenet/discriminator.h"
-#include "stylenet/gan.h"
+#include "training/discriminator.h"
+#include "training/gan.h"
 #include "stylenet/losses.h"
 #include "stylenet/style_model.h"
 
