@@ -7,6 +7,7 @@
 #include "optim/optim.h"
 #include "vision/data.h"
 #include "vision/image.h"
+#include "vision/loader.h"
 #include "weights/checkpoint.h"
 
 namespace sn {
@@ -43,14 +44,12 @@ Tensor centre_square(const Tensor& img) {
 
 DemoResult run_denoise_demo(const DemoOptions& opt, const std::function<void(int64_t, double)>& progress) {
   const std::string root = data_root();
-  std::vector<std::string> files = list_images(root + "/data/content");
-  if (static_cast<int64_t>(files.size()) > opt.train_images) {
-    // An evenly spaced subset: every prefix of the sorted list (bsds_, cyclegan_, …) is represented.
-    std::vector<std::string> subset;
-    for (int64_t i = 0; i < opt.train_images; ++i) subset.push_back(files[i * files.size() / opt.train_images]);
-    files = subset;
-  }
-  CropSampler sampler(files, opt.crop, opt.seed);
+  LoaderOptions lo;
+  lo.crop = opt.crop;
+  lo.batch = opt.batch;
+  lo.seed = opt.seed;
+  lo.max_zoom_out = 4.0;  // crops of the photos at up to 4x the crop side: fine detail and noise alike
+  ImageLoader loader(evenly_spaced(list_images(root + "/data/content"), opt.train_images), lo);
   Generator gen(opt.seed, /*stream=*/7);
   auto net = make_denoiser(gen);
   auto model = [&](const Tensor& noisy) { return noisy + net->forward(noisy); };
@@ -61,7 +60,7 @@ DemoResult run_denoise_demo(const DemoOptions& opt, const std::function<void(int
                               std::make_shared<CosineAnnealingLR>(opt.steps, opt.lr * 0.05)));
   DemoResult result;
   for (int64_t step = 1; step <= opt.steps; ++step) {
-    const Tensor clean = sampler.batch(opt.batch);
+    const Tensor clean = loader.batch(step);
     const Tensor loss = mse_loss(model(add_noise(clean, opt.noise_std, gen)), clean);
     adam.zero_grad();
     backward(loss);

@@ -44,14 +44,6 @@ struct SignalScope {
   }
 };
 
-// Evenly spaced subset, so every source prefix of the sorted list is represented.
-std::vector<std::string> pick(std::vector<std::string> files, int64_t max) {
-  if (max <= 0 || static_cast<int64_t>(files.size()) <= max) return files;
-  std::vector<std::string> out;
-  for (int64_t i = 0; i < max; ++i) out.push_back(files[i * files.size() / max]);
-  return out;
-}
-
 std::string fmt(double v) {
   std::ostringstream os;
   os.precision(9);
@@ -386,7 +378,7 @@ TrainReport train_style_model(const TrainOptions& opt_in, const TrainProgress& p
   lo.seed = opt.seed;
   lo.stream = 1;
   // The training part of each folder (holdout_split), then at most max_images of it.
-  auto files = [&](const std::string& dir) { return pick(holdout_split(list_images(dir), opt.holdout, false), opt.max_images); };
+  auto files = [&](const std::string& dir) { return evenly_spaced(holdout_split(list_images(dir), opt.holdout, false), opt.max_images); };
   ImageLoader content(files(opt.content_dir), lo);
   std::unique_ptr<ImageLoader> style;
   if (!decoder_stage) {

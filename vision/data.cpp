@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <filesystem>
 
-#include "vision/image.h"
+#include "tensor/error.h"
 
 #ifndef STYLENET_DATA_DEFAULT
 #define STYLENET_DATA_DEFAULT "../shared"
@@ -55,36 +55,10 @@ std::vector<std::string> holdout_split(const std::vector<std::string>& files, in
   return out;
 }
 
-CropSampler::CropSampler(const std::vector<std::string>& files, int64_t crop, uint64_t seed)
-    : crop_(crop), gen_(seed) {
-  SN_CHECK(crop > 0, "CropSampler: crop size must be positive");
-  for (const std::string& f : files) {
-    Tensor t = load_image(f);
-    if (std::min(t.shape()[2], t.shape()[3]) < crop) t = resize_short_side(t, crop);
-    Image im{t.shape()[2], t.shape()[3], {}};
-    const float* p = t.data<float>();
-    im.rgb.resize(3 * im.h * im.w);
-    for (size_t i = 0; i < im.rgb.size(); ++i) im.rgb[i] = static_cast<uint8_t>(std::lround(p[i] * 255.0f));
-    images_.push_back(std::move(im));
-  }
-  SN_CHECK(!images_.empty(), "CropSampler: no images");
-}
-
-Tensor CropSampler::batch(int64_t n) {
-  Tensor out = Tensor::empty({n, 3, crop_, crop_});
-  float* o = out.data<float>();
-  for (int64_t b = 0; b < n; ++b) {
-    const Image& im = images_[gen_.below(images_.size())];
-    const int64_t y0 = static_cast<int64_t>(gen_.below(im.h - crop_ + 1));
-    const int64_t x0 = static_cast<int64_t>(gen_.below(im.w - crop_ + 1));
-    const bool flip = gen_.below(2) == 1;
-    for (int64_t c = 0; c < 3; ++c)
-      for (int64_t y = 0; y < crop_; ++y)
-        for (int64_t x = 0; x < crop_; ++x) {
-          const int64_t sx = flip ? x0 + crop_ - 1 - x : x0 + x;
-          o[((b * 3 + c) * crop_ + y) * crop_ + x] = im.rgb[(c * im.h + y0 + y) * im.w + sx] / 255.0f;
-        }
-  }
+std::vector<std::string> evenly_spaced(const std::vector<std::string>& files, int64_t max) {
+  if (max <= 0 || static_cast<int64_t>(files.size()) <= max) return files;
+  std::vector<std::string> out;
+  for (int64_t i = 0; i < max; ++i) out.push_back(files[i * files.size() / max]);
   return out;
 }
 

@@ -3,8 +3,7 @@
 #include <string>
 #include <vector>
 
-#include "tensor/random.h"
-#include "tensor/tensor.h"
+#include <cstdint>
 
 namespace sn {
 
@@ -26,23 +25,8 @@ std::vector<std::string> sample_images(const std::string& prefix);
 // the generator trained on. every <= 1 holds nothing out (train: all files; held out: none).
 std::vector<std::string> holdout_split(const std::vector<std::string>& files, int64_t every, bool held_out);
 
-// Draws random square crops from a fixed set of images held in memory (as 8-bit, to keep
-// a few hundred photos small). Deterministic for a given seed.
-class CropSampler {
- public:
-  CropSampler(const std::vector<std::string>& files, int64_t crop, uint64_t seed);
-  // A batch [n, 3, crop, crop] in [0, 1], with random horizontal flips.
-  Tensor batch(int64_t n);
-  size_t size() const { return images_.size(); }
-
- private:
-  struct Image {
-    int64_t h, w;
-    std::vector<uint8_t> rgb;  // planar, 3 x h x w
-  };
-  std::vector<Image> images_;
-  int64_t crop_;
-  Generator gen_;
-};
+// At most `max` of `files`, evenly spaced, so that every prefix of a sorted list (bsds_,
+// cyclegan_, ...) is represented; all of them when max <= 0 or there are no more than max.
+std::vector<std::string> evenly_spaced(const std::vector<std::string>& files, int64_t max);
 
 }  // namespace sn
