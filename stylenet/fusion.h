@@ -1,106 +1,118 @@
 // Feature fusion for arbitrary style transfer: given content features C [N, c, h, w] and style
-// features S [N, c, h', w'] from the same encoder tap (spatial sizes may differ), produce target
-// features t [N, c, h, w] that keep C's layout and take on S's statistics. A decoder turns t back
-// into an image. Three methods:
+// features S [N or 1, c, h', w'] from the same encoder tap, produce target features t [N, c, h, w]
+// that keep C's layout and take on S's statistics. A decoder turns t back into an image.
 //
 //   AdaIN   (Huang & Belongie 2017)  per-channel mean/std matching; no parameters; differentiable.
-//   WCT     (Li et al. 2017)         whitening and colouring with the full c x c covariances;
-//                                    no parameters; inference only (see wct()).
-//   Learned (Li et al. 2019, "LST")  a small network predicts a k x k transformation from both
-//                                    inputs; trainable, differentiable (LearnedFusion).
+//   WCT     (Li et al. 2017)         whitening and colouring with the full c x c covariances; no
+//                                    parameters; inference only (the eigendecomposition's gradient
+//                                    is ill-conditioned at repeated eigenvalues).
+//   Learned (Li et al. 2019, "LST")  a small network predicts a k x k transform from both inputs;
+//                                    trainable and differentiable (stylenet/learned_fusion.h).
 //
-// Content/style strength is blended by callers: t' = alpha * t + (1 - alpha) * C.
-// S may have batch 1 with C's batch N > 1 (one style for every content image) for AdaIN and WCT.
+// Every method has exactly one implementation, the Fusion below, in two phases:
+//   1. statistics: the content's whole-image statistics, accumulated over tiles (their own regions
+//      only) in content_passes() passes, and each style's statistics;
+//   2. apply: t for any tile of the content (margins included) from those statistics.
+// A photo too large for memory goes through in tiles (stylenet/stylize.h) and gets the result of
+// the whole image; the plain case is one tile (fuse()). Training, `stylize`, `eval` and the
+// optimiser's feed-forward start all run this code, and the PyTorch twin checks it.
 #pragma once
 #include <memory>
-#include <string>
 #include <utility>
+#include <vector>
 
-#include "layers/layers.h"
+#include "stylenet/methods.h"
+#include "tensor/tensor.h"
 
 namespace sn {
 
-enum class FusionMethod { Learned, AdaIN, WCT };
+class LearnedFusion;
 
-// "learned" | "lst", "adain", "wct" (case-insensitive); throws sn::Error naming the choices.
-FusionMethod parse_fusion_method(const std::string& name);
-// "learned", "adain", "wct": what parse_fusion_method accepts and checkpoints record.
-std::string fusion_method_name(FusionMethod method);
+// Regularises the statistics: std = sqrt(var + eps); covariances get eps on their diagonal and
+// eigenvalues clamped to at least eps, so rank-deficient ones stay finite.
+constexpr double kFusionEps = 1e-5;
+
+// A rectangle [y0, y1) x [x0, x1) of a feature map; the default (y1 = x1 = -1) is all of it.
+struct Window {
+  int64_t y0 = 0, y1 = -1, x0 = 0, x1 = -1;
+};
+
+// What a fusion keeps of one style image: enough to fuse any content with it. `transform` is
+// LST's T_s [N, k, k] (learned) or the colouring matrix cov^1/2 [N, c, c] in float64 (WCT).
+struct StyleStatistics {
+  Tensor mean;       // [N, c, 1, 1], every method
+  Tensor std;        // [N, c, 1, 1], AdaIN
+  Tensor transform;  // learned, WCT
+};
+
+class Fusion {
+ public:
+  // `learned` is the trained module the Learned method runs (and only it needs one).
+  static std::unique_ptr<Fusion> make(FusionMethod method, const LearnedFusion* learned = nullptr,
+                                      double eps = kFusionEps);
+  virtual ~Fusion() = default;
+
+  // Phase 1, the content: in each of content_passes() passes, add every tile's features once
+  // ([N, c, h, w] and the window of them that is the tile's own region), then end_pass().
+  virtual int content_passes() const { return 1; }
+  void add_content(const Tensor& features, const Window& own = {});
+  void end_pass();
+  // All passes over features that are the whole image.
+  void set_content(const Tensor& features);
+
+  // Phase 1, the styles, in any order with the content: a style's whole features, or statistics
+  // made before (a collection model's built-in style), with a weight (weights are normalised).
+  void add_style(const Tensor& S, double weight = 1.0);
+  void add_style(StyleStatistics statistics, double weight = 1.0);
+  virtual StyleStatistics style_statistics(const Tensor& S) const = 0;
+
+  // Phase 2: t = alpha * sum_i w_i t_i(C) + (1 - alpha) * C for features C of any tile.
+  Tensor apply(const Tensor& C, double alpha = 1.0) const;
+
+ protected:
+  struct Style {
+    StyleStatistics stats;
+    double weight;
+    Tensor bound;  // the transform from this content's statistics to this style (bind())
+  };
+  // One tile of a content pass: `own` is the tile's own region, cut from `features`.
+  virtual void accumulate(int pass, const Tensor& features, const Tensor& own, const Window& window) = 0;
+  // After pass `pass` has seen every tile.
+  virtual void finish_pass(int pass) = 0;
+  // The style's per-content transform, once both the content and the style are known.
+  virtual Tensor bind(const StyleStatistics& style) const { return Tensor(); }
+  // Per-tile work that every style shares (centring; the learned compression).
+  virtual Tensor prepare(const Tensor& C) const = 0;
+  // One style's t for the tile whose features are C.
+  virtual Tensor transfer(const Tensor& C, const Tensor& prepared, const Style& style) const = 0;
+
+  int pass_ = 0;
+  int64_t batch_ = -1, channels_ = -1;  // of the content (checked on every call)
+
+ private:
+  void check_features(const Tensor& F, const char* what, bool style) const;
+  bool content_done() const { return pass_ == content_passes(); }
+  std::vector<Style> styles_;
+};
+
+// The plain fusion of one content with one style: one tile, every pass.
+Tensor fuse(FusionMethod method, const Tensor& C, const Tensor& S, const LearnedFusion* learned = nullptr,
+            double eps = kFusionEps);
+inline Tensor adain(const Tensor& C, const Tensor& S, double eps = kFusionEps) {
+  return fuse(FusionMethod::AdaIN, C, S, nullptr, eps);
+}
+inline Tensor wct(const Tensor& C, const Tensor& S, double eps = kFusionEps) {
+  return fuse(FusionMethod::WCT, C, S, nullptr, eps);
+}
 
 // Per-channel mean and standard deviation over H, W of F [N, c, h, w], each [N, c, 1, 1].
 // std = sqrt(var + eps) with the unbiased variance (correction 1), as the reference AdaIN code
 // (naoto0804/pytorch-AdaIN calc_mean_std) computes it, so needs h * w >= 2. Differentiable; the
-// eps keeps the gradient of sqrt finite on a constant channel.
-std::pair<Tensor, Tensor> channel_mean_std(const Tensor& F, double eps = 1e-5);
+// eps keeps the gradient of sqrt finite on a constant channel. What AdaIN's style side and the
+// mean/std style loss use.
+std::pair<Tensor, Tensor> channel_mean_std(const Tensor& F, double eps = kFusionEps);
 
-// AdaIN: (C - mean(C)) / std(C) * std(S) + mean(S), per (n, channel), with channel_mean_std's
-// definition of std. Built from autograd ops: gradients reach C and S.
-Tensor adain(const Tensor& C, const Tensor& S, double eps = 1e-5);
-
-// WCT: for each image, whitens the centred content features with the content covariance
-// (E_c D_c^-1/2 E_c^T), colours them with the style covariance (E_s D_s^1/2 E_s^T) and adds the
-// style mean. Covariances are the unbiased ones (divided by h*w - 1), computed in float64 with
-// Eigen's SelfAdjointEigenSolver.
-//
-// Rank deficiency (fewer pixels than channels, dead ReLU channels): eps is added to both
-// covariances' diagonals and eigenvalues are clamped to at least eps, so D^-1/2 stays finite;
-// directions with no content variance are left at ~0 instead of being blown up. With eps much
-// smaller than the eigenvalues the output covariance equals the style covariance.
-//
-// Inference only: the result is a new tensor with no autograd history (the eigendecomposition's
-// gradient is ill-conditioned at repeated eigenvalues; training uses AdaIN or LearnedFusion).
-// Output dtype is C's.
-Tensor wct(const Tensor& C, const Tensor& S, double eps = 1e-5);
-
-// The LST compressor branch ("CNN" in LST's libs/Matrix.py): three 3x3 convs with zero padding 1
-// (c -> c/2 -> c/4 -> k, ReLU between), then the k x k covariance of the result divided by h*w,
-// flattened, through Linear(k*k, k*k). Output [N, k*k]. Keys: convs.{0,2,4}.{weight,bias},
-// fc.{weight,bias}, as LST's.
-class LstBranch : public Module {
- public:
-  LstBranch(int64_t channels, int64_t k, Generator* gen = nullptr);
-  Tensor forward(const Tensor& x) override;
-  std::string extra_repr() const override;
-
-  std::shared_ptr<Sequential> convs;
-  std::shared_ptr<Linear> fc;
-
- private:
-  int64_t channels_, k_;
-};
-
-// LST's MulLayer (Li et al. 2019, "Learning Linear Transformations for Fast Arbitrary Style
-// Transfer"), parameter for parameter:
-//   Cc = C - mean_hw(C),  Sc = S - mean_hw(S)
-//   T_c = cnet(Cc), T_s = snet(Sc)        each [N, k, k] (LstBranch, reshaped)
-//   z = compress(Cc)                      1x1 conv c -> k, [N, k, h*w]
-//   t = unzip(T_s T_c z) + mean_hw(S)     1x1 conv k -> c
-// LST compresses only the content (the style enters through T_s alone). Submodule keys, in this
-// order: snet, cnet, compress, unzip, as LST's state_dict. Fully differentiable. S needs the same
-// batch size as C. Channels must be >= 4 (the branches use c/2 and c/4 channels).
-class LearnedFusion : public Module {
- public:
-  static constexpr int64_t kDefaultK = 32;
-
-  explicit LearnedFusion(int64_t channels, int64_t k = kDefaultK, Generator* gen = nullptr);
-
-  // The fused features t [N, c, h, w].
-  Tensor fuse(const Tensor& C, const Tensor& S);
-  // The k x k transformation T_s T_c [N, k, k] that fuse() applies (what LST calls transmatrix).
-  Tensor transform(const Tensor& C, const Tensor& S);
-  // Module::forward has one input; fusion needs two. Throws, pointing at fuse().
-  Tensor forward(const Tensor& x) override;
-  std::string extra_repr() const override;
-
-  int64_t channels() const { return channels_; }
-  int64_t k() const { return k_; }
-
-  std::shared_ptr<LstBranch> snet, cnet;
-  std::shared_ptr<Conv2d> compress, unzip;
-
- private:
-  Tensor transform_centred(const Tensor& Cc, const Tensor& Sc);
-  int64_t channels_, k_;
-};
+// The part of F [N, c, h, w] inside `window` (all of F for the default window).
+Tensor window_of(const Tensor& F, const Window& window);
 
 }  // namespace sn

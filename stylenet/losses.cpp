@@ -4,6 +4,7 @@
 
 #include "stylenet/fusion.h"
 #include "tensor/error.h"
+#include "vision/image.h"
 
 namespace sn {
 
@@ -65,11 +66,10 @@ Tensor laplacian_loss(const Tensor& img, const Tensor& photo, int64_t pool) {
   SN_CHECK(img.size(2) == photo.size(2) && img.size(3) == photo.size(3), "laplacian_loss: image and photo sizes differ");
   // Pooling and the luma-weighted Laplacian are both linear per channel, so one 3-in, 1-out conv
   // after the pool computes L(P(y(x))): weight[0][c] = luma[c] * Laplacian.
-  static constexpr double kLuma[3] = {0.299, 0.587, 0.114};
   static constexpr double kLaplacian[9] = {0, 1, 0, 1, -4, 1, 0, 1, 0};
   std::vector<double> w(27);
   for (int c = 0; c < 3; ++c)
-    for (int k = 0; k < 9; ++k) w[c * 9 + k] = kLuma[c] * kLaplacian[k];
+    for (int k = 0; k < 9; ++k) w[c * 9 + k] = kLumaWeights[c] * kLaplacian[k];
   const Tensor weight = Tensor::from_doubles(w, {1, 3, 3, 3}, img.dtype());
   auto lap = [&](const Tensor& x) {
     return conv2d(pool > 1 ? avg_pool2d(x, Pool2dOptions{.kernel = {pool, pool}}) : x, weight);

@@ -137,14 +137,12 @@ CollectionStyle collection_style(const Vgg16& encoder, const StyleModel& model, 
   SN_CHECK(!artworks.empty(), "collection_style: no artworks");
   NoGradGuard no_grad;
   const std::string& tap = model.config().tap;
-  const int64_t k = model.fusion->k();
+  const std::unique_ptr<Fusion> fusion = Fusion::make(FusionMethod::Learned, model.fusion.get());
   Tensor mean_sum, matrix_sum;
   for (const Tensor& a : artworks) {
-    const Tensor S = encoder.features(a, {tap}).at(tap);
-    const Tensor m = mean(S, {2, 3}, true);
-    const Tensor T = reshape(model.fusion->snet->forward(S - m), {1, k, k});
-    mean_sum = mean_sum.defined() ? mean_sum + m : m;
-    matrix_sum = matrix_sum.defined() ? matrix_sum + T : T;
+    const StyleStatistics s = fusion->style_statistics(encoder.features(a, {tap}).at(tap));
+    mean_sum = mean_sum.defined() ? mean_sum + s.mean : s.mean;
+    matrix_sum = matrix_sum.defined() ? matrix_sum + s.transform : s.transform;
   }
   const double n = static_cast<double>(artworks.size());
   return {name, (mean_sum / n).contiguous(), (matrix_sum / n).contiguous()};

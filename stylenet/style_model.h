@@ -13,6 +13,7 @@
 
 #include "stylenet/decoder.h"
 #include "stylenet/fusion.h"
+#include "stylenet/learned_fusion.h"
 #include "vision/vgg16.h"
 #include "weights/safetensors.h"
 
@@ -33,6 +34,8 @@ struct CollectionStyle {
   std::string name;  // e.g. "vangogh"
   Tensor mean;       // [1, c, 1, 1]
   Tensor matrix;     // [1, k, k]
+  // What the learned fusion takes from a style image, for Fusion::add_style.
+  StyleStatistics statistics() const { return {mean, Tensor(), matrix}; }
 };
 
 class StyleModel {

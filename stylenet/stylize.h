@@ -1,10 +1,11 @@
 // Stylizing a content image with one or more style images: encode, fuse, decode.
 //
 // Large images run with bounded memory: the convolution passes (encoder and decoder) go over
-// overlapping tiles, while everything the fusion needs from the whole content image (channel
-// means, variances or covariances, the learned fusion's content matrix T_c) is accumulated over
-// all tiles first. Because fusion statistics are global and each tile's margin covers the
-// networks' receptive fields, tiled and untiled results agree to float rounding: no seams.
+// overlapping tiles (stylenet/tiling.h), while everything the fusion needs from the whole content
+// image (channel means, variances or covariances, the learned fusion's content matrix T_c) is
+// accumulated over all tiles first (stylenet/fusion.h). Because fusion statistics are global and
+// each tile's margin covers the networks' receptive fields, tiled and untiled results agree to
+// float rounding: no seams. Untiled, the result is exactly decode(fuse(C, S)).
 #pragma once
 #include <vector>
 
@@ -38,9 +39,5 @@ Tensor stylize(const Vgg16& encoder, const StyleModel& model, const Tensor& cont
 
 // Luminance transfer: the Y (BT.601) of `stylized` with the chroma of `content`.
 Tensor transfer_luminance(const Tensor& stylized, const Tensor& content);
-
-// Input pixels each tile carries beyond its own region so that encoder and decoder see exactly
-// what they would on the whole image (receptive-field radius of both, rounded up).
-int64_t tile_margin(const std::string& tap);
 
 }  // namespace sn

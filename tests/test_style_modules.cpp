@@ -11,6 +11,7 @@
 #include "autograd/gradcheck.h"
 #include "stylenet/decoder.h"
 #include "stylenet/fusion.h"
+#include "stylenet/learned_fusion.h"
 #include "stylenet/losses.h"
 #include "vision/plot.h"
 #include "tensor/random.h"
@@ -140,19 +141,21 @@ TEST_CASE("gradcheck: LearnedFusion, inputs and every parameter") {
   check_grad([&](auto& x) { return fusion.fuse(x[0], x[1]); }, with_params({C, S}, fusion), 1e-6, 1e-4);
 }
 
-TEST_CASE("LearnedFusion: shapes, keys, transform, style mean with zero biases") {
+TEST_CASE("LearnedFusion: shapes, keys, one style for a batch, style mean with zero biases") {
   Generator gen(2);
   LearnedFusion fusion(16, 4, &gen);
   const Tensor C = Tensor::randn({2, 16, 5, 6}, gen), S = Tensor::randn({2, 16, 3, 4}, gen);
   CHECK(fusion.fuse(C, S).shape() == C.shape());
-  CHECK(fusion.transform(C, S).shape() == Shape{2, 4, 4});
   const std::vector<std::string> keys = fusion.state_dict().keys();
   CHECK(keys.front() == "snet.convs.0.weight");
   CHECK(fusion.state_dict().contains("cnet.fc.bias"));
   CHECK(fusion.state_dict().at("snet.convs.4.weight").shape() == Shape{4, 4, 3, 3});  // 16 -> 8 -> 4 -> k
   CHECK(keys.back() == "unzip.bias");
   CHECK_THROWS_AS(fusion.forward(C), Error);
-  CHECK_THROWS_AS(fusion.fuse(C, slice(S, 0, 0, 1)), Error);  // LST needs one style per image
+  // A style of batch 1 serves every image: the same as that style repeated.
+  const Tensor S0 = slice(S, 0, 0, 1);
+  CHECK(max_abs_diff(fusion.fuse(C, S0), fusion.fuse(C, cat({S0, S0}, 0))) == 0.0);
+  CHECK_THROWS_AS(fusion.fuse(C, cat({S, S0}, 0)), Error);  // 3 styles for 2 images
 
   // With compress and unzip biases zero, the transformed centred content has zero mean, so the
   // output mean is exactly the style mean (the only place S's mean enters).
@@ -160,6 +163,32 @@ TEST_CASE("LearnedFusion: shapes, keys, transform, style mean with zero biases")
   fusion.unzip->bias.fill(0.0);
   const Tensor t = fusion.fuse(C, S);
   CHECK(max_abs_diff(mean(t, {2, 3}), mean(S, {2, 3})) < 1e-4);
+}
+
+TEST_CASE("fusion in two phases: statistics over tiles equal the whole image's, for every method") {
+  // The content's statistics accumulated over four windows of its features (unequal, one of a
+  // single pixel) and then applied to the whole map give what one tile gives: the property that
+  // lets `stylize` go through a large photo in tiles without seams.
+  Generator gen(31);
+  LearnedFusion module(8, 3, &gen);
+  module.to(DType::Float64);
+  const Tensor C = correlated(2, 8, 7, 9, gen), S = correlated(2, 8, 6, 5, gen);
+  const std::vector<Window> windows = {{0, 1, 0, 1}, {0, 1, 1, 9}, {1, 7, 0, 4}, {1, 7, 4, 9}};
+  for (FusionMethod method : {FusionMethod::Learned, FusionMethod::AdaIN, FusionMethod::WCT}) {
+    CAPTURE(fusion_method_name(method));
+    const std::unique_ptr<Fusion> tiled = Fusion::make(method, &module);
+    for (int pass = 0; pass < tiled->content_passes(); ++pass) {
+      for (const Window& w : windows) tiled->add_content(C, w);
+      tiled->end_pass();
+    }
+    tiled->add_style(S);
+    const Tensor whole = fuse(method, C, S, &module);
+    CHECK(max_abs_diff(tiled->apply(C), whole) < 1e-10 * max_abs(whole));
+    // Phase 2 is per pixel (1x1 convs, per-pixel matrices): any window of the features gets the
+    // whole map's values there.
+    const Tensor part = slice(C, 3, 2, 6);
+    CHECK(max_abs_diff(tiled->apply(part), slice(whole, 3, 2, 6)) < 1e-10 * max_abs(whole));
+  }
 }
 
 TEST_CASE("gradcheck: losses") {

@@ -32,9 +32,10 @@
 #include <vector>
 
 #include "stylenet/decoder.h"
-#include "training/discriminator.h"
 #include "stylenet/fusion.h"
+#include "stylenet/learned_fusion.h"
 #include "stylenet/losses.h"
+#include "training/discriminator.h"
 #include "weights/npy.h"
 
 using namespace sn;

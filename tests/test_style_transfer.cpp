@@ -126,6 +126,30 @@ TEST_CASE("stylize: tiles give the whole-image result (global statistics, no sea
   }
 }
 
+TEST_CASE("stylize: untiled, it is the decoder applied to the training code's fusion, for every method") {
+  // One implementation per fusion: what `stylize` paints is decode(fuse(C, S)) with the fusion
+  // that training differentiates through (LearnedFusion::fuse) and the plain adain() / wct().
+  Generator gen(5);
+  StyleModel m({"relu3_1", 0.125, 8}, encoder().identity().str(), &gen);
+  const Tensor content = resize_image(load_image(sample("content_")), 64, 72);  // multiples of 8: no padding
+  const Tensor style = resize_image(load_image(sample("style_")), 48, 56);
+  NoGradGuard ng;
+  const Tensor C = encoder().features(content, {"relu3_1"}).at("relu3_1");
+  const Tensor S = encoder().features(style, {"relu3_1"}).at("relu3_1");
+  const std::vector<std::pair<FusionMethod, Tensor>> fused = {
+      {FusionMethod::Learned, m.fusion->fuse(C, S)}, {FusionMethod::AdaIN, adain(C, S)}, {FusionMethod::WCT, wct(C, S)}};
+  for (const auto& [method, t] : fused) {
+    CAPTURE(fusion_method_name(method));
+    StylizeOptions o;
+    o.method = method;
+    o.tile = 0;
+    o.border = 0;
+    const Tensor direct = clamp(m.decoder->forward(t), 0.0, 1.0);
+    const Tensor painted = stylize(encoder(), m, content, {{style, 1.0}}, o);
+    CHECK(max_abs_diff(painted, direct) <= 1e-5 * max(abs(direct)).item());
+  }
+}
+
 TEST_CASE("stylize: alpha 0 is the decoder's reconstruction, styles blend by weight, colour preservation") {
   Generator gen(6);
   StyleModel m({"relu3_1", 0.125, 8}, encoder().identity().str(), &gen);

@@ -24,7 +24,7 @@ Plane luma(const Tensor& img, int64_t& h, int64_t& w) {
   w = img.size(3);
   const auto v = img.contiguous().to_vector<float>();
   Plane y(h * w);
-  for (int64_t i = 0; i < h * w; ++i) y[i] = 0.299 * v[i] + 0.587 * v[h * w + i] + 0.114 * v[2 * h * w + i];
+  for (int64_t i = 0; i < h * w; ++i) y[i] = kLumaWeights[0] * v[i] + kLumaWeights[1] * v[h * w + i] + kLumaWeights[2] * v[2 * h * w + i];
   return y;
 }
 

@@ -7,6 +7,7 @@
 #include <memory>
 #include <vector>
 
+#include "autograd/ops.h"
 #include "weights/atomic_file.h"
 
 // stb is Debian's libstb-dev, header-only here: the implementation is compiled in this one file.
@@ -125,6 +126,13 @@ Tensor image_grid(const std::vector<Tensor>& images, int64_t cols, int64_t gap) 
     grid.as_strided({1, 3, h, w}, st, y * st[2] + x * st[3]).copy_from(images[i]);
   }
   return grid;
+}
+
+Tensor luma(const Tensor& rgb) {
+  SN_CHECK(rgb.defined() && rgb.dim() == 4 && rgb.size(1) == 3, "luma: expected RGB images [N, 3, H, W], got ",
+           rgb.defined() ? shape_str(rgb.shape()) : "none");
+  auto channel = [&](int64_t c) { return slice(rgb, 1, c, c + 1) * kLumaWeights[c]; };
+  return channel(0) + channel(1) + channel(2);
 }
 
 }  // namespace sn

@@ -24,6 +24,12 @@ Tensor resize_short_side(const Tensor& image, int64_t short_side);
 // Resizes to exactly (height, width) with the same resampler.
 Tensor resize_image(const Tensor& image, int64_t height, int64_t width);
 
+// The Rec. 601 luma weights of R, G and B: StyleNet's one definition of brightness (colour
+// preservation, the Laplacian structure loss and edge SSIM all use it).
+inline constexpr double kLumaWeights[3] = {0.299, 0.587, 0.114};
+// Y = kLumaWeights . RGB of images [N, 3, H, W] -> [N, 1, H, W]; differentiable.
+Tensor luma(const Tensor& rgb);
+
 // Side-by-side grid of equally sized images ([1, 3, H, W] each), `cols` per row, with a gap.
 Tensor image_grid(const std::vector<Tensor>& images, int64_t cols, int64_t gap = 4);
 

@@ -1,0 +1,153 @@
+// WCT (Li et al. 2017): per image, whiten the centred content features with the content covariance
+// (E_c D_c^-1/2 E_c^T), colour them with the style covariance (E_s D_s^1/2 E_s^T), add the style
+// mean. Covariances are the unbiased ones, in float64 with Eigen's SelfAdjointEigenSolver; over
+// tiles they combine with Chan et al.'s pairwise update (each tile's centred cross-products, then
+// the outer product of the difference of means), exact in real arithmetic.
+//
+// Rank deficiency (fewer pixels than channels, dead ReLU channels): eps is added to both
+// covariances' diagonals and eigenvalues are clamped to at least eps, so D^-1/2 stays finite;
+// directions with no content variance are left at ~0 instead of being blown up. With eps much
+// smaller than the eigenvalues the output covariance equals the style covariance.
+//
+// Inference only: the result carries no autograd history.
+#include <Eigen/Dense>
+#include <algorithm>
+
+#include "autograd/grad_mode.h"
+#include "autograd/ops.h"
+#include "stylenet/fusion_impl.h"
+#include "tensor/error.h"
+
+namespace sn {
+
+namespace {
+
+using Mat = Eigen::MatrixXd;
+using RowMat = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using Vec = Eigen::VectorXd;
+
+// Image n of F [N, c, h, w] as a c x (h*w) matrix in float64 (its own copy).
+RowMat image_matrix(const Tensor& F, int64_t n) {
+  const int64_t c = F.size(1), hw = F.size(2) * F.size(3);
+  const std::vector<double> v = slice(F, 0, n, n + 1).to_vector<double>();
+  return Eigen::Map<const RowMat>(v.data(), c, hw);
+}
+
+// eps-regularised cov^power: eigenvalues of cov + eps I clamped to >= eps, raised to `power`.
+Mat sym_pow(const Mat& cov, double eps, double power) {
+  Mat reg = cov;
+  reg.diagonal().array() += eps;
+  const Eigen::SelfAdjointEigenSolver<Mat> es(reg);
+  SN_CHECK(es.info() == Eigen::Success, "wct: eigendecomposition of a feature covariance failed");
+  const Vec d = es.eigenvalues().cwiseMax(eps).array().pow(power);
+  return es.eigenvectors() * d.asDiagonal() * es.eigenvectors().transpose();
+}
+
+// Running mean and centred cross-product sum of one image's channels.
+struct Moments {
+  double n = 0;
+  Vec mean;
+  Mat m2;
+
+  void add(RowMat X) {  // c x pixels
+    const double nb = static_cast<double>(X.cols());
+    const Vec mb = X.rowwise().mean();
+    X.colwise() -= mb;
+    const Mat m2b = X * X.transpose();
+    if (n == 0) {
+      n = nb, mean = mb, m2 = m2b;
+      return;
+    }
+    const Vec delta = mb - mean;
+    const double total = n + nb;
+    mean += delta * (nb / total);
+    m2 += m2b + delta * delta.transpose() * (n * nb / total);
+    n = total;
+  }
+  Mat covariance() const { return m2 / std::max(n - 1, 1.0); }
+};
+
+// [N, rows, cols] tensor of `dtype` from N matrices.
+Tensor stack(const std::vector<Mat>& mats, DType dtype) {
+  const int64_t r = mats[0].rows(), c = mats[0].cols();
+  std::vector<double> v;
+  for (const Mat& m : mats)
+    for (int64_t i = 0; i < r; ++i)
+      for (int64_t j = 0; j < c; ++j) v.push_back(m(i, j));
+  return Tensor::from_doubles(v, {static_cast<int64_t>(mats.size()), r, c}, dtype);
+}
+
+Tensor channel_column(const std::vector<Vec>& means, DType dtype) {
+  std::vector<Mat> cols(means.begin(), means.end());
+  const int64_t n = static_cast<int64_t>(means.size()), c = means[0].size();
+  return reshape(stack(cols, dtype), {n, c, 1, 1});
+}
+
+Mat matrix_at(const Tensor& stacked, int64_t n) {
+  const int64_t r = stacked.size(1), c = stacked.size(2);
+  const std::vector<double> v = slice(stacked, 0, n, n + 1).to_vector<double>();
+  return Eigen::Map<const RowMat>(v.data(), r, c);
+}
+
+class WCTFusion : public Fusion {
+ public:
+  explicit WCTFusion(double eps) : eps_(eps) {}
+
+  StyleStatistics style_statistics(const Tensor& S) const override {
+    std::vector<Mat> colouring;
+    std::vector<Vec> means;
+    for (int64_t n = 0; n < S.size(0); ++n) {
+      Moments m;
+      m.add(image_matrix(S, n));
+      colouring.push_back(sym_pow(m.covariance(), eps_, 0.5));
+      means.push_back(m.mean);
+    }
+    return {channel_column(means, S.dtype()), Tensor(), stack(colouring, DType::Float64)};
+  }
+
+ protected:
+  void accumulate(int, const Tensor& features, const Tensor& own, const Window&) override {
+    dtype_ = features.dtype();
+    moments_.resize(own.size(0));
+    for (int64_t n = 0; n < own.size(0); ++n) moments_[n].add(image_matrix(own, n));
+  }
+
+  void finish_pass(int) override {
+    std::vector<Vec> means;
+    for (const Moments& m : moments_) {
+      whitening_.push_back(sym_pow(m.covariance(), eps_, -0.5));
+      means.push_back(m.mean);
+    }
+    mean_ = channel_column(means, dtype_);
+  }
+
+  Tensor bind(const StyleStatistics& style) const override {
+    std::vector<Mat> colour;
+    for (size_t n = 0; n < whitening_.size(); ++n)
+      colour.push_back(matrix_at(style.transform, style.transform.size(0) == 1 ? 0 : n) * whitening_[n]);
+    return stack(colour, dtype_);
+  }
+
+  Tensor prepare(const Tensor& C) const override {
+    NoGradGuard no_grad;
+    return reshape(C - mean_, {C.size(0), C.size(1), C.size(2) * C.size(3)});
+  }
+
+  Tensor transfer(const Tensor& C, const Tensor& centred, const Style& s) const override {
+    NoGradGuard no_grad;
+    return reshape(matmul(s.bound, centred), C.shape()) + s.stats.mean;
+  }
+
+ private:
+  double eps_;
+  DType dtype_ = DType::Float32;
+  std::vector<Moments> moments_;
+  std::vector<Mat> whitening_;
+  Tensor mean_;
+};
+
+}  // namespace
+
+std::unique_ptr<Fusion> make_wct_fusion(double eps) { return std::make_unique<WCTFusion>(eps); }
+
+}  // namespace sn
