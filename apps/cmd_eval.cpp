@@ -5,8 +5,8 @@
 
 #include "apps/args.h"
 #include "apps/command.h"
-#include "vision/data.h"
 #include "training/evaluate.h"
+#include "vision/data.h"
 #include "vision/image.h"
 #include "weights/atomic_file.h"
 
@@ -23,10 +23,23 @@ std::vector<std::string> image_list(const std::string& arg, const std::string& p
   return split_list(arg);
 }
 
-std::string list_text(const std::vector<std::string>& items) {
+std::string method_names(const std::vector<Method>& methods) {
   std::string text;
-  for (const auto& item : items) text += (text.empty() ? "" : ", ") + item;
+  for (Method m : methods) text += (text.empty() ? "" : ", ") + std::string(method_name(m));
   return text;
+}
+
+std::vector<Method> parse_methods(const std::vector<std::string>& names) {
+  if (names.empty()) throw UsageError("--methods names no method");
+  std::vector<Method> methods;
+  for (const std::string& name : names) {
+    try {
+      methods.push_back(parse_method(name));
+    } catch (const Error&) {
+      throw UsageError("--methods: '" + name + "' is not one of " + method_list());
+    }
+  }
+  return methods;
 }
 
 int run(const std::vector<std::string>& argv) {
@@ -36,23 +49,19 @@ int run(const std::vector<std::string>& argv) {
   if (!args.positional().empty()) throw UsageError("unexpected argument '" + args.positional()[0] + "'");
   apply_threads(args);
   EvalOptions opt;
-  if (args.has("methods")) opt.methods = split_list(args.get("methods", ""));
-  const auto& known = eval_method_names();
-  for (const auto& m : opt.methods)
-    if (std::find(known.begin(), known.end(), m) == known.end())
-      throw UsageError("--methods: '" + m + "' is not one of " + list_text(known));
-  if (opt.methods.empty()) throw UsageError("--methods names no method");
+  if (args.has("methods")) opt.methods = parse_methods(split_list(args.get("methods", "")));
   opt.size = args.get_int("size", opt.size, 32, 2048);
   opt.optimize_steps = args.get_int("steps", opt.optimize_steps, 1, 100000);
   opt.refine_steps = args.get_int("refine-steps", opt.refine_steps, 1, 100000);
   opt.loss.weights.laplacian = args.get_double("laplacian-weight", 0.0, 0.0, 1e6);
   const std::string table_path = args.get("table", "");
   const std::string sheet_path = args.get("sheet", "");
-  const std::string sheet_method = args.get("sheet-method", opt.methods.front());
+  const Method sheet_method =
+      args.has("sheet-method") ? parse_methods({args.get("sheet-method", "")}).front() : opt.methods.front();
   if (!table_path.empty()) check_output_path(table_path, {".md", ".txt"});
   if (!sheet_path.empty()) check_output_path(sheet_path, {".png", ".jpg", ".jpeg"});
   if (std::find(opt.methods.begin(), opt.methods.end(), sheet_method) == opt.methods.end())
-    throw UsageError("--sheet-method '" + sheet_method + "' is not among --methods");
+    throw UsageError("--sheet-method '" + args.get("sheet-method", "") + "' is not among --methods");
 
   std::vector<Tensor> contents, styles;
   for (const auto& f : image_list(args.get("contents", ""), "content_")) contents.push_back(load_image(f));
@@ -75,7 +84,7 @@ int run(const std::vector<std::string>& argv) {
   if (!table_path.empty()) write_file_atomic(table_path, table);
   if (!sheet_path.empty())
     for (const auto& m : results)
-      if (m.name == sheet_method) save_image(contact_sheet(contents, styles, m.results), sheet_path);
+      if (m.method == sheet_method) save_image(contact_sheet(contents, styles, m.results), sheet_path);
   return 0;
 }
 
@@ -83,20 +92,24 @@ int run(const std::vector<std::string>& argv) {
 
 extern const Command kEvalCommand = {
     "eval", "score the model against AdaIN, WCT and optimisation; table and contact sheet",
-    "usage: stylenet eval [--contents D|f1,f2] [--styles D|f1,f2] [--model M] [options]\n"
-    "  --contents, --styles   folders or comma-separated files (default: the shared samples)\n"
-    "  --methods m1,m2        of learned, adain, wct, optimize (default: these four), refine and the\n"
-    "                         diagnostics decoded-optimize (the optimum through the model's\n"
-    "                         encoder and decoder) and reconstruct (the photo through them)\n"
-    "  --size N               pairs are evaluated at N x N (default 256)\n"
-    "  --steps N              L-BFGS iterations for optimize (default 100)\n"
-    "  --refine-steps N       L-BFGS iterations for refine, from the learned result (default 10)\n"
-    "  --laplacian-weight X   add the Laplacian (edge) term to the objective of optimize and refine\n"
-    "                         (default 0)\n"
-    "  --table T.md           write the Markdown table\n"
-    "  --sheet S.png          write a contact sheet (styles across, contents down) of --sheet-method\n"
-    "Scores: content loss at the model's tap, style loss (mean/std over relu1_2, relu2_2, relu3_3,\n"
-    "relu4_3; the table gives each tap's term too) and edge SSIM to the photo, all with the same encoder.\n",
+    [] {
+      return std::string(
+          "usage: stylenet eval [--contents D|f1,f2] [--styles D|f1,f2] [--model M] [options]\n"
+          "  --contents, --styles   folders or comma-separated files (default: the shared samples)\n"
+          "  --methods m1,m2        which methods, each a row (default: ") + method_names(EvalOptions{}.methods) +
+          "):\n" +
+          method_help(nullptr, 21) +
+      std::string(
+          "  --size N               pairs are evaluated at N x N (default 256)\n"
+          "  --steps N              L-BFGS iterations for optimize (default 100)\n"
+          "  --refine-steps N       L-BFGS iterations for refine, from the learned result (default 10)\n"
+          "  --laplacian-weight X   add the Laplacian (edge) term to the objective of optimize and refine\n"
+          "                         (default 0)\n"
+          "  --table T.md           write the Markdown table\n"
+          "  --sheet S.png          write a contact sheet (styles across, contents down) of --sheet-method\n"
+          "Scores: content loss at the model's tap, style loss (mean/std over relu1_2, relu2_2, relu3_3,\n"
+          "relu4_3; the table gives each tap's term too) and edge SSIM to the photo, all with the same encoder.\n");
+    },
     run};
 
 }  // namespace sn::cli

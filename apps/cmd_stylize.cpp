@@ -15,6 +15,17 @@ namespace {
 
 namespace fs = std::filesystem;
 
+bool offered_by_stylize(const MethodInfo& m) { return m.stylize; }
+
+Method parse_stylize_method(const std::string& name) {
+  try {
+    const Method m = parse_method(name);
+    if (offered_by_stylize(method_info(m))) return m;
+  } catch (const Error&) {
+  }
+  throw UsageError("--method must be one of " + method_list(offered_by_stylize) + ", not '" + name + "'");
+}
+
 int run(const std::vector<std::string>& argv) {
   const Args args(argv,
                   {"content", "style", "style-weights", "out", "model", "method", "alpha", "size", "style-size",
@@ -40,14 +51,10 @@ int run(const std::vector<std::string>& argv) {
       if (*end || !(weights[i] >= 0)) throw UsageError("--style-weights: '" + w[i] + "' is not a weight >= 0");
     }
   }
-  const std::string method_name = args.get("method", "learned");
-  const bool optimize = method_name == "optimize";
+  const Method method = parse_stylize_method(args.get("method", method_name(Method::Learned)));
+  const bool optimize = !method_info(method).fusion;
   StylizeOptions opt;
-  try {
-    if (!optimize) opt.method = parse_fusion_method(method_name);
-  } catch (const std::exception&) {
-    throw UsageError("--method must be learned, adain, wct or optimize, not '" + method_name + "'");
-  }
+  if (!optimize) opt.method = *method_info(method).fusion;
   opt.alpha = args.get_double("alpha", 1.0, 0.0, 1.0);
   opt.preserve_color = args.flag("preserve-color");
   opt.tile = args.get_int("tile", 512, 0, 8192);
@@ -115,26 +122,31 @@ int run(const std::vector<std::string>& argv) {
 
 extern const Command kStylizeCommand = {
     "stylize", "paint a photo in the style of an artwork",
-    "usage: stylenet stylize --content C --style S --out O [options]\n"
-    "       stylenet stylize --model vangogh --content C --out O   (a collection model's own style)\n"
-    "  --content C          image file, or a folder of images (then --out is a folder)\n"
-    "  --style S[,S2...]    one or more style images\n"
-    "  --style-weights w,.. relative weight of each style (default equal)\n"
-    "  --out O              PNG or JPEG file (or folder, with --format png|jpg)\n"
-    "  --model M            style model file, or the name of one in models/ (default: $STYLENET_MODEL\n"
-    "                       or models/default.safetensors)\n"
-    "  --method M           learned (default), adain, wct, or optimize (Gatys-style, slow)\n"
-    "  --alpha A            style strength in [0, 1] (default 1)\n"
-    "  --preserve-color     keep the photo's colours, transfer only the texture/brightness\n"
-    "  --size N             resize the photo so its short side is N pixels first (default: as is)\n"
-    "  --style-size N       short side of the style images (default 512; 0 = as is)\n"
-    "  --tile N             tile side for large images (default 512; 0 = whole image at once)\n"
-    "  --steps N            optimisation steps for --method optimize (default 300)\n"
-    "  --laplacian-weight X for --method optimize: also keep the photo's edges (Lapstyle's term\n"
-    "                       on 2x2-pooled luma; default 0, 5 keeps them well)\n"
-    "  --threads N          CPU threads (default: STYLENET_THREADS or all cores)\n"
-    "The encoder is VGG16 from $STYLENET_WEIGHTS or the fetch-weights cache, else the stand-in;\n"
-    "the model must have been trained with the same encoder.\n",
+    [] {
+      return std::string(
+          "usage: stylenet stylize --content C --style S --out O [options]\n"
+          "       stylenet stylize --model vangogh --content C --out O   (a collection model's own style)\n"
+          "  --content C          image file, or a folder of images (then --out is a folder)\n"
+          "  --style S[,S2...]    one or more style images\n"
+          "  --style-weights w,.. relative weight of each style (default equal)\n"
+          "  --out O              PNG or JPEG file (or folder, with --format png|jpg)\n"
+          "  --model M            style model file, or the name of one in models/ (default: $STYLENET_MODEL\n"
+          "                       or models/default.safetensors)\n"
+          "  --method M           how to paint (default learned):\n") +
+          method_help(offered_by_stylize, 19) +
+      std::string(
+          "  --alpha A            style strength in [0, 1] (default 1)\n"
+          "  --preserve-color     keep the photo's colours, transfer only the texture/brightness\n"
+          "  --size N             resize the photo so its short side is N pixels first (default: as is)\n"
+          "  --style-size N       short side of the style images (default 512; 0 = as is)\n"
+          "  --tile N             tile side for large images (default 512; 0 = whole image at once)\n"
+          "  --steps N            optimisation steps for --method optimize (default 300)\n"
+          "  --laplacian-weight X for --method optimize: also keep the photo's edges (Lapstyle's term\n"
+          "                       on 2x2-pooled luma; default 0, 5 keeps them well)\n"
+          "  --threads N          CPU threads (default: STYLENET_THREADS or all cores)\n"
+          "The encoder is VGG16 from $STYLENET_WEIGHTS or the fetch-weights cache, else the stand-in;\n"
+          "the model must have been trained with the same encoder.\n");
+    },
     run};
 
 }  // namespace sn::cli

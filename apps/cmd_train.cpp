@@ -133,32 +133,35 @@ int run(const std::vector<std::string>& argv) {
 
 extern const Command kTrainCommand = {
     "train", "train the style model (decoder, fusion or joint stage)",
-    "usage: stylenet train --run DIR [--stage decoder|fusion|joint] [options]\n"
-    "       stylenet train --run DIR --resume\n"
-    "  --run DIR             run folder: checkpoint, log.jsonl, loss.png, samples/, model.safetensors\n"
-    "  --stage S             decoder (G inverts the encoder), fusion (W learns; F, G frozen), joint\n"
-    "  --init M              start from a model file (e.g. the decoder stage's model.safetensors)\n"
-    "  --content D --style D image folders (default $STYLENET_DATA/data/content and data/style)\n"
-    "  --steps N --batch N --crop N --lr X --warmup N --seed N   (1000, 4, 128, 1e-3, 50, 1)\n"
-    "  --checkpoint-every N --sample-every N                      (100, 200)\n"
-    "  --max-images N        use at most N images of each folder (evenly spaced)\n"
-    "  --holdout N           leave every N-th image of each folder out (for `stylenet judge`)\n"
-    "  --tap relu3_1|relu4_1 --decoder-width X --k N              model shape (fresh runs)\n"
-    "  --content-weight --style-weight --gram-weight --tv-weight  fusion/joint loss weights (1, 10, 0, 0)\n"
-    "  --photo-weight X      content loss to the photo itself (keeps its structure; default 0)\n"
-    "  --pixel-weight --perceptual-weight --stats-weight         decoder-stage weights (1, 1, 0);\n"
-    "                        stats: mean/std loss of the reconstruction vs the photo at the style taps\n"
-    "  --laplacian-weight X --laplacian-pool P   Laplacian (edge) loss to the photo, every stage,\n"
-    "                        after a P x P average pool (0, 2; P 1 for a sharp decoder)\n"
-    "  --adversarial DIR     add a PatchGAN discriminator trained on the artworks in DIR (fusion/joint)\n"
-    "  --gan-loss lsgan|hinge --adv-weight X --d-ratio N --d-lr X  (lsgan, 0.1, 1, 2e-4;\n"
-    "                        D's peak rate: it follows the same warm-up and cosine decay)\n"
-    "  --d-base N --d-layers N --d-scales N --spectral-norm --pool N  discriminator (32, 3, 1, off, 50)\n"
-    "  --threads N           CPU threads (results are reproducible for a fixed thread count)\n"
-    "       stylenet train --run DIR --export OUT.safetensors [--half] [--collection DIR]\n"
-    "                        the model at the last checkpoint; --collection builds in the average style\n"
-    "                        of the artworks in DIR (then `stylize --model OUT` needs no --style)\n"
-    "Ctrl-C finishes the step, saves a checkpoint and exits; --resume continues bit-identically.\n",
+    [] {
+      return std::string(
+          "usage: stylenet train --run DIR [--stage decoder|fusion|joint] [options]\n"
+          "       stylenet train --run DIR --resume\n"
+          "  --run DIR             run folder: checkpoint, log.jsonl, loss.png, samples/, model.safetensors\n"
+          "  --stage S             decoder (G inverts the encoder), fusion (W learns; F, G frozen), joint\n"
+          "  --init M              start from a model file (e.g. the decoder stage's model.safetensors)\n"
+          "  --content D --style D image folders (default $STYLENET_DATA/data/content and data/style)\n"
+          "  --steps N --batch N --crop N --lr X --warmup N --seed N   (1000, 4, 128, 1e-3, 50, 1)\n"
+          "  --checkpoint-every N --sample-every N                      (100, 200)\n"
+          "  --max-images N        use at most N images of each folder (evenly spaced)\n"
+          "  --holdout N           leave every N-th image of each folder out (for `stylenet judge`)\n"
+          "  --tap relu3_1|relu4_1 --decoder-width X --k N              model shape (fresh runs)\n"
+          "  --content-weight --style-weight --gram-weight --tv-weight  fusion/joint loss weights (1, 10, 0, 0)\n"
+          "  --photo-weight X      content loss to the photo itself (keeps its structure; default 0)\n"
+          "  --pixel-weight --perceptual-weight --stats-weight         decoder-stage weights (1, 1, 0);\n"
+          "                        stats: mean/std loss of the reconstruction vs the photo at the style taps\n"
+          "  --laplacian-weight X --laplacian-pool P   Laplacian (edge) loss to the photo, every stage,\n"
+          "                        after a P x P average pool (0, 2; P 1 for a sharp decoder)\n"
+          "  --adversarial DIR     add a PatchGAN discriminator trained on the artworks in DIR (fusion/joint)\n"
+          "  --gan-loss lsgan|hinge --adv-weight X --d-ratio N --d-lr X  (lsgan, 0.1, 1, 2e-4;\n"
+          "                        D's peak rate: it follows the same warm-up and cosine decay)\n"
+          "  --d-base N --d-layers N --d-scales N --spectral-norm --pool N  discriminator (32, 3, 1, off, 50)\n"
+          "  --threads N           CPU threads (results are reproducible for a fixed thread count)\n"
+          "       stylenet train --run DIR --export OUT.safetensors [--half] [--collection DIR]\n"
+          "                        the model at the last checkpoint; --collection builds in the average style\n"
+          "                        of the artworks in DIR (then `stylize --model OUT` needs no --style)\n"
+          "Ctrl-C finishes the step, saves a checkpoint and exits; --resume continues bit-identically.\n");
+    },
     run};
 
 }  // namespace sn::cli

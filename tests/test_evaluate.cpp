@@ -110,11 +110,11 @@ TEST_CASE("eval: rows per method, the style loss split per tap, refinement and t
   EvalOptions opt;
   opt.size = 32;
   opt.optimize_steps = 4;
-  opt.methods = {"decoded-optimize", "optimize", "reconstruct", "adain", "learned", "refine"};
+  opt.methods = {Method::DecodedOptimize, Method::Optimize, Method::Reconstruct, Method::AdaIN, Method::Learned, Method::Refine};
   const auto rows = evaluate_methods(encoder(), model, contents, styles, opt);
   REQUIRE(rows.size() == 6);
   for (const auto& row : rows) {
-    CAPTURE(row.name);
+    CAPTURE(method_name(row.method));
     REQUIRE(row.results.size() == 2);
     REQUIRE(row.mean.style_per_tap.size() == opt.loss.style_taps.size());
     double taps = 0;

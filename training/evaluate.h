@@ -2,22 +2,22 @@
 //
 //   content loss  content_loss of the result's encoder features vs the photo's, at the model tap
 //   style loss    sum over the style taps of mean_std_loss vs the artwork's (the trained objective)
-//   edge SSIM     SSIM (Gaussian window, sigma 1.5) between the Sobel edge magnitudes of the
-//                 result's and the photo's luma: does the content's structure survive?
+//   edge SSIM     training/edge_ssim.h: does the content's structure survive?
 //
-// Every method is measured with the same encoder and the same definitions, so the table compares
-// the trained model with AdaIN, WCT and Gatys-style optimisation on equal terms.
+// Every method of stylenet/methods.h is measured with the same encoder and the same definitions,
+// so the table compares the trained model with AdaIN, WCT and Gatys-style optimisation on equal
+// terms, and the diagnostics tell which part of a model limits it.
 #pragma once
+#include <functional>
 #include <string>
 #include <vector>
 
+#include "stylenet/methods.h"
 #include "stylenet/optimize.h"
 #include "stylenet/stylize.h"
+#include "training/edge_ssim.h"
 
 namespace sn {
-
-// SSIM of the Sobel edge magnitudes of two images [1, 3, H, W] (same size), in [-1, 1].
-double edge_ssim(const Tensor& a, const Tensor& b);
 
 struct PairScores {
   double content = 0, style = 0, edge_ssim = 0, seconds = 0;
@@ -25,29 +25,23 @@ struct PairScores {
 };
 
 struct EvalMethod {
-  std::string name;  // one of eval_method_names()
+  Method method;
   std::vector<std::vector<Tensor>> results;  // [content][style] images
   std::vector<std::vector<PairScores>> scores;
   PairScores mean;
 };
 
-// What `stylenet eval` can score. The first five are ways to stylize ("refine": the learned
-// model's result, then refine_steps of the optimisation from there); the last two diagnose a
-// model (which of its parts limits it) and use no fusion:
-//   decoded-optimize  the optimisation's result encoded at the model's tap and decoded by the
-//                     model's decoder: what any fusion in front of this decoder would give if it
-//                     predicted the optimum's features exactly. Its time leaves out the optimisation.
-//   reconstruct       the photo encoded and decoded (alpha 0): the structure the decoder keeps.
-const std::vector<std::string>& eval_method_names();
-
 struct EvalOptions {
-  std::vector<std::string> methods = {"learned", "adain", "wct", "optimize"};
+  std::vector<Method> methods = {Method::Learned, Method::AdaIN, Method::WCT, Method::Optimize};
   int64_t size = 256;           // contents and styles resized to size x size
-  int64_t optimize_steps = 100; // L-BFGS iterations per pair for "optimize"
-  int64_t refine_steps = 10;    // L-BFGS iterations per pair for "refine", from the model's result
+  int64_t optimize_steps = 100; // L-BFGS iterations per pair for Optimize (and DecodedOptimize)
+  int64_t refine_steps = 10;    // L-BFGS iterations per pair for Refine, from the model's result
   StyleLossConfig loss;         // taps and weights (content_tap set to the model's tap)
 };
 
+// Rows in the order of options.methods. `progress` gets a line such as "wct 2/6 x 3/6".
+// DecodedOptimize's time leaves out the optimisation it decodes; the optimum of each pair is
+// made once and shared by Optimize and DecodedOptimize.
 std::vector<EvalMethod> evaluate_methods(const Vgg16& encoder, const StyleModel& model,
                                          const std::vector<Tensor>& contents, const std::vector<Tensor>& styles,
                                          const EvalOptions& options,
