@@ -26,62 +26,9 @@
 #include <string>
 #include <vector>
 
-#include "training/discriminator.h"
-#include "training/gan.h"
-#include "stylenet/losses.h"
-#include "stylenet/style_model.h"
+#include "training/train_options.h"
 
 namespace sn {
-
-enum class TrainStage { Decoder, Fusion, Joint };
-TrainStage parse_train_stage(const std::string& name);
-std::string train_stage_name(TrainStage stage);
-
-struct AdversarialOptions {
-  std::string real_dir;       // artworks D learns as "real"; empty = no adversarial term
-  DiscriminatorConfig d{.base = 32, .layers = 3, .spectral_norm = false, .scales = 1};  // 70x70 patches
-  GanLoss loss = GanLoss::LSGAN;
-  double weight = 0.1;        // of the generator's GAN loss in the stage loss. Measured (models/README.md):
-                              // with the Laplacian term (the shipped vangogh recipe) 0.1 gave the best
-                              // judge score with edge SSIM >= 0.5; 1 painted over the photo's edges
-                              // (SSIM 0.36). D's accuracy with the Laplacian term: ~0.98 at 0.1 and
-                              // 0.95 at 1 (a 2-layer D stays near 0.6); without it 0.67-0.75 at 0.1
-                              // (5000 steps) and 0.58-0.75 at 1 (500 steps)
-  int64_t d_ratio = 1;        // D updates per generator update
-  double d_lr = 2e-4;         // D's Adam (beta1 0.5, as pix2pix/CycleGAN) peak rate; it follows the
-                              // generator's warm-up and cosine decay, so that D does not outpace a
-                              // generator whose rate has decayed (D's accuracy then runs to ~1)
-  int64_t pool = 50;          // ImagePool capacity (CycleGAN's 50); 0 = D sees only the newest outputs
-  bool enabled() const { return !real_dir.empty(); }
-};
-
-struct TrainOptions {
-  TrainStage stage = TrainStage::Decoder;
-  std::string content_dir, style_dir;   // default: $STYLENET_DATA/data/{content,style}
-  std::string run_dir;                  // required
-  std::string init_model;               // start from this model file (e.g. the decoder stage's)
-  bool resume = false;                  // continue run_dir/checkpoint.safetensors
-  StyleModelConfig model;               // for a fresh model
-  int64_t steps = 1000;
-  int64_t batch = 4;
-  int64_t crop = 128;
-  double lr = 1e-3;
-  int64_t warmup = 50;                  // linear warm-up steps, then cosine decay to lr / 20
-  uint64_t seed = 1;
-  int64_t checkpoint_every = 100;
-  int64_t sample_every = 200;           // 0 = only at the end
-  int64_t max_images = 0;               // use at most this many files per folder (0 = all)
-  int64_t holdout = 0;                  // > 1: leave every holdout-th file of each folder out (holdout_split)
-  double pixel_weight = 1.0;            // decoder stage
-  double perceptual_weight = 1.0;       // decoder stage
-  // Decoder stage: mean/std loss of the reconstruction's features vs the photo's at the style taps
-  // (loss.style_taps). Pixel and perceptual MSE reward the average of what a feature map allows, a
-  // blur; the style loss at inference then lacks the fine texture's statistics, which this
-  // term asks the decoder to render (`stylenet eval --methods decoded-optimize` measures it).
-  double stats_weight = 0.0;
-  StyleLossConfig loss;                 // fusion and joint stages (content_tap is set to the model's tap)
-  AdversarialOptions adversarial;       // fusion and joint stages
-};
 
 struct TrainReport {
   int64_t first_step = 0, last_step = 0;  // steps run by this call (first_step > last_step: none)
