@@ -9,7 +9,8 @@
 
 #include "tests/run_process.h"
 #include "tests/temp_dir.h"
-#include "training/train_options.h"
+#include "training/train.h"
+#include "weights/checkpoint.h"
 
 using namespace sn;
 using sn::test::run_cli;
@@ -138,4 +139,21 @@ TEST_CASE("cli: train applies the table: scopes, --resume refusing what the chec
     CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
   }
   CHECK_FALSE(std::filesystem::exists(run));
+}
+
+TEST_CASE("train settings: --clip-grad bounds the generator's gradient norm, logged and recorded") {
+  sn::test::TempDir dir("clip");
+  TrainOptions o;
+  o.run_dir = (dir.path / "run").string();
+  o.steps = 2;
+  o.batch = 1;
+  o.crop = 32;
+  o.max_images = 2;
+  o.sample_every = 0;
+  o.model.decoder_width = 0.125;
+  o.clip_grad = 1e-3;
+  const TrainReport r = train_style_model(o);
+  REQUIRE(r.losses.count("grad_norm"));
+  for (double n : r.losses.at("grad_norm")) CHECK(n > 1e-3);  // the norm before clipping
+  CHECK(load_checkpoint(dir.path / "run" / "checkpoint.safetensors").info.at("clip_grad") == "0.001");
 }

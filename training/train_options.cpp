@@ -57,6 +57,8 @@ const std::vector<TrainSetting>& train_settings() {
      Scope::Any, S::Integer{[](TrainOptions& o) -> auto& { return o.crop; }, 32, 2048}},
     {"lr", "X", "Adam's peak rate: linear warm-up, then cosine decay to a twentieth", "lr",
      Scope::Any, S::Real{[](TrainOptions& o) -> auto& { return o.lr; }, kMinRate, kMaxRate}},
+    {"clip-grad", "X", "largest norm of the generator's gradients, rescaled above it (0: off)", "clip_grad",
+     Scope::Any, S::Real{[](TrainOptions& o) -> auto& { return o.clip_grad; }, 0, 1e9}},
     {"warmup", "N", "warm-up steps", "warmup",
      Scope::Any, S::Integer{[](TrainOptions& o) -> auto& { return o.warmup; }, 0, kMany}},
     {"seed", "N", "initialisation, batches and noise are functions of (seed, step)", "seed",

@@ -51,6 +51,7 @@ struct TrainOptions {
   int64_t batch = 4;
   int64_t crop = 128;
   double lr = 1e-3;
+  double clip_grad = 0.0;               // > 0: the generator's gradients rescaled to at most this norm
   int64_t warmup = 50;                  // linear warm-up steps, then cosine decay to lr / 20
   uint64_t seed = 1;
   int64_t checkpoint_every = 100;

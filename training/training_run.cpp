@@ -197,6 +197,7 @@ Terms TrainingRun::generator_step(int64_t step, Tensor& images) {
   adam_->zero_grad();
   backward(loss);
   check_finite(step, terms, named_params_, "generator");
+  if (opt_.clip_grad > 0) terms["grad_norm"] = clip_grad_norm_(adam_->param_groups().front().params, opt_.clip_grad);
   adam_->step();
   sched_->step();
   images = sl.image;
