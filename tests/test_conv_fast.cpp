@@ -36,13 +36,6 @@ using kernels::Conv2dParams;
 
 namespace {
 
-std::vector<Isa> available_isas() {
-  std::vector<Isa> v;
-  for (Isa isa : {Isa::Ref, Isa::Avx2, Isa::Avx512})
-    if (isa_supported(isa)) v.push_back(isa);
-  return v;
-}
-
 struct ConvCase {
   Shape x;  // [N, C, H, W]
   int64_t O, KH, KW;
@@ -162,7 +155,7 @@ bool same_bits(const Tensor& a, const Tensor& b) { return a.to_vector<float>() =
 }  // namespace
 
 TEST_CASE("conv2d fast path: every ISA, 1 and 2 threads, forward and all backward kernels match the reference") {
-  for (Isa isa : available_isas()) {
+  for (Isa isa : supported_isas()) {
     IsaScope is(isa);
     for (int threads : {1, 2}) {
       ThreadsScope ts(threads);
@@ -197,7 +190,7 @@ TEST_CASE("conv2d Winograd F(4x4,3x3) and im2col forced on every 3x3 stride-1 sh
   asym.p.padding = {0, 1};
   wcases.push_back(asym);
   for (const char* algo : {"winograd", "gemm"})
-    for (Isa isa : available_isas()) {
+    for (Isa isa : supported_isas()) {
       if (isa == Isa::Ref) continue;
       IsaScope is(isa);
       AlgoScope as(algo);
@@ -221,7 +214,7 @@ TEST_CASE("conv2d fused bias + ReLU (cpu::conv2d_forward relu=true) on both algo
   const Tensor mag = kernels::conv2d_ref(abs(x), abs(w), abs(b), p);
   const cpu::ConvShape cs{2, 16, 15, 13, 24, 3, 3, 15, 13, 1, 1, 1, 1, 1, 1, 1};
   const std::vector<float> rv = ref.to_vector<float>(), mv = mag.to_vector<float>();
-  for (Isa isa : available_isas()) {
+  for (Isa isa : supported_isas()) {
     if (isa == Isa::Ref) continue;
     IsaScope is(isa);
     for (bool wino : {false, true}) {
@@ -267,7 +260,7 @@ TEST_CASE("conv2d_relu: the same bits as relu(conv2d) on every ISA and algorithm
     return Out{y.to_vector<float>(), x.grad().to_vector<float>(), w.grad().to_vector<float>(),
                c.bias ? b.grad().to_vector<float>() : std::vector<float>()};
   };
-  for (Isa isa : available_isas()) {
+  for (Isa isa : supported_isas()) {
     IsaScope is(isa);
     for (int threads : {1, 2}) {
       ThreadsScope ts(threads);
@@ -291,7 +284,7 @@ TEST_CASE("conv2d_relu: the same bits as relu(conv2d) on every ISA and algorithm
 
 TEST_CASE("conv2d fast path: the same bits run after run and for 1 and 2 threads") {
   const ConvCase c{{2, 32, 40, 36}, 40, 3, 3, params(1, 1)};
-  for (Isa isa : available_isas()) {
+  for (Isa isa : supported_isas()) {
     if (isa == Isa::Ref) continue;
     IsaScope is(isa);
     CAPTURE(isa_name(isa));

@@ -13,17 +13,13 @@
 #include "vision/image.h"
 #include "stylenet/optimize.h"
 #include "tensor/random.h"
+#include "tests/style_fixtures.h"
 #include "tests/tensor_compare.h"
 
 using namespace sn;
 using sn::test::max_abs_diff;
 
 namespace {
-
-const Vgg16& encoder() {
-  static const Vgg16 vgg = Vgg16::standin();
-  return vgg;
-}
 
 // SSIM of Sobel magnitudes written the long way: a 2-D 11 x 11 Gaussian window summed over the
 // pixels inside the image and renormalised by the weight inside, per pixel.
@@ -71,9 +67,7 @@ double direct_edge_ssim(const Tensor& a, const Tensor& b) {
 }
 
 Tensor sample_image(const std::string& prefix, size_t index, int64_t size) {
-  const auto files = sample_images(prefix);
-  REQUIRE(files.size() > index);
-  return resize_image(load_image(files[index]), size, size);
+  return sn::test::sample_image(prefix, index, size, size);
 }
 
 }  // namespace
@@ -104,14 +98,14 @@ TEST_CASE("edge SSIM: the direct computation, 1 for the same edges, lower for lo
 
 TEST_CASE("eval: rows per method, the style loss split per tap, refinement and the decoder diagnostics") {
   Generator gen(13);
-  StyleModel model({"relu3_1", 0.125, 8}, encoder().identity().str(), &gen);
+  StyleModel model({"relu3_1", 0.125, 8}, sn::test::standin_encoder().identity().str(), &gen);
   const std::vector<Tensor> contents = {sample_image("content_", 0, 40), sample_image("content_", 1, 40)};
   const std::vector<Tensor> styles = {sample_image("style_", 0, 40)};
   EvalOptions opt;
   opt.size = 32;
   opt.optimize_steps = 4;
   opt.methods = {Method::DecodedOptimize, Method::Optimize, Method::Reconstruct, Method::AdaIN, Method::Learned, Method::Refine};
-  const auto rows = evaluate_methods(encoder(), model, contents, styles, opt);
+  const auto rows = evaluate_methods(sn::test::standin_encoder(), model, contents, styles, opt);
   REQUIRE(rows.size() == 6);
   for (const auto& row : rows) {
     CAPTURE(method_name(row.method));
@@ -134,8 +128,8 @@ TEST_CASE("eval: rows per method, the style loss split per tap, refinement and t
     const Tensor photo = resize_image(contents[i], 32, 32);
     // reconstruct: the photo through the model's encoder and decoder; decoded-optimize: the very
     // optimum that the optimize row shows (made once), through them.
-    CHECK(max_abs_diff(reconstructed.results[i][0], stylize(encoder(), model, photo, {{styles[0], 1.0}}, alpha0)) == 0.0);
-    CHECK(max_abs_diff(decoded.results[i][0], stylize(encoder(), model, optimized.results[i][0], {{styles[0], 1.0}}, alpha0)) ==
+    CHECK(max_abs_diff(reconstructed.results[i][0], stylize(sn::test::standin_encoder(), model, photo, {{styles[0], 1.0}}, alpha0)) == 0.0);
+    CHECK(max_abs_diff(decoded.results[i][0], stylize(sn::test::standin_encoder(), model, optimized.results[i][0], {{styles[0], 1.0}}, alpha0)) ==
           0.0);
     CHECK(max_abs_diff(optimized.results[i][0], photo) > 1e-3);  // the optimisation did move
     CHECK(max_abs_diff(refined.results[i][0], learned.results[i][0]) > 1e-3);
@@ -154,8 +148,8 @@ TEST_CASE("optimisation with the Laplacian term keeps the photo's edges better")
   plain.steps = 20;
   OptimizeOptions edges = plain;
   edges.loss.weights.laplacian = 50;
-  const Tensor a = optimize_image(encoder(), photo, {{style, 1.0}}, plain);
-  const Tensor b = optimize_image(encoder(), photo, {{style, 1.0}}, edges);
+  const Tensor a = optimize_image(sn::test::standin_encoder(), photo, {{style, 1.0}}, plain);
+  const Tensor b = optimize_image(sn::test::standin_encoder(), photo, {{style, 1.0}}, edges);
   CAPTURE(edge_ssim(a, photo));
   CAPTURE(edge_ssim(b, photo));
   CHECK(edge_ssim(b, photo) > edge_ssim(a, photo) + 0.02);

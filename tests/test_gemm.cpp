@@ -26,13 +26,6 @@ using namespace sn::cpu;
 
 namespace {
 
-std::vector<Isa> available_isas() {
-  std::vector<Isa> v;
-  for (Isa isa : {Isa::Ref, Isa::Avx2, Isa::Avx512})
-    if (isa_supported(isa)) v.push_back(isa);
-  return v;
-}
-
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 
 // A rows x cols matrix stored with leading dimension ld; the padding past cols holds NaN, so a
@@ -119,7 +112,7 @@ std::vector<Case> edge_cases() {
 }  // namespace
 
 TEST_CASE("sgemm: every ISA, 1 and 2 threads, matches the reference on edge sizes") {
-  for (Isa isa : available_isas()) {
+  for (Isa isa : supported_isas()) {
     IsaScope is(isa);
     for (int threads : {1, 2}) {
       ThreadsScope ts(threads);
@@ -131,7 +124,7 @@ TEST_CASE("sgemm: every ISA, 1 and 2 threads, matches the reference on edge size
 }
 
 TEST_CASE("sgemm: alpha = 0 and K = 0 only scale C; empty M or N is a no-op") {
-  for (Isa isa : available_isas()) {
+  for (Isa isa : supported_isas()) {
     IsaScope is(isa);
     check_case({9, 20, 7, Trans::No, Trans::No, 0, 0.0f, 0.5f});
     check_case({9, 20, 0, Trans::No, Trans::No, 0, 1.0f, 2.0f});
@@ -155,7 +148,7 @@ TEST_CASE("sgemm: deterministic, and independent of the thread count") {
   // blocks, same k order), so results are bitwise equal run to run and across thread counts.
   const Case big{203, 1301, 777, Trans::No, Trans::No, 0, 1.0f, 0.0f};
   const Case tall{1543, 37, 390, Trans::Yes, Trans::No, 0, 0.5f, 1.0f};
-  for (Isa isa : available_isas()) {
+  for (Isa isa : supported_isas()) {
     if (isa == Isa::Ref) continue;
     IsaScope is(isa);
     CAPTURE(isa_name(isa));
@@ -179,8 +172,8 @@ TEST_CASE("sgemm_packed: the same bits as sgemm, both layouts of A, every ISA an
   const std::vector<float> a_n = random_matrix(M, K, K + 3, g), a_t = random_matrix(K, M, M + 5, g);
   const std::vector<float> b = random_matrix(K, N, N, g);
   for (GemmBackend be : {GemmBackend::Own, GemmBackend::OpenBlas})
-    for (Isa isa : available_isas()) {
-      if (be == GemmBackend::OpenBlas && isa != available_isas().back()) continue;  // ISA-independent
+    for (Isa isa : supported_isas()) {
+      if (be == GemmBackend::OpenBlas && isa != supported_isas().back()) continue;  // ISA-independent
       IsaScope is(isa);
       set_gemm_backend(be);
       for (int threads : {1, 2}) {
@@ -291,7 +284,7 @@ TEST_CASE("matmul: the SGEMM path agrees with the reference path") {
       IsaScope is(Isa::Ref);
       want = kernels::matmul(p.x, p.y);
     }
-    for (Isa isa : available_isas()) {
+    for (Isa isa : supported_isas()) {
       IsaScope is(isa);
       for (int threads : {1, 2}) {
         ThreadsScope ts(threads);

@@ -27,10 +27,10 @@ using kernels::Unary;
 
 namespace {
 
+// The supported ISAs other than the reference's.
 std::vector<Isa> fast_isas() {
-  std::vector<Isa> v;
-  for (Isa isa : {Isa::Avx2, Isa::Avx512})
-    if (isa_supported(isa)) v.push_back(isa);
+  std::vector<Isa> v = supported_isas();
+  v.erase(v.begin());
   return v;
 }
 

@@ -3,8 +3,8 @@
 // input gradients for the same fixed upstream gradient.
 //
 // The golden files are generated at test time (never committed) into the directory named by the
-// environment variable STYLENET_GOLDEN_DIR; ctest sets it up as a fixture (see
-// tests/parity/CMakeLists.snippet.txt). The directory missing is a failure, never a skip. By hand:
+// environment variable STYLENET_GOLDEN_DIR; ctest sets it up as the fixture parity_golden (see
+// tests/CMakeLists.txt). The directory missing is a failure, never a skip. By hand:
 //   /usr/bin/python3 tests/parity/gen_golden.py /tmp/golden
 //   STYLENET_GOLDEN_DIR=/tmp/golden ./stylenet_tests --source-file=*test_parity.cpp
 // STYLENET_PARITY_REPORT=1 prints the largest error of every case, passing or not.

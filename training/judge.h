@@ -1,4 +1,4 @@
-// The judge of issue 6: a small CNN trained with this engine to tell Van Gogh paintings from
+// The Van Gogh judge: a small CNN trained with this engine to tell Van Gogh paintings from
 // photos, used to report how often stylized photos pass for Van Gogh.
 //
 // It must never see what the generator trained on. `stylenet train --holdout N` trains the

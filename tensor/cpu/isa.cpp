@@ -93,6 +93,13 @@ bool isa_supported(Isa isa, const CpuFeatures& cpu) {
   return false;
 }
 bool isa_supported(Isa isa) { return isa_supported(isa, cpu_features()); }
+std::vector<Isa> supported_isas() {
+  std::vector<Isa> out;
+  for (Isa isa : {Isa::Ref, Isa::Avx2, Isa::Avx512})
+    if (isa_supported(isa)) out.push_back(isa);
+  return out;
+}
+
 Isa best_isa() { return best_of(cpu_features()); }
 
 Isa resolve_isa_request(std::string_view request, const CpuFeatures& cpu) {

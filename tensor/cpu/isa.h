@@ -7,6 +7,7 @@
 // ISA the machine lacks is an error, never a silent fallback.
 #pragma once
 #include <string_view>
+#include <vector>
 
 namespace sn::cpu {
 
@@ -26,6 +27,7 @@ const CpuFeatures& cpu_features();  // detected once
 bool isa_supported(Isa isa, const CpuFeatures& cpu);
 bool isa_supported(Isa isa);  // on this machine
 Isa best_isa();               // the widest supported ISA on this machine
+std::vector<Isa> supported_isas();  // every ISA this machine runs, narrowest (ref) first
 
 // The ISA every dispatching kernel uses now: STYLENET_ISA if set (checked on first use), else
 // best_isa(), until set_isa() changes it. Throws sn::Error if STYLENET_ISA is invalid or unavailable.
