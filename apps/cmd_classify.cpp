@@ -45,14 +45,11 @@ int run(const std::vector<std::string>& argv) {
 
 extern const Command kClassifyCommand = {
     "classify", "print the ImageNet top-5 classes of an image (VGG16 classifier)",
-    [] {
-      return std::string(
-          "usage: stylenet classify --image I [--weights W] [--top 5]\n"
-          "Resizes the image's shorter side to 256, takes the central 224x224 (torchvision's evaluation\n"
-          "transform) and prints the top classes: rank, class index, probability, logit, name.\n"
-          "  --weights W  full VGG16 weights with the classifier (.safetensors or .pth); default\n"
-          "               $STYLENET_WEIGHTS, else ~/.cache/stylenet/vgg16.safetensors, else the stand-in\n");
-    },
+    "usage: stylenet classify --image I [--weights W] [--top 5]\n"
+    "Resizes the image's shorter side to 256, takes the central 224x224 (torchvision's evaluation\n"
+    "transform) and prints the top classes: rank, class index, probability, logit, name.\n"
+    "  --weights W  full VGG16 weights with the classifier (.safetensors or .pth); default\n"
+    "               $STYLENET_WEIGHTS, else ~/.cache/stylenet/vgg16.safetensors, else the stand-in\n",
     run};
 
 }  // namespace sn::cli

@@ -37,16 +37,13 @@ int run(const std::vector<std::string>& argv) {
 
 extern const Command kConvertCommand = {
     "convert", "convert PyTorch .pth or safetensors weights to safetensors",
-    [] {
-      return std::string(
-          "usage: stylenet convert IN OUT\n"
-          "Reads IN — a PyTorch state_dict saved with torch.save (the legacy format of torchvision's\n"
-          "official files, or the zip format of PyTorch 1.6+) or a safetensors file — and writes its\n"
-          "tensors to OUT as safetensors. No Python code in IN is ever run: only the pickle contents of a\n"
-          "plain state_dict are understood, anything else is refused. The metadata of OUT records the\n"
-          "source file's name and SHA-256 and, for VGG16, the architecture, layout and input\n"
-          "preprocessing. OUT appears complete or not at all.\n");
-    },
+    "usage: stylenet convert IN OUT\n"
+    "Reads IN — a PyTorch state_dict saved with torch.save (the legacy format of torchvision's\n"
+    "official files, or the zip format of PyTorch 1.6+) or a safetensors file — and writes its\n"
+    "tensors to OUT as safetensors. No Python code in IN is ever run: only the pickle contents of a\n"
+    "plain state_dict are understood, anything else is refused. The metadata of OUT records the\n"
+    "source file's name and SHA-256 and, for VGG16, the architecture, layout and input\n"
+    "preprocessing. OUT appears complete or not at all.\n",
     run};
 
 }  // namespace sn::cli

@@ -46,13 +46,10 @@ int run(const std::vector<std::string>& argv) {
 
 extern const Command kDemoCommand = {
     "demo", "train a tiny denoising conv net on the shared photos and write a before/after sheet",
-    [] {
-      return std::string(
-          "usage: stylenet demo [--out demo.png] [--steps 300] [--batch 8] [--crop 48] [--images 64]\n"
-          "                     [--lr 0.002] [--seed 1] [--checkpoint model.safetensors] [--quiet]\n"
-          "Trains on random crops of $STYLENET_DATA/data/content (default ../shared), then denoises the\n"
-          "six sample photos and writes noisy | denoised | clean rows to --out (PNG or JPEG).\n");
-    },
+    "usage: stylenet demo [--out demo.png] [--steps 300] [--batch 8] [--crop 48] [--images 64]\n"
+    "                     [--lr 0.002] [--seed 1] [--checkpoint model.safetensors] [--quiet]\n"
+    "Trains on random crops of $STYLENET_DATA/data/content (default ../shared), then denoises the\n"
+    "six sample photos and writes noisy | denoised | clean rows to --out (PNG or JPEG).\n",
     run};
 
 }  // namespace sn::cli

@@ -92,24 +92,22 @@ int run(const std::vector<std::string>& argv) {
 
 extern const Command kEvalCommand = {
     "eval", "score the model against AdaIN, WCT and optimisation; table and contact sheet",
-    [] {
-      return std::string(
-          "usage: stylenet eval [--contents D|f1,f2] [--styles D|f1,f2] [--model M] [options]\n"
-          "  --contents, --styles   folders or comma-separated files (default: the shared samples)\n"
-          "  --methods m1,m2        which methods, each a row (default: ") + method_names(EvalOptions{}.methods) +
-          "):\n" +
-          method_help(nullptr, 21) +
-      std::string(
-          "  --size N               pairs are evaluated at N x N (default 256)\n"
-          "  --steps N              L-BFGS iterations for optimize (default 100)\n"
-          "  --refine-steps N       L-BFGS iterations for refine, from the learned result (default 10)\n"
-          "  --laplacian-weight X   add the Laplacian (edge) term to the objective of optimize and refine\n"
-          "                         (default 0)\n"
-          "  --table T.md           write the Markdown table\n"
-          "  --sheet S.png          write a contact sheet (styles across, contents down) of --sheet-method\n"
-          "Scores: content loss at the model's tap, style loss (mean/std over relu1_2, relu2_2, relu3_3,\n"
-          "relu4_3; the table gives each tap's term too) and edge SSIM to the photo, all with the same encoder.\n");
-    },
+    std::string(
+        "usage: stylenet eval [--contents D|f1,f2] [--styles D|f1,f2] [--model M] [options]\n"
+        "  --contents, --styles   folders or comma-separated files (default: the shared samples)\n"
+        "  --methods m1,m2        which methods, each a row (default: ") + method_names(EvalOptions{}.methods) +
+        "):\n" +
+    method_help(nullptr, 21) +
+    std::string(
+        "  --size N               pairs are evaluated at N x N (default 256)\n"
+        "  --steps N              L-BFGS iterations for optimize (default 100)\n"
+        "  --refine-steps N       L-BFGS iterations for refine, from the learned result (default 10)\n"
+        "  --laplacian-weight X   add the Laplacian (edge) term to the objective of optimize and refine\n"
+        "                         (default 0)\n"
+        "  --table T.md           write the Markdown table\n"
+        "  --sheet S.png          write a contact sheet (styles across, contents down) of --sheet-method\n"
+        "Scores: content loss at the model's tap, style loss (mean/std over relu1_2, relu2_2, relu3_3,\n"
+        "relu4_3; the table gives each tap's term too) and edge SSIM to the photo, all with the same encoder.\n"),
     run};
 
 }  // namespace sn::cli

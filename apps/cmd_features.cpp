@@ -90,18 +90,15 @@ int run(const std::vector<std::string>& argv) {
 
 extern const Command kFeaturesCommand = {
     "features", "write VGG16 activations of an image (.npy files or .npz)",
-    [] {
-      return std::string(
-          "usage: stylenet features --image I --layers relu1_2,relu3_3 --out F.npy|F.npz [--weights W] [--size N]\n"
-          "Runs VGG16 on the image (RGB; the model applies ImageNet normalisation itself) and writes the\n"
-          "requested layers' activations as float32 NCHW arrays [1, C, H, W]. --out F.npz: one archive\n"
-          "(numpy.load reads it) with an entry <layer>.npy per layer. --out F.npy: that file for a single\n"
-          "layer; for several, F_<layer>.npy beside it. On any error no output file is left.\n"
-          "Layers: conv1_1 relu1_1 conv1_2 relu1_2 pool1 ... conv5_3 relu5_3 pool5.\n"
-          "  --size N     resize so the shorter side is N pixels first (default: keep the size)\n"
-          "  --weights W  VGG16 weights (.safetensors or .pth); default $STYLENET_WEIGHTS, else\n"
-          "               ~/.cache/stylenet/vgg16.safetensors, else the deterministic stand-in\n");
-    },
+    "usage: stylenet features --image I --layers relu1_2,relu3_3 --out F.npy|F.npz [--weights W] [--size N]\n"
+    "Runs VGG16 on the image (RGB; the model applies ImageNet normalisation itself) and writes the\n"
+    "requested layers' activations as float32 NCHW arrays [1, C, H, W]. --out F.npz: one archive\n"
+    "(numpy.load reads it) with an entry <layer>.npy per layer. --out F.npy: that file for a single\n"
+    "layer; for several, F_<layer>.npy beside it. On any error no output file is left.\n"
+    "Layers: conv1_1 relu1_1 conv1_2 relu1_2 pool1 ... conv5_3 relu5_3 pool5.\n"
+    "  --size N     resize so the shorter side is N pixels first (default: keep the size)\n"
+    "  --weights W  VGG16 weights (.safetensors or .pth); default $STYLENET_WEIGHTS, else\n"
+    "               ~/.cache/stylenet/vgg16.safetensors, else the deterministic stand-in\n",
     run};
 
 }  // namespace sn::cli

@@ -109,16 +109,13 @@ int run(const std::vector<std::string>& argv) {
 
 extern const Command kFetchWeightsCommand = {
     "fetch-weights", "download torchvision's pretrained VGG16 and install it as safetensors",
-    [] {
-      return std::string(
-          "usage: stylenet fetch-weights [--out PATH] [--url URL]\n"
-          "Downloads vgg16-397923af.pth (527.8 MB) with curl, checks that its SHA-256 starts with\n"
-          "397923af, and converts it to safetensors at PATH (default: $XDG_CACHE_HOME/stylenet/\n"
-          "vgg16.safetensors, i.e. ~/.cache/stylenet/vgg16.safetensors, where the tools look when\n"
-          "$STYLENET_WEIGHTS is not set). --url names a mirror of the same file.\n"
-          "Offline, it fails at once and explains how to install a copy obtained elsewhere:\n"
-          "  stylenet convert vgg16-397923af.pth ~/.cache/stylenet/vgg16.safetensors\n");
-    },
+    "usage: stylenet fetch-weights [--out PATH] [--url URL]\n"
+    "Downloads vgg16-397923af.pth (527.8 MB) with curl, checks that its SHA-256 starts with\n"
+    "397923af, and converts it to safetensors at PATH (default: $XDG_CACHE_HOME/stylenet/\n"
+    "vgg16.safetensors, i.e. ~/.cache/stylenet/vgg16.safetensors, where the tools look when\n"
+    "$STYLENET_WEIGHTS is not set). --url names a mirror of the same file.\n"
+    "Offline, it fails at once and explains how to install a copy obtained elsewhere:\n"
+    "  stylenet convert vgg16-397923af.pth ~/.cache/stylenet/vgg16.safetensors\n",
     run};
 
 }  // namespace sn::cli

@@ -123,22 +123,20 @@ int run(const std::vector<std::string>& argv) {
 
 extern const Command kTrainCommand = {
     "train", "train the style model (decoder, fusion or joint stage)",
-    [] {
-      return std::string(
-                 "usage: stylenet train --run DIR [--stage decoder|fusion|joint] [options]\n"
-                 "       stylenet train --run DIR --resume\n"
-                 "       stylenet train --run DIR --export OUT.safetensors [--half] [--collection DIR]\n"
-                 "  --run DIR               run folder: checkpoint, log.jsonl, loss.png, samples/, model.safetensors\n"
-                 "  --init M                start from a model file (e.g. the decoder stage's model.safetensors)\n"
-                 "  --resume                continue the run in DIR bit-identically, with the settings it recorded\n"
-                 "  --threads N             CPU threads (results are reproducible for a fixed thread count)\n"
-                 "  --quiet                 no progress line\n"
-                 "  --export OUT            write the model at the last checkpoint (--half: F16); --collection DIR\n"
-                 "                          builds in the average style of the artworks in DIR (then\n"
-                 "                          `stylize --model OUT` needs no --style)\n"
-                 "training settings (default in parentheses; the checkpoint records them):\n") +
-             settings_help() + "Ctrl-C finishes the step, saves a checkpoint and exits.\n";
-    },
+    std::string(
+        "usage: stylenet train --run DIR [--stage decoder|fusion|joint] [options]\n"
+        "       stylenet train --run DIR --resume\n"
+        "       stylenet train --run DIR --export OUT.safetensors [--half] [--collection DIR]\n"
+        "  --run DIR               run folder: checkpoint, log.jsonl, loss.png, samples/, model.safetensors\n"
+        "  --init M                start from a model file (e.g. the decoder stage's model.safetensors)\n"
+        "  --resume                continue the run in DIR bit-identically, with the settings it recorded\n"
+        "  --threads N             CPU threads (results are reproducible for a fixed thread count)\n"
+        "  --quiet                 no progress line\n"
+        "  --export OUT            write the model at the last checkpoint (--half: F16); --collection DIR\n"
+        "                          builds in the average style of the artworks in DIR (then\n"
+        "                          `stylize --model OUT` needs no --style)\n"
+        "training settings (default in parentheses; the checkpoint records them):\n") +
+    settings_help() + "Ctrl-C finishes the step, saves a checkpoint and exits.\n",
     run};
 
 }  // namespace sn::cli

@@ -9,7 +9,7 @@ namespace sn::cli {
 struct Command {
   const char* name;
   const char* summary;
-  std::string (*usage)();  // full help text: synopsis and every option (some are built from tables)
+  std::string usage;  // full help text: synopsis and every option (some are built from tables)
   int (*run)(const std::vector<std::string>& args);  // returns the exit status
 };
 

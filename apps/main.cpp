@@ -31,7 +31,7 @@ int main(int argc, char** argv) {
     std::vector<std::string> args(argv + 2, argv + argc);
     for (const auto& a : args)
       if (a == "--help" || a == "-h") {
-        std::printf("%s", c.usage().c_str());
+        std::printf("%s", c.usage.c_str());
         return 0;
       }
     try {
