@@ -90,8 +90,14 @@ Request parse_request(const Args& args) {
   const std::string format = args.get("format", "png");
   if (format != "png" && format != "jpg") throw UsageError("--format must be png or jpg");
   r.quiet = args.flag("quiet");
-  for (const auto& s : r.style_files)
+  for (const auto& s : r.style_files) {
     if (!fs::is_regular_file(s)) throw Error("style image '" + s + "' does not exist");
+    image_size(s);
+  }
+  // Every photo's header is checked before any model work: a bad one fails at once.
+  if (!fs::exists(content)) throw Error("photo '" + content + "' does not exist");
+  for (const std::string& photo : fs::is_directory(content) ? list_images(content) : std::vector<std::string>{content})
+    image_size(photo);
   r.jobs = plan_jobs(content, out, format);
   return r;
 }

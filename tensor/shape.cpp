@@ -11,9 +11,16 @@ std::string shape_str(const std::vector<int64_t>& shape) {
 }
 
 int64_t numel(const Shape& shape) {
+  // Shapes can come from files: a product past 2^63 must be an error, not undefined behaviour. As
+  // in NumPy, the other sizes must multiply within range even when one is 0 (strides are products
+  // of them), and then the count is 0.
   int64_t n = 1;
-  for (int64_t s : shape) n *= s;
-  return n;
+  bool empty = false;
+  for (int64_t s : shape) {
+    if (s == 0) empty = true;
+    else SN_CHECK(!__builtin_mul_overflow(n, s, &n), "shape ", shape_str(shape), " has more elements than an int64 counts");
+  }
+  return empty ? 0 : n;
 }
 
 Shape contiguous_strides(const Shape& shape) {

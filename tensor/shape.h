@@ -9,6 +9,7 @@ namespace sn {
 
 using Shape = std::vector<int64_t>;
 
+// The element count; throws sn::Error when it overflows int64 (shapes read from files).
 int64_t numel(const Shape& shape);
 // Row-major strides (in elements) for a dense tensor of this shape.
 Shape contiguous_strides(const Shape& shape);

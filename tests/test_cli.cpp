@@ -187,6 +187,43 @@ TEST_CASE("cli: stylize writes the image, a folder of images, and refuses bad in
   }
 }
 
+TEST_CASE("cli: a photo over the pixel budget or missing is refused from its header, before any model work") {
+  TempDir dir("cli_budget");
+  // A PNG whose header claims 60000 x 60000 (3.6 GP): no pixel data at all follows.
+  auto be32 = [](uint32_t v) {
+    return std::string{static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8),
+                       static_cast<char>(v)};
+  };
+  const std::string huge = (dir.path / "huge.png").string();
+  {
+    std::ofstream f(huge, std::ios::binary);
+    f << std::string("\x89PNG\r\n\x1a\n", 8) << be32(13) << "IHDR" << be32(60000) << be32(60000)
+      << std::string("\x08\x02\x00\x00\x00", 5) << be32(0);
+  }
+  const std::string style = sample_file("style_"), out = (dir.path / "o.png").string();
+  struct Case {
+    std::vector<std::string> args, env;
+    const char* says;
+  };
+  const std::vector<Case> cases = {
+      {{"stylize", "--content", huge, "--style", style, "--out", out}, {}, "60000x60000 is larger than the limit of 64000000 pixels"},
+      {{"stylize", "--content", style, "--style", huge, "--out", out}, {}, "is larger than the limit"},
+      {{"stylize", "--content", style, "--style", style, "--out", out}, {"STYLENET_MAX_PIXELS=1000"}, "limit of 1000 pixels"},
+      {{"stylize", "--content", (dir.path / "missing.jpg").string(), "--style", style, "--out", out}, {}, "missing.jpg"},
+      {{"features", "--image", huge, "--layers", "relu1_1", "--out", (dir.path / "f.npy").string()}, {}, "is larger than the limit"},
+      {{"classify", "--image", huge}, {}, "is larger than the limit"},
+  };
+  for (const Case& c : cases) {
+    const ProcessResult r = run_cli(c.args, c.env);
+    CAPTURE(r.err);
+    CHECK(r.status == 1);
+    CHECK(r.err.find(c.says) != std::string::npos);
+    // One line: the error comes before the encoder is built (which announces the stand-in).
+    CHECK(line_count(r.err) == 1);
+    CHECK_FALSE(fs::exists(out));
+  }
+}
+
 TEST_CASE("cli: train and eval refuse bad usage; resume needs a run") {
   TempDir dir("cli_train");
   const ProcessResult r1 = run_cli({"train", "--run", (dir.path / "empty").string(), "--resume"});

@@ -316,6 +316,16 @@ TEST_CASE("npy reads version 2.0 headers and refuses what it cannot represent") 
 
 // ---------------------------------------------------------------- atomic writes
 
+TEST_CASE("npy: a shape whose size product overflows is refused, also beside a zero (fuzzer find)") {
+  // Found by fuzz_npy (libFuzzer, ASan + UBSan): numel multiplied the sizes with signed overflow.
+  const std::string file = std::string("\x93NUMPY\x01\x00v\x00", 10) +
+                           "{'descr': '<f4', 'fortran_order': False, 'shape': (0, 267680023, 18,433310023, 18343,13000, "
+                           "4), }                     ";
+  CHECK_THROWS_WITH_AS(decode_npy(file), doctest::Contains("more elements"), Error);
+  CHECK_THROWS_AS(numel({3037000500, 3037000500}), Error);
+  CHECK(numel({0, 3037000500, 3037000500 / 4}) == 0);
+}
+
 TEST_CASE("atomic write replaces the file, or leaves the old one intact and no temporary behind") {
   TempDir dir("weights");
   const fs::path target = dir.path / "weights.bin";

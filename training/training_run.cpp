@@ -79,7 +79,6 @@ struct TrainingRun::Adversary {
   Adam adam;
   LRScheduler sched;
   ImagePool pool;
-  std::unique_ptr<ImageLoader> real;  // artwork crops D learns as real
 };
 
 TrainingRun::~TrainingRun() = default;
@@ -98,6 +97,7 @@ TrainingRun::TrainingRun(const TrainOptions& options) : opt_(options) {
   }
   check_settings(opt_);
   fs::create_directories(run_ / "samples");
+  make_loaders();  // reads every image first: bad data fails before any model work
   encoder_.emplace(Vgg16::load());
   build_model(ck ? &*ck : nullptr);
   choose_parameters();
@@ -108,7 +108,6 @@ TrainingRun::TrainingRun(const TrainOptions& options) : opt_(options) {
     if (adversary_) adversary_->load_state_dict(ck->extra);
   }
   log_.emplace(run_ / "log.jsonl", ck ? start_ : -1);
-  make_loaders();
 }
 
 void TrainingRun::build_model(const Checkpoint* ck) {
@@ -167,10 +166,9 @@ void TrainingRun::make_loaders() {
   lo.stream = 2;
   style_ = std::make_unique<ImageLoader>(
       training_files(opt_.style_dir.empty() ? data + "/data/style" : opt_.style_dir, opt_), lo);
-  if (!adversary_) return;
+  if (!opt_.adversarial.enabled()) return;
   lo.stream = 3;
-  adversary_->real = std::make_unique<ImageLoader>(
-      holdout_split(list_images(opt_.adversarial.real_dir), opt_.holdout, false), lo);
+  real_ = std::make_unique<ImageLoader>(holdout_split(list_images(opt_.adversarial.real_dir), opt_.holdout, false), lo);
 }
 
 Terms TrainingRun::step(int64_t step) {
@@ -212,7 +210,7 @@ void TrainingRun::discriminator_step(int64_t step, const Tensor& images, Terms& 
   double d_loss = 0;
   DiscriminatorAccuracy acc;
   for (int64_t i = 0; i < opt_.adversarial.d_ratio; ++i) {
-    const std::vector<Tensor> r = a.disc.forward_scales(a.real->batch((step - 1) * opt_.adversarial.d_ratio + i + 1));
+    const std::vector<Tensor> r = a.disc.forward_scales(real_->batch((step - 1) * opt_.adversarial.d_ratio + i + 1));
     const std::vector<Tensor> f = a.disc.forward_scales(fake);
     const Tensor dl = discriminator_loss(opt_.adversarial.loss, r, f);
     a.adam.zero_grad();

@@ -68,7 +68,7 @@ class TrainingRun {
   std::unique_ptr<LRScheduler> sched_;
   std::vector<std::pair<std::string, Tensor>> named_params_;  // of G and W, for naming a bad gradient
   std::unique_ptr<Adversary> adversary_;
-  std::unique_ptr<ImageLoader> content_, style_;
+  std::unique_ptr<ImageLoader> content_, style_, real_;  // real_: artwork crops D learns as real
   std::optional<TrainLog> log_;
   std::chrono::steady_clock::time_point t0_ = std::chrono::steady_clock::now();
 };

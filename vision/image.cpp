@@ -3,12 +3,16 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
+#include <limits>
+#include <optional>
 #include <memory>
 #include <vector>
 
 #include "autograd/ops.h"
 #include "weights/atomic_file.h"
+#include "weights/mapped_file.h"
 
 // stb is Debian's libstb-dev, header-only here: the implementation is compiled in this one file.
 #define STB_IMAGE_IMPLEMENTATION
@@ -49,6 +53,45 @@ Tensor from_interleaved(const float* rgb, int64_t h, int64_t w) {
   return t;
 }
 
+uint32_t big_endian(std::string_view b, size_t at, int n) {
+  uint32_t v = 0;
+  for (int i = 0; i < n; ++i) v = v << 8 | static_cast<unsigned char>(b[at + i]);
+  return v;
+}
+
+uint32_t little_endian(std::string_view b, size_t at, int n) {
+  uint32_t v = 0;
+  for (int i = n; i-- > 0;) v = v << 8 | static_cast<unsigned char>(b[at + i]);
+  return v;
+}
+
+// JPEG: the size is in the first start-of-frame segment (SOF0..SOF15 but DHT, JPG and DAC).
+std::optional<std::pair<int64_t, int64_t>> jpeg_size(std::string_view b) {
+  size_t at = 2;
+  while (at + 9 <= b.size() && static_cast<unsigned char>(b[at]) == 0xFF) {
+    const unsigned marker = static_cast<unsigned char>(b[at + 1]);
+    if (marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC)
+      return std::pair<int64_t, int64_t>{big_endian(b, at + 7, 2), big_endian(b, at + 5, 2)};
+    at += 2 + big_endian(b, at + 2, 2);
+  }
+  return std::nullopt;
+}
+
+// Width and height as the header states them, for the formats whose header says so plainly
+// (PNG, JPEG, BMP); checked against the pixel budget before stb allocates anything.
+std::optional<std::pair<int64_t, int64_t>> header_size(std::string_view b) {
+  if (b.size() >= 24 && b.substr(0, 8) == "\x89PNG\r\n\x1a\n" && b.substr(12, 4) == "IHDR")
+    return std::pair<int64_t, int64_t>{big_endian(b, 16, 4), big_endian(b, 20, 4)};
+  if (b.size() >= 4 && static_cast<unsigned char>(b[0]) == 0xFF && static_cast<unsigned char>(b[1]) == 0xD8)
+    return jpeg_size(b);
+  if (b.size() >= 26 && b.substr(0, 2) == "BM") {
+    const auto height = static_cast<int32_t>(little_endian(b, 22, 4));  // negative: top-down rows
+    return std::pair<int64_t, int64_t>{static_cast<int32_t>(little_endian(b, 18, 4)),
+                                       height < 0 ? -static_cast<int64_t>(height) : height};
+  }
+  return std::nullopt;
+}
+
 std::string lower_extension(const std::string& path) {
   std::string ext = std::filesystem::path(path).extension().string();
   std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
@@ -56,23 +99,69 @@ std::string lower_extension(const std::string& path) {
 }
 }  // namespace
 
-Tensor load_image(const std::string& path, int64_t max_pixels) {
+int64_t max_image_pixels() {
+  const char* env = std::getenv("STYLENET_MAX_PIXELS");
+  if (!env || !*env) return kMaxImagePixels;
+  char* end = nullptr;
+  const long long v = std::strtoll(env, &end, 10);
+  SN_CHECK(*end == '\0' && v > 0, "STYLENET_MAX_PIXELS must be a positive pixel count, not '", env, "'");
+  return v;
+}
+
+namespace {
+
+// The checks made before decoding: size, the header's own statement against the budget, what stb
+// makes of the header. Returns stb's width and height.
+std::pair<int, int> checked_header(std::string_view bytes, const std::string& source, int64_t max_pixels) {
+  SN_CHECK(bytes.size() <= static_cast<size_t>(std::numeric_limits<int>::max()), "cannot read image '", source,
+           "': the file is larger than 2 GiB");
+  if (const auto size = header_size(bytes)) {
+    int64_t pixels = 0;
+    SN_CHECK(!__builtin_mul_overflow(size->first, size->second, &pixels) && pixels <= max_pixels, "cannot read image '",
+             source, "': ", size->first, "x", size->second, " is larger than the limit of ", max_pixels,
+             " pixels (STYLENET_MAX_PIXELS)");
+  }
+  int w = 0, h = 0, channels = 0;
+  SN_CHECK(stbi_info_from_memory(reinterpret_cast<const stbi_uc*>(bytes.data()), static_cast<int>(bytes.size()), &w,
+                                 &h, &channels),
+           "cannot read image '", source, "': not a supported image (", stbi_failure_reason(),
+           "; PNG, JPEG, BMP and TGA are)");
+  SN_CHECK(static_cast<int64_t>(w) * h <= max_pixels, "cannot read image '", source, "': ", w, "x", h,
+           " is larger than the limit of ", max_pixels, " pixels (STYLENET_MAX_PIXELS)");
+  return {w, h};
+}
+
+}  // namespace
+
+std::pair<int64_t, int64_t> image_size(const std::string& path, int64_t max_pixels) {
   std::error_code ec;
   SN_CHECK(std::filesystem::is_regular_file(path, ec), "cannot read image '", path, "': no such file");
-  int w = 0, h = 0, channels = 0;
-  SN_CHECK(stbi_info(path.c_str(), &w, &h, &channels), "cannot read image '", path,
-           "': not a supported image (", stbi_failure_reason(), ")");
-  SN_CHECK(static_cast<int64_t>(w) * h <= max_pixels, "cannot read image '", path, "': ", w, "x", h,
-           " is larger than the limit of ", max_pixels, " pixels");
-  std::unique_ptr<unsigned char, void (*)(void*)> data(stbi_load(path.c_str(), &w, &h, &channels, 3),
-                                                        stbi_image_free);
-  SN_CHECK(data != nullptr, "cannot read image '", path, "': ", stbi_failure_reason());
+  const MappedFile file(path);
+  const auto [w, h] = checked_header(file.bytes(), path, max_pixels);
+  return {w, h};
+}
+
+Tensor decode_image(std::string_view bytes, const std::string& source, int64_t max_pixels) {
+  auto [w, h] = checked_header(bytes, source, max_pixels);
+  int channels = 0;
+  const auto* data = reinterpret_cast<const stbi_uc*>(bytes.data());
+  const int len = static_cast<int>(bytes.size());
+  std::unique_ptr<unsigned char, void (*)(void*)> rgb(stbi_load_from_memory(data, len, &w, &h, &channels, 3),
+                                                       stbi_image_free);
+  SN_CHECK(rgb != nullptr, "cannot read image '", source, "': ", stbi_failure_reason());
   Tensor t = Tensor::empty({1, 3, h, w});
   float* p = t.data<float>();
   const int64_t hw = static_cast<int64_t>(h) * w;
   for (int64_t c = 0; c < 3; ++c)
-    for (int64_t i = 0; i < hw; ++i) p[c * hw + i] = data.get()[i * 3 + c] / 255.0f;
+    for (int64_t i = 0; i < hw; ++i) p[c * hw + i] = rgb.get()[i * 3 + c] / 255.0f;
   return t;
+}
+
+Tensor load_image(const std::string& path, int64_t max_pixels) {
+  std::error_code ec;
+  SN_CHECK(std::filesystem::is_regular_file(path, ec), "cannot read image '", path, "': no such file");
+  const MappedFile file(path);
+  return decode_image(file.bytes(), path, max_pixels);
 }
 
 void save_image(const Tensor& image, const std::string& path, int jpeg_quality) {

@@ -2,17 +2,27 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <utility>
 
 #include "tensor/tensor.h"
 
 namespace sn {
 
-// Refuses images above this many pixels (a decompression bomb guard); 64 MP by default.
+// The pixel budget: images with more pixels are refused from their header, before any decoding
+// (a decompression-bomb guard). 64 MP unless STYLENET_MAX_PIXELS says otherwise.
 constexpr int64_t kMaxImagePixels = 64LL * 1000 * 1000;
+int64_t max_image_pixels();
 
 // Loads a JPEG/PNG/BMP/TGA file as RGB. Throws sn::Error with the path and the reason for a
 // missing, unreadable, corrupt or oversized file.
-Tensor load_image(const std::string& path, int64_t max_pixels = kMaxImagePixels);
+Tensor load_image(const std::string& path, int64_t max_pixels = max_image_pixels());
+// Width and height of an image file from its header alone, after the same checks load_image makes
+// before decoding (exists, a supported format, within the pixel budget): what commands check
+// before any model work, so a bad input fails at once.
+std::pair<int64_t, int64_t> image_size(const std::string& path, int64_t max_pixels = max_image_pixels());
+// The same for a file's bytes; `source` names it in error messages.
+Tensor decode_image(std::string_view bytes, const std::string& source, int64_t max_pixels = max_image_pixels());
 
 // Writes [1, 3, H, W] or [3, H, W] (values clamped to [0, 1]) as PNG or JPEG, chosen by the
 // extension. The file appears atomically: a failure leaves no partial file and keeps any old one.
