@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # Installs the Debian packages StyleNet needs, only those missing. Usage:
 #   scripts/install-deps.sh          build dependencies (compiler, CMake, Eigen, OpenBLAS, oneTBB, stb…)
-#   scripts/install-deps.sh --test   plus the test-only oracle (Debian's PyTorch, NumPy)
+#   scripts/install-deps.sh --test   plus the test-only oracle (Debian's PyTorch, NumPy) and the
+#                                    sanitizer/fuzzer toolchain (clang and its runtimes)
+#   scripts/install-deps.sh --fuzz   build dependencies and the fuzzer toolchain only
 set -euo pipefail
 
 packages=(build-essential cmake ninja-build pkg-config libeigen3-dev libopenblas-dev libtbb-dev
           libstb-dev doctest-dev libbenchmark-dev)
 if [[ "${1:-}" == "--test" ]]; then
   packages+=(python3-torch python3-numpy python3-torchvision)
+fi
+if [[ "${1:-}" == "--test" || "${1:-}" == "--fuzz" ]]; then
+  packages+=(clang libclang-rt-14-dev)
 fi
 
 missing=()

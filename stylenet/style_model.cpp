@@ -103,7 +103,14 @@ StyleModel StyleModel::from_description(const Metadata& m, const std::string& so
 }
 
 StyleModel StyleModel::load(const std::filesystem::path& path) {
-  SafetensorsContents c = load_safetensors(path);
+  return from_contents(load_safetensors(path), path);
+}
+
+StyleModel StyleModel::decode(std::string_view bytes, const std::string& source) {
+  return from_contents(decode_safetensors(bytes, source), source);
+}
+
+StyleModel StyleModel::from_contents(SafetensorsContents c, const std::filesystem::path& path) {
   const auto format = c.metadata.find("format");
   SN_CHECK(format != c.metadata.end() && format->second == kFormat, "'", path.string(),
            "' is not a StyleNet model (format '", format == c.metadata.end() ? "" : format->second, "')");

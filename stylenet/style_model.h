@@ -44,6 +44,8 @@ class StyleModel {
 
   // Reads a file written by save(); throws sn::Error naming the file for anything else.
   static StyleModel load(const std::filesystem::path& path);
+  // The same from a file's bytes; `source` names it in error messages.
+  static StyleModel decode(std::string_view bytes, const std::string& source);
   // Atomic write; F16 halves the file (the shipped default model), Native keeps it exact.
   void save(const std::filesystem::path& path, StoredDType stored = StoredDType::Native,
             const Metadata& extra = {}) const;
@@ -72,6 +74,8 @@ class StyleModel {
   std::optional<CollectionStyle> collection;
 
  private:
+  static StyleModel from_contents(SafetensorsContents contents, const std::filesystem::path& path);
+
   StyleModelConfig config_;
   std::string encoder_identity_;
   Metadata metadata_;

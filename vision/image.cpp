@@ -6,27 +6,19 @@
 #include <cstdlib>
 #include <filesystem>
 #include <limits>
-#include <optional>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "autograd/ops.h"
 #include "weights/atomic_file.h"
+#include "vision/stb_limits.h"
 #include "weights/mapped_file.h"
 
-// stb is Debian's libstb-dev, header-only here: the implementation is compiled in this one file.
-#define STB_IMAGE_IMPLEMENTATION
-#define STBI_NO_HDR
-#define STBI_NO_PIC
-#define STBI_NO_PNM
-#define STBI_NO_PSD
-#define STBI_NO_GIF
-#define STBI_MAX_DIMENSIONS (1 << 16)
+// stb is Debian's libstb-dev; its implementation is compiled in stb_impl.cpp.
 #include <stb/stb_image.h>
-#define STB_IMAGE_WRITE_IMPLEMENTATION
-#include <stb/stb_image_write.h>
-#define STB_IMAGE_RESIZE_IMPLEMENTATION
 #include <stb/stb_image_resize.h>
+#include <stb/stb_image_write.h>
 
 namespace sn {
 
@@ -77,6 +69,40 @@ std::optional<std::pair<int64_t, int64_t>> jpeg_size(std::string_view b) {
   return std::nullopt;
 }
 
+// stb_image 2.27 (Debian 12's) writes past its Huffman size table when a JPEG's DHT segment
+// declares more than 256 codes (fuzz_image found it; upstream fixed it in 2.28). Every DHT table
+// of the file, before and between scans, is checked here first.
+void check_jpeg_huffman_tables(std::string_view b, const std::string& source) {
+  // What stb takes for a JPEG: 0xFF, any number of 0xFF fill bytes, then SOI (0xD8).
+  size_t at = 0;
+  while (at < b.size() && static_cast<unsigned char>(b[at]) == 0xFF) ++at;
+  if (at == 0 || at >= b.size() || static_cast<unsigned char>(b[at]) != 0xD8) return;
+  ++at;
+  while (at + 4 <= b.size()) {
+    if (static_cast<unsigned char>(b[at]) != 0xFF) {  // entropy-coded data: find the next marker
+      ++at;
+      continue;
+    }
+    const unsigned marker = static_cast<unsigned char>(b[at + 1]);
+    if (marker == 0x00 || marker == 0xFF || (marker >= 0xD0 && marker <= 0xD9)) {  // stuffing, fill, RST, SOI, EOI
+      at += marker == 0xFF ? 1 : 2;
+      continue;
+    }
+    const size_t length = big_endian(b, at + 2, 2), end = std::min(b.size(), at + 2 + length);
+    if (marker == 0xC4) {
+      // A table cut short by the end of the file counts too: stb reads zeros past the end.
+      for (size_t t = at + 4; t < end;) {
+        size_t codes = 0;
+        for (size_t i = t + 1; i < std::min(t + 17, b.size()); ++i) codes += static_cast<unsigned char>(b[i]);
+        SN_CHECK(codes <= 256, "cannot read image '", source, "': corrupt JPEG (a Huffman table declares ", codes,
+                 " codes, at most 256 exist)");
+        t += 17 + codes;
+      }
+    }
+    at += 2 + std::max<size_t>(length, 2);
+  }
+}
+
 // Width and height as the header states them, for the formats whose header says so plainly
 // (PNG, JPEG, BMP); checked against the pixel budget before stb allocates anything.
 std::optional<std::pair<int64_t, int64_t>> header_size(std::string_view b) {
@@ -115,6 +141,7 @@ namespace {
 std::pair<int, int> checked_header(std::string_view bytes, const std::string& source, int64_t max_pixels) {
   SN_CHECK(bytes.size() <= static_cast<size_t>(std::numeric_limits<int>::max()), "cannot read image '", source,
            "': the file is larger than 2 GiB");
+  check_jpeg_huffman_tables(bytes, source);
   if (const auto size = header_size(bytes)) {
     int64_t pixels = 0;
     SN_CHECK(!__builtin_mul_overflow(size->first, size->second, &pixels) && pixels <= max_pixels, "cannot read image '",
@@ -146,9 +173,14 @@ Tensor decode_image(std::string_view bytes, const std::string& source, int64_t m
   int channels = 0;
   const auto* data = reinterpret_cast<const stbi_uc*>(bytes.data());
   const int len = static_cast<int>(bytes.size());
+  // What decoding needs at most: 16-bit RGBA pixels and PNG's filter byte per row, plus stb's
+  // fixed-size tables. Anything larger is corrupt data asking for more.
+  const detail::StbAllocationLimit limit(static_cast<size_t>(w) * h * 8 + (static_cast<size_t>(w) + h) * 64 + (1 << 20));
   std::unique_ptr<unsigned char, void (*)(void*)> rgb(stbi_load_from_memory(data, len, &w, &h, &channels, 3),
                                                        stbi_image_free);
-  SN_CHECK(rgb != nullptr, "cannot read image '", source, "': ", stbi_failure_reason());
+  const std::string why = rgb ? "" : stbi_failure_reason();
+  SN_CHECK(rgb != nullptr, "cannot read image '", source, "': ",
+           why == "outofmem" ? "corrupt image data (it asks for more memory than a picture of its size needs)" : why);
   Tensor t = Tensor::empty({1, 3, h, w});
   float* p = t.data<float>();
   const int64_t hw = static_cast<int64_t>(h) * w;

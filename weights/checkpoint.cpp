@@ -30,23 +30,7 @@ Int parse_int(const Metadata& meta, const std::string& key, const std::string& s
   return v;
 }
 
-}  // namespace
-
-void save_checkpoint(const std::filesystem::path& path, const Checkpoint& ckpt) {
-  TensorDict all;
-  for (const Section& s : kSections)
-    for (const auto& [k, v] : ckpt.*s.dict) all.insert(s.prefix + k, v);
-  Metadata meta;
-  for (const auto& [k, v] : ckpt.info) meta[std::string(kInfoPrefix).append(k)] = v;
-  meta[kFormatKey] = kFormat;
-  meta["step"] = std::to_string(ckpt.step);
-  meta["seed"] = std::to_string(ckpt.seed);
-  save_safetensors(path, all, meta, StoredDType::Native);
-}
-
-Checkpoint load_checkpoint(const std::filesystem::path& path) {
-  const std::string source = path.string();
-  SafetensorsContents file = load_safetensors(path);
+Checkpoint from_contents(SafetensorsContents file, const std::string& source) {
   auto format = file.metadata.find(kFormatKey);
   SN_CHECK(format != file.metadata.end() && format->second == kFormat, "checkpoint '", source,
            "': not a StyleNet checkpoint (metadata 'format' is '",
@@ -66,6 +50,29 @@ Checkpoint load_checkpoint(const std::filesystem::path& path) {
   for (const auto& [k, v] : file.metadata)
     if (k.starts_with(kInfoPrefix)) ckpt.info[k.substr(kInfoPrefix.size())] = v;
   return ckpt;
+}
+
+
+}  // namespace
+
+void save_checkpoint(const std::filesystem::path& path, const Checkpoint& ckpt) {
+  TensorDict all;
+  for (const Section& s : kSections)
+    for (const auto& [k, v] : ckpt.*s.dict) all.insert(s.prefix + k, v);
+  Metadata meta;
+  for (const auto& [k, v] : ckpt.info) meta[std::string(kInfoPrefix).append(k)] = v;
+  meta[kFormatKey] = kFormat;
+  meta["step"] = std::to_string(ckpt.step);
+  meta["seed"] = std::to_string(ckpt.seed);
+  save_safetensors(path, all, meta, StoredDType::Native);
+}
+
+Checkpoint load_checkpoint(const std::filesystem::path& path) {
+  return from_contents(load_safetensors(path), path.string());
+}
+
+Checkpoint decode_checkpoint(std::string_view bytes, const std::string& source) {
+  return from_contents(decode_safetensors(bytes, source), source);
 }
 
 }  // namespace sn

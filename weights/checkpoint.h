@@ -25,5 +25,7 @@ struct Checkpoint {
 void save_checkpoint(const std::filesystem::path& path, const Checkpoint& ckpt);
 // Throws sn::Error for a file that is not a StyleNet checkpoint or has unknown keys.
 Checkpoint load_checkpoint(const std::filesystem::path& path);
+// The same from a file's bytes; `source` names it in error messages.
+Checkpoint decode_checkpoint(std::string_view bytes, const std::string& source);
 
 }  // namespace sn

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Coverage-guided fuzzing of every parser of outside data (fuzz/targets.cpp), with libFuzzer,
+# AddressSanitizer and UBSan (clang from Debian). Builds build-fuzz/ first.
+#
+#   scripts/fuzz.sh smoke          each target over its seeds and regressions, then a fixed number of
+#                                  mutations (what CI runs; about a minute)
+#   scripts/fuzz.sh long [RUNS]    each target for RUNS executions (default 1000000): the figures in
+#                                  the README
+#   scripts/fuzz.sh TARGET [ARGS]  one target with libFuzzer's own ARGS (e.g. -max_total_time=600)
+#
+# A finding (crash, sanitizer report, leak, timeout, out-of-memory) stops the run with status 1 and
+# leaves its input in build-fuzz/findings/: add it to fuzz/regressions/<target>/ before fixing it.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build="${STYLENET_FUZZ_BUILD:-$root/build-fuzz}"
+mode="${1:-smoke}"
+"$root/scripts/install-deps.sh" --fuzz
+cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
+  -DSTYLENET_FUZZ=ON -DSTYLENET_BUILD_TESTS=OFF -DSTYLENET_BUILD_BENCH=OFF >/dev/null
+targets=(pth zip safetensors npy json model checkpoint image)
+ninja -C "$build" -j"$(nproc)" make_seeds "${targets[@]/#/fuzz_}" >/dev/null
+
+mkdir -p "$build/findings"
+rm -rf "$build/seeds" && "$build/fuzz/make_seeds" "$build/seeds"
+# Runs one target; prints "target executions coverage features corpus seconds".
+run_target() {  # name, libFuzzer args...
+  local name="$1"; shift
+  local corpus="$build/corpus/$name"
+  mkdir -p "$corpus"
+  cp -n "$build/seeds/$name"/* "$corpus"/ 2>/dev/null || true
+  [ -d "$root/fuzz/regressions/$name" ] && cp -n "$root/fuzz/regressions/$name"/* "$corpus"/
+  local log="$build/findings/$name.log" t0=$SECONDS
+  if ! "$build/fuzz/fuzz_$name" -dict="$root/fuzz/dict/$name.dict" -timeout=10 -rss_limit_mb=2048 \
+      -artifact_prefix="$build/findings/$name-" -print_final_stats=1 "$@" "$corpus" >"$log" 2>&1; then
+    echo "FINDING in $name (log: $log):" >&2
+    grep -E "ERROR|SUMMARY|runtime error|Test unit written" "$log" | head -5 >&2
+    return 1
+  fi
+  local execs cov ft corp
+  execs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | grep -o '[0-9]*$')
+  cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*')
+  ft=$(grep -o 'ft: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*')
+  corp=$(grep -o 'corp: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*')
+  printf "%-12s %12s %8s %9s %8s %8s\n" "$name" "$execs" "$cov" "$ft" "$corp" "$((SECONDS - t0))"
+}
+
+printf "%-12s %12s %8s %9s %8s %8s\n" target executions edges features corpus seconds
+case "$mode" in
+  smoke)
+    for t in "${targets[@]}"; do
+      runs=50000
+      [[ $t == model || $t == checkpoint ]] && runs=3000
+      run_target "$t" -runs=$runs -seed=1
+    done ;;
+  long)
+    for t in "${targets[@]}"; do run_target "$t" -runs="${2:-1000000}"; done ;;
+  *)
+    run_target "$@" ;;
+esac
+echo "no findings (ASan, UBSan, leaks, timeouts of 10 s, 2 GiB memory limit)"
