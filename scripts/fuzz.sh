@@ -6,6 +6,8 @@
 #                                  mutations (what CI runs; about a minute)
 #   scripts/fuzz.sh long [RUNS]    each target for RUNS executions (default 1000000): the figures in
 #                                  the README
+#   scripts/fuzz.sh coverage       the line coverage of each target's parser sources that its corpus
+#                                  (build-fuzz/corpus, grown by the runs above) reaches (llvm-cov)
 #   scripts/fuzz.sh TARGET [ARGS]  one target with libFuzzer's own ARGS (e.g. -max_total_time=600)
 #
 # A finding (crash, sanitizer report, leak, timeout, out-of-memory) stops the run with status 1 and
@@ -15,9 +17,33 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${STYLENET_FUZZ_BUILD:-$root/build-fuzz}"
 mode="${1:-smoke}"
 "$root/scripts/install-deps.sh" --fuzz
+targets=(pth zip safetensors npy json model checkpoint image)
+
+# The parser sources each target exercises (what `coverage` reports on).
+declare -A sources=([pth]="weights/pth.cpp weights/pickle.cpp" [zip]="weights/zip_reader.cpp"
+  [safetensors]="weights/safetensors.cpp" [npy]="weights/npy.cpp" [json]="weights/json.cpp"
+  [model]="stylenet/style_model.cpp" [checkpoint]="weights/checkpoint.cpp training/train_options.cpp"
+  [image]="vision/image.cpp")
+if [ "$mode" = coverage ]; then
+  cov="$build-cov"
+  cmake -S "$root" -B "$cov" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
+    -DSTYLENET_FUZZ=ON -DSTYLENET_FUZZ_COVERAGE=ON -DSTYLENET_BUILD_TESTS=OFF -DSTYLENET_BUILD_BENCH=OFF >/dev/null
+  ninja -C "$cov" -j"$(nproc)" "${targets[@]/#/fuzz_}" >/dev/null
+  printf "%-12s %8s  %s\n" target inputs "line coverage of its parser sources"
+  for t in "${targets[@]}"; do
+    rm -f "$cov/$t".prof*
+    LLVM_PROFILE_FILE="$cov/$t.profraw" "$cov/fuzz/fuzz_$t" -runs=0 "$build/corpus/$t" >/dev/null 2>&1
+    llvm-profdata merge -o "$cov/$t.profdata" "$cov/$t.profraw"
+    files=()
+    for f in ${sources[$t]}; do files+=("$root/$f"); done
+    report=$(llvm-cov report "$cov/fuzz/fuzz_$t" -instr-profile="$cov/$t.profdata" "${files[@]}" |
+             awk '$1 ~ /\.cpp$/ {n=split($1, p, "/"); printf "%s %s, ", p[n], $10}')
+    printf "%-12s %8s  %s\n" "$t" "$(ls "$build/corpus/$t" | wc -l)" "${report%, }"
+  done
+  exit 0
+fi
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
   -DSTYLENET_FUZZ=ON -DSTYLENET_BUILD_TESTS=OFF -DSTYLENET_BUILD_BENCH=OFF >/dev/null
-targets=(pth zip safetensors npy json model checkpoint image)
 ninja -C "$build" -j"$(nproc)" make_seeds "${targets[@]/#/fuzz_}" >/dev/null
 
 mkdir -p "$build/findings"

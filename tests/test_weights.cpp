@@ -15,6 +15,7 @@
 #include "weights/json.h"
 #include "weights/npy.h"
 #include "weights/safetensors.h"
+#include "weights/sha256.h"
 
 using namespace sn;
 using sn::test::TempDir;
@@ -324,6 +325,20 @@ TEST_CASE("npy: a shape whose size product overflows is refused, also beside a z
   CHECK_THROWS_WITH_AS(decode_npy(file), doctest::Contains("more elements"), Error);
   CHECK_THROWS_AS(numel({3037000500, 3037000500}), Error);
   CHECK(numel({0, 3037000500, 3037000500 / 4}) == 0);
+}
+
+TEST_CASE("SHA-256 gives the FIPS 180-2 test vectors, whole and fed in pieces of every size") {
+  CHECK(sha256_hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  CHECK(sha256_hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  const std::string two_blocks = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+  CHECK(sha256_hex(two_blocks) == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+  const std::string million(1000000, 'a');
+  CHECK(sha256_hex(million) == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+  for (size_t piece : {1, 3, 63, 64, 65, 1000}) {
+    Sha256 h;
+    for (size_t at = 0; at < million.size(); at += piece) h.update(std::string_view(million).substr(at, piece));
+    CHECK(h.finish_hex() == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+  }
 }
 
 TEST_CASE("atomic write replaces the file, or leaves the old one intact and no temporary behind") {

@@ -1,13 +1,12 @@
 #include "vision/loader.h"
 
-#include <tbb/parallel_for.h>
-
 #include <algorithm>
 #include <cmath>
 
-#include "vision/image.h"
+#include "tensor/cpu/parallel.h"
 #include "tensor/error.h"
 #include "tensor/random.h"
+#include "vision/image.h"
 
 namespace sn {
 
@@ -16,19 +15,22 @@ ImageLoader::ImageLoader(const std::vector<std::string>& files, const LoaderOpti
   SN_CHECK(opt_.crop >= 8 && opt_.batch >= 1 && opt_.max_zoom_out >= 1.0, "ImageLoader: bad options");
   images_.resize(files.size());
   const int64_t keep = static_cast<int64_t>(std::ceil(opt_.crop * opt_.max_zoom_out));
-  // Decoding is the slow part of start-up: one task per file. Each file writes its own slot.
-  tbb::parallel_for(size_t{0}, files.size(), [&](size_t i) {
-    Tensor t = load_image(files[i]);
-    t = resize_short_side(t, keep);
-    Image& im = images_[i];
-    im.h = t.size(2);
-    im.w = t.size(3);
-    const float* p = t.contiguous().data<float>();
-    im.rgb.resize(3 * im.h * im.w);
-    for (size_t j = 0; j < im.rgb.size(); ++j)
-      im.rgb[j] = static_cast<uint8_t>(std::lround(std::clamp(p[j], 0.0f, 1.0f) * 255.0f));
+  // Decoding is the slow part of start-up: files in parallel chunks, each writing its own slots.
+  cpu::parallel_for_chunks(0, static_cast<int64_t>(files.size()), 1, [&](int64_t, int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) decode_into(files[i], images_[i], keep);
   });
   thread_ = std::thread([this] { worker(); });
+}
+
+// The file at the working size (short side `keep`), as 8-bit planar RGB.
+void ImageLoader::decode_into(const std::string& file, Image& im, int64_t keep) {
+  const Tensor t = resize_short_side(load_image(file), keep).contiguous();
+  im.h = t.size(2);
+  im.w = t.size(3);
+  const float* p = t.data<float>();
+  im.rgb.resize(3 * im.h * im.w);
+  for (size_t j = 0; j < im.rgb.size(); ++j)
+    im.rgb[j] = static_cast<uint8_t>(std::lround(std::clamp(p[j], 0.0f, 1.0f) * 255.0f));
 }
 
 ImageLoader::~ImageLoader() {

@@ -49,6 +49,7 @@ class ImageLoader {
     std::vector<uint8_t> rgb;  // planar 3 x h x w
   };
   void worker();
+  static void decode_into(const std::string& file, Image& image, int64_t keep);
 
   std::vector<Image> images_;
   LoaderOptions opt_;

@@ -7,7 +7,9 @@
 // reads are compiled in. Under the sanitizer builds this file alone is compiled without UBSan's
 // shift checks: stb's JPEG bit reader shifts by more than 31 on corrupt data (fuzz_image), which is
 // arithmetic on a garbage bit buffer, not a memory access, and the decode then fails or yields
-// garbage pixels; every memory check (ASan, UBSan's bounds) stays on. See README, "Hostile input".
+// garbage pixels; and a PNG with an empty first IDAT chunk makes stb memcpy 0 bytes to a null
+// pointer (nonnull-attribute), which copies nothing. Every memory check (ASan, UBSan's bounds)
+// stays on. See README, "Hostile input".
 #include <cstdlib>
 
 #include "vision/stb_limits.h"

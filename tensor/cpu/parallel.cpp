@@ -1,11 +1,14 @@
 #include "tensor/cpu/parallel.h"
 
 #include <algorithm>
+#include <atomic>
+#include <exception>
 #include <cstdlib>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <oneapi/tbb/blocked_range.h>
 #include <oneapi/tbb/global_control.h>
@@ -92,6 +95,39 @@ ChunkPlan plan_chunks(int64_t begin, int64_t end, int64_t grain) {
 
 namespace parallel_detail {
 
+#if defined(__SANITIZE_THREAD__)
+#define SN_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define SN_TSAN 1
+#endif
+#endif
+
+#ifdef SN_TSAN
+// Under ThreadSanitizer the chunks run on plain std::threads, num_threads() of them taking chunks
+// in turn: Debian's libtbb is not built with TSan, so TSan cannot see the synchronisation inside
+// its scheduler and reports TBB's own bookkeeping as races. What the TSan build checks is our
+// code (kernels, scratch memory, the loader, the allocator) under the same chunk plan.
+void run_chunks(const ChunkPlan& plan, ChunkFn fn) {
+  std::atomic<int64_t> next{0};
+  std::mutex mu;
+  std::exception_ptr error;
+  auto worker = [&] {
+    for (int64_t c; (c = next.fetch_add(1)) < plan.count;) {
+      try {
+        fn.call(fn.obj, c, plan.chunk_begin(c), plan.chunk_end(c));
+      } catch (...) {
+        std::lock_guard lock(mu);
+        if (!error) error = std::current_exception();
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int64_t t = 0; t < std::min<int64_t>(plan.count, num_threads()); ++t) threads.emplace_back(worker);
+  for (std::thread& t : threads) t.join();
+  if (error) std::rethrow_exception(error);
+}
+#else
 void run_chunks(const ChunkPlan& plan, ChunkFn fn) {
   std::shared_ptr<tbb::task_arena> arena = current_arena(nullptr);
   // One task per chunk (simple_partitioner with grain 1): which worker runs a chunk is up to TBB,
@@ -106,6 +142,7 @@ void run_chunks(const ChunkPlan& plan, ChunkFn fn) {
         tbb::simple_partitioner());
   });
 }
+#endif
 
 }  // namespace parallel_detail
 
