@@ -4,8 +4,7 @@
 
 #include "apps/args.h"
 #include "apps/command.h"
-#include "stylenet/optimize.h"
-#include "stylenet/stylize.h"
+#include "stylenet/paint.h"
 #include "vision/data.h"
 #include "vision/image.h"
 
@@ -31,10 +30,8 @@ struct Request {
   std::vector<std::pair<std::string, fs::path>> jobs;  // photo -> output file
   std::vector<std::string> style_files;
   std::vector<double> style_weights;
-  bool optimize = false;
-  StylizeOptions options;
-  OptimizeOptions optimize_options;
-  int64_t size = 0, style_size = 512;
+  PaintOptions paint;
+  bool optimize = false;  // no model needed
   bool quiet = false;
 };
 
@@ -74,18 +71,18 @@ Request parse_request(const Args& args) {
   if (args.has("style")) r.style_files = split_list(args.get("style", ""));
   if (args.has("style") && r.style_files.empty()) throw UsageError("--style names no image");
   r.style_weights = parse_style_weights(args, r.style_files.size());
-  const Method method = parse_stylize_method(args.get("method", method_name(Method::Learned)));
-  r.optimize = !method_info(method).fusion;
-  if (!r.optimize) r.options.method = *method_info(method).fusion;
-  r.options.alpha = args.get_double("alpha", 1.0, 0.0, 1.0);
-  r.options.preserve_color = r.optimize_options.preserve_color = args.flag("preserve-color");
-  r.options.tile = args.get_int("tile", r.options.tile, 0, 8192);
-  r.size = args.get_int("size", 0, 0, 16384);
-  r.style_size = args.get_int("style-size", r.style_size, 0, 4096);
-  r.optimize_options.steps = args.get_int("steps", r.optimize_options.steps, 1, 100000);
-  r.optimize_options.loss.weights.laplacian = args.get_double("laplacian-weight", 0.0, 0.0, 1e6);
+  PaintOptions& p = r.paint;
+  p.method = parse_stylize_method(args.get("method", method_name(p.method)));
+  r.optimize = !method_info(p.method).fusion;
+  p.stylize.alpha = args.get_double("alpha", 1.0, 0.0, 1.0);
+  p.stylize.preserve_color = p.optimize.preserve_color = args.flag("preserve-color");
+  p.stylize.tile = args.get_int("tile", p.stylize.tile, 0, 8192);
+  p.size = args.get_int("size", 0, 0, 16384);
+  p.style_size = args.get_int("style-size", p.style_size, 0, 4096);
+  p.optimize.steps = args.get_int("steps", p.optimize.steps, 1, 100000);
+  p.optimize.loss.weights.laplacian = args.get_double("laplacian-weight", 0.0, 0.0, 1e6);
   if (args.has("laplacian-weight") && !r.optimize) throw UsageError("--laplacian-weight applies only to --method optimize");
-  if (r.style_files.empty() && (r.optimize || r.options.method != FusionMethod::Learned))
+  if (r.style_files.empty() && p.method != Method::Learned)
     throw UsageError("--style is required (only a collection model with --method learned has a built-in style)");
   const std::string format = args.get("format", "png");
   if (format != "png" && format != "jpg") throw UsageError("--format must be png or jpg");
@@ -122,15 +119,10 @@ int run(const std::vector<std::string>& argv) {
   const Vgg16 encoder = Vgg16::load();
   const std::unique_ptr<StyleModel> model = r.optimize ? nullptr : load_model(args, r.style_files.empty());
   std::vector<StyleImage> styles;
-  for (size_t i = 0; i < r.style_files.size(); ++i) {
-    Tensor s = load_image(r.style_files[i]);
-    styles.push_back({r.style_size > 0 ? resize_short_side(s, r.style_size) : s, r.style_weights[i]});
-  }
+  for (size_t i = 0; i < r.style_files.size(); ++i) styles.push_back({load_image(r.style_files[i]), r.style_weights[i]});
+  styles = prepare_styles(std::move(styles), r.paint);
   for (const auto& [in, out] : r.jobs) {
-    Tensor content = load_image(in);
-    if (r.size > 0) content = resize_short_side(content, r.size);
-    const Tensor result = r.optimize ? optimize_image(encoder, content, styles, r.optimize_options)
-                                     : stylize(encoder, *model, content, styles, r.options);
+    const Tensor result = paint(encoder, model.get(), load_image(in), styles, r.paint);
     save_image(result, out.string());
     if (!r.quiet)
       std::printf("wrote %s (%lldx%lld)\n", out.string().c_str(), static_cast<long long>(result.size(3)),

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Everything a fresh machine needs to run every test: install, build (Release), ctest.
+# Everything a fresh machine needs to run every test: install, build (Release), ctest; then the
+# fuzz smoke run (scripts/fuzz.sh smoke: each parser's fuzz target, ASan + UBSan, a fixed number of
+# inputs). The ThreadSanitizer run is scripts/tsan.sh (too long for CI).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$root/scripts/install-deps.sh" --test
 "$root/scripts/build.sh" -DSTYLENET_BUILD_TESTS=ON -DSTYLENET_BUILD_BENCH=ON
 export STYLENET_DATA="${STYLENET_DATA:-$root/../shared}"
-cd "${STYLENET_BUILD_DIR:-$root/build}"
-ctest --output-on-failure --timeout 1200 -j "$(nproc)" "$@"
+(cd "${STYLENET_BUILD_DIR:-$root/build}" && ctest --output-on-failure --timeout 1200 -j "$(nproc)" "$@")
+"$root/scripts/fuzz.sh" smoke

@@ -2,7 +2,7 @@
 # The ThreadSanitizer run: builds build-tsan/ (gcc, -fsanitize=thread) and runs the ctest label
 # tsan (the suites that exercise threads: kernels on 2 threads, parallel_for, the workspace pool,
 # the prefetching loader, training and stylization). Any report fails the run (halt_on_error).
-# Extra arguments go to ctest. About 25 minutes on 2 cores.
+# Extra arguments go to ctest. About 15 minutes on 2 cores (7 of them building).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${STYLENET_TSAN_BUILD:-$root/build-tsan}"

@@ -1,5 +1,7 @@
 #include "stylenet/style_model.h"
 
+#include <dlfcn.h>
+
 #include <cstdlib>
 #include <sstream>
 
@@ -155,17 +157,31 @@ CollectionStyle collection_style(const Vgg16& encoder, const StyleModel& model, 
   return {name, (mean_sum / n).contiguous(), (matrix_sum / n).contiguous()};
 }
 
+std::filesystem::path models_dir() {
+  // Installed: <prefix>/share/stylenet/models, where <prefix>/lib[/<arch>] holds the library or
+  // <prefix>/bin a program linked with the static one; found from where this code was loaded.
+  Dl_info info{};
+  std::error_code ec;
+  if (dladdr(reinterpret_cast<void*>(&models_dir), &info) && info.dli_fname) {
+    std::filesystem::path dir = std::filesystem::canonical(info.dli_fname, ec).parent_path();
+    for (int up = 0; up < 3 && !ec; ++up, dir = dir.parent_path())
+      if (std::filesystem::is_directory(dir.parent_path() / "share" / "stylenet" / "models", ec))
+        return dir.parent_path() / "share" / "stylenet" / "models";
+  }
+  return STYLENET_MODELS_DIR;  // the source tree's models/
+}
+
 std::filesystem::path resolve_model_path(const std::string& name_or_path) {
   const std::filesystem::path p(name_or_path);
   if (std::filesystem::exists(p) || p.has_parent_path() || p.has_extension()) return p;
-  const std::filesystem::path shipped = std::filesystem::path(STYLENET_MODELS_DIR) / (name_or_path + ".safetensors");
+  const std::filesystem::path shipped = models_dir() / (name_or_path + ".safetensors");
   return std::filesystem::exists(shipped) ? shipped : p;
 }
 
 std::filesystem::path default_model_path() {
   const char* env = std::getenv("STYLENET_MODEL");
   if (env && *env) return env;
-  return std::filesystem::path(STYLENET_MODELS_DIR) / "default.safetensors";
+  return models_dir() / "default.safetensors";
 }
 
 }  // namespace sn

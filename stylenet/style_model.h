@@ -85,6 +85,10 @@ class StyleModel {
 CollectionStyle collection_style(const Vgg16& encoder, const StyleModel& model, const std::vector<Tensor>& artworks,
                                  const std::string& name);
 
+// The shipped models: <prefix>/share/stylenet/models when StyleNet is installed there, else the
+// source tree's models/.
+std::filesystem::path models_dir();
+
 // `--model` as a user gives it: a path to a model file, or the name of one shipped in models/
 // ("vangogh" -> models/vangogh.safetensors).
 std::filesystem::path resolve_model_path(const std::string& name_or_path);

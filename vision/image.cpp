@@ -181,12 +181,25 @@ Tensor decode_image(std::string_view bytes, const std::string& source, int64_t m
   const std::string why = rgb ? "" : stbi_failure_reason();
   SN_CHECK(rgb != nullptr, "cannot read image '", source, "': ",
            why == "outofmem" ? "corrupt image data (it asks for more memory than a picture of its size needs)" : why);
-  Tensor t = Tensor::empty({1, 3, h, w});
+  return from_rgb8(rgb.get(), h, w, static_cast<int64_t>(w) * 3);
+}
+
+Tensor from_rgb8(const uint8_t* pixels, int64_t height, int64_t width, int64_t stride) {
+  Tensor t = Tensor::empty({1, 3, height, width});
   float* p = t.data<float>();
-  const int64_t hw = static_cast<int64_t>(h) * w;
-  for (int64_t c = 0; c < 3; ++c)
-    for (int64_t i = 0; i < hw; ++i) p[c * hw + i] = rgb.get()[i * 3 + c] / 255.0f;
+  const int64_t hw = height * width;
+  for (int64_t y = 0; y < height; ++y)
+    for (int64_t x = 0; x < width; ++x)
+      for (int64_t c = 0; c < 3; ++c) p[c * hw + y * width + x] = pixels[y * stride + x * 3 + c] / 255.0f;
   return t;
+}
+
+void to_rgb8(const Tensor& image, uint8_t* pixels, int64_t stride) {
+  int64_t h = 0, w = 0;
+  const std::vector<float> rgb = to_interleaved(image, h, w);
+  for (int64_t y = 0; y < h; ++y)
+    for (int64_t i = 0; i < w * 3; ++i)
+      pixels[y * stride + i] = static_cast<uint8_t>(std::lround(std::clamp(rgb[y * w * 3 + i], 0.0f, 1.0f) * 255.0f));
 }
 
 Tensor load_image(const std::string& path, int64_t max_pixels) {
@@ -197,11 +210,9 @@ Tensor load_image(const std::string& path, int64_t max_pixels) {
 }
 
 void save_image(const Tensor& image, const std::string& path, int jpeg_quality) {
-  int64_t h = 0, w = 0;
-  const std::vector<float> rgb = to_interleaved(image, h, w);
-  std::vector<unsigned char> bytes(rgb.size());
-  for (size_t i = 0; i < rgb.size(); ++i)
-    bytes[i] = static_cast<unsigned char>(std::lround(std::clamp(rgb[i], 0.0f, 1.0f) * 255.0f));
+  const int64_t h = image.size(image.dim() - 2), w = image.size(image.dim() - 1);
+  std::vector<unsigned char> bytes(static_cast<size_t>(h * w * 3));
+  to_rgb8(image, bytes.data(), w * 3);
   const std::string ext = lower_extension(path);
   const bool jpeg = ext == ".jpg" || ext == ".jpeg";
   SN_CHECK(jpeg || ext == ".png", "cannot write image '", path, "': unknown extension '", ext,
@@ -228,10 +239,14 @@ Tensor resize_image(const Tensor& image, int64_t height, int64_t width) {
   return from_interleaved(out.data(), height, width);
 }
 
+std::pair<int64_t, int64_t> short_side_size(int64_t height, int64_t width, int64_t short_side) {
+  const double s = static_cast<double>(short_side) / std::min(height, width);
+  return {std::max<int64_t>(1, std::lround(height * s)), std::max<int64_t>(1, std::lround(width * s))};
+}
+
 Tensor resize_short_side(const Tensor& image, int64_t short_side) {
-  const int64_t h = image.shape()[image.dim() - 2], w = image.shape()[image.dim() - 1];
-  const double s = static_cast<double>(short_side) / std::min(h, w);
-  return resize_image(image, std::max<int64_t>(1, std::lround(h * s)), std::max<int64_t>(1, std::lround(w * s)));
+  const auto [h, w] = short_side_size(image.size(image.dim() - 2), image.size(image.dim() - 1), short_side);
+  return resize_image(image, h, w);
 }
 
 Tensor image_grid(const std::vector<Tensor>& images, int64_t cols, int64_t gap) {

@@ -28,6 +28,13 @@ Tensor decode_image(std::string_view bytes, const std::string& source, int64_t m
 // extension. The file appears atomically: a failure leaves no partial file and keeps any old one.
 void save_image(const Tensor& image, const std::string& path, int jpeg_quality = 92);
 
+// 8-bit RGB rows (row y at pixels + y * stride) <-> [1, 3, H, W] in [0, 1]: value / 255, and back
+// rounded to nearest after clamping. What decoding and saving use, and the C API.
+Tensor from_rgb8(const uint8_t* pixels, int64_t height, int64_t width, int64_t stride);
+void to_rgb8(const Tensor& image, uint8_t* pixels, int64_t stride);
+
+// The (height, width) resize_short_side makes of a picture of this size.
+std::pair<int64_t, int64_t> short_side_size(int64_t height, int64_t width, int64_t short_side);
 // Resizes so that the shorter side is `short_side` (keeping the aspect ratio), with a
 // filtered (antialiased) resampler, suited to shrinking photos.
 Tensor resize_short_side(const Tensor& image, int64_t short_side);

@@ -1,0 +1,31 @@
+#include "stylenet/paint.h"
+
+#include "tensor/error.h"
+#include "vision/image.h"
+
+namespace sn {
+
+void check_paint_method(Method method) {
+  const MethodInfo& info = method_info(method);
+  SN_CHECK(info.stylize, "method '", info.name, "' is an evaluation of `stylenet eval`, not a way to paint");
+}
+
+std::vector<StyleImage> prepare_styles(std::vector<StyleImage> styles, const PaintOptions& options) {
+  if (options.style_size > 0)
+    for (StyleImage& s : styles) s.image = resize_short_side(s.image, options.style_size);
+  return styles;
+}
+
+Tensor paint(const Vgg16& encoder, const StyleModel* model, const Tensor& photo, const std::vector<StyleImage>& styles,
+             const PaintOptions& options) {
+  check_paint_method(options.method);
+  const Tensor content = options.size > 0 ? resize_short_side(photo, options.size) : photo;
+  const std::optional<FusionMethod> fusion = method_info(options.method).fusion;
+  if (!fusion) return optimize_image(encoder, content, styles, options.optimize);
+  SN_CHECK(model, "paint: the ", method_name(options.method), " method needs a style model");
+  StylizeOptions so = options.stylize;
+  so.method = *fusion;
+  return stylize(encoder, *model, content, styles, so);
+}
+
+}  // namespace sn
