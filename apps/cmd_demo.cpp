@@ -1,9 +1,9 @@
 // `stylenet demo`: trains the tiny denoiser and writes its before/after sheet.
-#include <chrono>
 #include <cstdio>
 
 #include "apps/args.h"
 #include "apps/command.h"
+#include "apps/progress.h"
 #include "apps/demo.h"
 
 namespace sn::cli {
@@ -26,15 +26,8 @@ int run(const std::vector<std::string>& argv) {
   check_output_path(opt.out, {".png", ".jpg", ".jpeg"});
   if (!opt.checkpoint.empty()) check_output_path(opt.checkpoint, {".safetensors"});
 
-  const auto start = std::chrono::steady_clock::now();
-  auto progress = [&](int64_t step, double loss) {
-    if (quiet || (step % 10 != 0 && step != opt.steps)) return;
-    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    std::fprintf(stderr, "\rstep %lld/%lld  loss %.5f  %.1f steps/s ", static_cast<long long>(step),
-                 static_cast<long long>(opt.steps), loss, step / secs);
-    if (step == opt.steps) std::fprintf(stderr, "\n");
-  };
-  const DemoResult r = run_denoise_demo(opt, progress);
+  ProgressLine line("demo", opt.steps, quiet);
+  const DemoResult r = run_denoise_demo(opt, [&](int64_t step, double loss) { line.update(step, "loss " + std::to_string(loss)); });
   std::printf("training loss: %.5f -> %.5f over %lld steps\n", r.losses.front(), r.losses.back(),
               static_cast<long long>(r.losses.size()));
   std::printf("sample photos, MSE to clean: noisy %.5f, denoised %.5f\n", r.eval_noisy_mse, r.eval_denoised_mse);

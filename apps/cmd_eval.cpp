@@ -5,6 +5,7 @@
 
 #include "apps/args.h"
 #include "apps/command.h"
+#include "apps/progress.h"
 #include "training/evaluate.h"
 #include "vision/data.h"
 #include "vision/image.h"
@@ -72,11 +73,11 @@ int run(const std::vector<std::string>& argv) {
   const fs::path model_path = args.has("model") ? fs::path(args.get("model", "")) : default_model_path();
   if (!fs::exists(model_path)) throw Error("model '" + model_path.string() + "' does not exist");
   const StyleModel model = StyleModel::load(model_path);
-  const bool quiet = args.flag("quiet");
-  const auto results = evaluate_methods(encoder, model, contents, styles, opt, [&](const std::string& what) {
-    if (!quiet) std::fprintf(stderr, "\r%-40s", what.c_str());
-  });
-  if (!quiet) std::fprintf(stderr, "\n");
+  ProgressLine progress("eval", static_cast<int64_t>(opt.methods.size() * contents.size() * styles.size()),
+                        args.flag("quiet"));
+  int64_t pairs = 0;
+  const auto results = evaluate_methods(encoder, model, contents, styles, opt,
+                                        [&](const std::string& what) { progress.update(++pairs, what); });
   const std::string table = eval_table(results, opt.loss.style_taps);
   std::printf("%zu contents x %zu styles at %lldx%lld, encoder %s\n\n%s", contents.size(), styles.size(),
               static_cast<long long>(opt.size), static_cast<long long>(opt.size), encoder.identity().str().c_str(),

@@ -6,6 +6,7 @@
 
 #include "apps/args.h"
 #include "apps/command.h"
+#include "apps/progress.h"
 #include "vision/data.h"
 #include "vision/image.h"
 #include "training/judge.h"
@@ -36,13 +37,9 @@ int train(const std::vector<std::string>& argv) {
   for (const auto& dir : {o.positive_dir, o.negative_dir})
     if (!dir.empty() && !fs::is_directory(dir)) throw Error("folder '" + dir + "' does not exist");
 
-  const bool quiet = args.flag("quiet");
   JudgeReport r;
-  const auto judge = train_judge(o, r, [&](int64_t step, double loss) {
-    if (!quiet && (step % 50 == 0 || step + 1 == o.steps))
-      std::fprintf(stderr, "step %lld/%lld  loss %.4f\n", static_cast<long long>(step + 1),
-                   static_cast<long long>(o.steps), loss);
-  });
+  ProgressLine progress("judge train", o.steps, args.flag("quiet"));
+  const auto judge = train_judge(o, r, [&](int64_t step, double loss) { progress.update(step + 1, "loss " + std::to_string(loss)); });
   char acc[64];
   std::snprintf(acc, sizeof acc, "%.4f,%.4f", r.painting_accuracy, r.photo_accuracy);
   judge->save(out, {{"steps", std::to_string(o.steps)},
@@ -139,10 +136,9 @@ int score(const std::vector<std::string>& argv) {
   std::vector<Tensor> cells;
   std::vector<std::vector<Tensor>> by_row(rows);
   for (const auto& [name, model] : models) {
-    const JudgeScore s = score_stylized(*judge, encoder, model, photos, styles, size, [&](int64_t i) {
-      if (!quiet) std::fprintf(stderr, "\r%s: stylized %lld/%zu", name.c_str(), static_cast<long long>(i + 1), photos.size());
-    }, so);
-    if (!quiet) std::fprintf(stderr, "\n%lld photos in %.1f s\n", static_cast<long long>(s.images), s.seconds);
+    ProgressLine progress(name + ": stylize", static_cast<int64_t>(photos.size()), quiet);
+    const JudgeScore s = score_stylized(*judge, encoder, model, photos, styles, size,
+                                        [&](int64_t i) { progress.update(i + 1); }, so);
     std::printf("%s", judge_table_row(name + row_suffix(style_files, args), s).c_str());
     std::fflush(stdout);
     for (int64_t r = 0; r < rows; ++r) {

@@ -4,6 +4,7 @@
 
 #include "apps/args.h"
 #include "apps/command.h"
+#include "apps/progress.h"
 #include "stylenet/paint.h"
 #include "vision/data.h"
 #include "vision/image.h"
@@ -121,10 +122,16 @@ int run(const std::vector<std::string>& argv) {
   std::vector<StyleImage> styles;
   for (size_t i = 0; i < r.style_files.size(); ++i) styles.push_back({load_image(r.style_files[i]), r.style_weights[i]});
   styles = prepare_styles(std::move(styles), r.paint);
-  for (const auto& [in, out] : r.jobs) {
-    const Tensor result = paint(encoder, model.get(), load_image(in), styles, r.paint);
+  ProgressLine photos("stylize", static_cast<int64_t>(r.jobs.size()), r.quiet || r.jobs.size() < 2);
+  for (size_t i = 0; i < r.jobs.size(); ++i) {
+    const auto& [in, out] = r.jobs[i];
+    PaintOptions options = r.paint;
+    ProgressLine steps("optimize " + fs::path(in).filename().string(), options.optimize.steps, r.quiet);
+    options.optimize_progress = [&](int64_t step, double loss) { steps.update(step, "loss " + std::to_string(loss)); };
+    const Tensor result = paint(encoder, model.get(), load_image(in), styles, options);
     save_image(result, out.string());
-    if (!r.quiet)
+    photos.update(static_cast<int64_t>(i + 1), out.filename().string());
+    if (!r.quiet && !photos.shown())
       std::printf("wrote %s (%lldx%lld)\n", out.string().c_str(), static_cast<long long>(result.size(3)),
                   static_cast<long long>(result.size(2)));
   }

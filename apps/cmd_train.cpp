@@ -1,23 +1,16 @@
 // `stylenet train`: trains the decoder, the learned fusion, or both, on content and style folders.
 // Its training options come from the settings table (training/train_options.h).
-#include <chrono>
 #include <cstdio>
 #include <filesystem>
 
 #include "apps/args.h"
 #include "apps/command.h"
+#include "apps/progress.h"
 #include "training/train.h"
 
 namespace sn::cli {
 
 namespace {
-
-std::string clock_str(double seconds) {
-  const long s = static_cast<long>(seconds);
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
-  return buf;
-}
 
 Args parse_args(const std::vector<std::string>& argv) {
   std::set<std::string> options = {"run", "init", "threads", "export", "collection"};
@@ -87,18 +80,16 @@ TrainOptions train_options(const Args& args) {
 
 // Steps, rate, ETA and every loss term on one line that rewrites itself.
 TrainProgress progress_line(bool quiet) {
-  const auto t0 = std::chrono::steady_clock::now();
-  auto first = std::make_shared<int64_t>(-1);
-  return [=](int64_t step, int64_t total, const std::map<std::string, double>& terms) {
-    if (quiet) return;
-    if (*first < 0) *first = step;
-    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    const double rate = (step - *first + 1) / std::max(secs, 1e-9);
-    std::fprintf(stderr, "\r[%lld/%lld] %.2f steps/s ETA %s", static_cast<long long>(step),
-                 static_cast<long long>(total), rate, clock_str((total - step) / rate).c_str());
-    for (const auto& [k, v] : terms) std::fprintf(stderr, "  %s %.4g", k.c_str(), v);
-    std::fprintf(stderr, "   ");
-    if (step == total) std::fprintf(stderr, "\n");
+  auto line = std::make_shared<ProgressLine>("train", 0, quiet);
+  return [line](int64_t step, int64_t total, const std::map<std::string, double>& terms) {
+    char buf[64];
+    std::string detail;
+    for (const auto& [k, v] : terms) {
+      std::snprintf(buf, sizeof buf, " %s %.4g", k.c_str(), v);
+      detail += buf;
+    }
+    line->set_total(total);
+    line->update(step, detail);
   };
 }
 

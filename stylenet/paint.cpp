@@ -21,7 +21,7 @@ Tensor paint(const Vgg16& encoder, const StyleModel* model, const Tensor& photo,
   check_paint_method(options.method);
   const Tensor content = options.size > 0 ? resize_short_side(photo, options.size) : photo;
   const std::optional<FusionMethod> fusion = method_info(options.method).fusion;
-  if (!fusion) return optimize_image(encoder, content, styles, options.optimize);
+  if (!fusion) return optimize_image(encoder, content, styles, options.optimize, options.optimize_progress);
   SN_CHECK(model, "paint: the ", method_name(options.method), " method needs a style model");
   StylizeOptions so = options.stylize;
   so.method = *fusion;

@@ -3,6 +3,7 @@
 // model, or optimisation of the image itself). One definition, so every front end gives the same
 // picture for the same options.
 #pragma once
+#include <functional>
 #include <vector>
 
 #include "stylenet/methods.h"
@@ -17,6 +18,7 @@ struct PaintOptions {
   OptimizeOptions optimize;         // steps, the Laplacian weight (Method::Optimize)
   int64_t size = 0;                 // the photo's short side first (0: as is)
   int64_t style_size = 512;         // each style's short side (0: as is)
+  std::function<void(int64_t, double)> optimize_progress;  // (step, loss) of Method::Optimize
 };
 
 // Throws sn::Error for a method `stylize` does not offer.

@@ -1,15 +1,13 @@
 // The implementation of Debian's stb (libstb-dev, header-only): image decoding, encoding and
 // resampling, compiled once, here.
 //
-// Decoding sees files from strangers. stb_image 2.27 is not hardened against them, so
-// vision/image.cpp checks what it can before stb runs (the pixel budget from the header, JPEG
-// Huffman table sizes: an out-of-bounds write fuzz_image found), and only the formats StyleNet
-// reads are compiled in. Under the sanitizer builds this file alone is compiled without UBSan's
-// shift checks: stb's JPEG bit reader shifts by more than 31 on corrupt data (fuzz_image), which is
-// arithmetic on a garbage bit buffer, not a memory access, and the decode then fails or yields
-// garbage pixels; and a PNG with an empty first IDAT chunk makes stb memcpy 0 bytes to a null
-// pointer (nonnull-attribute), which copies nothing. Every memory check (ASan, UBSan's bounds)
-// stays on. See README, "Hostile input".
+// Decoding sees files from strangers. stb_image 2.27 (Debian 12's) is not hardened against them,
+// so vision/image.cpp checks what it can before stb runs (the pixel budget from the header; JPEG
+// Huffman table sizes, against an out-of-bounds write fuzz_image found), every allocation stb makes
+// is capped at what the picture needs (a PNG inflating without end), and only the formats StyleNet
+// reads are compiled in. fuzz_image also found two reports that stay, neither touching memory
+// (a shift past 31 bits of a garbage bit buffer, a memcpy of 0 bytes to NULL): they are named in
+// fuzz/ubsan.supp, the one place UBSan is told to let them pass. See README, "Hostile input".
 #include <cstdlib>
 
 #include "vision/stb_limits.h"
@@ -21,7 +19,10 @@ thread_local size_t stb_allocation_limit = static_cast<size_t>(-1);
 namespace {
 // stb_image's allocations, each refused (stb then fails with "outofmem") above the limit the
 // decoding call set: a few KB of PNG can inflate without end (fuzz_image found one asking 2 GiB).
-void* limited_malloc(size_t n) { return n > sn::detail::stb_allocation_limit ? nullptr : std::malloc(n); }
+// Zeroed: a JPEG whose scan uses a Huffman table it never defined makes stb decode with whatever
+// the table's memory held (fuzz_image found it reading values[-1] through such a table); with
+// zeroed memory that table matches no code and the decode fails.
+void* limited_malloc(size_t n) { return n > sn::detail::stb_allocation_limit ? nullptr : std::calloc(n, 1); }
 void* limited_realloc(void* p, size_t n) { return n > sn::detail::stb_allocation_limit ? nullptr : std::realloc(p, n); }
 }  // namespace
 
