@@ -1,11 +1,15 @@
 // `stylenet train`: trains the decoder, the learned fusion, or both, on content and style folders.
 // Its training options come from the settings table (training/train_options.h).
 #include <cstdio>
+#include <algorithm>
 #include <filesystem>
+#include <thread>
 
 #include "apps/args.h"
 #include "apps/command.h"
 #include "apps/progress.h"
+#include "tensor/threads.h"
+#include "training/communicator.h"
 #include "training/train.h"
 
 namespace sn::cli {
@@ -93,13 +97,28 @@ TrainProgress progress_line(bool quiet) {
   };
 }
 
+// Under MPI, each rank gets the node's cores divided by its ranks on the node (never more threads
+// than cores), unless --threads or STYLENET_THREADS asks for fewer.
+void share_cores(const Communicator& comm) {
+  if (comm.size() == 1) return;
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int share = std::max(1, cores / comm.local_size());
+  if (num_threads() > share) set_num_threads(share);
+  if (comm.root())
+    std::fprintf(stderr, "stylenet train: %s, global batch = %d x --batch, %d thread(s) per rank\n",
+                 comm.describe().c_str(), comm.size(), num_threads());
+}
+
 int run(const std::vector<std::string>& argv) {
   const Args args = parse_args(argv);
   if (!args.positional().empty()) throw UsageError("unexpected argument '" + args.positional()[0] + "'");
   apply_threads(args);
   if (args.has("export")) return export_run(args);  // no training: the model of the last checkpoint
   const TrainOptions o = train_options(args);
-  const TrainReport r = train_style_model(o, progress_line(args.flag("quiet")));
+  Communicator& comm = world_communicator();
+  share_cores(comm);
+  const TrainReport r = train_style_model(o, progress_line(args.flag("quiet") || !comm.root()));
+  if (!comm.root()) return r.interrupted ? 130 : 0;
   if (r.interrupted) {
     std::fprintf(stderr, "\ninterrupted: checkpoint saved at step %lld; continue with --run %s --resume\n",
                  static_cast<long long>(r.last_step), o.run_dir.c_str());

@@ -107,6 +107,14 @@ void model_seeds() {
   m.collection = CollectionStyle{"few", Tensor::zeros({1, 256, 1, 1}), Tensor::zeros({1, 2, 2})};
   m.save(tmp, StoredDType::F16);
   seed("model", "collection", read_file(tmp));
+  // The same metadata with few or no tensors: small inputs, so that the fuzzer's mutations land in
+  // the metadata and the state-dict checks rather than in megabytes of weights.
+  const SafetensorsContents full = load_safetensors(tmp);
+  seed("model", "metadata_only", encode_safetensors(TensorDict{}, full.metadata));
+  TensorDict collection_only;
+  for (const auto& [k, v] : full.tensors)
+    if (k.rfind("collection.", 0) == 0) collection_only.insert(k, v);
+  seed("model", "collection_tensors_only", encode_safetensors(collection_only, full.metadata));
 
   TrainOptions o;
   o.adversarial.real_dir = "art";
@@ -119,6 +127,9 @@ void model_seeds() {
   ck.info["w_trained"] = "1";
   save_checkpoint(tmp, ck);
   seed("checkpoint", "run", read_file(tmp));
+  ck.model = TensorDict{};
+  save_checkpoint(tmp, ck);
+  seed("checkpoint", "metadata_only", read_file(tmp));
   fs::remove(tmp);
 }
 

@@ -32,7 +32,7 @@ if [ "$mode" = coverage ]; then
   printf "%-12s %8s  %s\n" target inputs "line coverage of its parser sources"
   for t in "${targets[@]}"; do
     rm -f "$cov/$t".prof*
-    LLVM_PROFILE_FILE="$cov/$t.profraw" "$cov/fuzz/fuzz_$t" -runs=0 "$build/corpus/$t" >/dev/null 2>&1
+    LLVM_PROFILE_FILE="$cov/$t.profraw" "$cov/fuzz/fuzz_$t" -runs=0 -max_len=2000000 "$build/corpus/$t" >/dev/null 2>&1
     llvm-profdata merge -o "$cov/$t.profdata" "$cov/$t.profraw"
     files=()
     for f in ${sources[$t]}; do files+=("$root/$f"); done
@@ -58,7 +58,11 @@ run_target() {  # name, libFuzzer args...
   cp -n "$build/seeds/$name"/* "$corpus"/ 2>/dev/null || true
   [ -d "$root/fuzz/regressions/$name" ] && cp -n "$root/fuzz/regressions/$name"/* "$corpus"/
   local log="$build/findings/$name.log" t0=$SECONDS
-  if ! "$build/fuzz/fuzz_$name" -dict="$root/fuzz/dict/$name.dict" -timeout=10 -rss_limit_mb=2048 \
+  # Model files and checkpoints: inputs up to 64 KB, where the metadata seeds lie (the whole-file
+  # seeds, 1.5 MB of weights, run in a pass of their own: `long`, or -max_len=2000000).
+  local max_len=4096
+  [[ $name == model || $name == checkpoint ]] && max_len=65536
+  if ! "$build/fuzz/fuzz_$name" -max_len=$max_len -dict="$root/fuzz/dict/$name.dict" -timeout=10 -rss_limit_mb=2048 \
       -artifact_prefix="$build/findings/$name-" -print_final_stats=1 "$@" "$corpus" >"$log" 2>&1; then
     echo "FINDING in $name (log: $log):" >&2
     grep -E "ERROR|SUMMARY|runtime error|Test unit written" "$log" | head -5 >&2
@@ -81,7 +85,9 @@ case "$mode" in
       run_target "$t" -runs=$runs -seed=1
     done ;;
   long)
-    for t in "${targets[@]}"; do run_target "$t" -runs="${2:-1000000}"; done ;;
+    for t in "${targets[@]}"; do run_target "$t" -runs="${2:-1000000}"; done
+    # Whole model files and checkpoints (megabytes each, about 150 inputs a second).
+    for t in model checkpoint; do run_target "$t" -max_len=2000000 -runs=100000; done ;;
   *)
     run_target "$@" ;;
 esac

@@ -4,12 +4,17 @@
 #   scripts/install-deps.sh --test   plus the test-only oracle (Debian's PyTorch, NumPy) and the
 #                                    sanitizer/fuzzer toolchain (clang and its runtimes)
 #   scripts/install-deps.sh --fuzz   build dependencies and the fuzzer toolchain only
+#   scripts/install-deps.sh --mpi    build dependencies and OpenMPI (data-parallel training over
+#                                    mpirun/srun; --test installs it too)
 set -euo pipefail
 
 packages=(build-essential cmake ninja-build pkg-config libeigen3-dev libopenblas-dev libtbb-dev
           libstb-dev doctest-dev libbenchmark-dev)
 if [[ "${1:-}" == "--test" ]]; then
   packages+=(python3-torch python3-numpy python3-torchvision)
+fi
+if [[ "${1:-}" == "--test" || "${1:-}" == "--mpi" ]]; then
+  packages+=(openmpi-bin libopenmpi-dev)
 fi
 if [[ "${1:-}" == "--test" || "${1:-}" == "--fuzz" ]]; then
   packages+=(clang libclang-rt-14-dev)

@@ -50,7 +50,7 @@ TrainReport train_style_model(const TrainOptions& options, const TrainProgress& 
     for (const auto& [k, v] : terms) report.losses[k].push_back(v);
     report.last_step = step;
     if (progress) progress(step, run.last_step(), terms);
-    const bool stop = g_stop.load();
+    const bool stop = run.stop_requested(g_stop.load());  // every rank stops at the same step
     if (stop || run.checkpoint_due(step)) run.save(step);
     if (!stop && run.samples_due(step)) run.write_samples(step);
     if (stop) {

@@ -46,7 +46,12 @@ TrainLog::TrainLog(std::filesystem::path path, int64_t resume_step) : path_(std:
 
 void TrainLog::append(int64_t step, double lr, const std::map<std::string, double>& terms, double seconds) {
   std::string line = "{\"step\":" + std::to_string(step) + ",\"lr\":" + number_text(lr);
-  for (const auto& [k, v] : terms) line += "," + json::quote(k) + ":" + number_text(v);
+  for (const auto& [k, v] : terms) {
+    line += ',';
+    line += json::quote(k);
+    line += ':';
+    line += number_text(v);
+  }
   line += ",\"time\":" + number_text(seconds) + "}\n";
   out_ << line << std::flush;
 }

@@ -9,6 +9,8 @@
 #include "vision/data.h"
 #include "vision/image.h"
 #include "vision/plot.h"
+#include "weights/safetensors.h"
+#include "training/data_parallel.h"
 
 namespace sn {
 
@@ -59,19 +61,31 @@ struct TrainingRun::Adversary {
              "train: --crop ", o.crop, " is too small for a discriminator of ", o.adversarial.d.layers, " layers at ",
              o.adversarial.d.scales, " scales");
   }
-  // D, its optimizer and schedule, and the pool: what a checkpoint's `extra` holds.
-  TensorDict state_dict() const {
+  // Rank r's pool in a checkpoint: "pool." for rank 0 (a single process's), "pool.rank<r>." else.
+  static std::string pool_prefix(int rank) { return rank == 0 ? "pool." : "pool.rank" + std::to_string(rank) + "."; }
+
+  // D, its optimizer and schedule (the same on every rank), and every rank's pool: what a
+  // checkpoint's `extra` holds, complete on rank 0.
+  TensorDict state_dict(Communicator& comm) const {
     TensorDict out;
     for (const auto& [prefix, dict] : {std::pair{"disc.", disc.state_dict()}, {"disc_optim.", adam.state_dict()},
-                                       {"disc_sched.", sched.state_dict()}, {"pool.", pool.state_dict()}})
+                                       {"disc_sched.", sched.state_dict()}})
       for (const auto& [k, v] : dict.add_prefix(prefix)) out.insert(k, v);
+    const std::vector<std::string> pools = comm.gather(encode_safetensors(pool.state_dict()));
+    for (size_t r = 0; r < pools.size(); ++r)
+      for (const auto& [k, v] : decode_safetensors(pools[r], "pool").tensors.add_prefix(pool_prefix(static_cast<int>(r))))
+        out.insert(k, v);
     return out;
   }
-  void load_state_dict(const TensorDict& extra) {
+  // A rank beyond those the checkpoint was written by starts with an empty pool.
+  void load_state_dict(const TensorDict& extra, int rank) {
     disc.load_state_dict(extra.strip_prefix("disc."));
     adam.load_state_dict(extra.strip_prefix("disc_optim."));
     sched.load_state_dict(extra.strip_prefix("disc_sched."));
-    pool.load_state_dict(extra.strip_prefix("pool."));
+    TensorDict mine;
+    for (const auto& [k, v] : extra.strip_prefix(pool_prefix(rank)))
+      if (k.find('.') == std::string::npos) mine.insert(k, v);  // rank 0's "pool." holds the others too
+    pool.load_state_dict(mine);
   }
 
   Generator gen;
@@ -105,9 +119,26 @@ TrainingRun::TrainingRun(const TrainOptions& options) : opt_(options) {
   if (ck) {
     adam_->load_state_dict(ck->optimizer);
     sched_->load_state_dict(ck->scheduler);
-    if (adversary_) adversary_->load_state_dict(ck->extra);
+    if (adversary_) adversary_->load_state_dict(ck->extra, comm_.rank());
   }
-  log_.emplace(run_ / "log.jsonl", ck ? start_ : -1);
+  synchronize_replicas();
+  if (comm_.root()) log_.emplace(run_ / "log.jsonl", ck ? start_ : -1);
+}
+
+// Every rank starts from rank 0's model, optimizer and schedule (and D's), checked bit for bit.
+void TrainingRun::synchronize_replicas() {
+  if (comm_.size() == 1) return;
+  broadcast_in_place(comm_, model_->state_dict());
+  adam_->load_state_dict(broadcast_copy(comm_, adam_->state_dict()));
+  sched_->load_state_dict(broadcast_copy(comm_, sched_->state_dict()));
+  if (adversary_) {
+    broadcast_in_place(comm_, adversary_->disc.state_dict());
+    adversary_->adam.load_state_dict(broadcast_copy(comm_, adversary_->adam.state_dict()));
+    adversary_->sched.load_state_dict(broadcast_copy(comm_, adversary_->sched.state_dict()));
+    check_identical(comm_, adversary_->disc.state_dict(), "discriminators");
+  }
+  check_identical(comm_, model_->state_dict(), "models");
+  check_identical(comm_, adam_->state_dict(), "optimizer states");
 }
 
 void TrainingRun::build_model(const Checkpoint* ck) {
@@ -158,6 +189,7 @@ void TrainingRun::make_loaders() {
   lo.crop = opt_.crop;
   lo.batch = opt_.batch;
   lo.seed = opt_.seed;
+  lo.first = comm_.rank() * opt_.batch;  // this rank's slice of the global batch
   const std::string data = opt_.content_dir.empty() || opt_.style_dir.empty() ? data_root() : "";
   lo.stream = 1;
   content_ = std::make_unique<ImageLoader>(
@@ -172,11 +204,12 @@ void TrainingRun::make_loaders() {
 }
 
 Terms TrainingRun::step(int64_t step) {
+  comm_.sync_step(step);
   const double lr = sched_->last_lr()[0];
   Tensor images;
   Terms terms = generator_step(step, images);
   if (adversary_) discriminator_step(step, images, terms);
-  log_->append(step, lr, terms, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count());
+  if (log_) log_->append(step, lr, terms, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count());
   return terms;
 }
 
@@ -194,6 +227,8 @@ Terms TrainingRun::generator_step(int64_t step, Tensor& images) {
   }
   adam_->zero_grad();
   backward(loss);
+  average_gradients(comm_, adam_->param_groups().front().params);  // the global batch's gradient
+  average_terms(comm_, terms);
   check_finite(step, terms, named_params_, "generator");
   if (opt_.clip_grad > 0) terms["grad_norm"] = clip_grad_norm_(adam_->param_groups().front().params, opt_.clip_grad);
   adam_->step();
@@ -215,15 +250,18 @@ void TrainingRun::discriminator_step(int64_t step, const Tensor& images, Terms& 
     const Tensor dl = discriminator_loss(opt_.adversarial.loss, r, f);
     a.adam.zero_grad();
     backward(dl);
-    d_loss = dl.item();
-    check_finite(step, {{"adv_d", d_loss}}, a.disc.named_parameters(), "discriminator");
+    average_gradients(comm_, a.disc.parameters());
+    Terms d_terms = {{"adv_d", dl.item()}};
+    average_terms(comm_, d_terms);
+    d_loss = d_terms.at("adv_d");
+    check_finite(step, d_terms, a.disc.named_parameters(), "discriminator");
     a.adam.step();
     acc = discriminator_accuracy(opt_.adversarial.loss, r, f);
   }
   a.sched.step();
-  terms["adv_d"] = d_loss;
-  terms["d_acc_real"] = acc.real;
-  terms["d_acc_fake"] = acc.fake;
+  Terms d_terms = {{"adv_d", d_loss}, {"d_acc_real", acc.real}, {"d_acc_fake", acc.fake}};
+  average_terms(comm_, d_terms);
+  terms.insert(d_terms.begin(), d_terms.end());
 }
 
 void TrainingRun::save(int64_t step) {
@@ -236,13 +274,15 @@ void TrainingRun::save(int64_t step) {
   c.info = model_->describe();  // shape and encoder, as a model file records them
   c.info.merge(settings_metadata(opt_));
   c.info["w_trained"] = w_trained_ ? "1" : "0";
-  if (adversary_) c.extra = adversary_->state_dict();
-  save_checkpoint(checkpoint_path_, c);
+  c.info["ranks"] = std::to_string(comm_.size());  // --batch is each rank's share
+  if (adversary_) c.extra = adversary_->state_dict(comm_);
+  if (comm_.root()) save_checkpoint(checkpoint_path_, c);
 }
 
 // A sheet of the sample photos through the model: reconstructions in the decoder stage, else
 // each photo in the first three sample styles.
 void TrainingRun::write_samples(int64_t step) {
+  if (!comm_.root()) return;
   NoGradGuard ng;
   model_->decoder->eval();
   model_->fusion->eval();
@@ -270,6 +310,7 @@ void TrainingRun::write_samples(int64_t step) {
 }
 
 void TrainingRun::finish(bool interrupted) {
+  if (!comm_.root()) return;
   log_->close();
   std::vector<PlotSeries> series;
   for (auto& [name, values] : TrainLog::read_series(run_ / "log.jsonl")) {

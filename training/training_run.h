@@ -11,6 +11,7 @@
 
 #include "optim/optim.h"
 #include "training/train.h"
+#include "training/communicator.h"
 #include "training/train_log.h"
 #include "vision/loader.h"
 #include "weights/checkpoint.h"
@@ -39,6 +40,8 @@ class TrainingRun {
 
   // The generator's update (plus D's in an adversarial run) for `step`; the terms it logged.
   Terms step(int64_t step);
+  // Whether any rank was asked to stop (every rank must stop at the same step).
+  bool stop_requested(bool here) { return comm_.any(here); }
   bool checkpoint_due(int64_t step) const { return step % opt_.checkpoint_every == 0 || step == opt_.steps; }
   bool samples_due(int64_t step) const {
     return (opt_.sample_every > 0 && step % opt_.sample_every == 0) || step == opt_.steps;
@@ -52,12 +55,14 @@ class TrainingRun {
   struct Adversary;  // D, its optimizer, its schedule, the pool of past outputs, the artworks
 
   void build_model(const Checkpoint* ck);
+  void synchronize_replicas();
   void choose_parameters();
   void make_loaders();
   Terms generator_step(int64_t step, Tensor& images);
   void discriminator_step(int64_t step, const Tensor& images, Terms& terms);
   std::shared_ptr<const LRSchedule> schedule(double peak) const;
 
+  Communicator& comm_ = world_communicator();
   TrainOptions opt_;
   std::filesystem::path run_, checkpoint_path_;
   int64_t start_ = 0;

@@ -1,10 +1,12 @@
 // Training batches of photo and artwork crops, prepared ahead of the training step.
 //
 // Images are decoded once, in parallel, and kept in memory as 8-bit at a working size. Each
-// batch applies random rescaling, cropping and horizontal flips. A batch depends only on
-// (seed, step), never on what was drawn before, so a resumed run sees exactly the batches the
-// uninterrupted run would, and the background thread that prepares the next batches while the
-// current step runs cannot change the results.
+// sample applies random rescaling, cropping and horizontal flips. Sample i of step s depends only
+// on (seed, stream, s, i), never on what was drawn before, so a resumed run sees exactly the
+// batches the uninterrupted run would, the background thread that prepares the next batches while
+// the current step runs cannot change the results, and N processes that each take their slice of
+// one global batch (first = rank * batch) see together what one process with N times the batch
+// sees.
 #pragma once
 #include <condition_variable>
 #include <cstdint>
@@ -24,6 +26,7 @@ struct LoaderOptions {
   int64_t batch = 4;
   uint64_t seed = 1;
   uint64_t stream = 0;          // distinguishes loaders sharing a seed (content vs style)
+  int64_t first = 0;            // this process's first sample of each step's global batch
   int64_t prefetch = 2;         // batches prepared ahead
 };
 
