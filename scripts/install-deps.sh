@@ -14,7 +14,7 @@ if [[ "${1:-}" == "--test" ]]; then
   packages+=(python3-torch python3-numpy python3-torchvision)
 fi
 if [[ "${1:-}" == "--test" || "${1:-}" == "--mpi" ]]; then
-  packages+=(openmpi-bin libopenmpi-dev)
+  packages+=(openmpi-bin libopenmpi-dev iproute2)
 fi
 if [[ "${1:-}" == "--test" || "${1:-}" == "--fuzz" ]]; then
   packages+=(clang libclang-rt-14-dev)
