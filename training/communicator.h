@@ -12,8 +12,8 @@ namespace sn {
 
 // What the exchange cost, for the benchmark and the README's scaling model.
 struct CommStats {
-  double allreduce_seconds = 0;  // inside gradient and loss exchanges
-  double wait_seconds = 0;       // waiting for every rank to reach the step (stragglers)
+  double allreduce_seconds = 0;  // moving and summing the bytes of gradient and loss exchanges
+  double wait_seconds = 0;       // waiting for the slowest rank (at the step, before each exchange)
   int64_t bytes = 0;             // sent by this rank in allreduces
   int64_t allreduces = 0;
 };

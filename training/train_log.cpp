@@ -28,6 +28,14 @@ std::optional<json::Value> parse_line(const std::string& line) {
   return std::nullopt;
 }
 
+// The fields of a line that are not loss terms (read_series leaves them out).
+bool is_term(const std::string& key) {
+  static const char* const kOther[] = {"step", "lr", "time", "exchange_s", "wait_s", "exchange_bytes"};
+  for (const char* k : kOther)
+    if (key == k) return false;
+  return true;
+}
+
 }  // namespace
 
 TrainLog::TrainLog(std::filesystem::path path, int64_t resume_step) : path_(std::move(path)) {
@@ -44,7 +52,7 @@ TrainLog::TrainLog(std::filesystem::path path, int64_t resume_step) : path_(std:
   out_.open(path_, std::ios::app);
 }
 
-void TrainLog::append(int64_t step, double lr, const std::map<std::string, double>& terms, double seconds) {
+void TrainLog::append(int64_t step, double lr, const std::map<std::string, double>& terms, const TrainClock& clock) {
   std::string line = "{\"step\":" + std::to_string(step) + ",\"lr\":" + number_text(lr);
   for (const auto& [k, v] : terms) {
     line += ',';
@@ -52,7 +60,11 @@ void TrainLog::append(int64_t step, double lr, const std::map<std::string, doubl
     line += ':';
     line += number_text(v);
   }
-  line += ",\"time\":" + number_text(seconds) + "}\n";
+  line += ",\"time\":" + number_text(clock.seconds);
+  if (clock.ranks > 1)
+    line += ",\"exchange_s\":" + number_text(clock.exchange_seconds) + ",\"wait_s\":" + number_text(clock.wait_seconds) +
+            ",\"exchange_bytes\":" + std::to_string(clock.exchange_bytes);
+  line += "}\n";
   out_ << line << std::flush;
 }
 
@@ -65,7 +77,7 @@ std::map<std::string, std::vector<double>> TrainLog::read_series(const std::file
     if (!v) continue;
     for (size_t i = 0; i < v->keys.size(); ++i) {
       const std::string& key = v->keys[i];
-      if (key != "step" && key != "lr" && key != "time" && v->items[i].is(json::Value::Kind::Number))
+      if (is_term(key) && v->items[i].is(json::Value::Kind::Number))
         out[key].push_back(std::stod(v->items[i].text));
     }
   }

@@ -209,8 +209,18 @@ Terms TrainingRun::step(int64_t step) {
   Tensor images;
   Terms terms = generator_step(step, images);
   if (adversary_) discriminator_step(step, images, terms);
-  if (log_) log_->append(step, lr, terms, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count());
+  if (log_) log_->append(step, lr, terms, clock());
   return terms;
+}
+
+TrainClock TrainingRun::clock() const {
+  TrainClock c;
+  c.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+  c.ranks = comm_.size();
+  c.exchange_seconds = comm_.stats.allreduce_seconds;
+  c.wait_seconds = comm_.stats.wait_seconds;
+  c.exchange_bytes = comm_.stats.bytes;
+  return c;
 }
 
 Terms TrainingRun::generator_step(int64_t step, Tensor& images) {

@@ -58,6 +58,7 @@ class TrainingRun {
   void synchronize_replicas();
   void choose_parameters();
   void make_loaders();
+  TrainClock clock() const;
   Terms generator_step(int64_t step, Tensor& images);
   void discriminator_step(int64_t step, const Tensor& images, Terms& terms);
   std::shared_ptr<const LRSchedule> schedule(double peak) const;
