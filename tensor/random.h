@@ -20,7 +20,19 @@ class Generator {
   double normal();                         // mean 0, std 1
   uint64_t below(uint64_t n);              // uniform integer in [0, n), unbiased
 
+  // out[i] = T(mean + std * z_i) for the z_i that n calls of normal() would give, leaving the
+  // generator where those calls would. Large fills run in parallel, each chunk on a copy of the
+  // stream jumped ahead to its first draw, so the bits are the same for every thread count (the
+  // stand-in VGG16's 14.7 M weights are drawn this way on every run).
+  void fill_normal(float* out, int64_t n, double mean = 0.0, double std = 1.0);
+  void fill_normal(double* out, int64_t n, double mean = 0.0, double std = 1.0);
+  // The state `delta` calls of next_u32 later, in O(log delta) (PCG's jump-ahead).
+  void advance(uint64_t delta);
+
  private:
+  template <class T>
+  void fill_normal_impl(T* out, int64_t n, double mean, double std);
+
   uint64_t state_ = 0, inc_ = 1;
   bool has_spare_ = false;
   double spare_ = 0.0;

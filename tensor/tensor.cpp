@@ -62,10 +62,7 @@ Tensor Tensor::from_doubles(const std::vector<double>& values, const Shape& shap
 
 Tensor Tensor::randn(const Shape& shape, Generator& gen, DType dtype) {
   Tensor t = empty(shape, dtype);
-  dispatch(dtype, [&]<class T>() {
-    T* p = t.data<T>();
-    for (int64_t i = 0, n = t.numel(); i < n; ++i) p[i] = static_cast<T>(gen.normal());
-  });
+  dispatch(dtype, [&]<class T>() { gen.fill_normal(t.data<T>(), t.numel()); });
   return t;
 }
 

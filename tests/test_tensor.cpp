@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "autograd/ops.h"
+#include "tensor/cpu/parallel.h"
 #include "tensor/kernels/core.h"
 #include "tensor/random.h"
 
@@ -18,6 +19,41 @@ TEST_CASE("PCG32 matches the reference implementation's published sequence") {
   Generator g(42, 54);
   const uint32_t expected[] = {0xa15c02b7, 0x7b47f409, 0xba1d3330, 0x83d2f293, 0xbfa4784b, 0xcbed606e};
   for (uint32_t e : expected) CHECK(g.next_u32() == e);
+}
+
+TEST_CASE("PCG32's jump-ahead lands where that many draws do") {
+  for (uint64_t delta : {0ULL, 1ULL, 2ULL, 3ULL, 1000ULL, 65537ULL, 1234567ULL}) {
+    Generator walked(9, 3), jumped(9, 3);
+    for (uint64_t i = 0; i < delta; ++i) walked.next_u32();
+    jumped.advance(delta);
+    CHECK(walked.next_u32() == jumped.next_u32());
+  }
+}
+
+// The parallel fill is the reference loop of normal() calls, bit for bit: any size (odd ones end
+// on a spare, which the next fill starts with), affine or not, float or double, any thread count.
+TEST_CASE("fill_normal gives exactly the numbers normal() gives, on any thread count") {
+  for (int threads : {1, 2, 3}) {
+    cpu::ThreadsScope scope(threads);
+    for (int64_t n : {0, 1, 2, 5, 16385, 100001, 300000}) {
+      for (const auto& [mean, std] : {std::pair{0.0, 1.0}, std::pair{0.5, 0.01}}) {
+        Generator ref(11), fast(11);
+        ref.normal();  // start on a spare
+        fast.normal();
+        std::vector<double> expect(n), got(n);
+        std::vector<float> expect_f(n), got_f(n);
+        for (int64_t i = 0; i < n; ++i) expect[i] = mean + std * ref.normal();
+        fast.fill_normal(got.data(), n, mean, std);
+        for (int64_t i = 0; i < n; ++i) expect_f[i] = static_cast<float>(mean + std * ref.normal());
+        fast.fill_normal(got_f.data(), n, mean, std);
+        INFO("threads ", threads, ", n ", n, ", std ", std);
+        CHECK(got == expect);
+        CHECK(got_f == expect_f);
+        CHECK(ref.next_u32() == fast.next_u32());  // left where the calls leave it
+        CHECK(ref.normal() == fast.normal());
+      }
+    }
+  }
 }
 
 TEST_CASE("random tensors are reproducible and have the right moments") {

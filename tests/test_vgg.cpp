@@ -45,10 +45,6 @@ constexpr double kTolerance = 1e-4;
 
 bool report() { return std::getenv("STYLENET_VGG_REPORT") != nullptr; }
 
-// The stand-in's feature weights digest. Pinned once; it must never change by accident, since
-// every model trained on the stand-in records it (see vision/vgg16.h).
-constexpr const char* kStandinFeaturesSha256 = "bf4a07555b2117302ed2fff901fd4898d0f4f1c702ab469adb1acf908579e509";
-
 // Resident memory now and its peak, in bytes, from /proc/self/status.
 size_t proc_status_kb(const char* field) {
   std::ifstream f("/proc/self/status");
@@ -255,9 +251,12 @@ TEST_CASE("vgg16: the stand-in is the same on every run and build type, with tor
   const Vgg16 a = Vgg16::standin();
   CHECK(a.identity().standin);
   CHECK(a.identity().seed == Vgg16::kStandinSeed);
-  MESSAGE("stand-in features sha256: ", a.identity().features_sha256);
-  CHECK(a.identity().features_sha256 == kStandinFeaturesSha256);
-  CHECK(a.identity().str() == "vgg16:standin:seed=20140904:sha256:" + std::string(kStandinFeaturesSha256));
+  // The pinned digest is the drawn weights' digest (the identity carries it without hashing).
+  const std::string drawn = Vgg16::features_sha256(a.state_dict());
+  MESSAGE("stand-in features sha256: ", drawn);
+  CHECK(drawn == Vgg16::kStandinFeaturesSha256);
+  CHECK(a.identity().features_sha256 == Vgg16::kStandinFeaturesSha256);
+  CHECK(a.identity().str() == "vgg16:standin:seed=20140904:sha256:" + std::string(Vgg16::kStandinFeaturesSha256));
   CHECK(Vgg16::standin().identity().features_sha256 == a.identity().features_sha256);
   CHECK(Vgg16::standin(VggParts::Features, 1).identity().features_sha256 != a.identity().features_sha256);
   // kaiming_normal_(fan_out, relu): std sqrt(2 / (out * 9)); biases zero.

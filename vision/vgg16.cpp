@@ -157,10 +157,11 @@ Vgg16 Vgg16::standin(VggParts parts, uint64_t seed) {
   Generator gen(seed);
   TensorDict sd;
   for (const auto& [key, shape] : expected_tensors(parts)) {
-    Tensor t = Tensor::zeros(shape);
-    if (key.ends_with(".weight") && is_feature_key(key))
+    const bool weight = key.ends_with(".weight");
+    Tensor t = weight ? Tensor::empty(shape) : Tensor::zeros(shape);  // weights: every element drawn
+    if (weight && is_feature_key(key))
       init::kaiming_normal_(t, gen, 0.0, init::FanMode::FanOut, init::Nonlinearity::ReLU);
-    else if (key.ends_with(".weight"))
+    else if (weight)
       init::normal_(t, gen, 0.0, 0.01);
     sd.insert(key, t);
   }
@@ -168,6 +169,7 @@ Vgg16 Vgg16::standin(VggParts parts, uint64_t seed) {
   id.standin = true;
   id.seed = seed;
   id.source = "stand-in";
+  if (seed == kStandinSeed) id.features_sha256 = kStandinFeaturesSha256;  // else hashed when built
   return Vgg16(sd, parts, id);
 }
 
