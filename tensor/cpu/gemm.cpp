@@ -34,6 +34,7 @@
 
 #include "tensor/cpu/gemm_internal.h"
 #include "tensor/cpu/parallel.h"
+#include "tensor/cpu/tsan.h"
 #include "tensor/cpu/workspace.h"
 #include "tensor/error.h"
 
@@ -78,9 +79,14 @@ class PackBuffers {
   size_t a_cap_ = 0, b_cap_ = 0;
 };
 
-tbb::enumerable_thread_specific<PackBuffers>& pack_buffers() {
-  static tbb::enumerable_thread_specific<PackBuffers> buffers;
+PackBuffers& pack_buffers() {
+#ifdef SN_TSAN
+  thread_local PackBuffers buffers;  // see tensor/cpu/tsan.h
   return buffers;
+#else
+  static tbb::enumerable_thread_specific<PackBuffers> buffers;
+  return buffers.local();
+#endif
 }
 
 // op(A) already packed for all of its rows (PackedA): the k block starting at pc holds every
@@ -94,7 +100,7 @@ struct PrePackedA {
 // The serial Goto loop nest for C[0:M, 0:N] (see the top of this file).
 void gemm_tile(const KernelSet& ks, int64_t M, int64_t N, int64_t K, float alpha, Strided A,
                Strided B, float beta, float* C, int64_t ldc, PrePackedA pre = {}) {
-  PackBuffers& buf = pack_buffers().local();
+  PackBuffers& buf = pack_buffers();
   const int64_t mc = std::min(ks.mc, round_up(M, ks.mr));
   const int64_t kc = std::min(ks.kc, K);
   const int64_t nc = std::min(ks.nc, round_up(N, ks.nr));

@@ -1,4 +1,5 @@
 #include "tensor/cpu/parallel.h"
+#include "tensor/cpu/tsan.h"
 
 #include <algorithm>
 #include <atomic>
@@ -94,14 +95,6 @@ ChunkPlan plan_chunks(int64_t begin, int64_t end, int64_t grain) {
 }
 
 namespace parallel_detail {
-
-#if defined(__SANITIZE_THREAD__)
-#define SN_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define SN_TSAN 1
-#endif
-#endif
 
 #ifdef SN_TSAN
 // Under ThreadSanitizer the chunks run on plain std::threads, num_threads() of them taking chunks
