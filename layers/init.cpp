@@ -7,6 +7,8 @@
 namespace sn::init {
 
 namespace {
+thread_local int skip_random_init = 0;
+
 // Writes the values of `fresh` (same shape) into t's existing storage.
 void assign(const Tensor& t, const Tensor& fresh) {
   NoGradGuard no_grad;
@@ -21,6 +23,9 @@ double fan(const Tensor& t, FanMode mode) {
   return static_cast<double>(f);
 }
 }  // namespace
+
+SkipRandomInit::SkipRandomInit() { ++skip_random_init; }
+SkipRandomInit::~SkipRandomInit() { --skip_random_init; }
 
 double calculate_gain(Nonlinearity nl, double param) {
   switch (nl) {
@@ -43,10 +48,12 @@ std::pair<int64_t, int64_t> fan_in_and_fan_out(const Tensor& t) {
 }
 
 void uniform_(const Tensor& t, Generator& gen, double lo, double hi) {
+  if (skip_random_init) return;
   assign(t, Tensor::rand(t.shape(), gen, lo, hi, t.dtype()));
 }
 
 void normal_(const Tensor& t, Generator& gen, double mean, double std) {
+  if (skip_random_init) return;
   // mean + std * z in double, rounded once to t's dtype: drawn straight into t when it is
   // contiguous (the stand-in VGG16's 59 MB, with no float64 copy of them).
   const bool in_place = t.is_contiguous();

@@ -18,6 +18,18 @@ double calculate_gain(Nonlinearity nl, double param = 0.01);
 // (fan_in, fan_out) of a weight [out, in, *kernel] as PyTorch computes them; needs >= 2 dims.
 std::pair<int64_t, int64_t> fan_in_and_fan_out(const Tensor& t);
 
+// While one is alive on this thread, the random initializers (uniform_, normal_ and all those
+// built on them) leave tensors as they are, and draw nothing: for modules built only to receive a
+// complete state dict (a model file being loaded, with a strict load after), where drawing the
+// weights first is wasted work. Nests.
+class SkipRandomInit {
+ public:
+  SkipRandomInit();
+  ~SkipRandomInit();
+  SkipRandomInit(const SkipRandomInit&) = delete;
+  SkipRandomInit& operator=(const SkipRandomInit&) = delete;
+};
+
 void uniform_(const Tensor& t, Generator& gen, double lo = 0.0, double hi = 1.0);
 void normal_(const Tensor& t, Generator& gen, double mean = 0.0, double std = 1.0);
 void constant_(const Tensor& t, double value);

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "autograd/grad_mode.h"
+#include "layers/init.h"
 #include "tensor/error.h"
 
 #ifndef STYLENET_MODELS_DIR
@@ -118,7 +119,10 @@ StyleModel StyleModel::from_contents(SafetensorsContents c, const std::filesyste
            "' is not a StyleNet model (format '", format == c.metadata.end() ? "" : format->second, "')");
   SN_CHECK(meta(c.metadata, "format_version", path.string()) == kVersion, "'", path.string(),
            "': unsupported model version ", c.metadata.at("format_version"));
-  StyleModel model = from_description(c.metadata, path.string());
+  StyleModel model = [&] {
+    init::SkipRandomInit skip;  // every tensor comes from the file: the strict load below checks
+    return from_description(c.metadata, path.string());
+  }();
   try {
     model.load_state_dict(c.tensors);
   } catch (const Error& e) {

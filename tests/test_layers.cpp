@@ -115,6 +115,18 @@ TEST_CASE("a shared parameter is listed once, so an optimizer updates it once") 
   CHECK(net.state_dict().size() == 4);  // state_dict keeps both names, as PyTorch does
 }
 
+TEST_CASE("SkipRandomInit: modules built under it draw nothing and leave their weights for a load") {
+  Generator used(5), untouched(5);
+  {
+    init::SkipRandomInit skip;
+    Conv2d conv(3, 4, 3, {}, &used);
+    CHECK(sum(abs(conv.weight)).item() == 0.0);  // allocated zero, not drawn
+  }
+  CHECK(used.next_u32() == untouched.next_u32());
+  Conv2d drawn(3, 4, 3, {}, &used);  // the scope has ended: drawn again
+  CHECK(sum(abs(drawn.weight)).item() > 0.0);
+}
+
 TEST_CASE("state_dict round trip: values copied into the existing tensors") {
   Generator g1(1), g2(2), xg(3);
   auto a = make_net(g1);
