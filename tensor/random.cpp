@@ -24,6 +24,17 @@ constexpr uint64_t kMultiplier = 6364136223846793005ULL;
 constexpr int64_t kDrawsPerPair = 4;  // a Box-Muller pair takes two uniforms of two 32-bit draws
 }  // namespace
 
+uint64_t mix_seed(std::initializer_list<uint64_t> parts) {
+  uint64_t h = 0x6a09e667f3bcc908ULL;
+  for (uint64_t part : parts) {
+    uint64_t z = (h ^ part) + 0x9e3779b97f4a7c15ULL;  // SplitMix64 (Steele, Lea, Flood 2014)
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    h = z ^ (z >> 31);
+  }
+  return h;
+}
+
 uint32_t Generator::next_u32() {
   const uint64_t old = state_;
   state_ = old * kMultiplier + inc_;

@@ -5,8 +5,15 @@
 // the Box-Muller transform using only log, sqrt, sin and cos.
 #pragma once
 #include <cstdint>
+#include <initializer_list>
 
 namespace sn {
+
+// A well-mixed 64-bit seed from several numbers (a SplitMix64 step per part), for a generator
+// that must be a function of a tuple, such as (seed, stream, step, sample). Giving each tuple its
+// own PCG stream under one seed instead gives related sequences: PCG32's states for neighbouring
+// streams lie on arithmetic progressions.
+uint64_t mix_seed(std::initializer_list<uint64_t> parts);
 
 class Generator {
  public:

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <memory>
 
 #include "autograd/gradcheck.h"
 #include "layers/layers.h"
@@ -117,14 +118,17 @@ TEST_CASE("a shared parameter is listed once, so an optimizer updates it once") 
 
 TEST_CASE("SkipRandomInit: modules built under it draw nothing and leave their weights for a load") {
   Generator used(5), untouched(5);
+  std::unique_ptr<Conv2d> conv;
   {
     init::SkipRandomInit skip;
-    Conv2d conv(3, 4, 3, {}, &used);
-    CHECK(sum(abs(conv.weight)).item() == 0.0);  // allocated zero, not drawn
+    conv = std::make_unique<Conv2d>(3, 4, 3, Conv2dConfig{}, &used);
   }
-  CHECK(used.next_u32() == untouched.next_u32());
-  Conv2d drawn(3, 4, 3, {}, &used);  // the scope has ended: drawn again
+  CHECK(used.next_u32() == untouched.next_u32());  // nothing drawn
+  Generator again(5);
+  Conv2d drawn(3, 4, 3, {}, &again);  // outside the scope: drawn as usual
   CHECK(sum(abs(drawn.weight)).item() > 0.0);
+  conv->load_state_dict(drawn.state_dict());  // what a model file's strict load then does
+  CHECK(conv->weight.to_vector<float>() == drawn.weight.to_vector<float>());
 }
 
 TEST_CASE("state_dict round trip: values copied into the existing tensors") {

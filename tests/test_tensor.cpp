@@ -56,6 +56,13 @@ TEST_CASE("fill_normal gives exactly the numbers normal() gives, on any thread c
   }
 }
 
+TEST_CASE("mix_seed depends on every part and on their order") {
+  CHECK(mix_seed({1, 2, 3}) == mix_seed({1, 2, 3}));
+  CHECK(mix_seed({1, 2, 3}) != mix_seed({1, 3, 2}));
+  CHECK(mix_seed({1, 2, 3}) != mix_seed({1, 2, 4}));
+  CHECK(mix_seed({0}) != mix_seed({0, 0}));
+}
+
 TEST_CASE("random tensors are reproducible and have the right moments") {
   Generator a(7), b(7);
   const Tensor x = Tensor::randn({10000}, a), y = Tensor::randn({10000}, b);

@@ -12,8 +12,7 @@ namespace sn {
 
 ImageLoader::ImageLoader(const std::vector<std::string>& files, const LoaderOptions& options) : opt_(options) {
   SN_CHECK(!files.empty(), "ImageLoader: no image files");
-  SN_CHECK(opt_.crop >= 8 && opt_.batch >= 1 && opt_.max_zoom_out >= 1.0 && opt_.first >= 0 &&
-               opt_.first + opt_.batch < (int64_t{1} << 24),
+  SN_CHECK(opt_.crop >= 8 && opt_.batch >= 1 && opt_.max_zoom_out >= 1.0 && opt_.first >= 0,
            "ImageLoader: bad options");
   images_.resize(files.size());
   const int64_t keep = static_cast<int64_t>(std::ceil(opt_.crop * opt_.max_zoom_out));
@@ -49,8 +48,8 @@ Tensor ImageLoader::make_batch(int64_t step) const {
   Tensor out = Tensor::empty({n, 3, c, c});
   float* o = out.data<float>();
   for (int64_t b = 0; b < n; ++b) {
-    // Sample (first + b) of this step's global batch: its own stream of random numbers.
-    Generator gen(opt_.seed * 1000003ULL + opt_.stream, (static_cast<uint64_t>(step) << 24) + opt_.first + b);
+    // Sample (first + b) of this step's global batch: its own generator, seeded from all four.
+    Generator gen(mix_seed({opt_.seed, opt_.stream, static_cast<uint64_t>(step), static_cast<uint64_t>(opt_.first + b)}));
     const Image& im = images_[gen.below(images_.size())];
     // Random zoom: a square window of side `win` (>= crop) is resampled to crop x crop.
     const int64_t short_side = std::min(im.h, im.w);
