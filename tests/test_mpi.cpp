@@ -51,8 +51,8 @@ std::vector<std::string> resume_args(const fs::path& run) {
   return {"--run", run.string(), "--resume", "--checkpoint-every", "4", "--sample-every", "0", "--quiet", "--threads", "1"};
 }
 
-void run_ok(const std::vector<std::string>& argv) {
-  const ProcessResult r = run_process(argv, {}, 300);
+void run_ok(const std::vector<std::string>& argv, const std::vector<std::string>& env = {}) {
+  const ProcessResult r = run_process(argv, env, 300);
   INFO(r.err);
   REQUIRE(r.status == 0);
 }
@@ -72,10 +72,11 @@ double vector_difference(const fs::path& a, const fs::path& b) {
   return std::sqrt(num / den);
 }
 
-// What "the same parameters" can mean for Adam when the gradient is summed in another order
-// (per rank, then over ranks): a gradient component that is zero up to rounding takes its sign from
-// the rounding, and Adam's steps are close to lr * sign(gradient) for it, so such weights move
-// apart by ~lr while the parameter vector as a whole agrees to a few 1e-6 (README: measured).
+// What "the same parameters" can mean in float32: the gradient is summed in another order (per
+// rank, then over ranks, and the kernels block their sums by shape), and Adam divides each
+// component by its own running scale, so rounding-level differences in small components become
+// differences in the weights. Measured after 20 steps: 5e-7 to 4.1e-5 of the parameter vector's
+// norm depending on the split (README), with every loss within 1e-6.
 void check_same_parameters(const fs::path& a, const fs::path& b, double bound) {
   const double d = vector_difference(a, b);
   INFO("||a - b|| / ||a|| = ", d);
@@ -190,7 +191,7 @@ TEST_CASE("mpi: N ranks with batch b give one process's model and losses with ba
     const fs::path ranks = dir.path / ("ranks" + std::to_string(n)), one = dir.path / ("one" + std::to_string(n));
     run_ok(mpirun_argv(n, run_args(ranks, 1, 20)));
     run_ok(mpirun_argv(1, run_args(one, n, 20)));
-    check_same_parameters(ranks, one, 2e-5);
+    check_same_parameters(ranks, one, 1e-4);
     check_same_losses(ranks, one);
     CHECK(load_checkpoint(ranks / "checkpoint.safetensors").info.at("ranks") == std::to_string(n));
   }
@@ -202,7 +203,7 @@ TEST_CASE("mpi: with a discriminator, N ranks give one process's model and losse
                                         "--d-base", "4", "--d-layers", "2", "--pool", "0"};
   run_ok(mpirun_argv(2, run_args(dir.path / "ranks", 1, 10, gan)));
   run_ok(mpirun_argv(1, run_args(dir.path / "one", 2, 10, gan)));
-  check_same_parameters(dir.path / "ranks", dir.path / "one", 2e-5);
+  check_same_parameters(dir.path / "ranks", dir.path / "one", 1e-4);
   check_same_losses(dir.path / "ranks", dir.path / "one");
   for (const char* term : {"adv_d", "d_acc_real"})
     CHECK(TrainLog::read_series(dir.path / "ranks" / "log.jsonl").at(term).size() == 10);
