@@ -14,8 +14,7 @@ namespace sn {
 struct CommStats {
   double allreduce_seconds = 0;  // moving and summing the bytes of gradient and loss exchanges
   double wait_seconds = 0;       // waiting for the slowest rank (at the step, before each exchange)
-  int64_t bytes = 0;             // sent by this rank in allreduces
-  int64_t allreduces = 0;
+  int64_t bytes = 0;             // the payload of the allreduces (each rank's buffer, summed over calls)
 };
 
 class Communicator {

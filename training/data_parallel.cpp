@@ -38,15 +38,19 @@ void check_identical(Communicator& comm, const TensorDict& tensors, const std::s
 
 void average_gradients(Communicator& comm, const std::vector<Tensor>& params) {
   if (comm.size() == 1) return;
-  std::vector<float> flat;
+  size_t total = 0;
   for (const Tensor& p : params) {
-    const Tensor g = p.grad();
-    if (g.defined()) {
-      const std::vector<float> v = g.contiguous().to_vector<float>();
-      flat.insert(flat.end(), v.begin(), v.end());
-    } else {
-      flat.insert(flat.end(), static_cast<size_t>(p.numel()), 0.0f);  // every rank sends the same layout
+    SN_CHECK(p.dtype() == DType::Float32, "average_gradients: float32 parameters only");
+    total += static_cast<size_t>(p.numel());
+  }
+  std::vector<float> flat(total, 0.0f);  // a parameter without a gradient sends zeros: the same layout everywhere
+  size_t offset = 0;
+  for (const Tensor& p : params) {
+    if (const Tensor g = p.grad(); g.defined()) {
+      const Tensor c = g.contiguous();
+      std::memcpy(flat.data() + offset, c.data<float>(), static_cast<size_t>(c.numel()) * sizeof(float));
     }
+    offset += static_cast<size_t>(p.numel());
   }
   comm.allreduce_sum(flat.data(), flat.size());
   const float scale = 1.0f / static_cast<float>(comm.size());

@@ -18,7 +18,7 @@ struct TrainClock {
   int ranks = 1;
   double exchange_seconds = 0;  // in gradient and loss allreduces (logged with ranks > 1)
   double wait_seconds = 0;      // waiting for the slowest rank (step start, before exchanges)
-  int64_t exchange_bytes = 0;   // sent by rank 0 in allreduces
+  int64_t exchange_bytes = 0;   // the allreduces' payload (CommStats::bytes)
 };
 
 class TrainLog {

@@ -269,9 +269,10 @@ void TrainingRun::discriminator_step(int64_t step, const Tensor& images, Terms& 
     acc = discriminator_accuracy(opt_.adversarial.loss, r, f);
   }
   a.sched.step();
-  Terms d_terms = {{"adv_d", d_loss}, {"d_acc_real", acc.real}, {"d_acc_fake", acc.fake}};
-  average_terms(comm_, d_terms);
-  terms.insert(d_terms.begin(), d_terms.end());
+  Terms accuracy = {{"d_acc_real", acc.real}, {"d_acc_fake", acc.fake}};  // adv_d is averaged already
+  average_terms(comm_, accuracy);
+  terms.insert(accuracy.begin(), accuracy.end());
+  terms["adv_d"] = d_loss;
 }
 
 void TrainingRun::save(int64_t step) {
