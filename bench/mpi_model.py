@@ -2,11 +2,11 @@
 """Reads the runs scripts/bench-mpi.sh made (rank 0's log.jsonl of each) and prints the measured
 scaling on this machine and a model of the step time on larger clusters.
 
-    mpi_model.py WORK_DIR STAGE...    (runs WORK_DIR/<stage>-1 and WORK_DIR/<stage>-2)
+    mpi_model.py WORK_DIR STAGE...    (runs WORK_DIR/<stage>-1, -2 and -half)
 
 Model (weak scaling: every node keeps its share of the global batch; the per-node compute time is
-the one measured here for one rank with that share alone on the machine, so a node with more cores has a smaller compute time and a
-larger exchange share than printed):
+the one measured here for one rank with that share alone on the machine, so a node with more
+cores has a smaller compute time and a larger exchange share than printed):
     T(N) = compute + exchange(N)
     exchange(N), what StyleNet does: a reduce to rank 0 and a broadcast from it, each a binomial tree
                  of ceil(log2 N) rounds of the whole buffer M (Open MPI's non-blocking reduce and
