@@ -45,7 +45,7 @@ std::vector<Method> parse_methods(const std::vector<std::string>& names) {
 
 int run(const std::vector<std::string>& argv) {
   const Args args(argv, {"contents", "styles", "model", "methods", "size", "steps", "table", "sheet", "sheet-method",
-                         "threads", "laplacian-weight", "refine-steps"},
+                         "threads", "laplacian-weight", "refine-steps", "heldout"},
                   {"quiet"});
   if (!args.positional().empty()) throw UsageError("unexpected argument '" + args.positional()[0] + "'");
   apply_threads(args);
@@ -64,9 +64,18 @@ int run(const std::vector<std::string>& argv) {
   if (std::find(opt.methods.begin(), opt.methods.end(), sheet_method) == opt.methods.end())
     throw UsageError("--sheet-method '" + args.get("sheet-method", "") + "' is not among --methods");
 
+  std::vector<std::string> content_files, style_files;
+  if (args.has("heldout")) {
+    if (args.has("contents") || args.has("styles")) throw UsageError("--heldout chooses the images: no --contents or --styles");
+    HeldOutSet set = held_out_set(args.get_int("heldout", 10, 1, 1000));
+    content_files = std::move(set.contents), style_files = std::move(set.styles);
+  } else {
+    content_files = image_list(args.get("contents", ""), "content_");
+    style_files = image_list(args.get("styles", ""), "style_");
+  }
   std::vector<Tensor> contents, styles;
-  for (const auto& f : image_list(args.get("contents", ""), "content_")) contents.push_back(load_image(f));
-  for (const auto& f : image_list(args.get("styles", ""), "style_")) styles.push_back(load_image(f));
+  for (const auto& f : content_files) contents.push_back(load_image(f));
+  for (const auto& f : style_files) styles.push_back(load_image(f));
   if (contents.empty() || styles.empty()) throw Error("no content or no style images to evaluate");
 
   const Vgg16 encoder = Vgg16::load();
@@ -96,6 +105,8 @@ extern const Command kEvalCommand = {
     std::string(
         "usage: stylenet eval [--contents D|f1,f2] [--styles D|f1,f2] [--model M] [options]\n"
         "  --contents, --styles   folders or comma-separated files (default: the shared samples)\n"
+        "  --heldout N            N x N pairs of the held-out protocol instead: every 10th photo and artwork\n"
+        "                         of $STYLENET_DATA/data (no shipped decoder trained on them), N evenly spaced\n"
         "  --methods m1,m2        which methods, each a row (default: ") + method_names(EvalOptions{}.methods) +
         "):\n" +
     method_help(nullptr, 21) +
@@ -108,7 +119,9 @@ extern const Command kEvalCommand = {
         "  --table T.md           write the Markdown table\n"
         "  --sheet S.png          write a contact sheet (styles across, contents down) of --sheet-method\n"
         "Scores: content loss at the model's tap, style loss (mean/std over relu1_2, relu2_2, relu3_3,\n"
-        "relu4_3; the table gives each tap's term too) and edge SSIM to the photo, all with the same encoder.\n"),
+        "relu4_3; the table gives each tap's term too), Gram loss over the same taps, edge SSIM to the photo,\n"
+        "and identity (the share of results whose nearest style by Gram distance is the one used), all with\n"
+        "the same encoder.\n"),
     run};
 
 }  // namespace sn::cli

@@ -12,6 +12,7 @@ extern const Command kFeaturesCommand;
 extern const Command kClassifyCommand;
 extern const Command kFetchWeightsCommand;
 extern const Command kJudgeCommand;
+extern const Command kAssembleCommand;
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> all = {
@@ -19,6 +20,7 @@ const std::vector<Command>& commands() {
       kTrainCommand,
       kEvalCommand,
       kJudgeCommand,
+      kAssembleCommand,
       kDemoCommand,
       kConvertCommand,
       kFeaturesCommand,

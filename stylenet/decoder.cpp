@@ -13,18 +13,25 @@ namespace {
 // The VGG16 encoder's steps from the image up to the tap: (in, out) of each conv, {0, 0} for a
 // max-pool. Blocks are (64, 64), (128, 128), (256, 256, 256), (512, 512, 512), ...
 std::vector<std::pair<int64_t, int64_t>> encoder_steps(const std::string& tap) {
-  std::vector<std::pair<int64_t, int64_t>> s = {{3, 64}, {64, 64}, {0, 0}, {64, 128}, {128, 128}, {0, 0},
-                                                {128, 256}};
-  if (tap == "relu3_1") return s;
-  if (tap == "relu4_1") {
-    s.insert(s.end(), {{256, 256}, {256, 256}, {0, 0}, {256, 512}});
-    return s;
-  }
-  SN_CHECK(false, "Decoder: unsupported tap '", tap, "' (choose relu3_1 or relu4_1)");
-  return {};
+  static const std::vector<std::pair<int64_t, int64_t>> to_relu4_1 = {
+      {3, 64}, {64, 64}, {0, 0}, {64, 128}, {128, 128}, {0, 0}, {128, 256}, {256, 256}, {256, 256}, {0, 0}, {256, 512}};
+  const std::vector<std::string>& taps = decoder_taps();
+  const auto it = std::find(taps.begin(), taps.end(), tap);
+  SN_CHECK(it != taps.end(), "Decoder: unsupported tap '", tap, "' (choose relu1_1, relu2_1, relu3_1 or relu4_1)");
+  // relu<k>_1 is the first conv after the (k-1)-th pool.
+  const int64_t pools = it - taps.begin();
+  auto end = to_relu4_1.begin();
+  for (int64_t seen = 0; seen < pools; ++end)
+    if (end->first == 0) ++seen;
+  return {to_relu4_1.begin(), end + 1};
 }
 
 }  // namespace
+
+const std::vector<std::string>& decoder_taps() {
+  static const std::vector<std::string> taps = {"relu1_1", "relu2_1", "relu3_1", "relu4_1"};
+  return taps;
+}
 
 int64_t Decoder::tap_channels(const std::string& tap) { return encoder_steps(tap).back().second; }
 

@@ -8,6 +8,8 @@
 //   relu4_1 (512 ch, 1/8 res):  512>256, up, 256>256, 256>256, 256>128, up, 128>128, 128>64, up,
 //                               64>64, 64>3
 //   relu3_1 (256 ch, 1/4 res):  256>128, up, 128>128, 128>64, up, 64>64, 64>3
+//   relu2_1 (128 ch, 1/2 res):  128>64, up, 64>64, 64>3
+//   relu1_1 (64 ch, full res):  64>3
 //
 // `width` multiplies every hidden channel count (rounded, at least 1; the input channels stay the
 // tap's and the output 3), e.g. 0.5 for a decoder four times cheaper to train on a CPU.
@@ -24,8 +26,11 @@
 
 namespace sn {
 
+// The taps a decoder can start from, deepest last: relu1_1, relu2_1, relu3_1, relu4_1.
+const std::vector<std::string>& decoder_taps();
+
 struct DecoderConfig {
-  std::string tap = "relu4_1";  // "relu3_1" or "relu4_1"
+  std::string tap = "relu4_1";  // one of decoder_taps()
   double width = 1.0;           // hidden channel multiplier, > 0
 };
 
@@ -39,7 +44,7 @@ class Decoder : public Module {
 
   const DecoderConfig& config() const { return config_; }
   int64_t input_channels() const { return in_channels_; }
-  // How much the decoder upsamples: 4 from relu3_1, 8 from relu4_1.
+  // How much the decoder upsamples: 1 from relu1_1, 2, 4, 8 from relu4_1.
   int64_t scale() const;
 
   // Channels and resolution of a supported tap; throws naming the supported ones otherwise.

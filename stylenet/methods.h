@@ -13,7 +13,9 @@ namespace sn {
 enum class FusionMethod { Learned, AdaIN, WCT };
 
 enum class Method {
-  Learned, AdaIN, WCT,  // feed-forward, one fusion each
+  Learned, AdaIN, WCT,  // feed-forward, one fusion each, at the model's tap
+  MultiLevel,           // WCT at the model's tap, then at each shallower level the model has
+  LearnedMultiLevel,    // the learned fusion at the model's tap, then WCT at each shallower level
   Optimize,             // Gatys-style optimisation of the image itself (stylenet/optimize.h)
   Refine,               // the learned result, then a few steps of that optimisation
   DecodedOptimize,      // diagnostic: the optimum through the model's encoder and decoder
@@ -27,6 +29,7 @@ struct MethodInfo {
   std::optional<FusionMethod> fusion; // set for the feed-forward methods
   bool stylize;                       // offered by `stylenet stylize` (else only by `eval`)
   const char* alias = nullptr;        // another accepted name ("lst")
+  bool multi_level = false;           // the fusion runs at every level of the model, deepest first
 };
 
 // Every method, in the order help texts list them.

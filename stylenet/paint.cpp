@@ -25,6 +25,7 @@ Tensor paint(const Vgg16& encoder, const StyleModel* model, const Tensor& photo,
   SN_CHECK(model, "paint: the ", method_name(options.method), " method needs a style model");
   StylizeOptions so = options.stylize;
   so.method = *fusion;
+  so.multi_level = method_info(options.method).multi_level;
   return stylize(encoder, *model, content, styles, so);
 }
 

@@ -2,6 +2,7 @@
 
 #include <dlfcn.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <sstream>
 
@@ -24,6 +25,54 @@ const std::string& meta(const Metadata& m, const std::string& key, const std::st
   const auto it = m.find(key);
   SN_CHECK(it != m.end(), "'", source, "': its metadata lacks '", key, "'");
   return it->second;
+}
+
+std::string exact_text(double v) {
+  std::ostringstream os;
+  os.precision(17);  // round-trips the double exactly
+  os << v;
+  return os.str();
+}
+
+double parse_width(const std::string& text, const std::string& source) {
+  double w = 0;
+  try {
+    w = std::stod(text);
+  } catch (const std::logic_error&) {
+    throw Error(detail::cat("'", source, "': malformed decoder width '", text, "' in its metadata"));
+  }
+  SN_CHECK(w > 0 && w <= 4, "'", source, "': decoder width out of range");
+  return w;
+}
+
+// Depth of a decoder tap: its position in decoder_taps() (relu1_1 is 0).
+int64_t tap_depth(const std::string& tap) {
+  const auto& taps = decoder_taps();
+  return std::find(taps.begin(), taps.end(), tap) - taps.begin();
+}
+
+std::shared_ptr<Decoder> level_decoder(const std::string& tap, double width) {
+  auto d = std::make_shared<Decoder>(DecoderConfig{tap, width});
+  d->eval();
+  return d;
+}
+
+// "relu2_1:1,relu1_1:1" -> levels with fresh decoders.
+std::vector<StyleLevel> parse_levels(const std::string& text, const std::string& source) {
+  std::vector<StyleLevel> levels;
+  size_t start = 0;
+  while (start < text.size()) {
+    const size_t comma = std::min(text.find(',', start), text.size());
+    const std::string item = text.substr(start, comma - start);
+    const size_t colon = item.find(':');
+    SN_CHECK(colon != std::string::npos, "'", source, "': malformed level '", item, "' (tap:width)");
+    const std::string tap = item.substr(0, colon);
+    SN_CHECK(tap_depth(tap) < static_cast<int64_t>(decoder_taps().size()), "'", source, "': unknown level tap '",
+             tap, "'");
+    levels.push_back({tap, level_decoder(tap, parse_width(item.substr(colon + 1), source))});
+    start = comma + 1;
+  }
+  return levels;
 }
 
 }  // namespace
@@ -49,6 +98,8 @@ StyleModel::StyleModel(const StyleModelConfig& config, std::string encoder_ident
 TensorDict StyleModel::state_dict() const {
   TensorDict all = decoder->state_dict().add_prefix("decoder.");
   for (const auto& [k, v] : fusion->state_dict().add_prefix("fusion.")) all.insert(k, v);
+  for (const StyleLevel& l : levels)
+    for (const auto& [k, v] : l.decoder->state_dict().add_prefix("level." + l.tap + ".")) all.insert(k, v);
   if (collection) {
     all.insert("collection.style_mean", collection->mean);
     all.insert("collection.style_matrix", collection->matrix);
@@ -58,12 +109,19 @@ TensorDict StyleModel::state_dict() const {
 
 void StyleModel::load_state_dict(const TensorDict& dict) {
   const TensorDict dec = dict.strip_prefix("decoder."), fus = dict.strip_prefix("fusion."),
-                   col = dict.strip_prefix("collection.");
-  const size_t used = dec.size() + fus.size() + col.size();
+                   col = dict.strip_prefix("collection."), lev = dict.strip_prefix("level.");
+  const size_t used = dec.size() + fus.size() + col.size() + lev.size();
   SN_CHECK(used == dict.size(), "StyleModel: ", dict.size() - used,
-           " keys are neither decoder.*, fusion.* nor collection.*");
+           " keys are neither decoder.*, fusion.*, level.* nor collection.*");
   decoder->load_state_dict(dec);
   fusion->load_state_dict(fus);
+  size_t level_keys = 0;
+  for (const StyleLevel& l : levels) {
+    const TensorDict d = lev.strip_prefix(l.tap + ".");
+    l.decoder->load_state_dict(d);
+    level_keys += d.size();
+  }
+  SN_CHECK(level_keys == lev.size(), "StyleModel: ", lev.size() - level_keys, " level.* keys belong to no level");
   if (col.empty()) return;
   const Tensor* m = col.find("style_mean");
   const Tensor* t = col.find("style_matrix");
@@ -84,25 +142,45 @@ void StyleModel::save(const std::filesystem::path& path, StoredDType stored, con
 }
 
 Metadata StyleModel::describe() const {
-  std::ostringstream width;
-  width.precision(17);  // round-trips the double exactly
-  width << config_.decoder_width;
-  return {{"tap", config_.tap}, {"decoder_width", width.str()}, {"k", std::to_string(config_.k)},
-          {"encoder", encoder_identity_}};
+  Metadata m = {{"tap", config_.tap}, {"decoder_width", exact_text(config_.decoder_width)},
+                {"k", std::to_string(config_.k)}, {"encoder", encoder_identity_}};
+  std::string text;
+  for (const StyleLevel& l : levels)
+    text += (text.empty() ? "" : ",") + l.tap + ":" + exact_text(l.decoder->config().width);
+  if (!text.empty()) m["levels"] = text;
+  return m;
+}
+
+void StyleModel::add_level(const StyleModel& other) {
+  const std::string& tap = other.config().tap;
+  const std::string& above = levels.empty() ? config_.tap : levels.back().tap;
+  SN_CHECK(tap_depth(tap) < tap_depth(above), "add_level: a level at ", tap, " must be shallower than ", above);
+  SN_CHECK(other.encoder_identity() == encoder_identity_, "add_level: the level's decoder was trained with encoder ",
+           other.encoder_identity(), ", this model with ", encoder_identity_);
+  auto d = level_decoder(tap, other.config().decoder_width);
+  d->load_state_dict(other.decoder->state_dict());
+  levels.push_back({tap, d});
 }
 
 StyleModel StyleModel::from_description(const Metadata& m, const std::string& source, Generator* gen) {
   StyleModelConfig cfg;
   cfg.tap = meta(m, "tap", source);
+  cfg.decoder_width = parse_width(meta(m, "decoder_width", source), source);
   try {
-    cfg.decoder_width = std::stod(meta(m, "decoder_width", source));
     cfg.k = std::stoll(meta(m, "k", source));
   } catch (const std::logic_error&) {
-    throw Error(detail::cat("'", source, "': malformed decoder_width or k in its metadata"));
+    throw Error(detail::cat("'", source, "': malformed k in its metadata"));
   }
-  SN_CHECK(cfg.decoder_width > 0 && cfg.decoder_width <= 4 && cfg.k >= 1 && cfg.k <= 512, "'", source,
-           "': decoder_width or k out of range");
-  return StyleModel(cfg, meta(m, "encoder", source), gen);
+  SN_CHECK(cfg.k >= 1 && cfg.k <= 512, "'", source, "': k out of range");
+  StyleModel model(cfg, meta(m, "encoder", source), gen);
+  const auto levels = m.find("levels");
+  if (levels != m.end())
+    for (StyleLevel& l : parse_levels(levels->second, source)) {
+      const std::string& above = model.levels.empty() ? cfg.tap : model.levels.back().tap;
+      SN_CHECK(tap_depth(l.tap) < tap_depth(above), "'", source, "': level ", l.tap, " is not shallower than ", above);
+      model.levels.push_back(std::move(l));
+    }
+  return model;
 }
 
 StyleModel StyleModel::load(const std::filesystem::path& path) {

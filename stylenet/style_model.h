@@ -38,6 +38,15 @@ struct CollectionStyle {
   StyleStatistics statistics() const { return {mean, Tensor(), matrix}; }
 };
 
+// A shallower level of multi-level transfer (Li et al. 2017, Universal Style Transfer): a decoder
+// that inverts the encoder at `tap`. Stylizing with levels fuses at the model's tap and decodes,
+// then encodes that result at each level's tap, fuses again and decodes with the level's decoder:
+// the shallow levels restore the low-level statistics (colour, fine texture) the deep decoder loses.
+struct StyleLevel {
+  std::string tap;  // shallower than the model's tap, e.g. "relu2_1"
+  std::shared_ptr<Decoder> decoder;
+};
+
 class StyleModel {
  public:
   StyleModel(const StyleModelConfig& config, std::string encoder_identity, Generator* gen = nullptr);
@@ -51,17 +60,21 @@ class StyleModel {
             const Metadata& extra = {}) const;
 
   // What identifies the model's shape and encoder, as strings: "tap", "decoder_width", "k",
-  // "encoder". Model files and training checkpoints both carry it in their metadata.
+  // "encoder", and "levels" ("relu2_1:1,relu1_1:1", tap:width) when it has levels. Model files and training checkpoints both carry it in their metadata.
   Metadata describe() const;
   // A model (freshly initialised) of the shape and encoder `m` describes; throws sn::Error naming
   // `source` for a missing, malformed or out-of-range entry.
   static StyleModel from_description(const Metadata& m, const std::string& source, Generator* gen = nullptr);
 
+  // Adds `other`'s decoder as a level (other.config().tap must be shallower than this model's tap
+  // and than every level it has; same encoder). Levels are kept deepest first.
+  void add_level(const StyleModel& other);
+
   // Throws unless `encoder` is the one this model was trained with.
   void check_encoder(const Vgg16& encoder) const;
 
-  // "decoder.*" and "fusion.*" keys, and "collection.style_mean" / "collection.style_matrix" when
-  // the model has a built-in style.
+  // "decoder.*" and "fusion.*" keys, "level.<tap>.*" for each level, and
+  // "collection.style_mean" / "collection.style_matrix" when the model has a built-in style.
   TensorDict state_dict() const;
   void load_state_dict(const TensorDict& dict);
 
@@ -72,6 +85,7 @@ class StyleModel {
   std::shared_ptr<Decoder> decoder;
   std::shared_ptr<LearnedFusion> fusion;
   std::optional<CollectionStyle> collection;
+  std::vector<StyleLevel> levels;  // deepest first; empty for a single-level model
 
  private:
   static StyleModel from_contents(SafetensorsContents contents, const std::filesystem::path& path);

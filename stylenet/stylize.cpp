@@ -16,6 +16,8 @@ void check_arguments(const StyleModel& model, const Tensor& content, const std::
            "stylize: content must be [1, 3, H, W], got ", shape_str(content.shape()));
   SN_CHECK(!styles.empty() || (model.collection && opt.method == FusionMethod::Learned),
            "stylize: no style image given (only a collection model, with the learned fusion, has a built-in style)");
+  SN_CHECK(opt.level_method != FusionMethod::Learned || !opt.multi_level || model.levels.empty(),
+           "stylize: the shallower levels fuse with adain or wct (the learned fusion exists at the model's tap only)");
   SN_CHECK(opt.alpha >= 0 && opt.alpha <= 1, "stylize: alpha must be in [0, 1], got ", opt.alpha);
   for (const StyleImage& s : styles) {
     SN_CHECK(s.image.dim() == 4 && s.image.size(0) == 1 && s.image.size(1) == 3,
@@ -27,11 +29,10 @@ void check_arguments(const StyleModel& model, const Tensor& content, const std::
            content.size(2), " is too small (at least ", 2 * ds, " pixels a side)");
 }
 
-// The fusion with its styles: each style image's features, or the model's built-in style.
-std::unique_ptr<Fusion> fusion_with_styles(const Vgg16& encoder, const StyleModel& model,
+// The fusion at `tap` with its styles: each style image's features, or the model's built-in style.
+std::unique_ptr<Fusion> fusion_with_styles(const Vgg16& encoder, const StyleModel& model, const std::string& tap,
                                            const std::vector<StyleImage>& styles, FusionMethod method) {
   std::unique_ptr<Fusion> fusion = Fusion::make(method, model.fusion.get());
-  const std::string& tap = model.config().tap;
   if (styles.empty()) fusion->add_style(model.collection->statistics());
   for (const StyleImage& s : styles) {
     const Tensor S = encoder.features(s.image, {tap}).at(tap);
@@ -39,6 +40,24 @@ std::unique_ptr<Fusion> fusion_with_styles(const Vgg16& encoder, const StyleMode
     fusion->add_style(S, s.weight);
   }
   return fusion;
+}
+
+// One level: encode `image` at `tap`, fuse, decode with `decoder`; tiled, with whole-image
+// fusion statistics. Returns the decoded image, unclamped, cropped to the input's size.
+Tensor stylize_level(const Vgg16& encoder, const std::string& tap, Decoder& decoder, Fusion& fusion,
+                     const Tensor& image, const StylizeOptions& opt) {
+  const TileGrid grid(image, opt.tile, opt.border, Decoder::tap_downsampling(tap), tile_margin(tap));
+  TileFeatures features(encoder, grid, tap, opt.feature_cache_bytes);
+  // Phase 1: the content's whole-image statistics, over every tile's own region.
+  for (int pass = 0; pass < fusion.content_passes(); ++pass) {
+    for (size_t i = 0; i < grid.tiles().size(); ++i) fusion.add_content(features.get(i), grid.own_features(i));
+    fusion.end_pass();
+  }
+  // Phase 2: fuse and decode each tile; keep its own region.
+  Tensor out = Tensor::empty(grid.padded().shape());
+  for (size_t i = 0; i < grid.tiles().size(); ++i)
+    grid.paste(i, decoder.forward(fusion.apply(features.take(i), opt.alpha)), out);
+  return grid.unpad(out);
 }
 
 }  // namespace
@@ -57,19 +76,15 @@ Tensor stylize(const Vgg16& encoder, const StyleModel& model, const Tensor& cont
   check_arguments(model, content, styles, opt);
   model.check_encoder(encoder);
   const std::string& tap = model.config().tap;
-  const TileGrid grid(content, opt.tile, opt.border, Decoder::tap_downsampling(tap), tile_margin(tap));
-  TileFeatures features(encoder, grid, tap, opt.feature_cache_bytes);
-  const std::unique_ptr<Fusion> fusion = fusion_with_styles(encoder, model, styles, opt.method);
-  // Phase 1: the content's whole-image statistics, over every tile's own region.
-  for (int pass = 0; pass < fusion->content_passes(); ++pass) {
-    for (size_t i = 0; i < grid.tiles().size(); ++i) fusion->add_content(features.get(i), grid.own_features(i));
-    fusion->end_pass();
-  }
-  // Phase 2: fuse and decode each tile; keep its own region.
-  Tensor out = Tensor::empty(grid.padded().shape());
-  for (size_t i = 0; i < grid.tiles().size(); ++i)
-    grid.paste(i, model.decoder->forward(fusion->apply(features.take(i), opt.alpha)), out);
-  Tensor result = clamp(grid.unpad(out), 0.0, 1.0);
+  Tensor result = clamp(stylize_level(encoder, tap, *model.decoder,
+                                      *fusion_with_styles(encoder, model, tap, styles, opt.method), content, opt),
+                        0.0, 1.0);
+  // The shallower levels need the style images themselves (a built-in style is only the model's tap's).
+  if (opt.multi_level && !styles.empty())
+    for (const StyleLevel& level : model.levels) {
+      const auto fusion = fusion_with_styles(encoder, model, level.tap, styles, opt.level_method);
+      result = clamp(stylize_level(encoder, level.tap, *level.decoder, *fusion, result, opt), 0.0, 1.0);
+    }
   if (opt.preserve_color) result = transfer_luminance(result, content);
   return result;
 }

@@ -21,7 +21,12 @@ struct StyleImage {
 };
 
 struct StylizeOptions {
-  FusionMethod method = FusionMethod::Learned;
+  FusionMethod method = FusionMethod::Learned;  // at the model's tap
+  // Then, with style images, at each shallower level the model has (StyleModel::levels), deepest
+  // first: encode the result so far at the level's tap, fuse with `level_method`, decode with the
+  // level's decoder. alpha applies at every level.
+  bool multi_level = false;
+  FusionMethod level_method = FusionMethod::WCT;
   double alpha = 1.0;           // style strength: fused features alpha * t + (1 - alpha) * C
   bool preserve_color = false;  // keep the content's colours (luminance-only transfer)
   int64_t tile = 512;           // tile side in pixels for the convolution passes; 0 = no tiling
@@ -32,7 +37,7 @@ struct StylizeOptions {
 };
 
 // content [1, 3, H, W] in [0, 1] -> stylized [1, 3, H, W] in [0, 1]. `model` gives the decoder
-// (every method) and the learned fusion (method Learned). With no style images, a collection
+// (every method), the learned fusion (method Learned) and the levels (multi_level). With no style images, a collection
 // model paints in its built-in style (StyleModel::collection). Inference only (no autograd graph).
 Tensor stylize(const Vgg16& encoder, const StyleModel& model, const Tensor& content,
                const std::vector<StyleImage>& styles, const StylizeOptions& options = {});

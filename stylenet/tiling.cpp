@@ -28,7 +28,9 @@ Tensor crop(const Tensor& x, int64_t y0, int64_t y1, int64_t x0, int64_t x1) {
 }  // namespace
 
 int64_t tile_margin(const std::string& tap) {
-  // 12 + 10 input pixels for relu3_1, 30 + 26 for relu4_1.
+  // 1 + 1 input pixels for relu1_1, 5 + 4 for relu2_1, 12 + 10 for relu3_1, 30 + 26 for relu4_1.
+  if (tap == "relu1_1") return 8;
+  if (tap == "relu2_1") return 16;
   return tap == "relu3_1" ? 32 : 64;
 }
 

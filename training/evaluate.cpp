@@ -8,6 +8,7 @@
 
 #include "autograd/grad_mode.h"
 #include "tensor/error.h"
+#include "vision/data.h"
 #include "vision/image.h"
 
 namespace sn {
@@ -35,7 +36,11 @@ class Evaluation {
     cfg_.content_tap = model.config().tap;
     NoGradGuard ng;
     for (const Tensor& c : contents_) content_feats_.push_back(encoder.features(c, {cfg_.content_tap}).at(cfg_.content_tap));
-    for (const Tensor& s : styles_) style_feats_.push_back(encoder.features(s, cfg_.style_taps));
+    for (const Tensor& s : styles_) {
+      style_feats_.push_back(encoder.features(s, cfg_.style_taps));
+      style_grams_.emplace_back();
+      for (const auto& t : cfg_.style_taps) style_grams_.back().push_back(gram(style_feats_.back().at(t)));
+    }
   }
 
   EvalMethod run(Method method, const std::function<void(const std::string&)>& progress) {
@@ -71,16 +76,17 @@ class Evaluation {
       case Method::Reconstruct: return {through_model(contents_[i], j), seconds_since(t0)};
       case Method::Refine: {
         OptimizeOptions oo = optimize_options(opt_.refine_steps);
-        oo.init = feed_forward(FusionMethod::Learned, i, j);
+        oo.init = feed_forward(method_info(Method::Learned), i, j);
         return {optimize_image(encoder_, contents_[i], {{styles_[j], 1.0}}, oo), seconds_since(t0)};
       }
-      default: return {feed_forward(*method_info(method).fusion, i, j), seconds_since(t0)};
+      default: return {feed_forward(method_info(method), i, j), seconds_since(t0)};
     }
   }
 
-  Tensor feed_forward(FusionMethod fusion, size_t i, size_t j) const {
+  Tensor feed_forward(const MethodInfo& method, size_t i, size_t j) const {
     StylizeOptions so;
-    so.method = fusion;
+    so.method = *method.fusion;
+    so.multi_level = method.multi_level;
     so.tile = 0;
     return stylize(encoder_, model_, contents_[i], {{styles_[j], 1.0}}, so);
   }
@@ -114,10 +120,22 @@ class Evaluation {
     const auto f = encoder_.features(y, loss_taps(cfg_));
     PairScores s;
     s.content = content_loss(f.at(cfg_.content_tap), content_feats_[i]).item();
+    std::vector<Tensor> grams;
     for (const auto& t : cfg_.style_taps) {
       s.style_per_tap.push_back(mean_std_loss(f.at(t), style_feats_[j].at(t)).item());
       s.style += s.style_per_tap.back();
+      grams.push_back(gram(f.at(t)));
     }
+    // Gram distance to every style of the grid; the used one must be the nearest.
+    size_t nearest = 0;
+    double best = 0;
+    for (size_t k = 0; k < styles_.size(); ++k) {
+      double d = 0;
+      for (size_t t = 0; t < grams.size(); ++t) d += mean(square(grams[t] - style_grams_[k][t])).item();
+      if (k == j) s.gram = d;
+      if (k == 0 || d < best) best = d, nearest = k;
+    }
+    s.identity = nearest == j ? 1.0 : 0.0;
     s.edge_ssim = edge_ssim(y, contents_[i]);
     return s;
   }
@@ -129,13 +147,15 @@ class Evaluation {
       for (const PairScores& s : row) {
         mean.content += s.content;
         mean.style += s.style;
+        mean.gram += s.gram;
+        mean.identity += s.identity;
         mean.style_per_tap.resize(s.style_per_tap.size());
         for (size_t t = 0; t < s.style_per_tap.size(); ++t) mean.style_per_tap[t] += s.style_per_tap[t];
         mean.edge_ssim += s.edge_ssim;
         mean.seconds += s.seconds;
         ++n;
       }
-    mean.content /= n, mean.style /= n, mean.edge_ssim /= n, mean.seconds /= n;
+    mean.content /= n, mean.style /= n, mean.gram /= n, mean.identity /= n, mean.edge_ssim /= n, mean.seconds /= n;
     for (double& v : mean.style_per_tap) v /= n;
     return mean;
   }
@@ -146,10 +166,17 @@ class Evaluation {
   StyleLossConfig cfg_;
   std::vector<Tensor> contents_, styles_, content_feats_;
   std::vector<std::map<std::string, Tensor>> style_feats_;
+  std::vector<std::vector<Tensor>> style_grams_;  // [style][tap]
   std::map<std::pair<size_t, size_t>, Timed> optima_;
 };
 
 }  // namespace
+
+HeldOutSet held_out_set(int64_t count) {
+  const std::string root = data_root() + "/data/";
+  return {evenly_spaced(holdout_split(list_images(root + "content"), kEvalHoldout, true), count),
+          evenly_spaced(holdout_split(list_images(root + "style"), kEvalHoldout, true), count)};
+}
 
 std::vector<EvalMethod> evaluate_methods(const Vgg16& encoder, const StyleModel& model,
                                          const std::vector<Tensor>& contents, const std::vector<Tensor>& styles,
@@ -164,9 +191,9 @@ std::string eval_table(const std::vector<EvalMethod>& methods, const std::vector
   std::ostringstream os;
   os << "| method | content loss | style loss |";
   for (const auto& t : style_taps) os << " " << t << " |";
-  os << " edge SSIM | s / image |\n|---|---:|---:|";
+  os << " Gram loss | edge SSIM | identity | s / image |\n|---|---:|---:|";
   for (size_t t = 0; t < style_taps.size(); ++t) os << "---:|";
-  os << "---:|---:|\n";
+  os << "---:|---:|---:|---:|\n";
   char buf[128];
   for (const auto& m : methods) {
     std::snprintf(buf, sizeof buf, "| %s | %.4f | %.4f |", method_name(m.method), m.mean.content, m.mean.style);
@@ -175,7 +202,8 @@ std::string eval_table(const std::vector<EvalMethod>& methods, const std::vector
       std::snprintf(buf, sizeof buf, " %.5f |", t < m.mean.style_per_tap.size() ? m.mean.style_per_tap[t] : 0.0);
       os << buf;
     }
-    std::snprintf(buf, sizeof buf, " %.3f | %.2f |\n", m.mean.edge_ssim, m.mean.seconds);
+    std::snprintf(buf, sizeof buf, " %.3g | %.3f | %.0f %% | %.2f |\n", m.mean.gram, m.mean.edge_ssim,
+                  100 * m.mean.identity, m.mean.seconds);
     os << buf;
   }
   return os.str();

@@ -2,7 +2,10 @@
 //
 //   content loss  content_loss of the result's encoder features vs the photo's, at the model tap
 //   style loss    sum over the style taps of mean_std_loss vs the artwork's (the trained objective)
+//   Gram loss     sum over the style taps of gram_loss vs the artwork's (a second witness)
 //   edge SSIM     training/edge_ssim.h: does the content's structure survive?
+//   identity      is the artwork whose Gram matrices (summed gram_loss over the style taps) are
+//                 nearest the result's the one that was used, among the grid's styles?
 //
 // Every method of stylenet/methods.h is measured with the same encoder and the same definitions,
 // so the table compares the trained model with AdaIN, WCT and Gatys-style optimisation on equal
@@ -20,7 +23,8 @@
 namespace sn {
 
 struct PairScores {
-  double content = 0, style = 0, edge_ssim = 0, seconds = 0;
+  double content = 0, style = 0, gram = 0, edge_ssim = 0, seconds = 0;
+  double identity = 0;  // 1 when the nearest style by Gram distance is the one used (the mean: the rate)
   std::vector<double> style_per_tap;  // the style loss's terms, in StyleLossConfig::style_taps order
 };
 
@@ -39,6 +43,15 @@ struct EvalOptions {
   StyleLossConfig loss;         // taps and weights (content_tap set to the model's tap)
 };
 
+// The held-out protocol: every kEvalHoldout-th photo and artwork of ../shared/data (holdout_split,
+// index % kEvalHoldout == 0 of each sorted folder), which no shipped model trained on apart from
+// what models/README.md names, then `count` of each evenly spaced.
+constexpr int64_t kEvalHoldout = 10;
+struct HeldOutSet {
+  std::vector<std::string> contents, styles;
+};
+HeldOutSet held_out_set(int64_t count);
+
 // Rows in the order of options.methods. `progress` gets a line such as "wct 2/6 x 3/6".
 // DecodedOptimize's time leaves out the optimisation it decodes; the optimum of each pair is
 // made once and shared by Optimize and DecodedOptimize.
@@ -48,7 +61,7 @@ std::vector<EvalMethod> evaluate_methods(const Vgg16& encoder, const StyleModel&
                                          const std::function<void(const std::string&)>& progress = nullptr);
 
 // Markdown table: one row per method with mean content loss, style loss and its term per style
-// tap, edge SSIM, s/image.
+// tap, Gram loss, edge SSIM, identity rate, s/image.
 std::string eval_table(const std::vector<EvalMethod>& methods, const std::vector<std::string>& style_taps);
 
 // Contact sheet: top row the styles, left column the contents, the method's results in between.

@@ -32,7 +32,9 @@ constexpr int64_t kMany = 10000000;
 constexpr double kMinRate = 1e-30, kMaxRate = 1e30;
 
 void set_tap(TrainOptions& o, const std::string& tap) {
-  SN_CHECK(tap == "relu3_1" || tap == "relu4_1", "unknown tap '", tap, "' (choose relu3_1 or relu4_1)");
+  const auto& taps = decoder_taps();
+  SN_CHECK(std::find(taps.begin(), taps.end(), tap) != taps.end(), "unknown tap '", tap,
+           "' (choose relu1_1, relu2_1, relu3_1 or relu4_1)");
   o.model.tap = tap;
 }
 
@@ -72,7 +74,7 @@ const std::vector<TrainSetting>& train_settings() {
     {"holdout", "N", "leave every N-th image of each folder out (for `stylenet judge`)", "holdout",
      Scope::Any, S::Integer{[](TrainOptions& o) -> auto& { return o.holdout; }, 0, 1000}},
     {"tap", "T", "encoder tap the fusion works on", nullptr,
-     Scope::NewModel, S::Choice{[](const TrainOptions& o) { return o.model.tap; }, set_tap, "relu3_1|relu4_1"}},
+     Scope::NewModel, S::Choice{[](const TrainOptions& o) { return o.model.tap; }, set_tap, "relu1_1|relu2_1|relu3_1|relu4_1"}},
     {"decoder-width", "X", "decoder hidden-channel multiplier", nullptr,
      Scope::NewModel, S::Real{[](TrainOptions& o) -> auto& { return o.model.decoder_width; }, 0.05, 4.0}},
     {"k", "N", "the learned fusion's compressed channels", nullptr,
