@@ -82,7 +82,10 @@ Request parse_request(const Args& args) {
   p.style_size = args.get_int("style-size", p.style_size, 0, 4096);
   p.optimize.steps = args.get_int("steps", p.optimize.steps, 1, 100000);
   p.optimize.loss.weights.laplacian = args.get_double("laplacian-weight", 0.0, 0.0, 1e6);
-  if (args.has("laplacian-weight") && !r.optimize) throw UsageError("--laplacian-weight applies only to --method optimize");
+  p.optimize.max_seconds = args.get_double("max-time", 0.0, 0.0, 1e7);
+  p.coarse_to_fine = !args.flag("full-scale-only");
+  for (const char* flag : {"laplacian-weight", "max-time", "full-scale-only"})
+    if (args.has(flag) && !r.optimize) throw UsageError(std::string("--") + flag + " applies only to --method optimize");
   if (r.style_files.empty() && p.method != Method::Learned)
     throw UsageError("--style is required (only a collection model with --method learned has a built-in style)");
   const std::string format = args.get("format", "png");
@@ -112,8 +115,8 @@ std::unique_ptr<StyleModel> load_model(const Args& args, bool needs_builtin_styl
 int run(const std::vector<std::string>& argv) {
   const Args args(argv,
                   {"content", "style", "style-weights", "out", "model", "method", "alpha", "size", "style-size",
-                   "tile", "threads", "steps", "laplacian-weight", "format"},
-                  {"preserve-color", "quiet"});
+                   "tile", "threads", "steps", "laplacian-weight", "format", "max-time"},
+                  {"preserve-color", "quiet", "full-scale-only"});
   if (!args.positional().empty()) throw UsageError("unexpected argument '" + args.positional()[0] + "'");
   apply_threads(args);
   const Request r = parse_request(args);
@@ -126,8 +129,13 @@ int run(const std::vector<std::string>& argv) {
   for (size_t i = 0; i < r.jobs.size(); ++i) {
     const auto& [in, out] = r.jobs[i];
     PaintOptions options = r.paint;
-    ProgressLine steps("optimize " + fs::path(in).filename().string(), options.optimize.steps, r.quiet);
-    options.optimize_progress = [&](int64_t step, double loss) { steps.update(step, "loss " + std::to_string(loss)); };
+    // Coarse to fine runs --steps at each scale (0 total until the photo's size is known).
+    ProgressLine steps("optimize " + fs::path(in).filename().string(), 0, r.quiet);
+    options.coarse_to_fine = r.paint.coarse_to_fine;
+    options.optimize_progress = [&](int64_t step, int64_t total, double loss) {
+      steps.set_total(total);
+      steps.update(step, "loss " + std::to_string(loss));
+    };
     const Tensor result = paint(encoder, model.get(), load_image(in), styles, options);
     save_image(result, out.string());
     photos.update(static_cast<int64_t>(i + 1), out.filename().string());
@@ -159,7 +167,11 @@ extern const Command kStylizeCommand = {
         "  --size N             resize the photo so its short side is N pixels first (default: as is)\n"
         "  --style-size N       short side of the style images (default 512; 0 = as is)\n"
         "  --tile N             tile side for large images (default 512; 0 = whole image at once)\n"
-        "  --steps N            optimisation steps for --method optimize (default 300)\n"
+        "  --steps N            optimisation steps for --method optimize at each scale (default 300);\n"
+        "                       it runs coarse to fine, at short sides 128, 256, ... below the photo's,\n"
+        "                       each scale from the last one's result, with a progress bar\n"
+        "  --max-time S         for --method optimize: stop after S seconds (shared among the scales)\n"
+        "  --full-scale-only    for --method optimize: no coarse scales (Gatys as published)\n"
         "  --laplacian-weight X for --method optimize: also keep the photo's edges (Lapstyle's term\n"
         "                       on 2x2-pooled luma; default 0, 5 keeps them well)\n"
         "  --threads N          CPU threads (default: STYLENET_THREADS or all cores)\n"

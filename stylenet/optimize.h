@@ -24,11 +24,24 @@ struct OptimizeOptions {
   // Where the image starts: empty = the content photo (Gatys). A feed-forward result makes the
   // optimisation a refinement of it (same objective, still measured against the photo).
   Tensor init;
+  // Coarse to fine: the short sides of smaller scales to optimise first, each from the last one's
+  // result upsampled (the content resized to match), then the full size; empty = full size only.
+  // Large structures settle cheaply at the coarse scales, the full scale adds the fine texture.
+  std::vector<int64_t> coarse_sides;
+  // Stop after this many seconds (0: no limit). The time is shared among the scales in
+  // proportion to their pixels, so each gets about the same number of steps; a scale whose time
+  // is spent passes its result on, and the last always returns a full-size image.
+  double max_seconds = 0;
 };
 
-// The per-step loss callback gets (step, loss).
+// The short sides coarse_sides gets for a photo of short side `side` by default: halvings while
+// they stay at least 128 pixels ({128, 256} for 512, {} for 200).
+std::vector<int64_t> default_coarse_sides(int64_t side);
+
+// The per-step callback gets (step, steps, loss), counted over all scales: opt.steps x scales in
+// all (a scale cut short by max_seconds skips its rest).
+using OptimizeProgress = std::function<void(int64_t, int64_t, double)>;
 Tensor optimize_image(const Vgg16& encoder, const Tensor& content, const std::vector<StyleImage>& styles,
-                      const OptimizeOptions& options = {},
-                      const std::function<void(int64_t, double)>& progress = nullptr);
+                      const OptimizeOptions& options = {}, const OptimizeProgress& progress = nullptr);
 
 }  // namespace sn

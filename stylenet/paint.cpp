@@ -1,5 +1,7 @@
 #include "stylenet/paint.h"
 
+#include <algorithm>
+
 #include "tensor/error.h"
 #include "vision/image.h"
 
@@ -21,7 +23,12 @@ Tensor paint(const Vgg16& encoder, const StyleModel* model, const Tensor& photo,
   check_paint_method(options.method);
   const Tensor content = options.size > 0 ? resize_short_side(photo, options.size) : photo;
   const std::optional<FusionMethod> fusion = method_info(options.method).fusion;
-  if (!fusion) return optimize_image(encoder, content, styles, options.optimize, options.optimize_progress);
+  if (!fusion) {
+    OptimizeOptions oo = options.optimize;
+    if (options.coarse_to_fine && oo.coarse_sides.empty())
+      oo.coarse_sides = default_coarse_sides(std::min(content.size(2), content.size(3)));
+    return optimize_image(encoder, content, styles, oo, options.optimize_progress);
+  }
   SN_CHECK(model, "paint: the ", method_name(options.method), " method needs a style model");
   StylizeOptions so = options.stylize;
   so.method = *fusion;

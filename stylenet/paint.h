@@ -15,10 +15,13 @@ namespace sn {
 struct PaintOptions {
   Method method = Method::Learned;  // a fusion method, or Method::Optimize
   StylizeOptions stylize;           // alpha, colour, tiling (the fusion methods)
-  OptimizeOptions optimize;         // steps, the Laplacian weight (Method::Optimize)
+  OptimizeOptions optimize;         // steps, the Laplacian weight, a time limit (Method::Optimize)
+  // Method::Optimize with no coarse_sides of its own goes coarse to fine through
+  // default_coarse_sides of the photo (128, 256, ... below its short side); false: full size only.
+  bool coarse_to_fine = true;
   int64_t size = 0;                 // the photo's short side first (0: as is)
   int64_t style_size = 512;         // each style's short side (0: as is)
-  std::function<void(int64_t, double)> optimize_progress;  // (step, loss) of Method::Optimize
+  OptimizeProgress optimize_progress;  // (step, steps, loss) of Method::Optimize
 };
 
 // Throws sn::Error for a method `stylize` does not offer.

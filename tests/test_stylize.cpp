@@ -122,8 +122,45 @@ TEST_CASE("optimisation mode lowers the style loss of the image it paints") {
     o.optimizer = which;
     o.steps = 15;
     std::vector<double> losses;
-    const Tensor out = optimize_image(standin_encoder(), content, {{style, 1.0}}, o, [&](int64_t, double l) { losses.push_back(l); });
+    const Tensor out = optimize_image(standin_encoder(), content, {{style, 1.0}}, o, [&](int64_t, int64_t, double l) { losses.push_back(l); });
     CHECK(out.shape() == content.shape());
     CHECK(losses.back() < 0.7 * losses.front());
   }
+}
+
+TEST_CASE("coarse-to-fine optimisation: each scale lowers its objective; max_seconds bounds the run") {
+  const Tensor content = sample_image("content_", 0, 64, 80);
+  const Tensor style = sample_image("style_", 0, 48, 48);
+  OptimizeOptions o;
+  o.steps = 8;
+  o.coarse_sides = {32, 16, 48, 200};  // 200 is not below the photo: skipped; 16 after 32: skipped
+  std::vector<std::pair<int64_t, double>> losses;
+  int64_t total = 0;
+  const Tensor out = optimize_image(standin_encoder(), content, {{style, 1.0}}, o, [&](int64_t step, int64_t n, double l) {
+    losses.push_back({step, l});
+    total = n;
+  });
+  CHECK(out.shape() == content.shape());
+  REQUIRE(total == 3 * o.steps);  // 32, 48, then 64 x 80
+  REQUIRE(losses.size() == static_cast<size_t>(total));
+  for (int64_t scale = 0; scale < 3; ++scale) {
+    CAPTURE(scale);
+    const auto& first = losses[scale * o.steps];
+    const auto& last = losses[scale * o.steps + o.steps - 1];
+    CHECK(first.first == scale * o.steps + 1);
+    CHECK(last.second < 0.9 * first.second);
+  }
+  // The next scale starts from the last one's result, not from the photo: its first loss is far
+  // below the first scale's first (the photo's).
+  CHECK(losses[o.steps].second < 0.8 * losses[0].second);
+  // A time limit that is already spent: every scale stops at once, the result is still full size.
+  o.max_seconds = 1e-9;
+  losses.clear();
+  const Tensor quick = optimize_image(standin_encoder(), content, {{style, 1.0}}, o,
+                                      [&](int64_t step, int64_t, double l) { losses.push_back({step, l}); });
+  CHECK(quick.shape() == content.shape());
+  CHECK(losses.size() <= 3);
+  CHECK(default_coarse_sides(512) == std::vector<int64_t>{128, 256});
+  CHECK(default_coarse_sides(1080) == std::vector<int64_t>{135, 270, 540});
+  CHECK(default_coarse_sides(200).empty());
 }
