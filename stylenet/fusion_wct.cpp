@@ -26,13 +26,6 @@ using Mat = Eigen::MatrixXd;
 using RowMat = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 using Vec = Eigen::VectorXd;
 
-// Image n of F [N, c, h, w] as a c x (h*w) matrix in float64 (its own copy).
-RowMat image_matrix(const Tensor& F, int64_t n) {
-  const int64_t c = F.size(1), hw = F.size(2) * F.size(3);
-  const std::vector<double> v = slice(F, 0, n, n + 1).to_vector<double>();
-  return Eigen::Map<const RowMat>(v.data(), c, hw);
-}
-
 // eps-regularised cov^power: eigenvalues of cov + eps I clamped to >= eps, raised to `power`.
 Mat sym_pow(const Mat& cov, double eps, double power) {
   Mat reg = cov;
@@ -49,7 +42,7 @@ struct Moments {
   Vec mean;
   Mat m2;
 
-  void add(RowMat X) {  // c x pixels
+  void add(RowMat X) {  // c x pixels (a copy: centred in place)
     const double nb = static_cast<double>(X.cols());
     const Vec mb = X.rowwise().mean();
     X.colwise() -= mb;
@@ -65,6 +58,30 @@ struct Moments {
     n = total;
   }
   Mat covariance() const { return m2 / std::max(n - 1, 1.0); }
+
+  // Image n of F [N, c, h, w], in blocks of pixels converted to float64 one at a time: a style
+  // image's features at relu1_1 (64 x 512 x 700 values) never exist in float64 as a whole.
+  void add_image(const Tensor& F, int64_t n) {
+    const Tensor img = slice(F, 0, n, n + 1).contiguous();
+    const int64_t c = img.size(1), hw = img.size(2) * img.size(3);
+    constexpr int64_t kBlock = 4096;
+    RowMat X(c, kBlock);
+    for (int64_t p0 = 0; p0 < hw; p0 += kBlock) {
+      const int64_t nb = std::min(kBlock, hw - p0);
+      X.resize(c, nb);
+      for (int64_t ch = 0; ch < c; ++ch) copy_row(img, ch * hw + p0, nb, X.row(ch).data());
+      add(X);
+    }
+  }
+
+ private:
+  static void copy_row(const Tensor& t, int64_t at, int64_t count, double* out) {
+    if (t.dtype() == DType::Float64) {
+      std::copy_n(t.data<double>() + at, count, out);
+    } else {
+      std::copy_n(t.data<float>() + at, count, out);
+    }
+  }
 };
 
 // [N, rows, cols] tensor of `dtype` from N matrices.
@@ -98,7 +115,7 @@ class WCTFusion : public Fusion {
     std::vector<Vec> means;
     for (int64_t n = 0; n < S.size(0); ++n) {
       Moments m;
-      m.add(image_matrix(S, n));
+      m.add_image(S, n);
       colouring.push_back(sym_pow(m.covariance(), eps_, 0.5));
       means.push_back(m.mean);
     }
@@ -109,7 +126,7 @@ class WCTFusion : public Fusion {
   void accumulate(int, const Tensor& features, const Tensor& own, const Window&) override {
     dtype_ = features.dtype();
     moments_.resize(own.size(0));
-    for (int64_t n = 0; n < own.size(0); ++n) moments_[n].add(image_matrix(own, n));
+    for (int64_t n = 0; n < own.size(0); ++n) moments_[n].add_image(own, n);
   }
 
   void finish_pass(int) override {
