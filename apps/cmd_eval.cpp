@@ -45,7 +45,7 @@ std::vector<Method> parse_methods(const std::vector<std::string>& names) {
 
 int run(const std::vector<std::string>& argv) {
   const Args args(argv, {"contents", "styles", "model", "methods", "size", "steps", "table", "sheet", "sheet-method",
-                         "threads", "laplacian-weight", "refine-steps", "heldout"},
+                         "threads", "laplacian-weight", "refine-steps", "heldout", "sheets"},
                   {"quiet"});
   if (!args.positional().empty()) throw UsageError("unexpected argument '" + args.positional()[0] + "'");
   apply_threads(args);
@@ -61,6 +61,8 @@ int run(const std::vector<std::string>& argv) {
       args.has("sheet-method") ? parse_methods({args.get("sheet-method", "")}).front() : opt.methods.front();
   if (!table_path.empty()) check_output_path(table_path, {".md", ".txt"});
   if (!sheet_path.empty()) check_output_path(sheet_path, {".png", ".jpg", ".jpeg"});
+  const std::string sheets_dir = args.get("sheets", "");
+  if (args.has("sheets") && sheets_dir.empty()) throw UsageError("--sheets names no folder");
   if (std::find(opt.methods.begin(), opt.methods.end(), sheet_method) == opt.methods.end())
     throw UsageError("--sheet-method '" + args.get("sheet-method", "") + "' is not among --methods");
 
@@ -95,6 +97,11 @@ int run(const std::vector<std::string>& argv) {
   if (!sheet_path.empty())
     for (const auto& m : results)
       if (m.method == sheet_method) save_image(contact_sheet(contents, styles, m.results), sheet_path);
+  if (!sheets_dir.empty()) {
+    fs::create_directories(sheets_dir);
+    for (const auto& m : results)
+      save_image(contact_sheet(contents, styles, m.results), (fs::path(sheets_dir) / (std::string(method_name(m.method)) + ".jpg")).string());
+  }
   return 0;
 }
 
@@ -118,6 +125,7 @@ extern const Command kEvalCommand = {
         "                         (default 0)\n"
         "  --table T.md           write the Markdown table\n"
         "  --sheet S.png          write a contact sheet (styles across, contents down) of --sheet-method\n"
+        "  --sheets DIR           write one contact sheet per method, DIR/<method>.jpg\n"
         "Scores: content loss at the model's tap, style loss (mean/std over relu1_2, relu2_2, relu3_3,\n"
         "relu4_3; the table gives each tap's term too), Gram loss over the same taps, edge SSIM to the photo,\n"
         "and identity (the share of results whose nearest style by Gram distance is the one used), all with\n"

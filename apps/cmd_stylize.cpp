@@ -86,7 +86,7 @@ Request parse_request(const Args& args) {
   p.coarse_to_fine = !args.flag("full-scale-only");
   for (const char* flag : {"laplacian-weight", "max-time", "full-scale-only"})
     if (args.has(flag) && !r.optimize) throw UsageError(std::string("--") + flag + " applies only to --method optimize");
-  if (r.style_files.empty() && p.method != Method::Learned)
+  if (r.style_files.empty() && args.has("method") && p.method != Method::Learned)
     throw UsageError("--style is required (only a collection model with --method learned has a built-in style)");
   const std::string format = args.get("format", "png");
   if (format != "png" && format != "jpg") throw UsageError("--format must be png or jpg");
@@ -159,7 +159,8 @@ extern const Command kStylizeCommand = {
         "  --out O              PNG or JPEG file (or folder, with --format png|jpg)\n"
         "  --model M            style model file, or the name of one in models/ (default: $STYLENET_MODEL\n"
         "                       or models/default.safetensors)\n"
-        "  --method M           how to paint (default learned):\n") +
+        "  --method M           how to paint (default " + std::string(method_name(kDefaultMethod)) +
+        "; learned for a built-in style):\n") +
     method_help(offered_by_stylize, 19) +
     std::string(
         "  --alpha A            style strength in [0, 1] (default 1)\n"

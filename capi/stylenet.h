@@ -73,10 +73,14 @@ sn_status sn_model_load(const char* path_or_name, sn_model** out);
 int sn_model_has_builtin_style(const sn_model* model);
 void sn_model_free(sn_model* model);
 
-typedef enum sn_method { SN_LEARNED = 0, SN_ADAIN = 1, SN_WCT = 2, SN_OPTIMIZE = 3 } sn_method;
+/* SN_MULTILEVEL: WCT at the model's tap, then at each shallower level the model has (its shallow
+ * decoders); SN_LEARNED_MULTILEVEL: the learned fusion, then WCT at the shallower levels. */
+typedef enum sn_method {
+  SN_LEARNED = 0, SN_ADAIN = 1, SN_WCT = 2, SN_OPTIMIZE = 3, SN_MULTILEVEL = 4, SN_LEARNED_MULTILEVEL = 5
+} sn_method;
 
 typedef struct sn_options {
-  sn_method method;      /* default SN_LEARNED */
+  sn_method method;      /* default SN_MULTILEVEL (SN_LEARNED for a built-in style: style NULL) */
   double alpha;          /* style strength in [0, 1]; default 1 */
   int32_t preserve_color;/* keep the photo's colours; default 0 */
   int32_t size;          /* resize the photo so its short side is this first; 0 (default): as is */

@@ -79,12 +79,21 @@ sn_image new_image(const sn::Tensor& t) {
   return img;
 }
 
+// sn_method's values, in order.
+constexpr sn::Method kMethods[] = {sn::Method::Learned,  sn::Method::AdaIN,      sn::Method::WCT,
+                                   sn::Method::Optimize, sn::Method::MultiLevel, sn::Method::LearnedMultiLevel};
+
+sn_method method_code(sn::Method m) {
+  for (int i = 0; i <= SN_LEARNED_MULTILEVEL; ++i)
+    if (kMethods[i] == m) return static_cast<sn_method>(i);
+  return SN_LEARNED;
+}
+
 sn::PaintOptions paint_options(const sn_options* o) {
   require(o != nullptr, "options is NULL");
-  require(o->method >= SN_LEARNED && o->method <= SN_OPTIMIZE, "options->method is not an sn_method");
+  require(o->method >= SN_LEARNED && o->method <= SN_LEARNED_MULTILEVEL, "options->method is not an sn_method");
   require(o->alpha >= 0 && o->alpha <= 1, "options->alpha must be in [0, 1]");
   require(o->size >= 0 && o->style_size >= 0 && o->tile >= 0 && o->steps >= 1, "options has a negative size or no steps");
-  static constexpr sn::Method kMethods[] = {sn::Method::Learned, sn::Method::AdaIN, sn::Method::WCT, sn::Method::Optimize};
   sn::PaintOptions p;
   p.method = kMethods[o->method];
   p.stylize.alpha = o->alpha;
@@ -107,7 +116,7 @@ sn::Tensor paint(const sn_encoder* encoder, const sn_model* model, const sn_imag
     check_image(style, "style");
     styles.push_back({to_tensor(*style), 1.0});
   } else {
-    require(model && model->model.collection && p.method == sn::Method::Learned,
+    require(model && model->model.collection && (p.method == sn::Method::Learned || p.method == sn::kDefaultMethod),
             "style is NULL and the model has no built-in style (or the method is not SN_LEARNED)");
   }
   return sn::paint(encoder->vgg, model ? &model->model : nullptr, to_tensor(*photo), sn::prepare_styles(styles, p), p);
@@ -171,7 +180,7 @@ void sn_model_free(sn_model* model) { delete model; }
 void sn_options_init(sn_options* options) {
   if (!options) return;
   const sn::PaintOptions p;
-  *options = sn_options{SN_LEARNED, p.stylize.alpha, 0, static_cast<int32_t>(p.size), static_cast<int32_t>(p.style_size),
+  *options = sn_options{method_code(p.method), p.stylize.alpha, 0, static_cast<int32_t>(p.size), static_cast<int32_t>(p.style_size),
                         static_cast<int32_t>(p.stylize.tile), static_cast<int32_t>(p.optimize.steps)};
 }
 

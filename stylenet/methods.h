@@ -22,6 +22,11 @@ enum class Method {
   Reconstruct,          // diagnostic: the photo through the model's encoder and decoder
 };
 
+// What `stylenet stylize` and the C API paint with when no method is named: chosen by the
+// held-out protocol (scripts/heldout.sh; README, "Multi-level transfer"). With no style image, a
+// collection model's built-in style, which only the learned fusion can use, takes its place.
+constexpr Method kDefaultMethod = Method::MultiLevel;
+
 struct MethodInfo {
   Method method;
   const char* name;                   // as typed: "learned", "decoded-optimize", ...

@@ -22,17 +22,19 @@ Tensor paint(const Vgg16& encoder, const StyleModel* model, const Tensor& photo,
              const PaintOptions& options) {
   check_paint_method(options.method);
   const Tensor content = options.size > 0 ? resize_short_side(photo, options.size) : photo;
-  const std::optional<FusionMethod> fusion = method_info(options.method).fusion;
+  // No style image: the model's built-in style, which only the learned fusion has.
+  const Method method = styles.empty() && options.method == kDefaultMethod ? Method::Learned : options.method;
+  const std::optional<FusionMethod> fusion = method_info(method).fusion;
   if (!fusion) {
     OptimizeOptions oo = options.optimize;
     if (options.coarse_to_fine && oo.coarse_sides.empty())
       oo.coarse_sides = default_coarse_sides(std::min(content.size(2), content.size(3)));
     return optimize_image(encoder, content, styles, oo, options.optimize_progress);
   }
-  SN_CHECK(model, "paint: the ", method_name(options.method), " method needs a style model");
+  SN_CHECK(model, "paint: the ", method_name(method), " method needs a style model");
   StylizeOptions so = options.stylize;
   so.method = *fusion;
-  so.multi_level = method_info(options.method).multi_level;
+  so.multi_level = method_info(method).multi_level;
   return stylize(encoder, *model, content, styles, so);
 }
 

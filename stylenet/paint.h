@@ -13,7 +13,7 @@
 namespace sn {
 
 struct PaintOptions {
-  Method method = Method::Learned;  // a fusion method, or Method::Optimize
+  Method method = kDefaultMethod;   // a fusion method, or Method::Optimize
   StylizeOptions stylize;           // alpha, colour, tiling (the fusion methods)
   OptimizeOptions optimize;         // steps, the Laplacian weight, a time limit (Method::Optimize)
   // Method::Optimize with no coarse_sides of its own goes coarse to fine through
