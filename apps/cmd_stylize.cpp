@@ -131,7 +131,6 @@ int run(const std::vector<std::string>& argv) {
     PaintOptions options = r.paint;
     // Coarse to fine runs --steps at each scale (0 total until the photo's size is known).
     ProgressLine steps("optimize " + fs::path(in).filename().string(), 0, r.quiet);
-    options.coarse_to_fine = r.paint.coarse_to_fine;
     options.optimize_progress = [&](int64_t step, int64_t total, double loss) {
       steps.set_total(total);
       steps.update(step, "loss " + std::to_string(loss));

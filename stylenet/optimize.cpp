@@ -16,27 +16,38 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// What the styles ask for, the same at every scale: each style's features at the style taps and
+// its weight, normalised to sum to 1.
+struct StyleTargets {
+  std::vector<std::map<std::string, Tensor>> features;
+  std::vector<double> weights;
+};
+
+StyleTargets style_targets(const Vgg16& encoder, const std::vector<StyleImage>& styles, const StyleLossConfig& loss) {
+  NoGradGuard ng;
+  StyleTargets t;
+  double weight_sum = 0;
+  for (const StyleImage& s : styles) {
+    t.features.push_back(encoder.features(s.image, loss.style_taps));
+    t.weights.push_back(s.weight);
+    weight_sum += s.weight;
+  }
+  SN_CHECK(weight_sum > 0, "optimize: style weights sum to zero");
+  for (double& w : t.weights) w /= weight_sum;
+  return t;
+}
+
 // One scale: the objective against `content`, from `start`, for opt.steps iterations or until
 // `deadline`. Returns the unclamped image.
-Tensor optimize_scale(const Vgg16& encoder, const Tensor& content, const std::vector<StyleImage>& styles,
+Tensor optimize_scale(const Vgg16& encoder, const Tensor& content, const StyleTargets& styles,
                       const OptimizeOptions& opt, const Tensor& start, std::optional<Clock::time_point> deadline,
                       const std::function<void(int64_t, double)>& progress) {
-  std::vector<std::string> taps = opt.loss.style_taps;
-  if (std::find(taps.begin(), taps.end(), opt.loss.content_tap) == taps.end()) taps.push_back(opt.loss.content_tap);
-
-  // Targets, computed once.
+  const std::vector<std::string> taps = loss_taps(opt.loss);
   Tensor content_target;
-  std::vector<std::map<std::string, Tensor>> style_targets;
-  double weight_sum = 0;
   {
     NoGradGuard ng;
     content_target = encoder.features(content, {opt.loss.content_tap}).at(opt.loss.content_tap);
-    for (const StyleImage& s : styles) {
-      style_targets.push_back(encoder.features(s.image, opt.loss.style_taps));
-      weight_sum += s.weight;
-    }
   }
-  SN_CHECK(weight_sum > 0, "optimize: style weights sum to zero");
 
   Tensor x = start.contiguous().clone_data();
   x.set_requires_grad(true);
@@ -44,11 +55,11 @@ Tensor optimize_scale(const Vgg16& encoder, const Tensor& content, const std::ve
   auto loss_fn = [&]() {
     const auto f = encoder.features(x, taps);
     Tensor loss = content_loss(f.at(opt.loss.content_tap), content_target) * w.content;
-    for (size_t i = 0; i < styles.size(); ++i) {
-      const double sw = styles[i].weight / weight_sum;
+    for (size_t i = 0; i < styles.features.size(); ++i) {
+      const double sw = styles.weights[i];
       for (const auto& tap : opt.loss.style_taps) {
-        loss = loss + mean_std_loss(f.at(tap), style_targets[i].at(tap)) * (w.style * sw);
-        if (w.gram > 0) loss = loss + gram_loss(f.at(tap), style_targets[i].at(tap)) * (w.gram * sw);
+        loss = loss + mean_std_loss(f.at(tap), styles.features[i].at(tap)) * (w.style * sw);
+        if (w.gram > 0) loss = loss + gram_loss(f.at(tap), styles.features[i].at(tap)) * (w.gram * sw);
       }
     }
     if (w.tv > 0) loss = loss + total_variation(x) * w.tv;
@@ -108,6 +119,7 @@ Tensor optimize_image(const Vgg16& encoder, const Tensor& content, const std::ve
   double pixels_left = 0;
   for (const Tensor& c : contents) pixels_left += static_cast<double>(c.size(2) * c.size(3));
 
+  const StyleTargets targets = style_targets(encoder, styles, opt.loss);
   const Clock::time_point t0 = Clock::now();
   const Tensor start = opt.init.defined() ? opt.init : content;
   Tensor x;
@@ -124,7 +136,7 @@ Tensor optimize_image(const Vgg16& encoder, const Tensor& content, const std::ve
     }
     pixels_left -= pixels;
     const int64_t offset = static_cast<int64_t>(i) * opt.steps, total = static_cast<int64_t>(contents.size()) * opt.steps;
-    x = optimize_scale(encoder, c, styles, opt, from, deadline,
+    x = optimize_scale(encoder, c, targets, opt, from, deadline,
                        progress ? [&](int64_t step, double l) { progress(offset + step, total, l); }
                                 : std::function<void(int64_t, double)>());
   }

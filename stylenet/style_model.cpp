@@ -151,15 +151,19 @@ Metadata StyleModel::describe() const {
   return m;
 }
 
-void StyleModel::add_level(const StyleModel& other) {
-  const std::string& tap = other.config().tap;
+void StyleModel::push_level(StyleLevel level, const std::string& where) {
   const std::string& above = levels.empty() ? config_.tap : levels.back().tap;
-  SN_CHECK(tap_depth(tap) < tap_depth(above), "add_level: a level at ", tap, " must be shallower than ", above);
+  SN_CHECK(tap_depth(level.tap) < tap_depth(above), where, ": a level at ", level.tap, " must be shallower than ",
+           above);
+  levels.push_back(std::move(level));
+}
+
+void StyleModel::add_level(const StyleModel& other) {
   SN_CHECK(other.encoder_identity() == encoder_identity_, "add_level: the level's decoder was trained with encoder ",
            other.encoder_identity(), ", this model with ", encoder_identity_);
-  auto d = level_decoder(tap, other.config().decoder_width);
+  auto d = level_decoder(other.config().tap, other.config().decoder_width);
   d->load_state_dict(other.decoder->state_dict());
-  levels.push_back({tap, d});
+  push_level({other.config().tap, d}, "add_level");
 }
 
 StyleModel StyleModel::from_description(const Metadata& m, const std::string& source, Generator* gen) {
@@ -175,11 +179,7 @@ StyleModel StyleModel::from_description(const Metadata& m, const std::string& so
   StyleModel model(cfg, meta(m, "encoder", source), gen);
   const auto levels = m.find("levels");
   if (levels != m.end())
-    for (StyleLevel& l : parse_levels(levels->second, source)) {
-      const std::string& above = model.levels.empty() ? cfg.tap : model.levels.back().tap;
-      SN_CHECK(tap_depth(l.tap) < tap_depth(above), "'", source, "': level ", l.tap, " is not shallower than ", above);
-      model.levels.push_back(std::move(l));
-    }
+    for (StyleLevel& l : parse_levels(levels->second, source)) model.push_level(std::move(l), "'" + source + "'");
   return model;
 }
 

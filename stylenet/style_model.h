@@ -89,6 +89,9 @@ class StyleModel {
 
  private:
   static StyleModel from_contents(SafetensorsContents contents, const std::filesystem::path& path);
+  // Appends a level after checking it is shallower than the deepest part so far; `where` starts
+  // the error message.
+  void push_level(StyleLevel level, const std::string& where);
 
   StyleModelConfig config_;
   std::string encoder_identity_;
