@@ -1,5 +1,9 @@
 #include "stylenet/stylize.h"
 
+#include <map>
+#include <memory>
+#include <string>
+
 #include "autograd/grad_mode.h"
 #include "autograd/nn_ops.h"
 #include "stylenet/tiling.h"
@@ -29,17 +33,26 @@ void check_arguments(const StyleModel& model, const Tensor& content, const std::
            content.size(2), " is too small (at least ", 2 * ds, " pixels a side)");
 }
 
-// The fusion at `tap` with its styles: each style image's features, or the model's built-in style.
-std::unique_ptr<Fusion> fusion_with_styles(const Vgg16& encoder, const StyleModel& model, const std::string& tap,
-                                           const std::vector<StyleImage>& styles, FusionMethod method) {
-  std::unique_ptr<Fusion> fusion = Fusion::make(method, model.fusion.get());
-  if (styles.empty()) fusion->add_style(model.collection->statistics());
+// One fusion per tap (the model's, then each level's), each holding every style's statistics at
+// its tap: each style image is encoded once, down to the deepest tap, and its features dropped as
+// soon as the statistics are taken. With no style images, the model's built-in style at its tap.
+std::vector<std::unique_ptr<Fusion>> fusions_with_styles(const Vgg16& encoder, const StyleModel& model,
+                                                        const std::vector<std::string>& taps,
+                                                        const std::vector<StyleImage>& styles,
+                                                        const StylizeOptions& opt) {
+  std::vector<std::unique_ptr<Fusion>> fusions;
+  for (size_t i = 0; i < taps.size(); ++i)
+    fusions.push_back(Fusion::make(i == 0 ? opt.method : opt.level_method, model.fusion.get()));
+  if (styles.empty()) fusions[0]->add_style(model.collection->statistics());
   for (const StyleImage& s : styles) {
-    const Tensor S = encoder.features(s.image, {tap}).at(tap);
-    SN_CHECK(S.size(2) * S.size(3) >= 2, "stylize: style image too small");
-    fusion->add_style(S, s.weight);
+    const std::map<std::string, Tensor> S = encoder.features(s.image, taps);
+    for (size_t i = 0; i < taps.size(); ++i) {
+      const Tensor& F = S.at(taps[i]);
+      SN_CHECK(F.size(2) * F.size(3) >= 2, "stylize: style image too small");
+      fusions[i]->add_style(F, s.weight);
+    }
   }
-  return fusion;
+  return fusions;
 }
 
 // One level: encode `image` at `tap`, fuse, decode with `decoder`; tiled, with whole-image
@@ -75,16 +88,16 @@ Tensor stylize(const Vgg16& encoder, const StyleModel& model, const Tensor& cont
   NoGradGuard no_grad;
   check_arguments(model, content, styles, opt);
   model.check_encoder(encoder);
-  const std::string& tap = model.config().tap;
-  Tensor result = clamp(stylize_level(encoder, tap, *model.decoder,
-                                      *fusion_with_styles(encoder, model, tap, styles, opt.method), content, opt),
-                        0.0, 1.0);
-  // The shallower levels need the style images themselves (a built-in style is only the model's tap's).
+  // The model's tap, then (with style images) each shallower level's.
+  std::vector<std::string> taps = {model.config().tap};
   if (opt.multi_level && !styles.empty())
-    for (const StyleLevel& level : model.levels) {
-      const auto fusion = fusion_with_styles(encoder, model, level.tap, styles, opt.level_method);
-      result = clamp(stylize_level(encoder, level.tap, *level.decoder, *fusion, result, opt), 0.0, 1.0);
-    }
+    for (const StyleLevel& level : model.levels) taps.push_back(level.tap);
+  const auto fusions = fusions_with_styles(encoder, model, taps, styles, opt);
+  Tensor result = content;
+  for (size_t i = 0; i < taps.size(); ++i) {
+    Decoder& decoder = i == 0 ? *model.decoder : *model.levels[i - 1].decoder;
+    result = clamp(stylize_level(encoder, taps[i], decoder, *fusions[i], result, opt), 0.0, 1.0);
+  }
   if (opt.preserve_color) result = transfer_luminance(result, content);
   return result;
 }

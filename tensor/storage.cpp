@@ -1,6 +1,7 @@
 #include "tensor/storage.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <map>
 #include <mutex>
@@ -11,18 +12,64 @@
 
 #include "tensor/error.h"
 
+#ifdef __linux__
+#include <sys/mman.h>
+#endif
+
 namespace sn {
 
 namespace {
 
+[[noreturn]] void out_of_memory(size_t nbytes) {
+  throw Error(detail::cat("out of memory: could not allocate ", nbytes, " bytes"));
+}
+
+#ifdef __linux__
+// Blocks of at least this size are mapped on their own, 2 MiB aligned, and marked for transparent
+// huge pages. Where the kernel grants them (THP "madvise" or "always"), first touch faults once
+// per 2 MiB instead of once per 4 KiB: a cold `stylize` of a 64 x 64 photo with a 512 px style
+// spent 21 % of its time in page faults on fresh activations (perf, this VM), each ~10 us.
+constexpr size_t kHugePage = size_t{2} << 20;
+constexpr size_t kHugeMin = 2 * kHugePage;
+
+size_t huge_rounded(size_t nbytes) { return (nbytes + kHugePage - 1) / kHugePage * kHugePage; }
+
+void* map_huge(size_t nbytes) {
+  const size_t size = huge_rounded(nbytes);
+  // Over-map by one huge page and trim, so the block starts on a 2 MiB boundary.
+  void* raw = mmap(nullptr, size + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (raw == MAP_FAILED) out_of_memory(nbytes);
+  const uintptr_t start = reinterpret_cast<uintptr_t>(raw);
+  const uintptr_t aligned = (start + kHugePage - 1) / kHugePage * kHugePage;
+  if (aligned > start) munmap(raw, aligned - start);
+  if (const size_t tail = start + size + kHugePage - (aligned + size)) munmap(reinterpret_cast<void*>(aligned + size), tail);
+  void* p = reinterpret_cast<void*>(aligned);
+  madvise(p, size, MADV_HUGEPAGE);  // advice only: without THP the block is still valid memory
+  return p;
+}
+#endif
+
+// 64-byte aligned at least (one cache line, one AVX-512 vector). `nbytes` must be passed again,
+// unchanged, to raw_free.
 void* raw_allocate(size_t nbytes) {
+#ifdef __linux__
+  if (nbytes >= kHugeMin) return map_huge(nbytes);
+#endif
   try {
     return ::operator new(nbytes, std::align_val_t{64});
   } catch (const std::bad_alloc&) {
-    throw Error(detail::cat("out of memory: could not allocate ", nbytes, " bytes"));
+    out_of_memory(nbytes);
   }
 }
-void raw_free(void* p) noexcept { ::operator delete(p, std::align_val_t{64}); }
+void raw_free(void* p, size_t nbytes) noexcept {
+#ifdef __linux__
+  if (nbytes >= kHugeMin) {
+    munmap(p, huge_rounded(nbytes));
+    return;
+  }
+#endif
+  ::operator delete(p, std::align_val_t{64});
+}
 
 // The recycling policy of cpu_allocator() (see storage.h). Small blocks bypass it: glibc serves
 // them from its heap without fresh pages, and they are too many to track under a lock.
@@ -41,7 +88,7 @@ class CpuAllocator final : public Allocator {
     if (nbytes == 0) return nullptr;
     if (nbytes < kMinCached || cap_ == 0) return raw_allocate(nbytes);
     const size_t want = (nbytes + kGranule - 1) / kGranule * kGranule;
-    std::vector<void*> evicted;
+    std::vector<std::pair<void*, size_t>> evicted;  // blocks and their sizes
     {
       std::lock_guard<std::mutex> lock(mu_);
       // Best fit, but never more than twice the request: a small long-lived tensor must not pin
@@ -71,11 +118,11 @@ class CpuAllocator final : public Allocator {
       while (!free_.empty() && live_bytes_ + cached_ + want > peak_) {
         auto last = std::prev(free_.end());
         cached_ -= last->first;
-        evicted.push_back(last->second);
+        evicted.emplace_back(last->second, last->first);
         free_.erase(last);
       }
     }
-    for (void* p : evicted) raw_free(p);
+    for (const auto& [q, size] : evicted) raw_free(q, size);
     void* p = raw_allocate(want);
     std::lock_guard<std::mutex> lock(mu_);
     live_[p] = want;
@@ -86,13 +133,13 @@ class CpuAllocator final : public Allocator {
 
   void deallocate(void* p, size_t nbytes) noexcept override {
     if (!p) return;
-    if (nbytes < kMinCached || cap_ == 0) return raw_free(p);
-    std::vector<void*> evicted;
+    if (nbytes < kMinCached || cap_ == 0) return raw_free(p, nbytes);
+    std::vector<std::pair<void*, size_t>> evicted;  // blocks and their sizes
     {
       std::lock_guard<std::mutex> lock(mu_);
       auto it = live_.find(p);
-      if (it == live_.end()) {
-        evicted.push_back(p);
+      if (it == live_.end()) {  // not ours to cache (cannot happen: every large block is in live_)
+        evicted.emplace_back(p, (nbytes + kGranule - 1) / kGranule * kGranule);
       } else {
         const size_t cap = it->second;
         live_.erase(it);
@@ -101,7 +148,7 @@ class CpuAllocator final : public Allocator {
           free_.emplace(cap, p);
           cached_ += cap;
         } catch (...) {  // no memory for the map node: just free the block
-          evicted.push_back(p);
+          evicted.emplace_back(p, cap);
         }
         // Shrink with the live memory, largest blocks first, so that after a big job (loading
         // the full VGG16, a training step) the memory goes back to the system instead of staying
@@ -110,12 +157,12 @@ class CpuAllocator final : public Allocator {
         while (cached_ > limit) {
           auto last = std::prev(free_.end());
           cached_ -= last->first;
-          evicted.push_back(last->second);
+          evicted.emplace_back(last->second, last->first);
           free_.erase(last);
         }
       }
     }
-    for (void* q : evicted) raw_free(q);
+    for (const auto& [q, size] : evicted) raw_free(q, size);
   }
 
   void release() noexcept {
@@ -126,7 +173,7 @@ class CpuAllocator final : public Allocator {
       cached_ = 0;
       peak_ = live_bytes_;  // a fresh start: the cache may refill only up to today's live memory
     }
-    for (const auto& [cap, p] : blocks) raw_free(p);
+    for (const auto& [cap, p] : blocks) raw_free(p, cap);
   }
 
   CpuCacheStats stats() {

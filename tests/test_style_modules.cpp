@@ -14,6 +14,7 @@
 #include "stylenet/learned_fusion.h"
 #include "stylenet/losses.h"
 #include "vision/plot.h"
+#include "tensor/cpu/parallel.h"
 #include "tensor/random.h"
 #include "tests/tensor_compare.h"
 
@@ -119,6 +120,24 @@ TEST_CASE("wct: output has the style's covariance and mean") {
   const auto [cs2, ms2] = cov_mean(S2);
   const auto [ct2, mt2] = cov_mean(t32);
   CHECK(max_abs_diff(ct2, cs2) < 1e-3 * max_abs(cs2));
+}
+
+TEST_CASE("wct: moments of large maps (many pixel blocks, in parallel) are exact for every thread count") {
+  // 100 x 90 = 9000 pixels: three blocks of 4096, merged with Chan's update in chunk order.
+  Generator gen(4);
+  const Tensor C = correlated(1, 6, 8, 8, gen);
+  const Tensor S = correlated(1, 6, 100, 90, gen) + 3.0;  // an offset mean tests the centring
+  const auto [cs, ms] = cov_mean(S);
+  Tensor by_threads[2];
+  for (int threads : {1, 2}) {
+    cpu::ThreadsScope scope(threads);
+    const Tensor t = wct(C, S, 1e-8);
+    const auto [ct, mt] = cov_mean(t);
+    CHECK(max_abs_diff(ct, cs) < 1e-6 * max_abs(cs));
+    CHECK(max_abs_diff(mt, ms) < 1e-6 * max_abs(ms));
+    by_threads[threads - 1] = t;
+  }
+  CHECK(max_abs_diff(by_threads[0], by_threads[1]) < 1e-9 * max_abs(by_threads[0]));
 }
 
 TEST_CASE("wct: rank-deficient covariances stay finite") {

@@ -190,6 +190,29 @@ TEST_CASE("dtype conversion and copy") {
   CHECK(vals(z) == std::vector<double>{1.5, -2.25, 1.5, -2.25, 1.5, -2.25});
 }
 
+TEST_CASE("cpu allocator: blocks of 4 MiB and more are whole mappings on 2 MiB boundaries (huge pages)") {
+  // Odd sizes, filled end to end, freed to the cache and released (unmapped with the size they
+  // were mapped with) several times: a wrong length would unmap a neighbour and fault here.
+  for (int round = 0; round < 3; ++round) {
+    std::vector<Tensor> blocks;
+    for (int64_t floats : {(int64_t{1} << 20) + 7, (int64_t{3} << 20) + 1, (int64_t{5} << 19) + 13}) {
+      Tensor t = Tensor::full({floats}, round + 1.0);
+#ifdef __linux__
+      CHECK(reinterpret_cast<uintptr_t>(t.data<float>()) % (uintptr_t{2} << 20) == 0);
+#endif
+      CHECK(t.data<float>()[floats - 1] == float(round + 1));
+      blocks.push_back(t);
+    }
+    double sum = 0;
+    for (const Tensor& t : blocks)
+      for (float v : t.to_vector<float>()) sum += v;
+    CHECK(sum == doctest::Approx((round + 1.0) * ((1 << 20) + 7 + (3 << 20) + 1 + (5 << 19) + 13)));
+    blocks.clear();
+    if (round == 1) release_cpu_cache();
+  }
+  release_cpu_cache();
+}
+
 TEST_CASE("cpu allocator: freed large blocks are reused, cached + live stays under the live high-water mark") {
   release_cpu_cache();
   const CpuCacheStats s0 = cpu_cache_stats();

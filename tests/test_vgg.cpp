@@ -34,6 +34,8 @@
 #include "weights/npy.h"
 #include "weights/pth.h"
 #include "weights/sha256.h"
+#include "tensor/random.h"
+#include "tests/tensor_compare.h"
 
 using namespace sn;
 using namespace sn::test;
@@ -266,6 +268,23 @@ TEST_CASE("vgg16: the stand-in is the same on every run and build type, with tor
   for (float f : v) sq += static_cast<double>(f) * f;
   CHECK(std::sqrt(sq / v.size()) == doctest::Approx(std::sqrt(2.0 / (256 * 9))).epsilon(0.01));
   CHECK(a.state_dict().at("features.10.bias").to_vector<float>() == std::vector<float>(256, 0.0f));
+}
+
+TEST_CASE("vgg16: the stand-in draws each layer when first reached, in torchvision's order, shared by copies") {
+  // A pass that stops early draws only its layers; the deeper ones drawn later, from a copy, must
+  // still continue the same stream (else the digest, and every model trained on it, would change).
+  const Vgg16 lazy = Vgg16::standin();
+  const Vgg16 copy = lazy;
+  Generator gen(3);
+  const Tensor image = Tensor::rand({1, 3, 32, 32}, gen);
+  const Tensor early = lazy.features(image, {"relu3_1"}).at("relu3_1");
+  const Tensor deep = copy.features(image, {"relu4_2"}).at("relu4_2");
+  CHECK(Vgg16::features_sha256(lazy.state_dict()) == Vgg16::kStandinFeaturesSha256);
+  const Vgg16 eager = Vgg16::standin();
+  const TensorDict all = eager.state_dict();  // drawn in one go, before any pass
+  CHECK(max_abs_diff(early, eager.features(image, {"relu3_1"}).at("relu3_1")) == 0.0);
+  CHECK(max_abs_diff(deep, eager.features(image, {"relu4_2"}).at("relu4_2")) == 0.0);
+  CHECK(all.at("features.28.weight").to_vector<float>() == lazy.state_dict().at("features.28.weight").to_vector<float>());
 }
 
 TEST_CASE("vgg16: wrong state_dicts, layers and images are refused with a clear error") {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <mutex>
 #include <set>
 
 #include "autograd/nn_ops.h"
@@ -133,16 +134,60 @@ std::string Vgg16::features_sha256(const TensorDict& sd) {
   return h.finish_hex();
 }
 
-Vgg16::Vgg16(const TensorDict& state_dict, VggParts parts, VggIdentity identity)
-    : parts_(parts), identity_(std::move(identity)) {
-  const VggParts held = check_state_dict(state_dict, identity_.source);
-  SN_CHECK(parts == VggParts::Features || held == VggParts::Full, identity_.source,
-           ": these VGG16 weights have no classifier (features only); classification needs the full model");
-  for (const auto& [key, shape] : expected_tensors(parts))
-    params_.insert(key, state_dict.at(key).to(DType::Float32).contiguous().detach());
-  if (identity_.features_sha256.empty()) identity_.features_sha256 = features_sha256(params_);
+// The weights a Vgg16 runs on. For the stand-in, `undrawn` lists the tensors not drawn yet, in
+// draw order, and `gen` is positioned at the first of them; a pass draws through its last layer.
+struct Vgg16::Params {
+  std::mutex mu;
+  TensorDict dict;
+  std::vector<std::pair<std::string, Shape>> undrawn;
+  size_t next = 0;
+  Generator gen;
+
+  // Draws up to and including `key` (everything when `key` is empty). Caller holds mu.
+  void draw_through(const std::string& key) {
+    while (next < undrawn.size() && (key.empty() || !dict.find(key))) {
+      const auto& [k, shape] = undrawn[next++];
+      // torchvision's VGG._initialize_weights, in module order; biases take no draws.
+      const bool weight = k.ends_with(".weight");
+      Tensor t = weight ? Tensor::empty(shape) : Tensor::zeros(shape);  // weights: every element drawn
+      if (weight && is_feature_key(k))
+        init::kaiming_normal_(t, gen, 0.0, init::FanMode::FanOut, init::Nonlinearity::ReLU);
+      else if (weight)
+        init::normal_(t, gen, 0.0, 0.01);
+      dict.insert(k, t);
+    }
+  }
+};
+
+Vgg16::Vgg16(std::shared_ptr<Params> params, VggParts parts, VggIdentity identity)
+    : params_(std::move(params)), parts_(parts), identity_(std::move(identity)) {
   mean_ = Tensor::from_vector<float>({0.485f, 0.456f, 0.406f}, {1, 3, 1, 1});
   std_ = Tensor::from_vector<float>({0.229f, 0.224f, 0.225f}, {1, 3, 1, 1});
+  if (identity_.features_sha256.empty()) identity_.features_sha256 = features_sha256(state_dict());
+}
+
+Vgg16::Vgg16(const TensorDict& state_dict, VggParts parts, VggIdentity identity)
+    : Vgg16([&] {
+        const VggParts held = check_state_dict(state_dict, identity.source);
+        SN_CHECK(parts == VggParts::Features || held == VggParts::Full, identity.source,
+                 ": these VGG16 weights have no classifier (features only); classification needs the full model");
+        auto params = std::make_shared<Params>();
+        for (const auto& [key, shape] : expected_tensors(parts))
+          params->dict.insert(key, state_dict.at(key).to(DType::Float32).contiguous().detach());
+        return params;
+      }(),
+            parts, identity) {}
+
+const TensorDict& Vgg16::state_dict() const {
+  std::lock_guard<std::mutex> lock(params_->mu);
+  params_->draw_through("");
+  return params_->dict;  // complete, so never changed again
+}
+
+Tensor Vgg16::param(const std::string& key) const {
+  std::lock_guard<std::mutex> lock(params_->mu);
+  params_->draw_through(key);
+  return params_->dict.at(key);
 }
 
 Vgg16 Vgg16::from_file(const std::filesystem::path& path, VggParts parts) {
@@ -153,24 +198,15 @@ Vgg16 Vgg16::from_file(const std::filesystem::path& path, VggParts parts) {
 }
 
 Vgg16 Vgg16::standin(VggParts parts, uint64_t seed) {
-  // torchvision's VGG._initialize_weights, in module order; biases take no draws.
-  Generator gen(seed);
-  TensorDict sd;
-  for (const auto& [key, shape] : expected_tensors(parts)) {
-    const bool weight = key.ends_with(".weight");
-    Tensor t = weight ? Tensor::empty(shape) : Tensor::zeros(shape);  // weights: every element drawn
-    if (weight && is_feature_key(key))
-      init::kaiming_normal_(t, gen, 0.0, init::FanMode::FanOut, init::Nonlinearity::ReLU);
-    else if (weight)
-      init::normal_(t, gen, 0.0, 0.01);
-    sd.insert(key, t);
-  }
+  auto params = std::make_shared<Params>();
+  params->undrawn = expected_tensors(parts);
+  params->gen = Generator(seed);
   VggIdentity id;
   id.standin = true;
   id.seed = seed;
   id.source = "stand-in";
-  if (seed == kStandinSeed) id.features_sha256 = kStandinFeaturesSha256;  // else hashed when built
-  return Vgg16(sd, parts, id);
+  if (seed == kStandinSeed) id.features_sha256 = kStandinFeaturesSha256;  // else hashed (all drawn) when built
+  return Vgg16(std::move(params), parts, id);
 }
 
 std::filesystem::path default_weights_path() {
@@ -217,7 +253,7 @@ Tensor Vgg16::classify(const Tensor& image) const {
            " images (a 7x7 final map), got ", image.size(2), "x", image.size(3));
   x = flatten(x, 1);
   for (const Linear& l : kClassifier) {
-    x = linear(x, params_.at(linear_key(l.index, "weight")).to(x.dtype()), params_.at(linear_key(l.index, "bias")).to(x.dtype()));
+    x = linear(x, param(linear_key(l.index, "weight")).to(x.dtype()), param(linear_key(l.index, "bias")).to(x.dtype()));
     if (l.index != kClassifier[2].index) x = relu(x);  // Dropout is the identity in eval mode
   }
   return x;
@@ -257,7 +293,7 @@ Tensor Vgg16::run_features(const Tensor& image, size_t last_layer, const std::ve
   for (size_t i = 0; i <= last_layer; ++i) {
     switch (layers[i].kind) {
       case Layer::Kind::Conv: {
-        const Tensor w = params_.at(conv_key(i, "weight")).to(dt), b = params_.at(conv_key(i, "bias")).to(dt);
+        const Tensor w = param(conv_key(i, "weight")).to(dt), b = param(conv_key(i, "bias")).to(dt);
         // A conv and the ReLU after it run as one op (no separate ReLU pass, no pre-activation
         // tensor kept for backward) unless the conv's own output is a requested tap.
         if (i + 1 <= last_layer && layers[i + 1].kind == Layer::Kind::Relu && !wanted(i)) {
