@@ -57,10 +57,13 @@ GradcheckResult gradcheck(const std::function<Tensor(const std::vector<Tensor>&)
       double& v = base[offs[i]];
       const double saved = v;
       v = saved + opt.eps;
+      x.mark_written();
       const double lp = loss(inputs).item();
       v = saved - opt.eps;
+      x.mark_written();
       const double lm = loss(inputs).item();
       v = saved;
+      x.mark_written();
       const double numeric = (lp - lm) / (2 * opt.eps);
       const double err = std::abs(numeric - a[i]);
       res.max_abs_err = std::max(res.max_abs_err, err);

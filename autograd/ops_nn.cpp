@@ -57,7 +57,8 @@ kernels::Conv2dParams check_conv2d(const Tensor& x, const Tensor& w, const Tenso
   SN_CHECK(OH > 0 && OW > 0, "conv2d: kernel ", w.size(2), "x", w.size(3), " (dilation ", pair_str(o.dilation),
            ") is larger than the padded input ", x.size(2) + 2 * o.padding[0], "x", x.size(3) + 2 * o.padding[1],
            " (input ", shape_str(x.shape()), ", padding ", pair_str(o.padding), ")");
-  return {o.stride, o.padding, o.dilation, o.groups};
+  // A frozen weight (an encoder's) lets the kernels keep what they derive from it between calls.
+  return {o.stride, o.padding, o.dilation, o.groups, /*frozen_weights=*/!w.requires_grad()};
 }
 
 kernels::Pool2dParams check_pool2d(const Tensor& x, const Pool2dOptions& o, const char* op) {

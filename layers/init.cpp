@@ -59,7 +59,8 @@ void normal_(const Tensor& t, Generator& gen, double mean, double std) {
   const bool in_place = t.is_contiguous();
   const Tensor z = in_place ? t : Tensor::empty(t.shape(), t.dtype());
   dispatch(t.dtype(), [&]<class T>() { gen.fill_normal(z.data<T>(), z.numel(), mean, std); });
-  if (!in_place) assign(t, z);
+  if (in_place) t.mark_written();
+  else assign(t, z);
 }
 
 void constant_(const Tensor& t, double value) {

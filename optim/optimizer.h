@@ -60,7 +60,10 @@ class Optimizer {
     for (ParamGroup& group : groups_)
       for (const Tensor& p : group.params) {
         const Tensor g = checked_grad(p, index);
-        if (g.defined()) f(group, p, g, index);
+        if (g.defined()) {
+          f(group, p, g, index);
+          p.mark_written();  // f wrote the parameter through data<T>()
+        }
         ++index;
       }
   }

@@ -10,6 +10,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "tensor/cpu/weight_cache.h"
 #include "tensor/error.h"
 
 #ifdef __linux__
@@ -208,9 +209,17 @@ Allocator& allocator_for(Device device) {
   return cpu_allocator();
 }
 
-Storage::Storage(size_t nbytes, Device device)
-    : data_(allocator_for(device).allocate(nbytes)), nbytes_(nbytes), device_(device) {}
+namespace {
+std::atomic<uint64_t> next_storage_id{1};  // 0 means "no storage" to the weight cache
+}
 
-Storage::~Storage() { allocator_for(device_).deallocate(data_, nbytes_); }
+Storage::Storage(size_t nbytes, Device device)
+    : data_(allocator_for(device).allocate(nbytes)), nbytes_(nbytes), device_(device),
+      id_(next_storage_id.fetch_add(1, std::memory_order_relaxed)) {}
+
+Storage::~Storage() {
+  if (cached_.load(std::memory_order_relaxed)) cpu::forget_cached_weights(id_);
+  allocator_for(device_).deallocate(data_, nbytes_);
+}
 
 }  // namespace sn

@@ -1,6 +1,8 @@
 // A reference-counted block of memory on a device. Views share one Storage; the last owner frees it.
 #pragma once
+#include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 
 #include "tensor/device.h"
@@ -53,10 +55,24 @@ class Storage {
   size_t nbytes() const { return nbytes_; }
   Device device() const { return device_; }
 
+  // What the convolution kernels' cache of transformed weights (tensor/cpu/weight_cache.h) keys
+  // on: an id no other Storage of this process ever has, and a version that every in-place write
+  // to parameters bumps (Tensor::copy_from, fill, add_, the init functions, optimizer steps). A
+  // writer that skips the bump would let a convolution run on stale weights; tests/test_weight_cache.cpp
+  // checks each writer.
+  uint64_t id() const { return id_; }
+  uint64_t version() const { return version_.load(std::memory_order_acquire); }
+  void bump_version() { version_.fetch_add(1, std::memory_order_acq_rel); }
+  // Set when a cache entry names this storage, so that freeing it drops those entries.
+  void mark_cached() { cached_.store(true, std::memory_order_relaxed); }
+
  private:
   void* data_ = nullptr;
   size_t nbytes_ = 0;
   Device device_;
+  uint64_t id_;
+  std::atomic<uint64_t> version_{0};
+  std::atomic<bool> cached_{false};
 };
 
 }  // namespace sn

@@ -139,6 +139,11 @@ void Tensor::copy_from(const Tensor& src) {
                           [&](const std::array<int64_t, 2>& o) { d[o[0]] = static_cast<D>(s[o[1]]); });
     });
   });
+  mark_written();
+}
+
+void Tensor::mark_written() const {
+  if (impl().storage) impl().storage->bump_version();
 }
 
 void Tensor::fill(double value) {
@@ -147,6 +152,7 @@ void Tensor::fill(double value) {
     const T v = static_cast<T>(value);
     for_each_strided<1>(shape(), {strides()}, {0}, [&](const std::array<int64_t, 1>& o) { p[o[0]] = v; });
   });
+  mark_written();
 }
 
 Tensor Tensor::clone_data() const {

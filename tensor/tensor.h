@@ -92,6 +92,10 @@ class Tensor {
   // Overwrites this view's elements with src's (broadcast to this shape, converted to this dtype).
   void copy_from(const Tensor& src);
   void fill(double value);
+  // Records an in-place write to this tensor's storage (copy_from and fill do it themselves):
+  // every code that writes parameters through data<T>() calls it, so that nothing derived from
+  // their old values (the convolution weight cache) is used again.
+  void mark_written() const;
 
   // A view of the same storage with other sizes/strides; no autograd history (see autograd/ for
   // the differentiable views). Bounds are checked against the storage.

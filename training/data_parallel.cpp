@@ -12,6 +12,7 @@ void broadcast_in_place(Communicator& comm, const TensorDict& tensors) {
   for (const auto& [name, t] : tensors) {
     SN_CHECK(t.is_contiguous(), "broadcast: '", name, "' is not contiguous");
     comm.broadcast(t.raw_data(), static_cast<size_t>(t.numel()) * dtype_size(t.dtype()));
+    t.mark_written();
   }
 }
 

@@ -3,6 +3,8 @@
 #include <string>
 
 #include "tensor/cpu/conv.h"
+#include "tensor/cpu/gemm.h"
+#include "tensor/cpu/isa.h"
 #include "tensor/error.h"
 
 namespace sn::cpu {
@@ -55,9 +57,15 @@ void set_conv_algo_override(const char* name) {
   else throw Error(detail::cat("set_conv_algo_override: '", name, "' is not auto, gemm or winograd"));
 }
 
-void conv2d_forward(const ConvShape& s, const float* x, const float* w, const float* bias, float* y, bool relu) {
-  if (conv2d_algo(s) == ConvAlgo::Winograd4x3) return conv2d_forward_winograd(s, x, w, bias, y, relu);
-  conv2d_forward_gemm(s, x, w, bias, y, relu);
+void conv2d_forward(const ConvShape& s, const float* x, const float* w, const float* bias, float* y, bool relu,
+                    const WeightKey& key) {
+  if (conv2d_algo(s) == ConvAlgo::Winograd4x3) return conv2d_forward_winograd(s, x, w, bias, y, relu, key);
+  conv2d_forward_gemm(s, x, w, bias, y, relu, key);
+}
+
+std::string derived_kind(const char* what, const ConvShape& s) {
+  return detail::cat(what, " O", s.O, " C", s.C, " k", s.KH, "x", s.KW, " g", s.groups, " ", isa_name(active_isa()),
+                     " ", gemm_backend_name(gemm_backend()));
 }
 
 ConvShape backward_input_as_forward(const ConvShape& s) {
@@ -69,9 +77,10 @@ ConvAlgo conv2d_backward_input_algo(const ConvShape& s) {
   return conv2d_algo(backward_input_as_forward(s));
 }
 
-void conv2d_backward_input(const ConvShape& s, const float* dy, const float* w, float* dx) {
-  if (conv2d_backward_input_algo(s) == ConvAlgo::Winograd4x3) return conv2d_backward_input_winograd(s, dy, w, dx);
-  conv2d_backward_input_gemm(s, dy, w, dx);
+void conv2d_backward_input(const ConvShape& s, const float* dy, const float* w, float* dx, const WeightKey& key) {
+  if (conv2d_backward_input_algo(s) == ConvAlgo::Winograd4x3)
+    return conv2d_backward_input_winograd(s, dy, w, dx, key);
+  conv2d_backward_input_gemm(s, dy, w, dx, key);
 }
 
 }  // namespace sn::cpu

@@ -24,6 +24,9 @@
 // and every other loop writes disjoint outputs per chunk).
 #pragma once
 #include <cstdint>
+#include <string>
+
+#include "tensor/cpu/weight_cache.h"
 
 namespace sn::cpu {
 
@@ -47,25 +50,32 @@ bool winograd_applies(const ConvShape& s);
 ConvAlgo conv2d_algo(const ConvShape& s);
 // "auto", "gemm" or "winograd" (nullptr = auto); replaces STYLENET_CONV for the whole library.
 void set_conv_algo_override(const char* name);
+// The weight cache's `kind` for weights that `what` derives for shape s: everything besides the
+// weights' bytes that the derived form depends on (layout, ISA, GEMM backend).
+std::string derived_kind(const char* what, const ConvShape& s);
 
 // y [N, O, OH, OW] = conv(x [N, C, H, W], w [O, Cg, KH, KW]) + bias [O] (bias may be null).
+// `key` names w for the weight cache (tensor/cpu/weight_cache.h); without one, what the kernels
+// derive from w (packed, transformed) is made for this call only.
 // relu: apply max(0, .) to the result (the fused bias + ReLU of a conv layer followed by ReLU).
 void conv2d_forward(const ConvShape& s, const float* x, const float* w, const float* bias, float* y,
-                    bool relu = false);
+                    bool relu = false, const WeightKey& key = {});
 void conv2d_forward_gemm(const ConvShape& s, const float* x, const float* w, const float* bias, float* y,
-                         bool relu = false);
+                         bool relu = false, const WeightKey& key = {});
 // Requires winograd_applies(s).
 void conv2d_forward_winograd(const ConvShape& s, const float* x, const float* w, const float* bias, float* y,
-                             bool relu = false);
+                             bool relu = false, const WeightKey& key = {});
 // dx [N, C, H, W] from dy [N, O, OH, OW].
-void conv2d_backward_input(const ConvShape& s, const float* dy, const float* w, float* dx);
-void conv2d_backward_input_gemm(const ConvShape& s, const float* dy, const float* w, float* dx);
+void conv2d_backward_input(const ConvShape& s, const float* dy, const float* w, float* dx, const WeightKey& key = {});
+void conv2d_backward_input_gemm(const ConvShape& s, const float* dy, const float* w, float* dx,
+                                const WeightKey& key = {});
 // The forward convolution that computes dx for s (input dy, output dx), and the algorithm the
 // forward rule picks for it; Winograd only where that convolution has non-negative padding.
 ConvShape backward_input_as_forward(const ConvShape& s);
 ConvAlgo conv2d_backward_input_algo(const ConvShape& s);
 // Requires conv2d_backward_input_algo(s) == Winograd4x3.
-void conv2d_backward_input_winograd(const ConvShape& s, const float* dy, const float* w, float* dx);
+void conv2d_backward_input_winograd(const ConvShape& s, const float* dy, const float* w, float* dx,
+                                    const WeightKey& key = {});
 // dw [O, Cg, KH, KW] from dy and x.
 void conv2d_backward_weight(const ConvShape& s, const float* dy, const float* x, float* dw);
 // db [O]: dy summed over N, OH, OW.

@@ -13,6 +13,7 @@
 // rows are contiguous in y and dy, so a band is simply a column range of the GEMM's C or B with
 // leading dimension P.
 #include <algorithm>
+#include <memory>
 #include <cstring>
 #include <utility>
 #include <vector>
@@ -122,23 +123,28 @@ void bias_relu_band(float* y, int64_t ld, int64_t rows, int64_t n, const float* 
 
 }  // namespace
 
-// The weights of group g, packed once for all of the call's GEMMs (every band of every image);
-// none when there is only one GEMM per group, which packs them once anyway.
-static std::vector<PackedA> pack_weights(const ConvShape& s, const float* w, Trans t, int64_t rows) {
-  std::vector<PackedA> packed;
-  if (s.N * ((s.OH + rows - 1) / rows) <= 1) return packed;
-  const int64_t K = s.K(), Og = s.Og();
-  for (int64_t g = 0; g < s.groups; ++g)
-    packed.emplace_back(t, t == Trans::No ? Og : K, t == Trans::No ? K : Og, w + g * Og * K, K);
-  return packed;
+// The weights of group g, packed once for all of the call's GEMMs (every band of every image) and,
+// with a key, for later calls too; without a key, none when there is only one GEMM per group,
+// which packs them once anyway.
+static std::shared_ptr<const DerivedWeights> pack_weights(const ConvShape& s, const float* w, Trans t, int64_t rows,
+                                                          const WeightKey& key) {
+  if (!key && s.N * ((s.OH + rows - 1) / rows) <= 1) return std::make_shared<const DerivedWeights>();
+  return derived_weights(key, derived_kind(t == Trans::No ? "gemm" : "gemm transposed", s), [&] {
+    DerivedWeights d;
+    const int64_t K = s.K(), Og = s.Og();
+    for (int64_t g = 0; g < s.groups; ++g)
+      d.packed.emplace_back(t, t == Trans::No ? Og : K, t == Trans::No ? K : Og, w + g * Og * K, K);
+    return d;
+  });
 }
 
 void conv2d_forward_gemm(const ConvShape& s, const float* x, const float* w, const float* bias, float* y,
-                         bool relu) {
+                         bool relu, const WeightKey& key) {
   const int64_t P = s.OH * s.OW, Cg = s.Cg(), Og = s.Og();
   const int64_t rows = s.pointwise() ? s.OH : band_rows(s);
   WorkspaceLease col(s.pointwise() ? 0 : s.K() * rows * s.OW);
-  const std::vector<PackedA> wp = pack_weights(s, w, Trans::No, rows);
+  const auto derived = pack_weights(s, w, Trans::No, rows, key);
+  const std::vector<PackedA>& wp = derived->packed;
   const auto gemm = [&](int64_t g, int64_t ncols, const float* b, int64_t ldb, float* c) {
     if (wp.empty()) sgemm(Trans::No, Trans::No, Og, ncols, s.K(), 1.0f, w + g * Og * s.K(), s.K(), b, ldb, 0.0f, c, P);
     else sgemm_packed(wp[g], Trans::No, ncols, 1.0f, b, ldb, 0.0f, c, P);
@@ -162,11 +168,13 @@ void conv2d_forward_gemm(const ConvShape& s, const float* x, const float* w, con
     }
 }
 
-void conv2d_backward_input_gemm(const ConvShape& s, const float* dy, const float* w, float* dx) {
+void conv2d_backward_input_gemm(const ConvShape& s, const float* dy, const float* w, float* dx,
+                                const WeightKey& key) {
   const int64_t K = s.K(), P = s.OH * s.OW, Cg = s.Cg(), Og = s.Og(), HW = s.H * s.W;
   const int64_t rows = band_rows(s);
   WorkspaceLease col(s.pointwise() ? 0 : K * rows * s.OW);
-  const std::vector<PackedA> wp = pack_weights(s, w, Trans::Yes, s.pointwise() ? s.OH : rows);  // w^T: K x Og
+  const auto derived = pack_weights(s, w, Trans::Yes, s.pointwise() ? s.OH : rows, key);  // w^T: K x Og
+  const std::vector<PackedA>& wp = derived->packed;
   const auto gemm = [&](int64_t g, int64_t ncols, const float* b, int64_t ldb, float* c, int64_t ldc) {
     if (wp.empty()) sgemm(Trans::Yes, Trans::No, K, ncols, Og, 1.0f, w + g * Og * K, K, b, ldb, 0.0f, c, ldc);
     else sgemm_packed(wp[g], Trans::No, ncols, 1.0f, b, ldb, 0.0f, c, ldc);

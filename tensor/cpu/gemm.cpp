@@ -284,6 +284,9 @@ PackedA::PackedA(Trans ta, int64_t M, int64_t K, const float* A, int64_t lda)
 
 PackedA::~PackedA() = default;
 PackedA::PackedA(PackedA&&) noexcept = default;
+size_t PackedA::packed_bytes() const {
+  return impl_->packed ? static_cast<size_t>(round_up(impl_->M, impl_->ks->mr) * impl_->K) * sizeof(float) : 0;
+}
 
 void sgemm_packed(const PackedA& pa, Trans tb, int64_t N, float alpha, const float* B, int64_t ldb, float beta,
                   float* C, int64_t ldc) {

@@ -39,6 +39,9 @@ class PackedA {
   PackedA& operator=(const PackedA&) = delete;
   PackedA& operator=(PackedA&&) = delete;
 
+  // Bytes of its own copy of A (0 when it reads A itself: OpenBLAS, Ref, or an empty A).
+  size_t packed_bytes() const;
+
  private:
   friend void sgemm_packed(const PackedA&, Trans, int64_t, float, const float*, int64_t, float, float*, int64_t);
   struct Impl;

@@ -1,7 +1,8 @@
 // Winograd F(4x4, 3x3) convolution driver (see tensor/cpu/conv.h for when it is chosen and
 // winograd_kernels.h for the layouts).
 //
-// Per call: transform the weights once (U), then walk the output tiles of the whole batch in
+// Per call: transform the weights once (U; kept between calls by tensor/cpu/weight_cache.h when the
+// caller names them), then walk the output tiles of the whole batch in
 // blocks of Tb tiles: transform the block's input tiles (V), do the 36 GEMMs M[xi] = U[xi] V[xi]
 // with our threaded SGEMM, and transform M back into output pixels (adding bias and ReLU there, so
 // the fused conv + ReLU costs nothing extra). Tb is chosen so V and M together stay a few MB:
@@ -31,53 +32,74 @@ namespace {
 constexpr int64_t kBlockBudget = 4 << 20;
 }  // namespace
 
-void conv2d_forward_winograd(const ConvShape& s, const float* x, const float* w, const float* bias, float* y,
-                             bool relu) {
-  const WinogradKernels& k = active_isa() == Isa::Avx512 ? winograd_avx512() : winograd_avx2();
+namespace {
+
+const WinogradKernels& kernels() { return active_isa() == Isa::Avx512 ? winograd_avx512() : winograd_avx2(); }
+
+// U = G w G^T for w [O, C, 3, 3], packed as the A of each of the 36 GEMMs (U kept only where a
+// PackedA still reads it).
+DerivedWeights transformed_weights(const float* w, int64_t O, int64_t C) {
+  DerivedWeights d;
+  d.source_floats = static_cast<size_t>(36 * O * C);
+  d.source = std::make_unique<WorkspaceLease>(d.source_floats);
+  float* u = d.source->data();
+  parallel_for(0, O, std::max<int64_t>(1, 4096 / C),
+               [&](int64_t o0, int64_t o1) { kernels().weights(w, O, C, o0, o1, u); });
+  bool reads_source = false;
+  for (int64_t xi = 0; xi < 36; ++xi) {
+    d.packed.emplace_back(Trans::No, O, C, u + xi * O * C, C);
+    reads_source |= d.packed.back().packed_bytes() == 0;
+  }
+  if (!reads_source) d.source.reset();
+  return d;
+}
+
+// The convolution with weights already transformed (U as `u`).
+void forward_with(const ConvShape& s, const float* x, const DerivedWeights& u, const float* bias, float* y,
+                  bool relu) {
+  const WinogradKernels& k = kernels();
   const TileGeometry g{s.C, s.H, s.W, s.O, s.OH, s.OW, s.ph, s.pw, (s.OH + 3) / 4, (s.OW + 3) / 4};
   const int64_t tiles = s.N * g.tiles_h * g.tiles_w;
   int64_t block = kBlockBudget / (36 * (s.C + s.O));
   block = std::clamp<int64_t>(block / 16 * 16, 16, tiles);
-
-  WorkspaceLease U(36 * s.O * s.C), V(36 * s.C * block), M(36 * s.O * block);
-  parallel_for(0, s.O, std::max<int64_t>(1, 4096 / s.C),
-               [&](int64_t o0, int64_t o1) { k.weights(w, s.O, s.C, o0, o1, U.data()); });
-  // With several tile blocks each U[xi] is the A of several GEMMs: pack it once (one block: the
-  // GEMM packs it once anyway, and a second copy of U would only cost memory).
-  std::vector<PackedA> packed;
-  if (tiles > block)
-    for (int64_t xi = 0; xi < 36; ++xi) packed.emplace_back(Trans::No, s.O, s.C, U.data() + xi * s.O * s.C, s.C);
+  WorkspaceLease V(36 * s.C * block), M(36 * s.O * block);
   for (int64_t t0 = 0; t0 < tiles; t0 += block) {
     const int64_t tb = std::min(block, tiles - t0);
     parallel_for(0, s.C, std::max<int64_t>(1, 256 / tb),
                  [&](int64_t c0, int64_t c1) { k.input(g, x, c0, c1, t0, tb, V.data()); });
-    for (int64_t xi = 0; xi < 36; ++xi) {
-      float* m = M.data() + xi * s.O * tb;
-      const float* v = V.data() + xi * s.C * tb;
-      if (packed.empty())
-        sgemm(Trans::No, Trans::No, s.O, tb, s.C, 1.0f, U.data() + xi * s.O * s.C, s.C, v, tb, 0.0f, m, tb);
-      else
-        sgemm_packed(packed[xi], Trans::No, tb, 1.0f, v, tb, 0.0f, m, tb);
-    }
+    for (int64_t xi = 0; xi < 36; ++xi)
+      sgemm_packed(u.packed[xi], Trans::No, tb, 1.0f, V.data() + xi * s.C * tb, tb, 0.0f, M.data() + xi * s.O * tb, tb);
     parallel_for(0, s.O, std::max<int64_t>(1, 256 / tb),
                  [&](int64_t o0, int64_t o1) { k.output(g, M.data(), o0, o1, t0, tb, bias, relu, y); });
   }
 }
 
-void conv2d_backward_input_winograd(const ConvShape& s, const float* dy, const float* w, float* dx) {
-  // wf[c, o, kh, kw] = w[o, c, KH - 1 - kh, KW - 1 - kw]: O(O C) work against O(N O C H W) for the
-  // convolution.
-  WorkspaceLease wf(s.C * s.O * s.KH * s.KW);
-  const int64_t taps = s.KH * s.KW;
-  parallel_for(0, s.C, std::max<int64_t>(1, 4096 / (s.O * taps)), [&](int64_t c0, int64_t c1) {
-    for (int64_t c = c0; c < c1; ++c)
-      for (int64_t o = 0; o < s.O; ++o) {
-        const float* src = w + (o * s.C + c) * taps;
-        float* dst = wf.data() + (c * s.O + o) * taps;
-        for (int64_t t = 0; t < taps; ++t) dst[t] = src[taps - 1 - t];
-      }
+}  // namespace
+
+void conv2d_forward_winograd(const ConvShape& s, const float* x, const float* w, const float* bias, float* y,
+                             bool relu, const WeightKey& key) {
+  const auto u = derived_weights(key, derived_kind("winograd4x3", s), [&] { return transformed_weights(w, s.O, s.C); });
+  forward_with(s, x, *u, bias, y, relu);
+}
+
+void conv2d_backward_input_winograd(const ConvShape& s, const float* dy, const float* w, float* dx,
+                                    const WeightKey& key) {
+  const auto u = derived_weights(key, derived_kind("winograd4x3 flipped", s), [&] {
+    // wf[c, o, kh, kw] = w[o, c, KH - 1 - kh, KW - 1 - kw]: O(O C) work against O(N O C H W) for
+    // the convolution.
+    const int64_t taps = s.KH * s.KW;
+    WorkspaceLease wf(static_cast<size_t>(s.C * s.O * taps));
+    parallel_for(0, s.C, std::max<int64_t>(1, 4096 / (s.O * taps)), [&](int64_t c0, int64_t c1) {
+      for (int64_t c = c0; c < c1; ++c)
+        for (int64_t o = 0; o < s.O; ++o) {
+          const float* src = w + (o * s.C + c) * taps;
+          float* dst = wf.data() + (c * s.O + o) * taps;
+          for (int64_t t = 0; t < taps; ++t) dst[t] = src[taps - 1 - t];
+        }
+    });
+    return transformed_weights(wf.data(), s.C, s.O);
   });
-  conv2d_forward_winograd(backward_input_as_forward(s), dy, wf.data(), nullptr, dx);
+  forward_with(backward_input_as_forward(s), dy, *u, nullptr, dx, false);
 }
 
 }  // namespace sn::cpu

@@ -84,6 +84,15 @@ struct ConvGeometry {
   }
 };
 
+// The weight cache's name for `weight`: only for frozen weights (Conv2dParams::frozen_weights),
+// read as the caller's own tensor (a contiguous() copy is a new storage every call: nothing to keep).
+cpu::WeightKey weight_key(const Tensor& weight_in, const Tensor& weight, const Conv2dParams& p) {
+  if (!p.frozen_weights || !weight.same(weight_in) || !weight.storage()) return {};
+  Storage& storage = *weight.storage();
+  storage.mark_cached();
+  return {storage.id(), storage.version(), weight.offset()};
+}
+
 // float32 goes to the fast kernels (tensor/cpu/conv.h) unless the reference ISA is forced.
 bool use_fast(DType dt) { return dt == DType::Float32 && cpu::active_isa() != cpu::Isa::Ref; }
 
@@ -97,7 +106,8 @@ Tensor conv2d(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias_in
   const ConvGeometry g(x.shape(), weight.shape(), p);
   Tensor out = Tensor::empty({g.N, g.O, g.OH, g.OW}, x.dtype());
   cpu::conv2d_forward(g.cpu_shape(), x.data<float>(), weight.data<float>(),
-                      bias.defined() ? bias.data<float>() : nullptr, out.data<float>(), relu);
+                      bias.defined() ? bias.data<float>() : nullptr, out.data<float>(), relu,
+                      weight_key(weight_in, weight, p));
   return out;
 }
 
@@ -107,7 +117,8 @@ Tensor conv2d_backward_input(const Tensor& grad_out_in, const Tensor& weight_in,
   const Tensor grad_out = grad_out_in.contiguous(), weight = weight_in.contiguous();
   const ConvGeometry g(x_shape, weight.shape(), p);
   Tensor dx = Tensor::empty(x_shape, grad_out.dtype());
-  cpu::conv2d_backward_input(g.cpu_shape(), grad_out.data<float>(), weight.data<float>(), dx.data<float>());
+  cpu::conv2d_backward_input(g.cpu_shape(), grad_out.data<float>(), weight.data<float>(), dx.data<float>(),
+                             weight_key(weight_in, weight, p));
   return dx;
 }
 

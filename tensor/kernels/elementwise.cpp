@@ -118,6 +118,7 @@ void add_(const Tensor& dst, const Tensor& src, double alpha) {
            dtype_name(src.dtype()), ")");
   SN_CHECK(broadcast_shapes(src.shape(), dst.shape(), "add_") == dst.shape(), "add_: cannot add a tensor of shape ",
            shape_str(src.shape()), " into one of shape ", shape_str(dst.shape()));
+  dst.mark_written();
   if (use_fast(dst) && use_fast(src) && (src.shape() == dst.shape() || src.numel() == 1)) {
     cpu::axpy_f32(dst.data<float>(), src.data<float>(), src.shape() == dst.shape() ? 1 : 0, static_cast<float>(alpha),
                   dst.numel());

@@ -20,6 +20,10 @@ struct Conv2dParams {
   std::array<int64_t, 2> padding{0, 0};   // zeros, on both sides of each axis
   std::array<int64_t, 2> dilation{1, 1};
   int64_t groups = 1;
+  // The weights are frozen (they did not require grad when the op ran): what the kernels derive
+  // from them may be kept between calls (tensor/cpu/weight_cache.h). Trainable weights never are:
+  // code outside the library may update them in place without Tensor::mark_written().
+  bool frozen_weights = false;
 };
 
 // Output length of a convolution along one axis: floor((in + 2 pad - dilation (k - 1) - 1) / stride) + 1.

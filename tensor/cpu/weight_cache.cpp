@@ -1,0 +1,110 @@
+#include "tensor/cpu/weight_cache.h"
+
+#include <cstdlib>
+#include <list>
+#include <mutex>
+#include <unordered_map>
+
+namespace sn::cpu {
+
+namespace {
+
+size_t bytes_of(const DerivedWeights& d) {
+  size_t bytes = d.source ? d.source_floats * sizeof(float) : 0;
+  for (const PackedA& p : d.packed) bytes += p.packed_bytes();
+  return bytes;
+}
+
+class WeightCache {
+ public:
+  WeightCache() {
+    const char* env = std::getenv("STYLENET_WEIGHT_CACHE_MB");
+    if (env && *env) budget_ = static_cast<size_t>(std::strtoull(env, nullptr, 10)) << 20;
+  }
+
+  std::shared_ptr<const DerivedWeights> get(const WeightKey& key, const std::string& kind,
+                                            const std::function<DerivedWeights()>& make) {
+    if (!key || budget_ == 0) return std::make_shared<const DerivedWeights>(make());
+    const std::string name = std::to_string(key.storage) + "@" + std::to_string(key.offset) + ":" + kind;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      const auto it = index_.find(name);
+      if (it != index_.end() && it->second->version == key.version) {
+        lru_.splice(lru_.begin(), lru_, it->second);  // most recently used first
+        ++hits_;
+        return it->second->value;
+      }
+      ++misses_;
+    }
+    // Made outside the lock (it runs parallel kernels); two threads may both make it, the last
+    // one inserted stays.
+    auto value = std::make_shared<const DerivedWeights>(make());
+    const size_t bytes = bytes_of(*value);
+    std::lock_guard<std::mutex> lock(mu_);
+    if (const auto it = index_.find(name); it != index_.end()) erase(it->second);  // an older version
+    if (bytes > budget_) return value;
+    lru_.push_front({name, key.storage, key.version, value, bytes});
+    index_[name] = lru_.begin();
+    bytes_ += bytes;
+    while (bytes_ > budget_) erase(std::prev(lru_.end()));
+    return value;
+  }
+
+  void forget(uint64_t storage) {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto it = lru_.begin(); it != lru_.end();) {
+      auto next = std::next(it);
+      if (it->storage == storage) erase(it);
+      it = next;
+    }
+  }
+
+  void clear() {
+    std::lock_guard<std::mutex> lock(mu_);
+    lru_.clear();
+    index_.clear();
+    bytes_ = 0;
+  }
+
+  WeightCacheStats stats() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return {lru_.size(), bytes_, hits_, misses_};
+  }
+
+ private:
+  struct Entry {
+    std::string name;
+    uint64_t storage, version;
+    std::shared_ptr<const DerivedWeights> value;  // callers may still hold it after eviction
+    size_t bytes;
+  };
+  void erase(std::list<Entry>::iterator it) {
+    bytes_ -= it->bytes;
+    index_.erase(it->name);
+    lru_.erase(it);
+  }
+
+  std::mutex mu_;
+  std::list<Entry> lru_;
+  std::unordered_map<std::string, std::list<Entry>::iterator> index_;
+  size_t bytes_ = 0, hits_ = 0, misses_ = 0;
+  size_t budget_ = size_t{256} << 20;
+};
+
+// Never destroyed: storages freed during static destruction still call forget().
+WeightCache& cache() {
+  static WeightCache* c = new WeightCache;
+  return *c;
+}
+
+}  // namespace
+
+std::shared_ptr<const DerivedWeights> derived_weights(const WeightKey& key, const std::string& kind,
+                                                      const std::function<DerivedWeights()>& make) {
+  return cache().get(key, kind, make);
+}
+void forget_cached_weights(uint64_t storage) { cache().forget(storage); }
+WeightCacheStats weight_cache_stats() { return cache().stats(); }
+void clear_weight_cache() { cache().clear(); }
+
+}  // namespace sn::cpu

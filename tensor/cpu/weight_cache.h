@@ -1,0 +1,56 @@
+// Convolution weights as the fast kernels use them, kept between calls.
+//
+// The weights of a frozen encoder, or of any model during inference or evaluation, are the same on
+// every call, yet each call transformed them for Winograd (U = G g G^T, four times their size) and
+// packed them into the GEMM's micro-panel layout: 23 % of a warm VGG16 forward pass at 224x224 on
+// one thread (perf). So a kernel asks this cache for what it derives from a weight tensor, keyed by
+// the tensor's storage (id, version, offset) and by what it derives (algorithm, shapes, ISA, GEMM
+// backend). Every in-place write to parameters bumps the storage's version (tensor/storage.h), so
+// the next call misses and derives again; freeing the storage drops its entries.
+//
+// At most STYLENET_WEIGHT_CACHE_MB (default 256; 0 turns caching off) is held; the least recently
+// used entries go first. VGG16 up to relu5_3 at 224x224 holds about 140 MB.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tensor/cpu/gemm.h"
+#include "tensor/cpu/workspace.h"
+
+namespace sn::cpu {
+
+// Which weights. storage 0: not cacheable (scratch memory, such as a flipped copy).
+struct WeightKey {
+  uint64_t storage = 0, version = 0;
+  int64_t offset = 0;
+  explicit operator bool() const { return storage != 0; }
+};
+
+// What a kernel derives from weights: GEMM operands, packed, and the matrix they were packed from
+// when a PackedA still reads it (OpenBLAS and the reference GEMM run on A itself).
+// Both live in workspace leases (tensor/cpu/workspace.h), which recycle without page faults when
+// the weights change every call (training) and the derived form is made again.
+struct DerivedWeights {
+  std::unique_ptr<WorkspaceLease> source;
+  size_t source_floats = 0;
+  std::vector<PackedA> packed;
+};
+
+// The derived weights for (key, kind): the cached ones, else `make()`'s, cached when there is a
+// key. `kind` names everything besides the weights that the result depends on.
+std::shared_ptr<const DerivedWeights> derived_weights(const WeightKey& key, const std::string& kind,
+                                                      const std::function<DerivedWeights()>& make);
+// Drops every entry of a storage (called when it is freed).
+void forget_cached_weights(uint64_t storage);
+
+struct WeightCacheStats {
+  size_t entries = 0, bytes = 0, hits = 0, misses = 0;
+};
+WeightCacheStats weight_cache_stats();
+void clear_weight_cache();
+
+}  // namespace sn::cpu

@@ -1,0 +1,138 @@
+// The convolution weight cache (tensor/cpu/weight_cache.h): a second call reuses what the first
+// derived from the weights, and every way of writing weights makes the next call derive again.
+// Each check compares with the same convolution on a fresh copy of the weights (a new storage,
+// which no cache entry can name): a stale entry gives the old weights' result and fails it.
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include "autograd/engine.h"
+#include "autograd/nn_ops.h"
+#include "autograd/ops.h"
+#include "layers/conv.h"
+#include "layers/init.h"
+#include "optim/adam.h"
+#include "optim/sgd.h"
+#include "tensor/cpu/conv.h"
+#include "tensor/cpu/weight_cache.h"
+#include "tensor/kernels/core.h"
+#include "tensor/random.h"
+#include "tests/tensor_compare.h"
+
+using namespace sn;
+using namespace sn::test;
+
+namespace {
+
+// Two shapes, one per algorithm: 32 -> 32 channels on 40 x 40 (100 Winograd tiles) and 3 -> 16
+// channels (too few for Winograd: im2col + GEMM).
+struct Case {
+  int64_t in, out;
+  cpu::ConvAlgo algo;
+};
+const Case kCases[] = {{32, 32, cpu::ConvAlgo::Winograd4x3}, {3, 16, cpu::ConvAlgo::Im2colGemm}};
+
+Conv2dOptions same() {
+  Conv2dOptions o;
+  o.padding = {1, 1};
+  return o;
+}
+
+// The forward output and the input gradient (the backward-data kernel, whose weights are cached
+// separately) with `w` as it is now.
+std::pair<Tensor, Tensor> run(const Tensor& x, const Tensor& w, const Tensor& b) {
+  const Tensor xi = x.detach().set_requires_grad(true);
+  const Tensor y = conv2d(xi, w, b, same());
+  backward(sum(y * y));
+  return {y.detach(), xi.grad()};
+}
+
+// What the convolution gives on a copy of w that no cache entry can name (clone_data() does not
+// require grad, but its storage is new).
+void check_fresh(const Tensor& x, const Tensor& w, const Tensor& b, const char* after) {
+  INFO("after " << std::string(after));
+  const auto [y, dx] = run(x, w, b);
+  const auto [y_ref, dx_ref] = run(x, w.clone_data(), b);
+  CHECK(max_abs_diff(y, y_ref) == 0.0);
+  CHECK(max_abs_diff(dx, dx_ref) == 0.0);
+}
+
+}  // namespace
+
+TEST_CASE("weight cache: the second call reuses the derived weights and gives the same bits") {
+  Generator gen(1);
+  for (const Case& c : kCases) {
+    const Tensor x = Tensor::randn({1, c.in, 40, 40}, gen), w = Tensor::randn({c.out, c.in, 3, 3}, gen);  // frozen
+    const Tensor b = Tensor::randn({c.out}, gen);
+    cpu::ConvShape s{1, c.in, 40, 40, c.out, 3, 3, 40, 40, 1, 1, 1, 1, 1, 1, 1};
+    REQUIRE(cpu::conv2d_algo(s) == c.algo);
+    const Tensor first = conv2d(x, w, b, same());
+    const cpu::WeightCacheStats before = cpu::weight_cache_stats();
+    const Tensor second = conv2d(x, w, b, same());
+    CHECK(cpu::weight_cache_stats().hits == before.hits + 1);
+    CHECK(max_abs_diff(first, second) == 0.0);
+    CHECK(max_abs_diff(second, conv2d(x, w.clone_data(), b, same())) == 0.0);
+  }
+}
+
+TEST_CASE("weight cache: only frozen weights are kept, and every writer of weights invalidates them") {
+  Generator gen(2);
+  for (const Case& c : kCases) {
+    Conv2dConfig cfg;
+    cfg.padding = 1;
+    Conv2d conv(c.in, c.out, 3, cfg, &gen);
+    const Tensor x = Tensor::randn({1, c.in, 40, 40}, gen);
+    // Trainable weights are never kept: code outside the library may update them in place.
+    const size_t entries = cpu::weight_cache_stats().entries;
+    check_fresh(x, conv.weight, conv.bias, "construction");
+    CHECK(cpu::weight_cache_stats().entries == entries);
+
+    const auto freeze = [&](bool frozen) {
+      conv.weight.set_requires_grad(!frozen);
+      conv.bias.set_requires_grad(!frozen);
+    };
+    freeze(true);
+    check_fresh(x, conv.weight, conv.bias, "freezing");
+    CHECK(cpu::weight_cache_stats().entries == entries + 2);  // forward and backward-data forms
+
+    // Fine-tuning between frozen uses: optimizer steps write the parameters through data<T>().
+    freeze(false);
+    Adam adam({conv.weight, conv.bias}, {.lr = 0.1});
+    backward(sum(conv.forward(x)));
+    adam.step();
+    freeze(true);
+    check_fresh(x, conv.weight, conv.bias, "Adam::step");
+    freeze(false);
+    SGD sgd({conv.weight, conv.bias}, {.lr = 0.1});
+    backward(sum(conv.forward(x)));
+    sgd.step();
+    freeze(true);
+    check_fresh(x, conv.weight, conv.bias, "SGD::step");
+
+    // A checkpoint load copies into the same storage.
+    Conv2d other(c.in, c.out, 3, cfg, &gen);
+    conv.load_state_dict(other.state_dict());
+    check_fresh(x, conv.weight, conv.bias, "load_state_dict");
+
+    conv.weight.copy_from(Tensor::randn(conv.weight.shape(), gen));
+    check_fresh(x, conv.weight, conv.bias, "copy_from");
+    conv.weight.fill(0.01);
+    check_fresh(x, conv.weight, conv.bias, "fill");
+    kernels::add_(conv.weight, Tensor::randn(conv.weight.shape(), gen));
+    check_fresh(x, conv.weight, conv.bias, "add_");
+    init::normal_(conv.weight, gen);
+    check_fresh(x, conv.weight, conv.bias, "init::normal_");
+  }
+}
+
+TEST_CASE("weight cache: freeing the weights drops their entries") {
+  Generator gen(3);
+  const Tensor x = Tensor::randn({1, 32, 40, 40}, gen);
+  const size_t entries = cpu::weight_cache_stats().entries;
+  {
+    const Tensor w = Tensor::randn({32, 32, 3, 3}, gen);
+    conv2d(x, w, Tensor(), same());
+    CHECK(cpu::weight_cache_stats().entries == entries + 1);
+  }
+  CHECK(cpu::weight_cache_stats().entries == entries);
+}
