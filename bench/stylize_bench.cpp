@@ -2,14 +2,15 @@
 // bench/stylize_torch.py, the same network in PyTorch, in the same run and prints the ratio).
 //
 //   stylenet_stylize_bench --size S --threads T --reps R [--warmup W] [--style-size N]
-//                          [--tile N] [--model PATH]
+//                          [--tile N] [--model PATH] [--method learned|multilevel]
 //
 // The photo is a sample photo ($STYLENET_DATA/data/samples) resized to S x S, the style a sample
 // artwork at N x N (default 512, the CLI's --style-size). One timed repetition is one call of
-// sn::stylize with the CLI's defaults (learned fusion, 512 px tiles, 16 px reflection border):
-// encode photo and style, fuse, decode. Loading the model and the encoder is not timed; image
+// sn::paint with the CLI's defaults (512 px tiles, 16 px reflection border) and the method
+// (default multilevel, the CLI's; learned is the single-level default before it): encode photo
+// and style, fuse, decode, at each level. Loading the model and the encoder is not timed; image
 // decoding and encoding are not part of it either. Prints one JSON line in the format of
-// stylenet_vgg_bench (workload "stylize").
+// stylenet_vgg_bench (workload "stylize" for learned, "stylize_multilevel").
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -21,7 +22,7 @@
 
 #include "vision/data.h"
 #include "vision/image.h"
-#include "stylenet/stylize.h"
+#include "stylenet/paint.h"
 #include "tensor/cpu/isa.h"
 #include "tensor/cpu/parallel.h"
 
@@ -30,7 +31,7 @@ using namespace sn;
 int main(int argc, char** argv) try {
   int64_t size = 512, style_size = 512, tile = 512;
   int threads = 1, reps = 3, warmup = 1;
-  std::string model_path = default_model_path().string();
+  std::string model_path = default_model_path().string(), method = "multilevel";
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
     if (k == "--size") size = std::atoll(v.c_str());
@@ -40,6 +41,7 @@ int main(int argc, char** argv) try {
     else if (k == "--reps") reps = std::atoi(v.c_str());
     else if (k == "--warmup") warmup = std::atoi(v.c_str());
     else if (k == "--model") model_path = v;
+    else if (k == "--method") method = v;
     else {
       std::fprintf(stderr, "unknown option %s\n", k.c_str());
       return 2;
@@ -50,14 +52,16 @@ int main(int argc, char** argv) try {
   const Vgg16 encoder = Vgg16::standin();
   const Tensor content = resize_image(load_image(sample_images("content_").front()), size, size);
   const Tensor style = resize_image(load_image(sample_images("style_").front()), style_size, style_size);
-  StylizeOptions opt;
-  opt.tile = tile;
+  PaintOptions opt;
+  opt.method = parse_method(method);
+  opt.stylize.tile = tile;
+  const std::string workload = opt.method == Method::Learned ? "stylize" : "stylize_" + method;
 
   std::vector<double> times;
   double checksum = 0.0;
   for (int r = 0; r < warmup + reps; ++r) {
     const auto t0 = std::chrono::steady_clock::now();
-    const Tensor out = stylize(encoder, model, content, {{style, 1.0}}, opt);
+    const Tensor out = paint(encoder, &model, content, {{style, 1.0}}, opt);
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     checksum = out.numel();
     if (r >= warmup) times.push_back(s);
@@ -67,9 +71,9 @@ int main(int argc, char** argv) try {
   const double median = sorted.empty() ? 0.0 : sorted[sorted.size() / 2];
   struct rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
-  std::printf("{\"impl\": \"stylenet\", \"workload\": \"stylize\", \"size\": %lld, \"batch\": 1, \"threads\": %d, "
+  std::printf("{\"impl\": \"stylenet\", \"workload\": \"%s\", \"size\": %lld, \"batch\": 1, \"threads\": %d, "
               "\"isa\": \"%s\", \"tile\": %lld, \"median_s\": %.6f, \"peak_rss_mb\": %.1f, \"checksum\": %.6g, \"times\": [",
-              static_cast<long long>(size), threads, cpu::isa_name(cpu::active_isa()), static_cast<long long>(tile), median,
+              workload.c_str(), static_cast<long long>(size), threads, cpu::isa_name(cpu::active_isa()), static_cast<long long>(tile), median,
               ru.ru_maxrss / 1024.0, checksum);
   for (size_t i = 0; i < times.size(); ++i) std::printf("%s%.6f", i ? ", " : "", times[i]);
   std::printf("]}\n");

@@ -4,6 +4,7 @@ Used only as a benchmark peer (run with /usr/bin/python3, which has torch); the 
 imports it. Prints one JSON line in the format of stylenet_stylize_bench.
 
   stylize_torch.py --size S --threads T --reps R [--warmup W] [--style-size N] [--model PATH]
+                   [--method learned|multilevel]
 
 The network: VGG16 up to the model's tap (ImageNet normalisation, conv + ReLU, max-pool), the
 LST fusion and the decoder as in tests/style/gen_style.py (the parity twin the C++ modules are
@@ -12,6 +13,12 @@ safetensors file; parsed here with the standard library). The encoder gets seede
 weights: the stand-in is also He-normal, and the time does not depend on the values. One
 repetition is what stylize does for one photo: reflection-pad 16 px, encode photo and style,
 fuse, decode, crop, clamp; PyTorch runs the whole photo at once (no tiles).
+
+--method multilevel (the CLI's default) is Li et al.'s coarse-to-fine WCT as stylenet runs it:
+WCT at the model's tap and its decoder, then for each shallower level of the model file
+(relu2_1, relu1_1) the result re-encoded, WCT at that level (covariances in float32 matmuls,
+eigendecompositions in float64, as torch users write it), and the level's decoder. The style is
+encoded once to the deepest tap, keeping the shallower taps (as stylenet does).
 """
 import argparse
 import json
@@ -27,7 +34,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "style"))
-from gen_style import Decoder, MulLayer  # noqa: E402  (the parity twin)
+from gen_style import TAP_CONVS as TAP_CONVS_ALL, Decoder, MulLayer  # noqa: E402  (the parity twin)
 
 VGG16_CFG = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M"]
 TAP_CONVS = {"relu3_1": 5, "relu4_1": 8}
@@ -82,6 +89,51 @@ def stylize(encoder, fusion, decoder, content, style, border=16):
     return y.clamp(0, 1)
 
 
+def encode_taps(layers, x, convs_at):
+    """The activations after conv number n (1-based, ReLU applied) for each n in convs_at."""
+    x = (x - MEAN) / STD
+    out, convs = {}, 0
+    for layer in layers:
+        if layer is None:
+            x = F.max_pool2d(x, 2)
+            continue
+        x = F.relu(F.conv2d(x, layer[0], layer[1], padding=1))
+        convs += 1
+        if convs in convs_at:
+            out[convs] = x
+        if convs == max(convs_at):
+            break
+    return out
+
+
+def sym_pow(cov, eps, power):
+    d, e = torch.linalg.eigh(cov.double() + eps * torch.eye(cov.shape[0], dtype=torch.float64))
+    return (e * d.clamp(min=eps).pow(power)) @ e.T
+
+
+def wct(C, S, eps=1e-5):
+    c = C.shape[1]
+    xc, xs = C.reshape(c, -1), S.reshape(c, -1)
+    mc, ms = xc.mean(1, keepdim=True), xs.mean(1, keepdim=True)
+    xc, xs = xc - mc, xs - ms
+    cov_c = xc @ xc.T / (xc.shape[1] - 1)
+    cov_s = xs @ xs.T / (xs.shape[1] - 1)
+    transform = (sym_pow(cov_s, eps, 0.5) @ sym_pow(cov_c, eps, -0.5)).float()
+    return (transform @ xc + ms).reshape(C.shape)
+
+
+def stylize_multilevel(encoder, levels, content, style, border=16):
+    """levels: (convs at the tap, decoder), deepest first."""
+    _, _, h, w = content.shape
+    styles = encode_taps(encoder, style, [n for n, _ in levels])
+    y = content
+    for n, decoder in levels:
+        x = F.pad(y, (border, border, border, border), mode="reflect")
+        t = wct(encode_taps(encoder, x, [n])[n], styles[n])
+        y = decoder(t)[:, :, border:border + h, border:border + w].clamp(0, 1)
+    return y
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     ap = argparse.ArgumentParser()
@@ -92,6 +144,7 @@ def main():
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--tile", type=int, default=0)  # accepted for symmetry; PyTorch never tiles
     ap.add_argument("--model", default=os.path.join(here, "..", "models", "default.safetensors"))
+    ap.add_argument("--method", default="multilevel", choices=["learned", "multilevel"])
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     meta, tensors = read_safetensors(a.model)
@@ -100,6 +153,13 @@ def main():
     decoder.load_state_dict({key[len("decoder."):]: v for key, v in tensors.items() if key.startswith("decoder.")})
     fusion.load_state_dict({key[len("fusion."):]: v for key, v in tensors.items() if key.startswith("fusion.")})
     encoder = make_encoder(tap)
+    levels = [(TAP_CONVS_ALL[tap], decoder)]
+    for spec in filter(None, meta.get("levels", "").split(",")):
+        level_tap = spec.split(":")[0]
+        prefix = "level." + level_tap + "."
+        level_decoder = Decoder(level_tap, float(spec.split(":")[1]))
+        level_decoder.load_state_dict({key[len(prefix):]: v for key, v in tensors.items() if key.startswith(prefix)})
+        levels.append((TAP_CONVS_ALL[level_tap], level_decoder))
     torch.manual_seed(7)
     content = torch.rand(1, 3, a.size, a.size)
     style = torch.rand(1, 3, a.style_size, a.style_size)
@@ -107,12 +167,15 @@ def main():
     with torch.inference_mode():
         for r in range(a.warmup + a.reps):
             t0 = time.perf_counter()
-            out = stylize(encoder, fusion, decoder, content, style)
+            if a.method == "learned":
+                out = stylize(encoder, fusion, decoder, content, style)
+            else:
+                out = stylize_multilevel(encoder, levels, content, style)
             checksum = out.numel()
             if r >= a.warmup:
                 times.append(time.perf_counter() - t0)
     print(json.dumps({
-        "impl": "pytorch", "workload": "stylize", "size": a.size, "batch": 1, "threads": a.threads,
+        "impl": "pytorch", "workload": "stylize" if a.method == "learned" else "stylize_multilevel", "size": a.size, "batch": 1, "threads": a.threads,
         "torch": torch.__version__, "median_s": statistics.median(times),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
         "checksum": checksum, "times": times,

@@ -10,7 +10,8 @@
 #   forward 224x224 batch 1, 1 thread and 2 threads   (VGG16 features, inference)
 #   train   256x256 batch 4, 2 threads                (VGG16 to relu4_3, forward + backward)
 #   stylize 512x512 and 1024x1024, 2 threads          (the default model, style 512x512:
-#           bench/stylize_bench.cpp vs bench/stylize_torch.py)
+#           bench/stylize_bench.cpp vs bench/stylize_torch.py; the learned single-level method,
+#           the default before December 2026, and multilevel, the default since)
 # Also prints the SGEMM ratio to OpenBLAS on VGG-shaped GEMMs (bench/bench_gemm.cpp).
 # The machine may be shared: compare the ratios, which are measured in the same run.
 # STYLENET_BENCH_ONLY=forward|train|stylize runs only that workload (and skips the SGEMM part);
@@ -32,7 +33,7 @@ ONLY="${STYLENET_BENCH_ONLY:-}"
 run_pair() {  # workload size batch threads
   if [ -n "$ONLY" ] && [ "$1" != "$ONLY" ]; then return; fi
   if [ "$1" = stylize ]; then
-    local args=(--size "$2" --threads "$4" --reps "$REPS" --warmup 1)
+    local args=(--size "$2" --threads "$4" --reps "$REPS" --warmup 1 --method "$5")
     "$BUILD/bench/stylenet_stylize_bench" "${args[@]}" >>"$OUT"
     OMP_NUM_THREADS="$4" "$PY" bench/stylize_torch.py "${args[@]}" >>"$OUT"
     return
@@ -46,8 +47,10 @@ run_pair forward 224 1 1
 run_pair forward 224 1 2
 run_pair train 256 4 2
 ST="${STYLENET_BENCH_STYLIZE_THREADS:-2}"
-run_pair stylize 512 1 "$ST"
-run_pair stylize 1024 1 "$ST"
+for method in learned multilevel; do
+  run_pair stylize 512 1 "$ST" "$method"
+  run_pair stylize 1024 1 "$ST" "$method"
+done
 
 "$PY" - "$OUT" <<'PYEOF'
 import json, sys

@@ -128,9 +128,9 @@ Results check_conv(const ConvCase& c, bool noncontig, uint64_t seed = 7) {
   Tensor mag = kernels::conv2d_ref(abs(x), abs(w), c.bias ? abs(b) : Tensor(), c.p);
   const cpu::ConvShape cs{c.x[0], c.x[1], c.x[2], c.x[3], c.O, c.KH, c.KW, ref.size(2), ref.size(3), c.p.stride[0],
                           c.p.stride[1], c.p.padding[0], c.p.padding[1], c.p.dilation[0], c.p.dilation[1], c.p.groups};
-  const bool winograd = cpu::active_isa() != Isa::Ref && cpu::conv2d_algo(cs) == cpu::ConvAlgo::Winograd4x3;
-  check_close(r.y, ref, mag, winograd ? 4 * (c.x[1] + 64) : taps,
-              what + " forward " + (winograd ? "winograd" : "im2col"));
+  const cpu::ConvAlgo algo = cpu::active_isa() != Isa::Ref ? cpu::conv2d_algo(cs) : cpu::ConvAlgo::Im2colGemm;
+  const bool winograd = algo == cpu::ConvAlgo::Winograd4x3;
+  check_close(r.y, ref, mag, winograd ? 4 * (c.x[1] + 64) : taps, what + " forward " + cpu::conv_algo_name(algo));
 
   // Backward data through Winograd is a forward Winograd convolution with O input channels.
   const bool wino_bwd = cpu::active_isa() != Isa::Ref && cpu::conv2d_backward_input_algo(cs) == cpu::ConvAlgo::Winograd4x3;
@@ -205,6 +205,31 @@ TEST_CASE("conv2d Winograd F(4x4,3x3) and im2col forced on every 3x3 stride-1 sh
     }
 }
 
+TEST_CASE("conv2d direct (at most 4 outputs, no padding) against the reference: every ISA, 1 and 2 threads") {
+  // Whole 32-pixel strips and a ragged end of the row, two output rows, a row narrower than a
+  // strip, 1 to 4 outputs, a 1x1 and a 5x3 kernel. "auto" picks the direct kernel for all of them.
+  const std::vector<ConvCase> dcases = {
+      {{1, 64, 20, 70}, 3, 3, 3, params(1, 0)}, {{2, 5, 9, 40}, 1, 3, 3, params(1, 0)},
+      {{1, 7, 4, 35}, 4, 3, 3, params(1, 0)},   {{1, 3, 5, 5}, 2, 3, 3, params(1, 0)},
+      {{1, 8, 6, 40}, 3, 1, 1, params(1, 0)},   {{1, 6, 9, 37}, 3, 5, 3, params(1, 0), false},
+  };
+  for (Isa isa : supported_isas()) {
+    if (isa == Isa::Ref) continue;
+    IsaScope is(isa);
+    for (int threads : {1, 2}) {
+      ThreadsScope ts(threads);
+      CAPTURE(isa_name(isa));
+      CAPTURE(threads);
+      for (const ConvCase& c : dcases) {
+        const cpu::ConvShape cs{c.x[0], c.x[1], c.x[2], c.x[3], c.O, c.KH, c.KW, c.x[2] - c.KH + 1, c.x[3] - c.KW + 1,
+                                1, 1, 0, 0, 1, 1, 1};
+        CHECK(cpu::conv2d_algo(cs) == cpu::ConvAlgo::Direct);
+        for (bool noncontig : {false, true}) check_conv(c, noncontig);
+      }
+    }
+  }
+}
+
 TEST_CASE("conv2d fused bias + ReLU (cpu::conv2d_forward relu=true) on both algorithms") {
   Generator gen(11);
   const Shape xs{2, 16, 15, 13};
@@ -241,6 +266,7 @@ TEST_CASE("conv2d_relu: the same bits as relu(conv2d) on every ISA and algorithm
       {{1, 3, 9, 10}, 8, 3, 3, params(1, 1)},             // im2col (few channels)
       {{2, 6, 15, 14}, 7, 3, 3, params(2, 1)},            // strided
       {{1, 8, 12, 12}, 8, 1, 1, params(1, 0), false},     // pointwise, no bias
+      {{1, 16, 9, 40}, 3, 3, 3, params(1, 0)},            // direct (few outputs, no padding)
   };
   struct Out {
     std::vector<float> y, dx, dw, db;

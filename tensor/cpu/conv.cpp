@@ -1,5 +1,6 @@
 // The forward algorithm rule of tensor/cpu/conv.h and its override.
 #include <cstdlib>
+#include <optional>
 #include <string>
 
 #include "tensor/cpu/conv.h"
@@ -10,14 +11,23 @@
 namespace sn::cpu {
 
 namespace {
-enum class Choice { Auto, Gemm, Winograd };
+enum class Choice { Auto, Gemm, Winograd, Direct };
+
+// nullopt for a name that is none of them.
+std::optional<Choice> parse_choice(const char* name) {
+  const std::string n = name ? name : "auto";
+  if (n == "auto") return Choice::Auto;
+  if (n == "gemm") return Choice::Gemm;
+  if (n == "winograd") return Choice::Winograd;
+  if (n == "direct") return Choice::Direct;
+  return std::nullopt;
+}
 
 Choice choice_from_env() {
   const char* env = std::getenv("STYLENET_CONV");
-  if (!env || !*env || std::string(env) == "auto") return Choice::Auto;
-  if (std::string(env) == "gemm") return Choice::Gemm;
-  if (std::string(env) == "winograd") return Choice::Winograd;
-  throw Error(detail::cat("STYLENET_CONV='", env, "' is not a convolution algorithm (expected auto, gemm or winograd)"));
+  const std::optional<Choice> c = parse_choice(env && *env ? env : nullptr);
+  SN_CHECK(c, "STYLENET_CONV='", env, "' is not a convolution algorithm (expected auto, gemm, winograd or direct)");
+  return *c;
 }
 
 Choice& choice() {
@@ -26,7 +36,14 @@ Choice& choice() {
 }
 }  // namespace
 
-const char* conv_algo_name(ConvAlgo a) { return a == ConvAlgo::Winograd4x3 ? "winograd4x3" : "im2col_gemm"; }
+const char* conv_algo_name(ConvAlgo a) {
+  switch (a) {
+    case ConvAlgo::Winograd4x3: return "winograd4x3";
+    case ConvAlgo::Direct: return "direct";
+    case ConvAlgo::Im2colGemm: break;
+  }
+  return "im2col_gemm";
+}
 
 bool winograd_applies(const ConvShape& s) {
   return s.KH == 3 && s.KW == 3 && s.sh == 1 && s.sw == 1 && s.dh == 1 && s.dw == 1 && s.groups == 1;
@@ -36,8 +53,10 @@ ConvAlgo conv2d_algo(const ConvShape& s) {
   switch (choice()) {
     case Choice::Gemm: return ConvAlgo::Im2colGemm;
     case Choice::Winograd: return winograd_applies(s) ? ConvAlgo::Winograd4x3 : ConvAlgo::Im2colGemm;
+    case Choice::Direct: return direct_applies(s) ? ConvAlgo::Direct : ConvAlgo::Im2colGemm;
     case Choice::Auto: break;
   }
+  if (direct_applies(s)) return ConvAlgo::Direct;
   // The input/output transforms cost O(C + O) per tile against O(C * O) for the GEMMs: below 16
   // channels on either side (VGG's first layer has C = 3) they are not amortised. The weight
   // transform writes 36 * O * C floats per call whatever the image size, which few tiles cannot
@@ -51,15 +70,18 @@ ConvAlgo conv2d_algo(const ConvShape& s) {
 }
 
 void set_conv_algo_override(const char* name) {
-  if (!name || std::string(name) == "auto") choice() = Choice::Auto;
-  else if (std::string(name) == "gemm") choice() = Choice::Gemm;
-  else if (std::string(name) == "winograd") choice() = Choice::Winograd;
-  else throw Error(detail::cat("set_conv_algo_override: '", name, "' is not auto, gemm or winograd"));
+  const std::optional<Choice> c = parse_choice(name);
+  SN_CHECK(c, "set_conv_algo_override: '", name, "' is not auto, gemm, winograd or direct");
+  choice() = *c;
 }
 
 void conv2d_forward(const ConvShape& s, const float* x, const float* w, const float* bias, float* y, bool relu,
                     const WeightKey& key) {
-  if (conv2d_algo(s) == ConvAlgo::Winograd4x3) return conv2d_forward_winograd(s, x, w, bias, y, relu, key);
+  switch (conv2d_algo(s)) {
+    case ConvAlgo::Winograd4x3: return conv2d_forward_winograd(s, x, w, bias, y, relu, key);
+    case ConvAlgo::Direct: return conv2d_forward_direct(s, x, w, bias, y, relu);
+    case ConvAlgo::Im2colGemm: break;
+  }
   conv2d_forward_gemm(s, x, w, bias, y, relu, key);
 }
 
@@ -74,7 +96,9 @@ ConvShape backward_input_as_forward(const ConvShape& s) {
 
 ConvAlgo conv2d_backward_input_algo(const ConvShape& s) {
   if (!winograd_applies(s) || s.ph > s.KH - 1 || s.pw > s.KW - 1) return ConvAlgo::Im2colGemm;
-  return conv2d_algo(backward_input_as_forward(s));
+  // Winograd where it would run the equivalent forward; the direct kernel is forward only.
+  return conv2d_algo(backward_input_as_forward(s)) == ConvAlgo::Winograd4x3 ? ConvAlgo::Winograd4x3
+                                                                            : ConvAlgo::Im2colGemm;
 }
 
 void conv2d_backward_input(const ConvShape& s, const float* dy, const float* w, float* dx, const WeightKey& key) {

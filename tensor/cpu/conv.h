@@ -8,11 +8,15 @@
 //     input and 16 output channels. 36 GEMMs of O x C x tiles replace one of O x 9C x 16 tiles:
 //     2.25x fewer multiplies; its input/output transforms cost O(C + O) per tile, which the
 //     channel counts must amortise (VGG's first layer, C = 3, stays on im2col).
+//   * direct (conv_direct.cpp): at most 4 output channels, stride 1, no padding (a decoder's last
+//     conv after its reflection pad, 64 -> 3 at full resolution): the outputs of a strip of pixels
+//     stay in registers and each input pixel is loaded once per tap; a GEMM with M = 3 would
+//     waste most of its micro-tile and im2col would copy 9 C floats per pixel.
 //   * im2col + SGEMM (conv_gemm.cpp): everything else (1x1, strided, dilated, grouped, few
 //     channels). The im2col matrix is built a band of output rows at a time so the scratch stays a
 //     few MB whatever the image size; 1x1 stride-1 unpadded convolutions skip im2col.
-// STYLENET_CONV=gemm|winograd|auto (or set_conv_algo_override) forces a choice where it applies,
-// for benchmarks and for measuring Winograd's error.
+// STYLENET_CONV=gemm|winograd|direct|auto (or set_conv_algo_override) forces a choice where it
+// applies, for benchmarks and for measuring Winograd's error.
 // Backward data is W^T * dy followed by col2im, except where Winograd applies to its equivalent
 // forward convolution (conv2d_backward_input_algo): for stride 1 and dilation 1, dx is the
 // convolution of dy (zero-padded by KH - 1 - ph) with the weights flipped in space and with in/out
@@ -44,11 +48,15 @@ struct ConvShape {
   bool pointwise() const { return KH == 1 && KW == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0; }
 };
 
-enum class ConvAlgo { Im2colGemm, Winograd4x3 };
+enum class ConvAlgo { Im2colGemm, Winograd4x3, Direct };
 const char* conv_algo_name(ConvAlgo a);
 bool winograd_applies(const ConvShape& s);
+// At most 4 output channels, stride 1, no padding or dilation or groups (a decoder's last conv
+// after its reflection pad): conv2d_forward_direct, forward only.
+bool direct_applies(const ConvShape& s);
 ConvAlgo conv2d_algo(const ConvShape& s);
-// "auto", "gemm" or "winograd" (nullptr = auto); replaces STYLENET_CONV for the whole library.
+// "auto", "gemm", "winograd" or "direct" (nullptr = auto); replaces STYLENET_CONV for the whole
+// library.
 void set_conv_algo_override(const char* name);
 // The weight cache's `kind` for weights that `what` derives for shape s: everything besides the
 // weights' bytes that the derived form depends on (layout, ISA, GEMM backend).
@@ -66,6 +74,9 @@ void conv2d_forward_gemm(const ConvShape& s, const float* x, const float* w, con
 void conv2d_forward_winograd(const ConvShape& s, const float* x, const float* w, const float* bias, float* y,
                              bool relu = false, const WeightKey& key = {});
 // dx [N, C, H, W] from dy [N, O, OH, OW].
+// Requires direct_applies(s). Derives nothing from w, so takes no key.
+void conv2d_forward_direct(const ConvShape& s, const float* x, const float* w, const float* bias, float* y,
+                           bool relu = false);
 void conv2d_backward_input(const ConvShape& s, const float* dy, const float* w, float* dx, const WeightKey& key = {});
 void conv2d_backward_input_gemm(const ConvShape& s, const float* dy, const float* w, float* dx,
                                 const WeightKey& key = {});

@@ -82,7 +82,7 @@ class MulLayer(nn.Module):
 # ---- decoder: VGG16's encoder up to the tap, reversed ----------------------------------------
 
 VGG16_CFG = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M"]
-TAP_CONVS = {"relu3_1": 5, "relu4_1": 8}  # number of convs up to and including the tap's
+TAP_CONVS = {"relu1_1": 1, "relu2_1": 3, "relu3_1": 5, "relu4_1": 8}  # number of convs up to and including the tap's
 
 
 class Decoder(nn.Module):

@@ -1,0 +1,7 @@
+// Direct convolution (conv_direct_impl.h) compiled for AVX512; see tensor/CMakeLists.txt for
+// this file's flags. Called only when active_isa() is AVX512.
+#include "tensor/cpu/conv_direct_impl.h"
+
+namespace sn::cpu::direct_detail {
+ForwardRows direct_avx512() { return forward_rows; }
+}  // namespace sn::cpu::direct_detail
