@@ -21,56 +21,13 @@
 #include "tensor/kernels/core.h"
 #include "tensor/kernels/image.h"
 #include "tensor/random.h"
+#include "bench/fma_peak.h"
 
 using namespace sn;
 using namespace sn::cpu;
+using sn::bench::peak_gflops;
 
 namespace {
-
-// ---- FMA peak (10 independent chains per thread) ----
-__attribute__((target("avx512f"))) double fma_avx512(int64_t iters) {
-  __m512 a[10];
-  for (int i = 0; i < 10; ++i) a[i] = _mm512_set1_ps(0.1f * i);
-  const __m512 b = _mm512_set1_ps(0.99999f), c = _mm512_set1_ps(1e-7f);
-  for (int64_t it = 0; it < iters; ++it) {
-    for (int i = 0; i < 10; ++i) a[i] = _mm512_fmadd_ps(a[i], b, c);
-    __asm__ volatile("" : "+v"(a[0]), "+v"(a[1]), "+v"(a[2]), "+v"(a[3]), "+v"(a[4]), "+v"(a[5]), "+v"(a[6]),
-                     "+v"(a[7]), "+v"(a[8]), "+v"(a[9]));
-  }
-  benchmark::DoNotOptimize(a);
-  return 10.0 * 2 * 16 * iters;
-}
-__attribute__((target("avx2,fma"))) double fma_avx2(int64_t iters) {
-  __m256 a[10];
-  for (int i = 0; i < 10; ++i) a[i] = _mm256_set1_ps(0.1f * i);
-  const __m256 b = _mm256_set1_ps(0.99999f), c = _mm256_set1_ps(1e-7f);
-  for (int64_t it = 0; it < iters; ++it) {
-    for (int i = 0; i < 10; ++i) a[i] = _mm256_fmadd_ps(a[i], b, c);
-    __asm__ volatile("" : "+v"(a[0]), "+v"(a[1]), "+v"(a[2]), "+v"(a[3]), "+v"(a[4]), "+v"(a[5]), "+v"(a[6]),
-                     "+v"(a[7]), "+v"(a[8]), "+v"(a[9]));
-  }
-  benchmark::DoNotOptimize(a);
-  return 10.0 * 2 * 8 * iters;
-}
-
-double peak_gflops(Isa isa, int threads) {
-  static std::map<std::pair<Isa, int>, double> cache;
-  auto [it, fresh] = cache.try_emplace({isa, threads}, 0.0);
-  if (!fresh) return it->second;
-  ThreadsScope ts(threads);
-  for (int rep = 0; rep < 3; ++rep) {
-    std::vector<double> flops(threads);
-    const auto t0 = std::chrono::steady_clock::now();
-    parallel_for_chunks(0, threads, 1, [&](int64_t c, int64_t, int64_t) {
-      flops[c] = isa == Isa::Avx512 ? fma_avx512(20'000'000) : fma_avx2(20'000'000);
-    });
-    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    double total = 0;
-    for (double f : flops) total += f;
-    it->second = std::max(it->second, total / s * 1e-9);
-  }
-  return it->second;
-}
 
 // ---- convolution ----
 

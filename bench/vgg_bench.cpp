@@ -13,7 +13,10 @@
 // The network is built here from autograd ops with seeded He-normal weights rather than through
 // stylenet::Vgg16, so the benchmark depends only on the kernels it measures; the layers and their
 // order are exactly torchvision's. Prints one JSON line with every repetition's seconds, the
-// median and the process's peak RSS.
+// median, the process's peak RSS, and the arithmetic: the multiply-adds the kernels actually do
+// ("gmacs": Winograd's 36 per 4x4 tile and channel pair, im2col's 9 per pixel and pair) and as a
+// direct convolution ("gmacs_direct"), and the achieved rate as a fraction of the FMA peak measured
+// in the same process for the same ISA and thread count (bench/fma_peak.h).
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -34,6 +37,7 @@
 #include "tensor/cpu/parallel.h"
 #include "tensor/kernels/core.h"
 #include "tensor/random.h"
+#include "bench/fma_peak.h"
 
 using namespace sn;
 
@@ -62,6 +66,26 @@ std::vector<Conv> make_convs(int count, bool requires_grad) {
   return convs;
 }
 
+// Multiply-adds of one conv + ReLU layer (forward, or forward and both backward passes), as the
+// kernels do them and as a direct convolution would.
+struct Macs {
+  double done = 0, direct = 0;
+};
+Macs conv_macs(const cpu::ConvShape& s, bool train) {
+  const double direct = double(s.N) * s.OH * s.OW * s.C * s.O * s.KH * s.KW;
+  const auto done_by = [&](cpu::ConvAlgo algo, const cpu::ConvShape& f) {
+    const double tiles = double(f.N) * ((f.OH + 3) / 4) * ((f.OW + 3) / 4);
+    return algo == cpu::ConvAlgo::Winograd4x3 ? tiles * 36 * f.C * f.O : double(f.N) * f.OH * f.OW * f.C * f.O * f.KH * f.KW;
+  };
+  Macs m{done_by(cpu::conv2d_algo(s), s), direct};
+  if (train) {  // backward data (Winograd on the equivalent forward, or GEMM) and weights (GEMM)
+    m.done += done_by(cpu::conv2d_backward_input_algo(s), cpu::backward_input_as_forward(s)) + direct;
+    m.direct += 2 * direct;
+  }
+  return m;
+}
+Macs total_macs;  // of one repetition, added up during the first
+
 double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
 // Per-layer seconds of the forward (--layers 1): layer_times[i] collects layer i's time in every
@@ -69,6 +93,7 @@ double now() { return std::chrono::duration<double>(std::chrono::steady_clock::n
 std::vector<std::vector<double>> layer_times;
 std::vector<std::string> layer_names;
 bool record_layers = false;
+bool count_macs = false;
 
 // Runs the layers of kCfg until `convs` is used up; with_last_pool adds the pool that follows the
 // last conv block (features ends with pool5; relu4_3 stops before pool4).
@@ -96,6 +121,9 @@ Tensor run(const std::vector<Conv>& convs, Tensor x, bool with_last_pool) {
       continue;
     }
     if (next == convs.size()) break;
+    const int64_t n = x.size(0), in = x.size(1), h = x.size(2), w = x.size(3), out = convs[next].w.size(0);
+    const Macs m = conv_macs({n, in, h, w, out, 3, 3, h, w, 1, 1, 1, 1, 1, 1, 1}, x.requires_grad());
+    if (count_macs) total_macs.done += m.done, total_macs.direct += m.direct;
     x = conv2d_relu(x, convs[next].w, convs[next].b, same);  // torchvision's conv + ReLU pair, fused
     mark("conv" + std::to_string(block) + "_" + std::to_string(++in_block) + " " +
          std::to_string(x.shape()[1]) + "x" + std::to_string(x.shape()[2]));
@@ -139,6 +167,7 @@ int main(int argc, char** argv) {
   double checksum = 0.0;
   for (int r = 0; r < warmup + reps; ++r) {
     record_layers = layers && !train && r >= warmup;
+    count_macs = r == 0;
     const double t0 = now();
     if (train) {
       Tensor x = image.detach();
@@ -165,12 +194,15 @@ int main(int argc, char** argv) {
   std::sort(sorted.begin(), sorted.end());
   const double median = sorted.empty() ? 0.0 : sorted[sorted.size() / 2];
   struct rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
+  getrusage(RUSAGE_SELF, &ru);  // before the peak loop, which allocates nothing anyway
+  const double peak = cpu::active_isa() == cpu::Isa::Ref ? 0.0 : bench::peak_gflops(cpu::active_isa(), threads);
+  const double of_peak = peak > 0 && median > 0 ? 2 * total_macs.done / median * 1e-9 / peak : 0.0;
   std::printf("{\"impl\": \"stylenet\", \"workload\": \"%s\", \"size\": %lld, \"batch\": %lld, \"threads\": %d, "
               "\"isa\": \"%s\", \"median_s\": %.6f, \"peak_rss_mb\": %.1f, \"minor_faults\": %ld, \"checksum\": %.6g, "
-              "\"times\": [",
+              "\"gmacs\": %.3f, \"gmacs_direct\": %.3f, \"fma_peak_gflops\": %.1f, \"of_peak\": %.3f, \"times\": [",
               workload.c_str(), static_cast<long long>(size), static_cast<long long>(batch), threads,
-              cpu::isa_name(cpu::active_isa()), median, ru.ru_maxrss / 1024.0, ru.ru_minflt, checksum);
+              cpu::isa_name(cpu::active_isa()), median, ru.ru_maxrss / 1024.0, ru.ru_minflt, checksum,
+              total_macs.done * 1e-9, total_macs.direct * 1e-9, peak, of_peak);
   for (size_t i = 0; i < times.size(); ++i) std::printf("%s%.6f", i ? ", " : "", times[i]);
   std::printf("]}\n");
   return 0;

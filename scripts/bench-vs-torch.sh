@@ -58,13 +58,17 @@ rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 key = lambda r: (r["workload"], r["size"], r["batch"], r["threads"])
 sn = {key(r): r for r in rows if r["impl"] == "stylenet"}
 pt = {key(r): r for r in rows if r["impl"] == "pytorch"}
-print(f"{'workload':<34}{'StyleNet s':>11}{'PyTorch s':>11}{'ratio':>8}{'SN RSS MB':>11}{'PT RSS MB':>11}")
+print(f"{'workload':<34}{'StyleNet s':>11}{'PyTorch s':>11}{'ratio':>8}{'SN RSS MB':>11}{'PT RSS MB':>11}"
+      f"{'SN GMAC':>9}{'of peak':>9}")
 for k in sn:
     s, p = sn[k], pt[k]
     name = f"{k[0]} {k[1]}x{k[1]} b{k[2]} {k[3]}thr"
+    arith = f"{s['gmacs']:>9.2f}{s['of_peak']:>9.0%}" if "gmacs" in s else ""
     print(f"{name:<34}{s['median_s']:>11.3f}{p['median_s']:>11.3f}{s['median_s']/p['median_s']:>8.2f}"
-          f"{s['peak_rss_mb']:>11.0f}{p['peak_rss_mb']:>11.0f}")
+          f"{s['peak_rss_mb']:>11.0f}{p['peak_rss_mb']:>11.0f}{arith}")
 print("ratio = StyleNet median / PyTorch median (lower is better); medians of the timed repetitions;")
+print("SN GMAC = multiply-adds StyleNet's kernels do (Winograd counted as done); of peak = their rate over")
+print("the FMA peak measured in the same process, same ISA and threads (bench/fma_peak.h);")
 print(f"StyleNet ISA: {next(iter(sn.values()))['isa']}; torch {next(iter(pt.values()))['torch']}")
 PYEOF
 

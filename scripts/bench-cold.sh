@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Cold start, as a one-shot user meets it, side by side with PyTorch in one run.
+#
+#   scripts/bench-cold.sh [REPS]        (default 5 runs of each, alternating processes)
+#
+# 1. `stylenet features --weights vgg16_legacy.pth --image 224x224 --layers relu5_3`, minus the
+#    same with --layers relu1_1: the cold forward pass beyond the first layer (first-call weight
+#    transforms, fresh memory) as a whole process, loading included on both sides, so the
+#    difference is the compute. Peer: bench/cold_torch.py in a fresh process, timed after
+#    `import torch` (torch.load, torchvision's vgg16, the same image and layers, np.save).
+#    The weight file is torchvision.models.vgg16()'s state_dict in the legacy container (the
+#    official file's), as tests/vgg/gen_vgg.py writes it; made once under the build folder.
+# 2. `stylenet stylize` of a 64x64 photo with the default model and method (whole process),
+#    with a 512 px style (the CLI's default --style-size) and with a 64 px one.
+# 2 threads; medians. Builds build/ (Release) if needed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REPS="${1:-5}"
+BUILD="${STYLENET_BUILD_DIR:-build}"
+PY=/usr/bin/python3
+STYLENET_DATA="${STYLENET_DATA:-$(cd .. && pwd)/shared}"
+export STYLENET_THREADS=2
+[ -x "$BUILD/apps/stylenet" ] || scripts/build.sh >/dev/null
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+
+weights="$BUILD/bench-data/vgg16_legacy.pth"
+if [ ! -f "$weights" ]; then
+  mkdir -p "$(dirname "$weights")"
+  "$PY" -c "import torch, torchvision; torch.manual_seed(0); torch.save(torchvision.models.vgg16().state_dict(), '$weights.tmp', _use_new_zipfile_serialization=False)"
+  mv "$weights.tmp" "$weights"
+fi
+photo="$STYLENET_DATA/data/samples/content_tubingen.jpg"
+style="$STYLENET_DATA/data/samples/style_starry_night.jpg"
+"$PY" -c "from PIL import Image; im = Image.open('$photo').convert('RGB'); im.resize((224, 224)).save('$tmp/i224.png'); im.resize((64, 64)).save('$tmp/i64.png')"
+
+wall() {  # seconds of one command, its output discarded
+  local t0 t1
+  t0=$(date +%s%N)
+  "$@" >/dev/null 2>&1
+  t1=$(date +%s%N)
+  printf '%d.%09d\n' $(((t1 - t0) / 1000000000)) $(((t1 - t0) % 1000000000))
+}
+declare -A runs
+for _ in $(seq "$REPS"); do
+  for layer in relu1_1 relu5_3; do
+    runs[sn_$layer]+=" $(wall "$BUILD/apps/stylenet" features --weights "$weights" --image "$tmp/i224.png" --layers "$layer" --out "$tmp/f.npy")"
+    runs[pt_$layer]+=" $("$PY" bench/cold_torch.py --weights "$weights" --image "$tmp/i224.png" --layer "$layer" --out "$tmp/f.npy" --threads 2)"
+  done
+  runs[st_512]+=" $(wall "$BUILD/apps/stylenet" stylize --content "$tmp/i64.png" --style "$style" --out "$tmp/o.png")"
+  runs[st_64]+=" $(wall "$BUILD/apps/stylenet" stylize --content "$tmp/i64.png" --style "$style" --style-size 64 --out "$tmp/o.png")"
+done
+
+"$PY" - "${runs[sn_relu1_1]}" "${runs[sn_relu5_3]}" "${runs[pt_relu1_1]}" "${runs[pt_relu5_3]}" "${runs[st_512]}" "${runs[st_64]}" <<'PYEOF'
+import statistics, sys
+med = [statistics.median(float(x) for x in a.split()) for a in sys.argv[1:]]
+sn1, sn5, pt1, pt5, st512, st64 = med
+print(f"{'cold, 2 threads (medians)':<52}{'StyleNet s':>11}{'PyTorch s':>11}{'ratio':>8}")
+print(f"{'features 224x224 to relu1_1 (whole process)':<52}{sn1:>11.3f}{pt1:>11.3f}{sn1 / pt1:>8.2f}")
+print(f"{'features 224x224 to relu5_3 (whole process)':<52}{sn5:>11.3f}{pt5:>11.3f}{sn5 / pt5:>8.2f}")
+print(f"{'relu5_3 minus relu1_1: the cold forward pass':<52}{sn5 - sn1:>11.3f}{pt5 - pt1:>11.3f}{(sn5 - sn1) / (pt5 - pt1):>8.2f}")
+print(f"{'stylize 64x64 photo, 512 px style (whole process)':<52}{st512:>11.3f}")
+print(f"{'stylize 64x64 photo, 64 px style (whole process)':<52}{st64:>11.3f}")
+print("PyTorch times start after `import torch` (the interpreter and the import are not counted).")
+PYEOF
