@@ -128,14 +128,16 @@ void bias_relu_band(float* y, int64_t ld, int64_t rows, int64_t n, const float* 
 // which packs them once anyway.
 static std::shared_ptr<const DerivedWeights> pack_weights(const ConvShape& s, const float* w, Trans t, int64_t rows,
                                                           const WeightKey& key) {
-  if (!key && s.N * ((s.OH + rows - 1) / rows) <= 1) return std::make_shared<const DerivedWeights>();
-  return derived_weights(key, derived_kind(t == Trans::No ? "gemm" : "gemm transposed", s), [&] {
+  const auto make = [&] {
     DerivedWeights d;
     const int64_t K = s.K(), Og = s.Og();
     for (int64_t g = 0; g < s.groups; ++g)
       d.packed.emplace_back(t, t == Trans::No ? Og : K, t == Trans::No ? K : Og, w + g * Og * K, K);
     return d;
-  });
+  };
+  if (key) return derived_weights(key, derived_kind(t == Trans::No ? "gemm" : "gemm transposed", s), make);
+  if (s.N * ((s.OH + rows - 1) / rows) <= 1) return std::make_shared<const DerivedWeights>();
+  return std::make_shared<const DerivedWeights>(make());
 }
 
 void conv2d_forward_gemm(const ConvShape& s, const float* x, const float* w, const float* bias, float* y,

@@ -36,15 +36,24 @@ namespace {
 
 const WinogradKernels& kernels() { return active_isa() == Isa::Avx512 ? winograd_avx512() : winograd_avx2(); }
 
-// U = G w G^T for w [O, C, 3, 3], packed as the A of each of the 36 GEMMs (U kept only where a
-// PackedA still reads it).
+// Tiles per block of the given shape: V and M together stay within kBlockBudget.
+int64_t block_tiles(const ConvShape& s, int64_t tiles) {
+  const int64_t block = kBlockBudget / (36 * (s.C + s.O));
+  return std::clamp<int64_t>(block / 16 * 16, 16, tiles);
+}
+
+void transform_weights(const float* w, int64_t O, int64_t C, float* U) {
+  parallel_for(0, O, std::max<int64_t>(1, 4096 / C), [&](int64_t o0, int64_t o1) { kernels().weights(w, O, C, o0, o1, U); });
+}
+
+// U = G w G^T for w [O, C, 3, 3], packed as the A of each of the 36 GEMMs, for the weight cache
+// (U kept only where a PackedA still reads it).
 DerivedWeights transformed_weights(const float* w, int64_t O, int64_t C) {
   DerivedWeights d;
   d.source_floats = static_cast<size_t>(36 * O * C);
   d.source = std::make_unique<WorkspaceLease>(d.source_floats);
   float* u = d.source->data();
-  parallel_for(0, O, std::max<int64_t>(1, 4096 / C),
-               [&](int64_t o0, int64_t o1) { kernels().weights(w, O, C, o0, o1, u); });
+  transform_weights(w, O, C, u);
   bool reads_source = false;
   for (int64_t xi = 0; xi < 36; ++xi) {
     d.packed.emplace_back(Trans::No, O, C, u + xi * O * C, C);
@@ -54,52 +63,70 @@ DerivedWeights transformed_weights(const float* w, int64_t O, int64_t C) {
   return d;
 }
 
-// The convolution with weights already transformed (U as `u`).
-void forward_with(const ConvShape& s, const float* x, const DerivedWeights& u, const float* bias, float* y,
-                  bool relu) {
+// The convolution with the weights transformed: `packed` (36 PackedA) when not empty, else U.
+void forward_with(const ConvShape& s, const float* x, const float* U, const std::vector<PackedA>& packed,
+                  const float* bias, float* y, bool relu) {
   const WinogradKernels& k = kernels();
   const TileGeometry g{s.C, s.H, s.W, s.O, s.OH, s.OW, s.ph, s.pw, (s.OH + 3) / 4, (s.OW + 3) / 4};
-  const int64_t tiles = s.N * g.tiles_h * g.tiles_w;
-  int64_t block = kBlockBudget / (36 * (s.C + s.O));
-  block = std::clamp<int64_t>(block / 16 * 16, 16, tiles);
+  const int64_t tiles = s.N * g.tiles_h * g.tiles_w, block = block_tiles(s, tiles);
   WorkspaceLease V(36 * s.C * block), M(36 * s.O * block);
   for (int64_t t0 = 0; t0 < tiles; t0 += block) {
     const int64_t tb = std::min(block, tiles - t0);
     parallel_for(0, s.C, std::max<int64_t>(1, 256 / tb),
                  [&](int64_t c0, int64_t c1) { k.input(g, x, c0, c1, t0, tb, V.data()); });
-    for (int64_t xi = 0; xi < 36; ++xi)
-      sgemm_packed(u.packed[xi], Trans::No, tb, 1.0f, V.data() + xi * s.C * tb, tb, 0.0f, M.data() + xi * s.O * tb, tb);
+    for (int64_t xi = 0; xi < 36; ++xi) {
+      float* m = M.data() + xi * s.O * tb;
+      const float* v = V.data() + xi * s.C * tb;
+      if (packed.empty())
+        sgemm(Trans::No, Trans::No, s.O, tb, s.C, 1.0f, U + xi * s.O * s.C, s.C, v, tb, 0.0f, m, tb);
+      else
+        sgemm_packed(packed[xi], Trans::No, tb, 1.0f, v, tb, 0.0f, m, tb);
+    }
     parallel_for(0, s.O, std::max<int64_t>(1, 256 / tb),
                  [&](int64_t o0, int64_t o1) { k.output(g, M.data(), o0, o1, t0, tb, bias, relu, y); });
   }
+}
+
+// With a key, the transformed and packed weights come from (or go to) the weight cache. Without
+// one (trainable weights), U is made in a workspace for this call and packed only when several
+// tile blocks share it (one block: the GEMM packs it once anyway).
+void forward(const ConvShape& s, const float* x, const float* w, const float* bias, float* y, bool relu,
+             const WeightKey& key, const char* kind) {
+  if (key) {
+    const auto u = derived_weights(key, derived_kind(kind, s), [&] { return transformed_weights(w, s.O, s.C); });
+    return forward_with(s, x, nullptr, u->packed, bias, y, relu);
+  }
+  WorkspaceLease U(36 * s.O * s.C);
+  transform_weights(w, s.O, s.C, U.data());
+  const int64_t tiles = s.N * ((s.OH + 3) / 4) * ((s.OW + 3) / 4);
+  std::vector<PackedA> packed;
+  if (tiles > block_tiles(s, tiles))
+    for (int64_t xi = 0; xi < 36; ++xi) packed.emplace_back(Trans::No, s.O, s.C, U.data() + xi * s.O * s.C, s.C);
+  forward_with(s, x, U.data(), packed, bias, y, relu);
 }
 
 }  // namespace
 
 void conv2d_forward_winograd(const ConvShape& s, const float* x, const float* w, const float* bias, float* y,
                              bool relu, const WeightKey& key) {
-  const auto u = derived_weights(key, derived_kind("winograd4x3", s), [&] { return transformed_weights(w, s.O, s.C); });
-  forward_with(s, x, *u, bias, y, relu);
+  forward(s, x, w, bias, y, relu, key, "winograd4x3");
 }
 
 void conv2d_backward_input_winograd(const ConvShape& s, const float* dy, const float* w, float* dx,
                                     const WeightKey& key) {
-  const auto u = derived_weights(key, derived_kind("winograd4x3 flipped", s), [&] {
-    // wf[c, o, kh, kw] = w[o, c, KH - 1 - kh, KW - 1 - kw]: O(O C) work against O(N O C H W) for
-    // the convolution.
-    const int64_t taps = s.KH * s.KW;
-    WorkspaceLease wf(static_cast<size_t>(s.C * s.O * taps));
-    parallel_for(0, s.C, std::max<int64_t>(1, 4096 / (s.O * taps)), [&](int64_t c0, int64_t c1) {
-      for (int64_t c = c0; c < c1; ++c)
-        for (int64_t o = 0; o < s.O; ++o) {
-          const float* src = w + (o * s.C + c) * taps;
-          float* dst = wf.data() + (c * s.O + o) * taps;
-          for (int64_t t = 0; t < taps; ++t) dst[t] = src[taps - 1 - t];
-        }
-    });
-    return transformed_weights(wf.data(), s.C, s.O);
+  // The flipped weights, wf[c, o, kh, kw] = w[o, c, KH - 1 - kh, KW - 1 - kw]: O(O C) work against
+  // O(N O C H W) for the convolution (and with a key, the cache names the result by w's storage).
+  const int64_t taps = s.KH * s.KW;
+  WorkspaceLease wf(s.C * s.O * taps);
+  parallel_for(0, s.C, std::max<int64_t>(1, 4096 / (s.O * taps)), [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c)
+      for (int64_t o = 0; o < s.O; ++o) {
+        const float* src = w + (o * s.C + c) * taps;
+        float* dst = wf.data() + (c * s.O + o) * taps;
+        for (int64_t t = 0; t < taps; ++t) dst[t] = src[taps - 1 - t];
+      }
   });
-  forward_with(backward_input_as_forward(s), dy, *u, nullptr, dx, false);
+  forward(backward_input_as_forward(s), dy, wf.data(), nullptr, dx, false, key, "winograd4x3 flipped");
 }
 
 }  // namespace sn::cpu
