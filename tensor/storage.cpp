@@ -199,6 +199,8 @@ CpuAllocator& the_cpu_allocator() {
 }  // namespace
 
 Allocator& cpu_allocator() { return the_cpu_allocator(); }
+void* host_allocate(size_t nbytes) { return raw_allocate(nbytes); }
+void host_free(void* p, size_t nbytes) noexcept { raw_free(p, nbytes); }
 
 CpuCacheStats cpu_cache_stats() { return the_cpu_allocator().stats(); }
 void release_cpu_cache() { the_cpu_allocator().release(); }

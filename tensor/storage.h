@@ -33,6 +33,11 @@ class Allocator {
 //   * at most STYLENET_CPU_CACHE_MB (default 1024; 0 disables caching) is cached at any time;
 //   * release_cpu_cache() frees every cached block (e.g. after a batch of inference).
 Allocator& cpu_allocator();
+// The raw host memory under cpu_allocator(), without its recycling: 64-byte aligned; blocks of 4
+// MiB and more are their own mappings, 2 MiB aligned and marked for transparent huge pages (a
+// fault per 2 MiB instead of per 4 KiB). host_free needs the size that was allocated.
+void* host_allocate(size_t nbytes);
+void host_free(void* p, size_t nbytes) noexcept;
 Allocator& allocator_for(Device device);
 
 struct CpuCacheStats {

@@ -137,6 +137,8 @@ std::string Vgg16::features_sha256(const TensorDict& sd) {
 // The weights a Vgg16 runs on. For the stand-in, `undrawn` lists the tensors not drawn yet, in
 // draw order, and `gen` is positioned at the first of them; a pass draws through its last layer.
 struct Vgg16::Params {
+  VggIdentity identity;  // features_sha256 filled by the first identity() call when empty
+  std::once_flag hashed;
   std::mutex mu;
   TensorDict dict;
   std::vector<std::pair<std::string, Shape>> undrawn;
@@ -160,10 +162,10 @@ struct Vgg16::Params {
 };
 
 Vgg16::Vgg16(std::shared_ptr<Params> params, VggParts parts, VggIdentity identity)
-    : params_(std::move(params)), parts_(parts), identity_(std::move(identity)) {
+    : params_(std::move(params)), parts_(parts) {
+  params_->identity = std::move(identity);
   mean_ = Tensor::from_vector<float>({0.485f, 0.456f, 0.406f}, {1, 3, 1, 1});
   std_ = Tensor::from_vector<float>({0.229f, 0.224f, 0.225f}, {1, 3, 1, 1});
-  if (identity_.features_sha256.empty()) identity_.features_sha256 = features_sha256(state_dict());
 }
 
 Vgg16::Vgg16(const TensorDict& state_dict, VggParts parts, VggIdentity identity)
@@ -177,6 +179,13 @@ Vgg16::Vgg16(const TensorDict& state_dict, VggParts parts, VggIdentity identity)
         return params;
       }(),
             parts, identity) {}
+
+const VggIdentity& Vgg16::identity() const {
+  std::call_once(params_->hashed, [&] {
+    if (params_->identity.features_sha256.empty()) params_->identity.features_sha256 = features_sha256(state_dict());
+  });
+  return params_->identity;
+}
 
 const TensorDict& Vgg16::state_dict() const {
   std::lock_guard<std::mutex> lock(params_->mu);

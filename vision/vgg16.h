@@ -72,7 +72,9 @@ class Vgg16 {
   static Tensor eval_crop(const Tensor& image);
 
   bool has_classifier() const { return parts_ == VggParts::Full; }
-  const VggIdentity& identity() const { return identity_; }
+  // The weights' digest is computed on first use (hashing 59 MB costs ~0.15 s; `features` and
+  // `classify` never need it); the stand-in's is pinned.
+  const VggIdentity& identity() const;
   // torchvision's keys and layouts (weights OIHW and [out, in]), float32.
   // (The stand-in draws what was not drawn yet first.)
   const TensorDict& state_dict() const;
@@ -99,7 +101,6 @@ class Vgg16 {
 
   std::shared_ptr<Params> params_;
   VggParts parts_;
-  VggIdentity identity_;
   Tensor mean_, std_;
 };
 

@@ -258,20 +258,34 @@ struct PackedA::Impl {
   Trans ta;
   int64_t M, K, lda;
   const float* A;
-  const KernelSet* ks;                    // null: not packed (OpenBLAS or Ref run on A itself)
-  std::unique_ptr<WorkspaceLease> packed;  // the layout of PrePackedA
+  const KernelSet* ks;                   // null: not packed (OpenBLAS or Ref run on A itself)
+  std::unique_ptr<WorkspaceLease> owned;  // when the caller gave no memory
+  float* packed = nullptr;                // the layout of PrePackedA
 };
 
-PackedA::PackedA(Trans ta, int64_t M, int64_t K, const float* A, int64_t lda)
+namespace {
+// The kernels PackedA packs for now; null when it does not pack.
+const KernelSet* packing_kernels(int64_t M, int64_t K) {
+  const KernelSet* ks = gemm_backend() == GemmBackend::Own ? kernels_for(active_isa()) : nullptr;
+  return ks && M > 0 && K > 0 ? ks : nullptr;
+}
+}  // namespace
+
+size_t PackedA::floats_needed(int64_t M, int64_t K) {
+  const KernelSet* ks = packing_kernels(M, K);
+  return ks ? static_cast<size_t>(round_up(M, ks->mr) * K) : 0;
+}
+
+PackedA::PackedA(Trans ta, int64_t M, int64_t K, const float* A, int64_t lda, float* into)
     : impl_(new Impl{ta, M, K, lda, A, nullptr, nullptr}) {
   SN_CHECK(M >= 0 && K >= 0 && lda >= std::max<int64_t>(1, ta == Trans::Yes ? M : K),
            "PackedA: bad sizes M=", M, " K=", K, " lda=", lda);
-  const KernelSet* ks = gemm_backend() == GemmBackend::Own ? kernels_for(active_isa()) : nullptr;
-  if (!ks || M == 0 || K == 0) return;
+  const KernelSet* ks = packing_kernels(M, K);
+  if (!ks) return;
   const int64_t mp = round_up(M, ks->mr), kc = std::min(ks->kc, K);
   impl_->ks = ks;
-  impl_->packed = std::make_unique<WorkspaceLease>(static_cast<size_t>(mp * K));
-  float* dst = impl_->packed->data();
+  if (!into) impl_->owned = std::make_unique<WorkspaceLease>(static_cast<size_t>(mp * K));
+  float* dst = impl_->packed = into ? into : impl_->owned->data();
   const Strided a = ta == Trans::Yes ? Strided{A, 1, lda} : Strided{A, lda, 1};
   // One task per k block; each writes its own part of the buffer.
   parallel_for(0, ceil_div(K, kc), 1, [&](int64_t b0, int64_t b1) {
@@ -285,7 +299,7 @@ PackedA::PackedA(Trans ta, int64_t M, int64_t K, const float* A, int64_t lda)
 PackedA::~PackedA() = default;
 PackedA::PackedA(PackedA&&) noexcept = default;
 size_t PackedA::packed_bytes() const {
-  return impl_->packed ? static_cast<size_t>(round_up(impl_->M, impl_->ks->mr) * impl_->K) * sizeof(float) : 0;
+  return impl_->owned ? static_cast<size_t>(round_up(impl_->M, impl_->ks->mr) * impl_->K) * sizeof(float) : 0;
 }
 
 void sgemm_packed(const PackedA& pa, Trans tb, int64_t N, float alpha, const float* B, int64_t ldb, float beta,
@@ -295,7 +309,7 @@ void sgemm_packed(const PackedA& pa, Trans tb, int64_t N, float alpha, const flo
   if (!a.ks || ks != a.ks) return sgemm(a.ta, tb, a.M, N, a.K, alpha, a.A, a.lda, B, ldb, beta, C, ldc);
   check_args<float>("sgemm_packed", a.ta, tb, a.M, N, a.K, a.lda, ldb, ldc);
   if (trivial_gemm(a.M, N, a.K, alpha, beta, C, ldc)) return;
-  sgemm_own(*ks, a.ta, tb, a.M, N, a.K, alpha, a.A, a.lda, B, ldb, beta, C, ldc, a.packed->data());
+  sgemm_own(*ks, a.ta, tb, a.M, N, a.K, alpha, a.A, a.lda, B, ldb, beta, C, ldc, a.packed);
 }
 
 void dgemm(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, double alpha, const double* A,

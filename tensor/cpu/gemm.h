@@ -32,14 +32,19 @@ void dgemm(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, double alpha, co
 // and backend must not change in between (sgemm_packed then falls back to plain sgemm).
 class PackedA {
  public:
-  PackedA(Trans ta, int64_t M, int64_t K, const float* A, int64_t lda);
+  // `into`: memory of floats_needed(M, K) floats to pack into, which the caller keeps alive
+  // while this is used (several PackedA in one large buffer); null: a buffer of its own.
+  PackedA(Trans ta, int64_t M, int64_t K, const float* A, int64_t lda, float* into = nullptr);
+  // Floats a packed copy of an M x K op(A) takes with the current ISA and backend (0: none is made).
+  static size_t floats_needed(int64_t M, int64_t K);
   ~PackedA();
   PackedA(PackedA&&) noexcept;
   PackedA(const PackedA&) = delete;
   PackedA& operator=(const PackedA&) = delete;
   PackedA& operator=(PackedA&&) = delete;
 
-  // Bytes of its own copy of A (0 when it reads A itself: OpenBLAS, Ref, or an empty A).
+  // Bytes of the copy of A it owns (0 when it packed into the caller's memory, or reads A itself:
+  // OpenBLAS, Ref, or an empty A).
   size_t packed_bytes() const;
 
  private:

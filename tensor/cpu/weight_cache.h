@@ -30,13 +30,13 @@ struct WeightKey {
   explicit operator bool() const { return storage != 0; }
 };
 
-// What a kernel derives from weights: GEMM operands, packed, and the matrix they were packed from
-// when a PackedA still reads it (OpenBLAS and the reference GEMM run on A itself).
-// Both live in workspace leases (tensor/cpu/workspace.h), which recycle without page faults when
-// the weights change every call (training) and the derived form is made again.
+// What a kernel derives from weights: GEMM operands, packed (into `packed_memory`, one buffer for
+// all of them, so a large one gets huge pages), and the matrix they were packed from when a
+// PackedA still reads it (OpenBLAS and the reference GEMM run on A itself). Both buffers are
+// workspace leases (tensor/cpu/workspace.h).
 struct DerivedWeights {
-  std::unique_ptr<WorkspaceLease> source;
-  size_t source_floats = 0;
+  std::unique_ptr<WorkspaceLease> source, packed_memory;
+  size_t source_floats = 0, packed_floats = 0;
   std::vector<PackedA> packed;
 };
 

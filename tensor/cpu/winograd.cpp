@@ -54,12 +54,12 @@ DerivedWeights transformed_weights(const float* w, int64_t O, int64_t C) {
   d.source = std::make_unique<WorkspaceLease>(d.source_floats);
   float* u = d.source->data();
   transform_weights(w, O, C, u);
-  bool reads_source = false;
-  for (int64_t xi = 0; xi < 36; ++xi) {
-    d.packed.emplace_back(Trans::No, O, C, u + xi * O * C, C);
-    reads_source |= d.packed.back().packed_bytes() == 0;
-  }
-  if (!reads_source) d.source.reset();
+  const size_t each = PackedA::floats_needed(O, C);
+  d.packed_floats = 36 * each;
+  if (each) d.packed_memory = std::make_unique<WorkspaceLease>(d.packed_floats);
+  for (int64_t xi = 0; xi < 36; ++xi)
+    d.packed.emplace_back(Trans::No, O, C, u + xi * O * C, C, each ? d.packed_memory->data() + xi * each : nullptr);
+  if (each) d.source.reset();  // every PackedA runs on its copy
   return d;
 }
 
