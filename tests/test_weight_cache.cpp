@@ -96,18 +96,18 @@ TEST_CASE("weight cache: only frozen weights are kept, and every writer of weigh
     CHECK(cpu::weight_cache_stats().entries == entries + 2);  // forward and backward-data forms
 
     // Fine-tuning between frozen uses: optimizer steps write the parameters through data<T>().
+    const auto fine_tune = [&](Optimizer& optimizer, const char* name) {  // unfrozen -> frozen
+      backward(sum(conv.forward(x)));
+      optimizer.step();
+      freeze(true);
+      check_fresh(x, conv.weight, conv.bias, name);
+    };
     freeze(false);
     Adam adam({conv.weight, conv.bias}, {.lr = 0.1});
-    backward(sum(conv.forward(x)));
-    adam.step();
-    freeze(true);
-    check_fresh(x, conv.weight, conv.bias, "Adam::step");
+    fine_tune(adam, "Adam::step");
     freeze(false);
     SGD sgd({conv.weight, conv.bias}, {.lr = 0.1});
-    backward(sum(conv.forward(x)));
-    sgd.step();
-    freeze(true);
-    check_fresh(x, conv.weight, conv.bias, "SGD::step");
+    fine_tune(sgd, "SGD::step");
 
     // A checkpoint load copies into the same storage.
     Conv2d other(c.in, c.out, 3, cfg, &gen);
