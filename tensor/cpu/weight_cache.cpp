@@ -42,6 +42,14 @@ class WeightCache {
     const size_t bytes = bytes_of(*value);
     std::lock_guard<std::mutex> lock(mu_);
     if (const auto it = index_.find(name); it != index_.end()) erase(it->second);  // an older version
+    // Kept from the second use on: a one-shot run (`features`, a small `stylize`) would pay for
+    // fresh memory to hold what it never uses again (the cold VGG16 pass: +0.2 s, +150 MB).
+    const auto [first, fresh] = seen_.try_emplace(name, Seen{key.storage, key.version});
+    if (fresh || first->second.version != key.version) {
+      first->second.version = key.version;
+      return value;
+    }
+    seen_.erase(first);
     if (bytes > budget_) return value;
     lru_.push_front({name, key.storage, key.version, value, bytes});
     index_[name] = lru_.begin();
@@ -57,12 +65,14 @@ class WeightCache {
       if (it->storage == storage) erase(it);
       it = next;
     }
+    std::erase_if(seen_, [&](const auto& kv) { return kv.second.storage == storage; });
   }
 
   void clear() {
     std::lock_guard<std::mutex> lock(mu_);
     lru_.clear();
     index_.clear();
+    seen_.clear();
     bytes_ = 0;
   }
 
@@ -87,6 +97,10 @@ class WeightCache {
   std::mutex mu_;
   std::list<Entry> lru_;
   std::unordered_map<std::string, std::list<Entry>::iterator> index_;
+  struct Seen {
+    uint64_t storage, version;
+  };
+  std::unordered_map<std::string, Seen> seen_;  // made once and not kept yet
   size_t bytes_ = 0, hits_ = 0, misses_ = 0;
   size_t budget_ = size_t{256} << 20;
 };

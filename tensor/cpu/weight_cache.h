@@ -8,8 +8,9 @@
 // backend). Every in-place write to parameters bumps the storage's version (tensor/storage.h), so
 // the next call misses and derives again; freeing the storage drops its entries.
 //
-// At most STYLENET_WEIGHT_CACHE_MB (default 256; 0 turns caching off) is held; the least recently
-// used entries go first. VGG16 up to relu5_3 at 224x224 holds about 140 MB.
+// An entry is kept from its second use on (a one-shot run keeps nothing), at most
+// STYLENET_WEIGHT_CACHE_MB (default 256; 0 turns caching off) in all; the least recently used
+// entries go first. VGG16 up to relu5_3 at 224x224 holds about 140 MB.
 #pragma once
 #include <cstddef>
 #include <cstdint>
