@@ -6,8 +6,21 @@
 
 #include "apps/args.h"
 #include "apps/command.h"
+#include "tensor/cpu/parallel.h"
+#include "tensor/cpu/weight_cache.h"
+#include "tensor/storage.h"
+#include "vision/image.h"
 
 namespace {
+
+// The settings read from the environment, checked before any work so that a bad one is the
+// run's only message (not an error after the encoder announced itself).
+void check_environment() {
+  sn::cpu::default_num_threads();
+  sn::max_image_pixels();
+  sn::cpu_cache_stats();  // builds the allocator, which reads STYLENET_CPU_CACHE_MB
+  sn::cpu::weight_cache_budget();
+}
 
 void print_help() {
   std::printf("usage: stylenet <command> [options]\n\ncommands:\n");
@@ -35,6 +48,7 @@ int main(int argc, char** argv) {
         return 0;
       }
     try {
+      check_environment();
       return c.run(args);
     } catch (const sn::cli::UsageError& e) {
       std::fprintf(stderr, "stylenet %s: %s (see 'stylenet %s --help')\n", c.name, e.what(), c.name);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "tensor/cpu/weight_cache.h"
+#include "tensor/env.h"
 #include "tensor/error.h"
 
 #ifdef __linux__
@@ -81,8 +82,8 @@ class CpuAllocator final : public Allocator {
   static constexpr size_t kSlack = size_t{32} << 20;    // cached bytes allowed beyond live bytes
 
   CpuAllocator() {
-    const char* env = std::getenv("STYLENET_CPU_CACHE_MB");
-    if (env && *env) cap_ = static_cast<size_t>(std::strtoull(env, nullptr, 10)) << 20;
+    cap_ = static_cast<size_t>(env_integer("STYLENET_CPU_CACHE_MB", 1024, 0, int64_t{1} << 30,
+                                           "a size in MB (an integer >= 0; 0 turns the cache off)")) << 20;
   }
 
   void* allocate(size_t nbytes) override {
@@ -187,7 +188,7 @@ class CpuAllocator final : public Allocator {
   std::multimap<size_t, void*> free_;      // cached blocks by size
   std::unordered_map<void*, size_t> live_;  // large blocks in use -> block size
   size_t cached_ = 0, live_bytes_ = 0, peak_ = 0, hits_ = 0, misses_ = 0;
-  size_t cap_ = size_t{1024} << 20;
+  size_t cap_;  // STYLENET_CPU_CACHE_MB
 };
 
 // Never destroyed: tensors in other static objects may be freed after any destructor here ran.

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <memory>
 
+#include "tensor/env.h"
 #include "tensor/error.h"
 
 namespace sn {
@@ -41,12 +42,7 @@ Communicator& world_communicator() {
 }
 
 double communicator_timeout() {
-  const char* env = std::getenv("STYLENET_MPI_TIMEOUT");
-  if (!env || !*env) return 60.0;
-  char* end = nullptr;
-  const double v = std::strtod(env, &end);
-  SN_CHECK(*end == '\0' && v > 0, "STYLENET_MPI_TIMEOUT must be a positive number of seconds, not '", env, "'");
-  return v;
+  return env_number("STYLENET_MPI_TIMEOUT", 60.0, 1e-3, 1e9, "a positive number of seconds");
 }
 
 }  // namespace sn

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "autograd/ops.h"
+#include "tensor/env.h"
 #include "weights/atomic_file.h"
 #include "vision/stb_limits.h"
 #include "weights/mapped_file.h"
@@ -126,12 +127,8 @@ std::string lower_extension(const std::string& path) {
 }  // namespace
 
 int64_t max_image_pixels() {
-  const char* env = std::getenv("STYLENET_MAX_PIXELS");
-  if (!env || !*env) return kMaxImagePixels;
-  char* end = nullptr;
-  const long long v = std::strtoll(env, &end, 10);
-  SN_CHECK(*end == '\0' && v > 0, "STYLENET_MAX_PIXELS must be a positive pixel count, not '", env, "'");
-  return v;
+  return env_integer("STYLENET_MAX_PIXELS", kMaxImagePixels, 1, std::numeric_limits<int64_t>::max(),
+                     "a positive pixel count");
 }
 
 namespace {

@@ -17,6 +17,7 @@
 #include <oneapi/tbb/partitioner.h>
 #include <oneapi/tbb/task_arena.h>
 
+#include "tensor/env.h"
 #include "tensor/error.h"
 
 namespace sn::cpu {
@@ -60,14 +61,9 @@ std::shared_ptr<tbb::task_arena> current_arena(int* threads) {
 }  // namespace
 
 int default_num_threads() {
-  if (const char* env = std::getenv("STYLENET_THREADS"); env && *env) {
-    char* endp = nullptr;
-    const long n = std::strtol(env, &endp, 10);
-    SN_CHECK(*endp == '\0' && n >= 1 && n <= 4096, "STYLENET_THREADS='", env,
-             "' is not a thread count (expected an integer >= 1)");
-    return static_cast<int>(n);
-  }
-  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int64_t hardware = std::max(1u, std::thread::hardware_concurrency());
+  return static_cast<int>(
+      env_integer("STYLENET_THREADS", hardware, 1, 4096, "a thread count (an integer from 1 to 4096)"));
 }
 
 int num_threads() {

@@ -5,6 +5,8 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "tensor/env.h"
+
 namespace sn::cpu {
 
 namespace {
@@ -17,14 +19,12 @@ size_t bytes_of(const DerivedWeights& d) {
 
 class WeightCache {
  public:
-  WeightCache() {
-    const char* env = std::getenv("STYLENET_WEIGHT_CACHE_MB");
-    if (env && *env) budget_ = static_cast<size_t>(std::strtoull(env, nullptr, 10)) << 20;
-  }
-
   std::shared_ptr<const DerivedWeights> get(const WeightKey& key, const std::string& kind,
                                             const std::function<DerivedWeights()>& make) {
-    if (!key || budget_ == 0) return std::make_shared<const DerivedWeights>(make());
+    // Read here, never in forget(), which runs in Storage's destructor, where a bad value's
+    // exception would terminate the program.
+    const size_t budget = weight_cache_budget();
+    if (!key || budget == 0) return std::make_shared<const DerivedWeights>(make());
     const std::string name = std::to_string(key.storage) + "@" + std::to_string(key.offset) + ":" + kind;
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -50,11 +50,11 @@ class WeightCache {
       return value;
     }
     seen_.erase(first);
-    if (bytes > budget_) return value;
+    if (bytes > budget) return value;
     lru_.push_front({name, key.storage, key.version, value, bytes});
     index_[name] = lru_.begin();
     bytes_ += bytes;
-    while (bytes_ > budget_) erase(std::prev(lru_.end()));
+    while (bytes_ > budget) erase(std::prev(lru_.end()));
     return value;
   }
 
@@ -102,7 +102,6 @@ class WeightCache {
   };
   std::unordered_map<std::string, Seen> seen_;  // made once and not kept yet
   size_t bytes_ = 0, hits_ = 0, misses_ = 0;
-  size_t budget_ = size_t{256} << 20;
 };
 
 // Never destroyed: storages freed during static destruction still call forget().
@@ -112,6 +111,14 @@ WeightCache& cache() {
 }
 
 }  // namespace
+
+size_t weight_cache_budget() {
+  static const size_t bytes = static_cast<size_t>(env_integer(
+                                  "STYLENET_WEIGHT_CACHE_MB", 256, 0, int64_t{1} << 30,
+                                  "a size in MB (an integer >= 0; 0 turns the cache off)"))
+                              << 20;
+  return bytes;
+}
 
 std::shared_ptr<const DerivedWeights> derived_weights(const WeightKey& key, const std::string& kind,
                                                       const std::function<DerivedWeights()>& make) {

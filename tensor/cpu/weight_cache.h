@@ -48,6 +48,9 @@ std::shared_ptr<const DerivedWeights> derived_weights(const WeightKey& key, cons
 // Drops every entry of a storage (called when it is freed).
 void forget_cached_weights(uint64_t storage);
 
+// STYLENET_WEIGHT_CACHE_MB in bytes; throws sn::Error for a bad value (programs check it first).
+size_t weight_cache_budget();
+
 struct WeightCacheStats {
   size_t entries = 0, bytes = 0, hits = 0, misses = 0;
 };
