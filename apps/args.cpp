@@ -64,9 +64,8 @@ int64_t Args::get_int(const std::string& name, int64_t fallback, int64_t lo, int
   return v;
 }
 
-double Args::get_double(const std::string& name, double fallback, double lo, double hi) const {
-  if (!has(name)) return fallback;
-  const std::string s = get(name, "");
+namespace {
+double number_in(const std::string& name, const std::string& s, double lo, double hi) {
   char* end = nullptr;
   errno = 0;
   const double v = std::strtod(s.c_str(), &end);
@@ -74,6 +73,19 @@ double Args::get_double(const std::string& name, double fallback, double lo, dou
     throw UsageError("--" + name + " expects a number from " + std::to_string(lo) + " to " +
                      std::to_string(hi) + ", got '" + s + "'");
   return v;
+}
+}  // namespace
+
+double Args::get_double(const std::string& name, double fallback, double lo, double hi) const {
+  return has(name) ? number_in(name, get(name, ""), lo, hi) : fallback;
+}
+
+std::vector<double> Args::get_doubles(const std::string& name, double lo, double hi) const {
+  std::vector<double> values;
+  if (!has(name)) return values;
+  for (const std::string& v : split_list(get(name, ""))) values.push_back(number_in(name, v, lo, hi));
+  if (values.empty()) throw UsageError("--" + name + " has no values");
+  return values;
 }
 
 void check_output_path(const std::string& path, const std::set<std::string>& extensions) {

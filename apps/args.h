@@ -25,6 +25,8 @@ class Args {
   std::string require(const std::string& name) const;
   int64_t get_int(const std::string& name, int64_t fallback, int64_t lo, int64_t hi) const;
   double get_double(const std::string& name, double fallback, double lo, double hi) const;
+  // --name v1,v2,...: each a number in [lo, hi]; empty when the option is absent.
+  std::vector<double> get_doubles(const std::string& name, double lo, double hi) const;
   bool flag(const std::string& name) const { return has(name); }
   const std::vector<std::string>& positional() const { return positional_; }
 

@@ -45,6 +45,7 @@ std::vector<Method> parse_methods(const std::vector<std::string>& names) {
 
 int run(const std::vector<std::string>& argv) {
   const Args args(argv, {"contents", "styles", "model", "methods", "size", "steps", "table", "sheet", "sheet-method",
+                         "level-alpha",
                          "threads", "laplacian-weight", "refine-steps", "heldout", "sheets"},
                   {"quiet"});
   if (!args.positional().empty()) throw UsageError("unexpected argument '" + args.positional()[0] + "'");
@@ -54,6 +55,7 @@ int run(const std::vector<std::string>& argv) {
   opt.size = args.get_int("size", opt.size, 32, 2048);
   opt.optimize_steps = args.get_int("steps", opt.optimize_steps, 1, 100000);
   opt.refine_steps = args.get_int("refine-steps", opt.refine_steps, 1, 100000);
+  opt.level_alpha = args.get_doubles("level-alpha", 0.0, 1.0);
   opt.loss.weights.laplacian = args.get_double("laplacian-weight", 0.0, 0.0, 1e6);
   const std::string table_path = args.get("table", "");
   const std::string sheet_path = args.get("sheet", "");
@@ -121,6 +123,7 @@ extern const Command kEvalCommand = {
         "  --size N               pairs are evaluated at N x N (default 256)\n"
         "  --steps N              L-BFGS iterations for optimize (default 100)\n"
         "  --refine-steps N       L-BFGS iterations for refine, from the learned result (default 10)\n"
+        "  --level-alpha A,B      the multi-level methods' strength at each shallower level (default 1)\n"
         "  --laplacian-weight X   add the Laplacian (edge) term to the objective of optimize and refine\n"
         "                         (default 0)\n"
         "  --table T.md           write the Markdown table\n"

@@ -37,18 +37,12 @@ struct Request {
 };
 
 std::vector<double> parse_style_weights(const Args& args, size_t styles) {
-  std::vector<double> weights(styles, 1.0);
-  if (!args.has("style-weights")) return weights;
-  const auto w = split_list(args.get("style-weights", ""));
+  if (!args.has("style-weights")) return std::vector<double>(styles, 1.0);
+  const std::vector<double> w = args.get_doubles("style-weights", 0.0, 1e30);
   if (w.size() != styles)
     throw UsageError("--style-weights has " + std::to_string(w.size()) + " values for " + std::to_string(styles) +
                      " styles");
-  for (size_t i = 0; i < w.size(); ++i) {
-    char* end = nullptr;
-    weights[i] = std::strtod(w[i].c_str(), &end);
-    if (*end || !(weights[i] >= 0)) throw UsageError("--style-weights: '" + w[i] + "' is not a weight >= 0");
-  }
-  return weights;
+  return w;
 }
 
 // One file -> --out is a file; a folder -> --out is a folder (created) of <name>.<format>.
@@ -76,6 +70,9 @@ Request parse_request(const Args& args) {
   p.method = parse_stylize_method(args.get("method", method_name(p.method)));
   r.optimize = !method_info(p.method).fusion;
   p.stylize.alpha = args.get_double("alpha", 1.0, 0.0, 1.0);
+  p.stylize.level_alpha = args.get_doubles("level-alpha", 0.0, 1.0);
+  if (args.has("level-alpha") && !method_info(p.method).multi_level)
+    throw UsageError("--level-alpha applies only to the multi-level methods");
   p.stylize.preserve_color = p.optimize.preserve_color = args.flag("preserve-color");
   p.stylize.tile = args.get_int("tile", p.stylize.tile, 0, 8192);
   p.size = args.get_int("size", 0, 0, 16384);
@@ -114,7 +111,7 @@ std::unique_ptr<StyleModel> load_model(const Args& args, bool needs_builtin_styl
 
 int run(const std::vector<std::string>& argv) {
   const Args args(argv,
-                  {"content", "style", "style-weights", "out", "model", "method", "alpha", "size", "style-size",
+                  {"content", "style", "style-weights", "out", "model", "method", "alpha", "level-alpha", "size", "style-size",
                    "tile", "threads", "steps", "laplacian-weight", "format", "max-time"},
                   {"preserve-color", "quiet", "full-scale-only"});
   if (!args.positional().empty()) throw UsageError("unexpected argument '" + args.positional()[0] + "'");
@@ -163,6 +160,8 @@ extern const Command kStylizeCommand = {
     method_help(offered_by_stylize, 19) +
     std::string(
         "  --alpha A            style strength in [0, 1] (default 1)\n"
+        "  --level-alpha A,B    for the multi-level methods: the strength at each shallower level,\n"
+        "                       deepest first (relu2_1, relu1_1 for the default model; default: --alpha)\n"
         "  --preserve-color     keep the photo's colours, transfer only the texture/brightness\n"
         "  --size N             resize the photo so its short side is N pixels first (default: as is)\n"
         "  --style-size N       short side of the style images (default 512; 0 = as is)\n"

@@ -23,6 +23,10 @@ void check_arguments(const StyleModel& model, const Tensor& content, const std::
   SN_CHECK(opt.level_method != FusionMethod::Learned || !opt.multi_level || model.levels.empty(),
            "stylize: the shallower levels fuse with adain or wct (the learned fusion exists at the model's tap only)");
   SN_CHECK(opt.alpha >= 0 && opt.alpha <= 1, "stylize: alpha must be in [0, 1], got ", opt.alpha);
+  SN_CHECK(opt.level_alpha.empty() || (opt.multi_level && opt.level_alpha.size() <= model.levels.size()),
+           "stylize: ", opt.level_alpha.size(), " level strengths for a model with ", model.levels.size(),
+           " shallower levels", opt.multi_level ? "" : " (and a single-level method)");
+  for (double a : opt.level_alpha) SN_CHECK(a >= 0 && a <= 1, "stylize: level strengths must be in [0, 1], got ", a);
   for (const StyleImage& s : styles) {
     SN_CHECK(s.image.dim() == 4 && s.image.size(0) == 1 && s.image.size(1) == 3,
              "stylize: style must be [1, 3, h, w], got ", shape_str(s.image.shape()));
@@ -58,7 +62,7 @@ std::vector<std::unique_ptr<Fusion>> fusions_with_styles(const Vgg16& encoder, c
 // One level: encode `image` at `tap`, fuse, decode with `decoder`; tiled, with whole-image
 // fusion statistics. Returns the decoded image, unclamped, cropped to the input's size.
 Tensor stylize_level(const Vgg16& encoder, const std::string& tap, Decoder& decoder, Fusion& fusion,
-                     const Tensor& image, const StylizeOptions& opt) {
+                     const Tensor& image, double alpha, const StylizeOptions& opt) {
   const TileGrid grid(image, opt.tile, opt.border, Decoder::tap_downsampling(tap), tile_margin(tap));
   TileFeatures features(encoder, grid, tap, opt.feature_cache_bytes);
   // Phase 1: the content's whole-image statistics, over every tile's own region.
@@ -69,7 +73,7 @@ Tensor stylize_level(const Vgg16& encoder, const std::string& tap, Decoder& deco
   // Phase 2: fuse and decode each tile; keep its own region.
   Tensor out = Tensor::empty(grid.padded().shape());
   for (size_t i = 0; i < grid.tiles().size(); ++i)
-    grid.paste(i, decoder.forward(fusion.apply(features.take(i), opt.alpha)), out);
+    grid.paste(i, decoder.forward(fusion.apply(features.take(i), alpha)), out);
   return grid.unpad(out);
 }
 
@@ -96,7 +100,8 @@ Tensor stylize(const Vgg16& encoder, const StyleModel& model, const Tensor& cont
   Tensor result = content;
   for (size_t i = 0; i < taps.size(); ++i) {
     Decoder& decoder = i == 0 ? *model.decoder : *model.levels[i - 1].decoder;
-    result = clamp(stylize_level(encoder, taps[i], decoder, *fusions[i], result, opt), 0.0, 1.0);
+    const double alpha = i == 0 || i > opt.level_alpha.size() ? opt.alpha : opt.level_alpha[i - 1];
+    result = clamp(stylize_level(encoder, taps[i], decoder, *fusions[i], result, alpha, opt), 0.0, 1.0);
   }
   if (opt.preserve_color) result = transfer_luminance(result, content);
   return result;

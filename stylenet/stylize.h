@@ -28,6 +28,10 @@ struct StylizeOptions {
   bool multi_level = false;
   FusionMethod level_method = FusionMethod::WCT;
   double alpha = 1.0;           // style strength: fused features alpha * t + (1 - alpha) * C
+  // The strength at each shallower level, deepest first (relu2_1, relu1_1 for the default
+  // model); a level without an entry takes alpha. Lower values keep more of the photo's edges
+  // where the shallow levels would add the style's fine texture.
+  std::vector<double> level_alpha;
   bool preserve_color = false;  // keep the content's colours (luminance-only transfer)
   int64_t tile = 512;           // tile side in pixels for the convolution passes; 0 = no tiling
   int64_t border = 16;          // reflection padding around the photo while stylizing (edge artefacts)

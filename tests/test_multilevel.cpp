@@ -129,3 +129,47 @@ TEST_CASE("shipped default model: each level's decoder reconstructs its level on
     CHECK(mse < bound.at(l.tap));
   }
 }
+
+TEST_CASE("multi-level stylize: a strength per shallower level (level_alpha), checked by hand") {
+  Generator gen(4);
+  const StyleModel m = model_with_levels(gen);
+  const Tensor content = sample_image("content_", 1, 72, 80);
+  const Tensor style = sample_image("style_", 1, 64, 64);
+  StylizeOptions opt;
+  opt.method = FusionMethod::WCT;
+  opt.multi_level = true;
+  opt.tile = 0;
+  opt.border = 0;
+  const std::vector<double> strengths = {0.3, 0.7};
+  // By hand: the model's tap at alpha 1, then each level's decode(a wct(C, S) + (1 - a) C).
+  StylizeOptions single = opt;
+  single.multi_level = false;
+  Tensor by_hand = stylize(standin_encoder(), m, content, {{style, 1.0}}, single);
+  {
+    NoGradGuard ng;
+    for (size_t i = 0; i < m.levels.size(); ++i) {
+      const StyleLevel& l = m.levels[i];
+      const Tensor C = standin_encoder().features(by_hand, {l.tap}).at(l.tap);
+      const Tensor S = standin_encoder().features(style, {l.tap}).at(l.tap);
+      by_hand = clamp(l.decoder->forward(wct(C, S) * strengths[i] + C * (1 - strengths[i])), 0.0, 1.0);
+    }
+  }
+  StylizeOptions levels = opt;
+  levels.level_alpha = strengths;
+  const Tensor a = stylize(standin_encoder(), m, content, {{style, 1.0}}, levels);
+  CHECK(max_abs_diff(a, by_hand) < 1e-4);
+  CHECK(max_abs_diff(a, stylize(standin_encoder(), m, content, {{style, 1.0}}, opt)) > 1e-3);
+  // All ones is the default; a level without an entry takes alpha.
+  levels.level_alpha = {1.0, 1.0};
+  CHECK(max_abs_diff(stylize(standin_encoder(), m, content, {{style, 1.0}}, levels),
+                     stylize(standin_encoder(), m, content, {{style, 1.0}}, opt)) == 0.0);
+  // More strengths than levels, out of range, or with a single-level method: refused.
+  for (const std::vector<double>& bad : {std::vector<double>{1, 1, 1}, std::vector<double>{1.5}}) {
+    levels.level_alpha = bad;
+    CHECK_THROWS_AS(stylize(standin_encoder(), m, content, {{style, 1.0}}, levels), Error);
+  }
+  levels.level_alpha = {0.5};
+  levels.multi_level = false;
+  CHECK_THROWS_WITH_AS(stylize(standin_encoder(), m, content, {{style, 1.0}}, levels),
+                       doctest::Contains("single-level"), Error);
+}

@@ -87,6 +87,7 @@ class Evaluation {
     StylizeOptions so;
     so.method = *method.fusion;
     so.multi_level = method.multi_level;
+    if (method.multi_level) so.level_alpha = opt_.level_alpha;
     so.tile = 0;
     return stylize(encoder_, model_, contents_[i], {{styles_[j], 1.0}}, so);
   }

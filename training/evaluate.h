@@ -41,6 +41,7 @@ struct EvalOptions {
   int64_t optimize_steps = 100; // L-BFGS iterations per pair for Optimize (and DecodedOptimize)
   int64_t refine_steps = 10;    // L-BFGS iterations per pair for Refine, from the model's result
   StyleLossConfig loss;         // taps and weights (content_tap set to the model's tap)
+  std::vector<double> level_alpha;  // the multi-level methods' strength per shallower level (StylizeOptions)
 };
 
 // The held-out protocol: every kEvalHoldout-th photo and artwork of ../shared/data (holdout_split,
