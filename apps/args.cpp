@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <sstream>
 
 #include "tensor/threads.h"
 
@@ -65,13 +66,20 @@ int64_t Args::get_int(const std::string& name, int64_t fallback, int64_t lo, int
 }
 
 namespace {
+// 0, 1, 0.5, 1e+30: a bound as a user would write it (std::to_string gives 30 digits for 1e30).
+std::string compact(double v) {
+  std::ostringstream os;
+  os << v;
+  return os.str();
+}
+
 double number_in(const std::string& name, const std::string& s, double lo, double hi) {
   char* end = nullptr;
   errno = 0;
   const double v = std::strtod(s.c_str(), &end);
   if (s.empty() || *end != '\0' || errno == ERANGE || !std::isfinite(v) || v < lo || v > hi)
-    throw UsageError("--" + name + " expects a number from " + std::to_string(lo) + " to " +
-                     std::to_string(hi) + ", got '" + s + "'");
+    throw UsageError("--" + name + " expects a number from " + compact(lo) + " to " + compact(hi) + ", got '" + s +
+                     "'");
   return v;
 }
 }  // namespace

@@ -1,6 +1,5 @@
 #include "tensor/cpu/weight_cache.h"
 
-#include <cstdlib>
 #include <list>
 #include <mutex>
 #include <unordered_map>

@@ -14,6 +14,8 @@
 // output's scale, vs ~1e-7); tests/test_conv_fast.cpp bounds it and README states the measured
 // error on VGG16.
 #include <algorithm>
+#include <functional>
+#include <optional>
 #include <vector>
 
 #include "tensor/cpu/conv.h"
@@ -87,46 +89,56 @@ void forward_with(const ConvShape& s, const float* x, const float* U, const std:
   }
 }
 
+// The weights [O, C, 3, 3] a convolution runs on: the caller's own, or (backward data) written
+// into `scratch`. Called only when they are to be transformed (not on a weight-cache hit).
+using WeightsFn = std::function<const float*(std::optional<WorkspaceLease>& scratch)>;
+
 // With a key, the transformed and packed weights come from (or go to) the weight cache. Without
-// one (trainable weights), U is made in a workspace for this call and packed only when several
-// tile blocks share it (one block: the GEMM packs it once anyway).
-void forward(const ConvShape& s, const float* x, const float* w, const float* bias, float* y, bool relu,
+// one (trainable weights), U is made for this call and packed only when several tile blocks
+// share it (one block: the GEMM packs it once anyway).
+void forward(const ConvShape& s, const float* x, const WeightsFn& weights, const float* bias, float* y, bool relu,
              const WeightKey& key, const char* kind) {
+  std::optional<WorkspaceLease> scratch;
   if (key) {
-    const auto u = derived_weights(key, derived_kind(kind, s), [&] { return transformed_weights(w, s.O, s.C); });
+    const auto u = derived_weights(key, derived_kind(kind, s),
+                                   [&] { return transformed_weights(weights(scratch), s.O, s.C); });
     return forward_with(s, x, nullptr, u->packed, bias, y, relu);
   }
-  WorkspaceLease U(36 * s.O * s.C);
-  transform_weights(w, s.O, s.C, U.data());
   const int64_t tiles = s.N * ((s.OH + 3) / 4) * ((s.OW + 3) / 4);
-  std::vector<PackedA> packed;
-  if (tiles > block_tiles(s, tiles))
-    for (int64_t xi = 0; xi < 36; ++xi) packed.emplace_back(Trans::No, s.O, s.C, U.data() + xi * s.O * s.C, s.C);
-  forward_with(s, x, U.data(), packed, bias, y, relu);
+  if (tiles > block_tiles(s, tiles)) {
+    const DerivedWeights u = transformed_weights(weights(scratch), s.O, s.C);
+    return forward_with(s, x, u.source ? u.source->data() : nullptr, u.packed, bias, y, relu);
+  }
+  WorkspaceLease U(36 * s.O * s.C);
+  transform_weights(weights(scratch), s.O, s.C, U.data());
+  forward_with(s, x, U.data(), {}, bias, y, relu);
 }
 
 }  // namespace
 
 void conv2d_forward_winograd(const ConvShape& s, const float* x, const float* w, const float* bias, float* y,
                              bool relu, const WeightKey& key) {
-  forward(s, x, w, bias, y, relu, key, "winograd4x3");
+  forward(s, x, [w](std::optional<WorkspaceLease>&) { return w; }, bias, y, relu, key, "winograd4x3");
 }
 
 void conv2d_backward_input_winograd(const ConvShape& s, const float* dy, const float* w, float* dx,
                                     const WeightKey& key) {
   // The flipped weights, wf[c, o, kh, kw] = w[o, c, KH - 1 - kh, KW - 1 - kw]: O(O C) work against
-  // O(N O C H W) for the convolution (and with a key, the cache names the result by w's storage).
-  const int64_t taps = s.KH * s.KW;
-  WorkspaceLease wf(s.C * s.O * taps);
-  parallel_for(0, s.C, std::max<int64_t>(1, 4096 / (s.O * taps)), [&](int64_t c0, int64_t c1) {
-    for (int64_t c = c0; c < c1; ++c)
-      for (int64_t o = 0; o < s.O; ++o) {
-        const float* src = w + (o * s.C + c) * taps;
-        float* dst = wf.data() + (c * s.O + o) * taps;
-        for (int64_t t = 0; t < taps; ++t) dst[t] = src[taps - 1 - t];
-      }
-  });
-  forward(backward_input_as_forward(s), dy, wf.data(), nullptr, dx, false, key, "winograd4x3 flipped");
+  // O(N O C H W) for the convolution, and none on a weight-cache hit.
+  const auto flipped = [&](std::optional<WorkspaceLease>& scratch) {
+    const int64_t taps = s.KH * s.KW;
+    float* wf = scratch.emplace(s.C * s.O * taps).data();
+    parallel_for(0, s.C, std::max<int64_t>(1, 4096 / (s.O * taps)), [&](int64_t c0, int64_t c1) {
+      for (int64_t c = c0; c < c1; ++c)
+        for (int64_t o = 0; o < s.O; ++o) {
+          const float* src = w + (o * s.C + c) * taps;
+          float* dst = wf + (c * s.O + o) * taps;
+          for (int64_t t = 0; t < taps; ++t) dst[t] = src[taps - 1 - t];
+        }
+    });
+    return static_cast<const float*>(wf);
+  };
+  forward(backward_input_as_forward(s), dy, flipped, nullptr, dx, false, key, "winograd4x3 flipped");
 }
 
 }  // namespace sn::cpu
