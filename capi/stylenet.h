@@ -79,6 +79,9 @@ typedef enum sn_method {
   SN_LEARNED = 0, SN_ADAIN = 1, SN_WCT = 2, SN_OPTIMIZE = 3, SN_MULTILEVEL = 4, SN_LEARNED_MULTILEVEL = 5
 } sn_method;
 
+/* The most shallower levels a model has (relu2_1, relu1_1 under a relu3_1 tap; one more under relu4_1). */
+#define SN_MAX_LEVEL_ALPHA 4
+
 typedef struct sn_options {
   sn_method method;      /* default SN_MULTILEVEL (SN_LEARNED for a built-in style: style NULL) */
   double alpha;          /* style strength in [0, 1]; default 1 */
@@ -87,6 +90,10 @@ typedef struct sn_options {
   int32_t style_size;    /* short side of the style picture; default 512; 0: as is */
   int32_t tile;          /* tile side for large pictures; default 512; 0: whole picture at once */
   int32_t steps;         /* optimisation steps for SN_OPTIMIZE; default 300 */
+  int32_t level_count;   /* multi-level methods: the first level_count entries of level_alpha are the
+                            strengths at the shallower levels, deepest first (a level without one
+                            takes alpha); default 0; more than the model has levels is an error */
+  double level_alpha[SN_MAX_LEVEL_ALPHA];
 } sn_options;
 
 /* The defaults above, as `stylenet stylize` has them. */

@@ -94,6 +94,7 @@ sn::PaintOptions paint_options(const sn_options* o) {
   require(o->method >= SN_LEARNED && o->method <= SN_LEARNED_MULTILEVEL, "options->method is not an sn_method");
   require(o->alpha >= 0 && o->alpha <= 1, "options->alpha must be in [0, 1]");
   require(o->size >= 0 && o->style_size >= 0 && o->tile >= 0 && o->steps >= 1, "options has a negative size or no steps");
+  require(o->level_count >= 0 && o->level_count <= SN_MAX_LEVEL_ALPHA, "options->level_count must be in [0, SN_MAX_LEVEL_ALPHA]");
   sn::PaintOptions p;
   p.method = kMethods[o->method];
   p.stylize.alpha = o->alpha;
@@ -102,6 +103,7 @@ sn::PaintOptions paint_options(const sn_options* o) {
   p.optimize.steps = o->steps;
   p.size = o->size;
   p.style_size = o->style_size;
+  p.stylize.level_alpha.assign(o->level_alpha, o->level_alpha + o->level_count);
   return p;
 }
 
@@ -181,7 +183,7 @@ void sn_options_init(sn_options* options) {
   if (!options) return;
   const sn::PaintOptions p;
   *options = sn_options{method_code(p.method), p.stylize.alpha, 0, static_cast<int32_t>(p.size), static_cast<int32_t>(p.style_size),
-                        static_cast<int32_t>(p.stylize.tile), static_cast<int32_t>(p.optimize.steps)};
+                        static_cast<int32_t>(p.stylize.tile), static_cast<int32_t>(p.optimize.steps), 0, {}};
 }
 
 sn_status sn_output_size(int32_t width, int32_t height, const sn_options* options, int32_t* out_width,

@@ -95,6 +95,38 @@ TEST_CASE("C API: a picture through it is the C++ library's, into its buffer or 
   sn_image_free(nullptr);   // so is NULL
 }
 
+TEST_CASE("C API: per-level strengths reach the multi-level methods") {
+  ::setenv("STYLENET_WEIGHTS", "standin", 1);
+  Handles h(sn::default_model_path().string());
+  const Picture photo(sample_image("content_", 1, 40, 48)), style(sample_image("style_", 1, 32, 32));
+  sn_options o;
+  sn_options_init(&o);
+  CHECK(o.level_count == 0);
+  o.size = 40;
+  o.level_count = 2;
+  o.level_alpha[0] = 0.25;
+  o.level_alpha[1] = 0.75;
+  sn_image out{};
+  REQUIRE(sn_stylize(h.encoder, h.model, &photo.image, &style.image, &o, &out) == SN_OK);
+  sn::PaintOptions p;
+  p.size = 40;
+  p.stylize.level_alpha = {0.25, 0.75};
+  const sn::StyleModel model = sn::StyleModel::load(sn::default_model_path());
+  const Picture want(sn::paint(standin_encoder(), &model, sn::from_rgb8(photo.image.pixels, 40, 48, photo.image.stride),
+                               sn::prepare_styles({{sn::from_rgb8(style.image.pixels, 32, 32, 96), 1.0}}, p), p));
+  REQUIRE(out.width == want.image.width);
+  REQUIRE(out.height == want.image.height);
+  CHECK(std::memcmp(out.pixels, want.image.pixels, want.bytes.size()) == 0);
+  // And the strengths matter: the default (every level at alpha 1) paints another picture.
+  sn_options_init(&o);
+  o.size = 40;
+  sn_image full{};
+  REQUIRE(sn_stylize(h.encoder, h.model, &photo.image, &style.image, &o, &full) == SN_OK);
+  CHECK(std::memcmp(out.pixels, full.pixels, want.bytes.size()) != 0);
+  sn_image_free(&out);
+  sn_image_free(&full);
+}
+
 TEST_CASE("C API: bad arguments and bad files are a status and one message, never a crash") {
   TempDir dir("capi_bad");
   ::setenv("STYLENET_WEIGHTS", "standin", 1);
@@ -129,6 +161,12 @@ TEST_CASE("C API: bad arguments and bad files are a status and one message, neve
   sn_options bad = o;
   bad.alpha = 2;
   fails(sn_stylize(h.encoder, h.model, &photo.image, &style.image, &bad, &out), SN_INVALID_ARGUMENT, "alpha");
+  bad = o;
+  bad.level_count = SN_MAX_LEVEL_ALPHA + 1;
+  fails(sn_stylize(h.encoder, h.model, &photo.image, &style.image, &bad, &out), SN_INVALID_ARGUMENT, "level_count");
+  bad.level_count = 1;  // a strength for a level this model does not have
+  bad.level_alpha[0] = 0.5;
+  fails(sn_stylize(h.encoder, h.model, &photo.image, &style.image, &bad, &out), SN_FAILED, "level");
   bad = o;
   bad.method = static_cast<sn_method>(9);
   fails(sn_stylize(h.encoder, h.model, &photo.image, &style.image, &bad, &out), SN_INVALID_ARGUMENT, "method");
