@@ -1,5 +1,5 @@
-// Google Benchmark suite for the fast kernels: convolution per algorithm (Winograd F(4x4,3x3),
-// im2col + SGEMM, and the reference loops on a small shape for scale), its backward passes, and
+// Google Benchmark suite for the fast kernels: convolution per algorithm (Winograd F(4x4,3x3) and
+// F(6x6,3x3), im2col + SGEMM, and the reference loops on a small shape for scale), its backward passes, and
 // the pooling / resizing / padding / normalisation / elementwise kernels VGG and the decoder use.
 //
 // Counters: conv benchmarks report GFLOP/s counted as direct convolution (2 C O 9 OH OW per
@@ -149,8 +149,8 @@ void BM_InstanceNorm(benchmark::State& state) {
 void register_all() {
   for (const ConvLayer& l : kLayers) {
     const bool wino = l.C >= 16;
-    for (const char* algo : {"winograd", "gemm"}) {
-      if (!wino && std::string(algo) == "winograd") continue;
+    for (const char* algo : {"winograd", "winograd6", "gemm"}) {
+      if (!wino && std::string(algo) != "gemm") continue;
       benchmark::RegisterBenchmark((std::string("BM_ConvForward/") + l.name + "/" + algo).c_str(), BM_Conv, l,
                                    Pass::Forward, algo)
           ->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime()->Unit(benchmark::kMillisecond);

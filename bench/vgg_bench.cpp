@@ -74,8 +74,10 @@ struct Macs {
 Macs conv_macs(const cpu::ConvShape& s, bool train) {
   const double direct = double(s.N) * s.OH * s.OW * s.C * s.O * s.KH * s.KW;
   const auto done_by = [&](cpu::ConvAlgo algo, const cpu::ConvShape& f) {
-    const double tiles = double(f.N) * ((f.OH + 3) / 4) * ((f.OW + 3) / 4);
-    return algo == cpu::ConvAlgo::Winograd4x3 ? tiles * 36 * f.C * f.O : double(f.N) * f.OH * f.OW * f.C * f.O * f.KH * f.KW;
+    const int m = cpu::winograd_tile(algo);
+    if (!m) return double(f.N) * f.OH * f.OW * f.C * f.O * f.KH * f.KW;
+    const double tiles = double(f.N) * ((f.OH + m - 1) / m) * ((f.OW + m - 1) / m);
+    return tiles * (m + 2) * (m + 2) * f.C * f.O;
   };
   Macs m{done_by(cpu::conv2d_algo(s), s), direct};
   if (train) {  // backward data (Winograd on the equivalent forward, or GEMM) and weights (GEMM)

@@ -11,8 +11,11 @@
 //
 // Winograd F(4x4, 3x3) adds the rounding of its transforms (constants up to 8, sums of up to 36
 // terms). We hold it to 4 (C + 64) eps conv_ref(|x|, |w|) (backward data through Winograd, a
-// forward convolution of dy with O input channels: 4 (O + 64) eps); the worst measured over these shapes
-// and VGG's is about 31 eps conv_ref(|x|, |w|), and its relative RMS error on VGG16 is in README.
+// forward convolution of dy with O input channels: 4 (O + 64) eps); the worst measured over these
+// shapes is 39 eps conv_ref(|x|, |w|), and its relative RMS error on VGG16 is in README.
+// F(6x6, 3x3) (constants up to 32, sums of up to 64 terms) is held to 8 (C + 64) eps; the worst
+// measured over these shapes is 190 eps (16 channels with padding 2, where conv_ref(|x|, |w|) is
+// small), typically 25-60.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -107,6 +110,11 @@ void check_close(const Tensor& got, const Tensor& want, const Tensor& mag, int64
   CHECK_MESSAGE(bad == 0, what);
 }
 
+// The "depth" check_close allows Winograd with C input channels (see the top of the file).
+int64_t winograd_depth(cpu::ConvAlgo algo, int64_t C) {
+  return algo == cpu::ConvAlgo::Winograd6x3 ? 8 * (C + 64) : 4 * (C + 64);
+}
+
 struct Results {
   Tensor y, dx, dw, db;
 };
@@ -129,16 +137,16 @@ Results check_conv(const ConvCase& c, bool noncontig, uint64_t seed = 7) {
   const cpu::ConvShape cs{c.x[0], c.x[1], c.x[2], c.x[3], c.O, c.KH, c.KW, ref.size(2), ref.size(3), c.p.stride[0],
                           c.p.stride[1], c.p.padding[0], c.p.padding[1], c.p.dilation[0], c.p.dilation[1], c.p.groups};
   const cpu::ConvAlgo algo = cpu::active_isa() != Isa::Ref ? cpu::conv2d_algo(cs) : cpu::ConvAlgo::Im2colGemm;
-  const bool winograd = algo == cpu::ConvAlgo::Winograd4x3;
-  check_close(r.y, ref, mag, winograd ? 4 * (c.x[1] + 64) : taps, what + " forward " + cpu::conv_algo_name(algo));
+  check_close(r.y, ref, mag, cpu::winograd_tile(algo) ? winograd_depth(algo, c.x[1]) : taps,
+              what + " forward " + cpu::conv_algo_name(algo));
 
   // Backward data through Winograd is a forward Winograd convolution with O input channels.
-  const bool wino_bwd = cpu::active_isa() != Isa::Ref && cpu::conv2d_backward_input_algo(cs) == cpu::ConvAlgo::Winograd4x3;
+  const cpu::ConvAlgo bwd = cpu::active_isa() != Isa::Ref ? cpu::conv2d_backward_input_algo(cs) : cpu::ConvAlgo::Im2colGemm;
   r.dx = kernels::conv2d_backward_input(gy, w, c.x, c.p);
   check_close(r.dx, kernels::conv2d_backward_input_ref(gy, w, c.x, c.p),
               kernels::conv2d_backward_input_ref(abs(gy), abs(w), c.x, c.p),
-              wino_bwd ? 4 * (c.O + 64) : c.O / c.p.groups * c.KH * c.KW,
-              what + " backward input " + (wino_bwd ? "winograd" : "gemm"));
+              cpu::winograd_tile(bwd) ? winograd_depth(bwd, c.O) : c.O / c.p.groups * c.KH * c.KW,
+              what + " backward input " + cpu::conv_algo_name(bwd));
 
   r.dw = kernels::conv2d_backward_weight(gy, x, wshape, c.p);
   check_close(r.dw, kernels::conv2d_backward_weight_ref(gy, x, wshape, c.p),
@@ -189,7 +197,7 @@ TEST_CASE("conv2d Winograd F(4x4,3x3) and im2col forced on every 3x3 stride-1 sh
   ConvCase asym{{1, 16, 11, 23}, 18, 3, 3, params(1, 1)};
   asym.p.padding = {0, 1};
   wcases.push_back(asym);
-  for (const char* algo : {"winograd", "gemm"})
+  for (const char* algo : {"winograd", "winograd6", "gemm"})
     for (Isa isa : supported_isas()) {
       if (isa == Isa::Ref) continue;
       IsaScope is(isa);
@@ -230,7 +238,7 @@ TEST_CASE("conv2d direct (at most 4 outputs, no padding) against the reference: 
   }
 }
 
-TEST_CASE("conv2d fused bias + ReLU (cpu::conv2d_forward relu=true) on both algorithms") {
+TEST_CASE("conv2d fused bias + ReLU (cpu::conv2d_forward relu=true) on im2col and both Winograd tiles") {
   Generator gen(11);
   const Shape xs{2, 16, 15, 13};
   const Tensor x = Tensor::randn(xs, gen), w = Tensor::randn({24, 16, 3, 3}, gen), b = Tensor::randn({24}, gen);
@@ -242,17 +250,17 @@ TEST_CASE("conv2d fused bias + ReLU (cpu::conv2d_forward relu=true) on both algo
   for (Isa isa : supported_isas()) {
     if (isa == Isa::Ref) continue;
     IsaScope is(isa);
-    for (bool wino : {false, true}) {
+    for (int tile : {0, 4, 6}) {  // im2col, F(4x4), F(6x6)
       std::vector<float> y(rv.size());
-      if (wino) cpu::conv2d_forward_winograd(cs, x.data<float>(), w.data<float>(), b.data<float>(), y.data(), true);
+      if (tile) cpu::conv2d_forward_winograd(cs, x.data<float>(), w.data<float>(), b.data<float>(), y.data(), true, {}, tile);
       else cpu::conv2d_forward_gemm(cs, x.data<float>(), w.data<float>(), b.data<float>(), y.data(), true);
       const double eps = std::numeric_limits<float>::epsilon();
       int64_t bad = 0;
       for (size_t i = 0; i < y.size(); ++i) {
-        const double want = std::max(rv[i], 0.0f), bound = 4 * (16 + 64) * eps * mv[i] + 1e-30;
+        const double want = std::max(rv[i], 0.0f), bound = 8 * (16 + 64) * eps * mv[i] + 1e-30;
         if (!(y[i] >= 0 && std::abs(y[i] - want) <= bound)) ++bad;
       }
-      CHECK_MESSAGE(bad == 0, isa_name(isa), wino ? " winograd" : " im2col");
+      CHECK_MESSAGE(bad == 0, isa_name(isa), " tile ", tile);
     }
   }
 }

@@ -24,13 +24,22 @@ using namespace sn::test;
 
 namespace {
 
-// Two shapes, one per algorithm: 32 -> 32 channels on 40 x 40 (100 Winograd tiles) and 3 -> 16
-// channels (too few for Winograd: im2col + GEMM).
+// Three cases, one per algorithm: 32 -> 32 channels on 40 x 40 (100 F(4x4) tiles), the same
+// forced to F(6x6), and 3 -> 16 channels (too few for Winograd: im2col + GEMM).
 struct Case {
   int64_t in, out;
   cpu::ConvAlgo algo;
+  const char* force;  // set_conv_algo_override for the case
 };
-const Case kCases[] = {{32, 32, cpu::ConvAlgo::Winograd4x3}, {3, 16, cpu::ConvAlgo::Im2colGemm}};
+const Case kCases[] = {{32, 32, cpu::ConvAlgo::Winograd4x3, "winograd"},
+                       {32, 32, cpu::ConvAlgo::Winograd6x3, "winograd6"},
+                       {3, 16, cpu::ConvAlgo::Im2colGemm, "auto"}};
+
+// Forces the case's algorithm for the scope.
+struct Forced {
+  explicit Forced(const Case& c) { cpu::set_conv_algo_override(c.force); }
+  ~Forced() { cpu::set_conv_algo_override("auto"); }
+};
 
 Conv2dOptions same() {
   Conv2dOptions o;
@@ -65,6 +74,7 @@ void check_fresh(const Tensor& x, const Tensor& w, const Tensor& b, const char* 
 TEST_CASE("weight cache: kept from the second call on, reused by the third, with the same bits") {
   Generator gen(1);
   for (const Case& c : kCases) {
+    const Forced forced(c);
     const Tensor x = Tensor::randn({1, c.in, 40, 40}, gen), w = Tensor::randn({c.out, c.in, 3, 3}, gen);  // frozen
     const Tensor b = Tensor::randn({c.out}, gen);
     cpu::ConvShape s{1, c.in, 40, 40, c.out, 3, 3, 40, 40, 1, 1, 1, 1, 1, 1, 1};
@@ -85,6 +95,7 @@ TEST_CASE("weight cache: kept from the second call on, reused by the third, with
 TEST_CASE("weight cache: only frozen weights are kept, and every writer of weights invalidates them") {
   Generator gen(2);
   for (const Case& c : kCases) {
+    const Forced forced(c);
     Conv2dConfig cfg;
     cfg.padding = 1;
     Conv2d conv(c.in, c.out, 3, cfg, &gen);

@@ -11,7 +11,7 @@
 namespace sn::cpu {
 
 namespace {
-enum class Choice { Auto, Gemm, Winograd, Direct };
+enum class Choice { Auto, Gemm, Winograd, Winograd6, Direct };
 
 // nullopt for a name that is none of them.
 std::optional<Choice> parse_choice(const char* name) {
@@ -19,6 +19,7 @@ std::optional<Choice> parse_choice(const char* name) {
   if (n == "auto") return Choice::Auto;
   if (n == "gemm") return Choice::Gemm;
   if (n == "winograd") return Choice::Winograd;
+  if (n == "winograd6") return Choice::Winograd6;
   if (n == "direct") return Choice::Direct;
   return std::nullopt;
 }
@@ -26,7 +27,7 @@ std::optional<Choice> parse_choice(const char* name) {
 Choice choice_from_env() {
   const char* env = std::getenv("STYLENET_CONV");
   const std::optional<Choice> c = parse_choice(env && *env ? env : nullptr);
-  SN_CHECK(c, "STYLENET_CONV='", env, "' is not a convolution algorithm (expected auto, gemm, winograd or direct)");
+  SN_CHECK(c, "STYLENET_CONV='", env, "' is not a convolution algorithm (expected auto, gemm, winograd, winograd6 or direct)");
   return *c;
 }
 
@@ -39,11 +40,14 @@ Choice& choice() {
 const char* conv_algo_name(ConvAlgo a) {
   switch (a) {
     case ConvAlgo::Winograd4x3: return "winograd4x3";
+    case ConvAlgo::Winograd6x3: return "winograd6x3";
     case ConvAlgo::Direct: return "direct";
     case ConvAlgo::Im2colGemm: break;
   }
   return "im2col_gemm";
 }
+
+int winograd_tile(ConvAlgo a) { return a == ConvAlgo::Winograd4x3 ? 4 : a == ConvAlgo::Winograd6x3 ? 6 : 0; }
 
 bool winograd_applies(const ConvShape& s) {
   return s.KH == 3 && s.KW == 3 && s.sh == 1 && s.sw == 1 && s.dh == 1 && s.dw == 1 && s.groups == 1;
@@ -53,6 +57,7 @@ ConvAlgo conv2d_algo(const ConvShape& s) {
   switch (choice()) {
     case Choice::Gemm: return ConvAlgo::Im2colGemm;
     case Choice::Winograd: return winograd_applies(s) ? ConvAlgo::Winograd4x3 : ConvAlgo::Im2colGemm;
+    case Choice::Winograd6: return winograd_applies(s) ? ConvAlgo::Winograd6x3 : ConvAlgo::Im2colGemm;
     case Choice::Direct: return direct_applies(s) ? ConvAlgo::Direct : ConvAlgo::Im2colGemm;
     case Choice::Auto: break;
   }
@@ -65,20 +70,29 @@ ConvAlgo conv2d_algo(const ConvShape& s) {
   // batch 1) take 24.8 ms against im2col's 28.2 ms, 16 tiles (14x14) 20.6 ms against 7.8 ms, and
   // 196 tiles (56x56) run ~1.7x faster than im2col.
   const int64_t tiles = s.N * ((s.OH + 3) / 4) * ((s.OW + 3) / 4);
-  return winograd_applies(s) && s.C >= 16 && s.O >= 16 && tiles >= 48 ? ConvAlgo::Winograd4x3
-                                                                       : ConvAlgo::Im2colGemm;
+  if (!(winograd_applies(s) && s.C >= 16 && s.O >= 16 && tiles >= 48)) return ConvAlgo::Im2colGemm;
+  // F(6x6) where its GEMMs are at least 15 % smaller than F(4x4)'s: its transforms cost about a
+  // fifth more per multiply saved, and its 6-pixel tiles overhang the map's edge more. VGG16 at
+  // 224, 1 thread, AVX-512, weights cached (stylenet_vgg_bench --layers 1, alternating runs):
+  // 224^2 x 64 ch 27.8 -> 26.4 ms and 38.3 -> 33.0 ms, 112^2 x 128 ch 15.1 -> 14.6 ms (GEMMs 18 %
+  // smaller); 56^2 x 256 ch 10.4 -> 11.8 ms (GEMMs 9 % smaller): F(4x4) there. With AVX2 (plain
+  // loops for the 6-wide lane transposes) F(6x6) measured no faster: F(4x4) everywhere.
+  const int64_t tiles6 = s.N * ((s.OH + 5) / 6) * ((s.OW + 5) / 6);
+  return active_isa() == Isa::Avx512 && tiles6 * 64 * 100 <= tiles * 36 * 85 ? ConvAlgo::Winograd6x3
+                                                                              : ConvAlgo::Winograd4x3;
 }
 
 void set_conv_algo_override(const char* name) {
   const std::optional<Choice> c = parse_choice(name);
-  SN_CHECK(c, "set_conv_algo_override: '", name, "' is not auto, gemm, winograd or direct");
+  SN_CHECK(c, "set_conv_algo_override: '", name, "' is not auto, gemm, winograd, winograd6 or direct");
   choice() = *c;
 }
 
 void conv2d_forward(const ConvShape& s, const float* x, const float* w, const float* bias, float* y, bool relu,
                     const WeightKey& key) {
-  switch (conv2d_algo(s)) {
-    case ConvAlgo::Winograd4x3: return conv2d_forward_winograd(s, x, w, bias, y, relu, key);
+  switch (const ConvAlgo algo = conv2d_algo(s)) {
+    case ConvAlgo::Winograd4x3:
+    case ConvAlgo::Winograd6x3: return conv2d_forward_winograd(s, x, w, bias, y, relu, key, winograd_tile(algo));
     case ConvAlgo::Direct: return conv2d_forward_direct(s, x, w, bias, y, relu);
     case ConvAlgo::Im2colGemm: break;
   }
@@ -97,13 +111,12 @@ ConvShape backward_input_as_forward(const ConvShape& s) {
 ConvAlgo conv2d_backward_input_algo(const ConvShape& s) {
   if (!winograd_applies(s) || s.ph > s.KH - 1 || s.pw > s.KW - 1) return ConvAlgo::Im2colGemm;
   // Winograd where it would run the equivalent forward; the direct kernel is forward only.
-  return conv2d_algo(backward_input_as_forward(s)) == ConvAlgo::Winograd4x3 ? ConvAlgo::Winograd4x3
-                                                                            : ConvAlgo::Im2colGemm;
+  const ConvAlgo forward = conv2d_algo(backward_input_as_forward(s));
+  return winograd_tile(forward) ? forward : ConvAlgo::Im2colGemm;
 }
 
 void conv2d_backward_input(const ConvShape& s, const float* dy, const float* w, float* dx, const WeightKey& key) {
-  if (conv2d_backward_input_algo(s) == ConvAlgo::Winograd4x3)
-    return conv2d_backward_input_winograd(s, dy, w, dx, key);
+  if (const int m = winograd_tile(conv2d_backward_input_algo(s))) return conv2d_backward_input_winograd(s, dy, w, dx, key, m);
   conv2d_backward_input_gemm(s, dy, w, dx, key);
 }
 

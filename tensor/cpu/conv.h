@@ -8,6 +8,9 @@
 //     input and 16 output channels. 36 GEMMs of O x C x tiles replace one of O x 9C x 16 tiles:
 //     2.25x fewer multiplies; its input/output transforms cost O(C + O) per tile, which the
 //     channel counts must amortise (VGG's first layer, C = 3, stays on im2col).
+//   * Winograd F(6x6, 3x3), same conditions, on large maps: 64 GEMMs per 36 output pixels, 1.78
+//     multiplies per pixel and tap-row instead of 2.25, but tiles of 6 waste more at the edges and
+//     round about twice as much. Chosen where the rule in conv.cpp says (measured there).
 //   * direct (conv_direct.cpp): at most 4 output channels, stride 1, no padding (a decoder's last
 //     conv after its reflection pad, 64 -> 3 at full resolution): the outputs of a strip of pixels
 //     stay in registers and each input pixel is loaded once per tap; a GEMM with M = 3 would
@@ -15,8 +18,9 @@
 //   * im2col + SGEMM (conv_gemm.cpp): everything else (1x1, strided, dilated, grouped, few
 //     channels). The im2col matrix is built a band of output rows at a time so the scratch stays a
 //     few MB whatever the image size; 1x1 stride-1 unpadded convolutions skip im2col.
-// STYLENET_CONV=gemm|winograd|direct|auto (or set_conv_algo_override) forces a choice where it
-// applies, for benchmarks and for measuring Winograd's error.
+// STYLENET_CONV=gemm|winograd|winograd6|direct|auto (or set_conv_algo_override) forces a choice
+// where it applies ("winograd": F(4x4), "winograd6": F(6x6)), for benchmarks and for measuring
+// Winograd's error.
 // Backward data is W^T * dy followed by col2im, except where Winograd applies to its equivalent
 // forward convolution (conv2d_backward_input_algo): for stride 1 and dilation 1, dx is the
 // convolution of dy (zero-padded by KH - 1 - ph) with the weights flipped in space and with in/out
@@ -48,8 +52,10 @@ struct ConvShape {
   bool pointwise() const { return KH == 1 && KW == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0; }
 };
 
-enum class ConvAlgo { Im2colGemm, Winograd4x3, Direct };
+enum class ConvAlgo { Im2colGemm, Winograd4x3, Winograd6x3, Direct };
 const char* conv_algo_name(ConvAlgo a);
+// The output tile side of a Winograd algorithm (4 or 6); 0 for the others.
+int winograd_tile(ConvAlgo a);
 bool winograd_applies(const ConvShape& s);
 // At most 4 output channels, stride 1, no padding or dilation or groups (a decoder's last conv
 // after its reflection pad): conv2d_forward_direct, forward only.
@@ -70,9 +76,9 @@ void conv2d_forward(const ConvShape& s, const float* x, const float* w, const fl
                     bool relu = false, const WeightKey& key = {});
 void conv2d_forward_gemm(const ConvShape& s, const float* x, const float* w, const float* bias, float* y,
                          bool relu = false, const WeightKey& key = {});
-// Requires winograd_applies(s).
+// Requires winograd_applies(s). m: the output tile side, 4 (F(4x4, 3x3)) or 6 (F(6x6, 3x3)).
 void conv2d_forward_winograd(const ConvShape& s, const float* x, const float* w, const float* bias, float* y,
-                             bool relu = false, const WeightKey& key = {});
+                             bool relu = false, const WeightKey& key = {}, int m = 4);
 // dx [N, C, H, W] from dy [N, O, OH, OW].
 // Requires direct_applies(s). Derives nothing from w, so takes no key.
 void conv2d_forward_direct(const ConvShape& s, const float* x, const float* w, const float* bias, float* y,
@@ -84,9 +90,9 @@ void conv2d_backward_input_gemm(const ConvShape& s, const float* dy, const float
 // forward rule picks for it; Winograd only where that convolution has non-negative padding.
 ConvShape backward_input_as_forward(const ConvShape& s);
 ConvAlgo conv2d_backward_input_algo(const ConvShape& s);
-// Requires conv2d_backward_input_algo(s) == Winograd4x3.
+// Requires that Winograd applies to backward_input_as_forward(s) (m as for the forward).
 void conv2d_backward_input_winograd(const ConvShape& s, const float* dy, const float* w, float* dx,
-                                    const WeightKey& key = {});
+                                    const WeightKey& key = {}, int m = 4);
 // dw [O, Cg, KH, KW] from dy and x.
 void conv2d_backward_weight(const ConvShape& s, const float* dy, const float* x, float* dw);
 // db [O]: dy summed over N, OH, OW.

@@ -1,21 +1,22 @@
-// Winograd F(4x4, 3x3) convolution driver (see tensor/cpu/conv.h for when it is chosen and
-// winograd_kernels.h for the layouts).
+// Winograd F(m x m, 3x3) convolution driver, m = 4 or 6 (see tensor/cpu/conv.h for when each is
+// chosen and winograd_kernels.h for the layouts).
 //
 // Per call: transform the weights once (U; kept between calls by tensor/cpu/weight_cache.h when the
 // caller names them), then walk the output tiles of the whole batch in
-// blocks of Tb tiles: transform the block's input tiles (V), do the 36 GEMMs M[xi] = U[xi] V[xi]
+// blocks of Tb tiles: transform the block's input tiles (V), do the a^2 GEMMs M[xi] = U[xi] V[xi]
 // with our threaded SGEMM, and transform M back into output pixels (adding bias and ReLU there, so
 // the fused conv + ReLU costs nothing extra). Tb is chosen so V and M together stay a few MB:
 // they are written and read back while still in cache, and the scratch does not grow with the
 // image or the batch.
 //
-// Accuracy: the transforms multiply by constants up to 8 and sum up to 36 terms, so the rounding
-// error is larger than a direct convolution's (for VGG-like data about 1e-6..1e-5 relative to the
-// output's scale, vs ~1e-7); tests/test_conv_fast.cpp bounds it and README states the measured
-// error on VGG16.
+// Accuracy: the transforms multiply by constants up to 8 (F(6x6): 32) and sum up to 36 (64)
+// terms, so the rounding error is larger than a direct convolution's (for VGG-like data about
+// 1e-6..1e-5 relative to the output's scale, vs ~1e-7; F(6x6) about twice F(4x4)'s);
+// tests/test_conv_fast.cpp bounds both and README states the measured error on VGG16.
 #include <algorithm>
 #include <functional>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "tensor/cpu/conv.h"
@@ -24,6 +25,7 @@
 #include "tensor/cpu/parallel.h"
 #include "tensor/cpu/winograd_kernels.h"
 #include "tensor/cpu/workspace.h"
+#include "tensor/error.h"
 
 namespace sn::cpu {
 
@@ -36,53 +38,60 @@ constexpr int64_t kBlockBudget = 4 << 20;
 
 namespace {
 
-const WinogradKernels& kernels() { return active_isa() == Isa::Avx512 ? winograd_avx512() : winograd_avx2(); }
+const WinogradKernels& kernels(int m) { return active_isa() == Isa::Avx512 ? winograd_avx512(m) : winograd_avx2(m); }
+
+// Positions of the transform: (m + 2)^2.
+int64_t positions(int m) { return (m + 2) * (m + 2); }
+
+int64_t tile_count(const ConvShape& s, int m) { return s.N * ((s.OH + m - 1) / m) * ((s.OW + m - 1) / m); }
 
 // Tiles per block of the given shape: V and M together stay within kBlockBudget.
-int64_t block_tiles(const ConvShape& s, int64_t tiles) {
-  const int64_t block = kBlockBudget / (36 * (s.C + s.O));
+int64_t block_tiles(const ConvShape& s, int m, int64_t tiles) {
+  const int64_t block = kBlockBudget / (positions(m) * (s.C + s.O));
   return std::clamp<int64_t>(block / 16 * 16, 16, tiles);
 }
 
-void transform_weights(const float* w, int64_t O, int64_t C, float* U) {
-  parallel_for(0, O, std::max<int64_t>(1, 4096 / C), [&](int64_t o0, int64_t o1) { kernels().weights(w, O, C, o0, o1, U); });
+void transform_weights(const float* w, int64_t O, int64_t C, int m, float* U) {
+  parallel_for(0, O, std::max<int64_t>(1, 4096 / C), [&](int64_t o0, int64_t o1) { kernels(m).weights(w, O, C, o0, o1, U); });
 }
 
-// U = G w G^T for w [O, C, 3, 3], packed as the A of each of the 36 GEMMs, for the weight cache
+// U = G w G^T for w [O, C, 3, 3], packed as the A of each of the a^2 GEMMs, for the weight cache
 // (U kept only where a PackedA still reads it).
-DerivedWeights transformed_weights(const float* w, int64_t O, int64_t C) {
+DerivedWeights transformed_weights(const float* w, int64_t O, int64_t C, int m) {
+  const int64_t xis = positions(m);
   DerivedWeights d;
-  d.source_floats = static_cast<size_t>(36 * O * C);
+  d.source_floats = static_cast<size_t>(xis * O * C);
   d.source = std::make_unique<WorkspaceLease>(d.source_floats);
   float* u = d.source->data();
-  transform_weights(w, O, C, u);
+  transform_weights(w, O, C, m, u);
   const size_t each = PackedA::floats_needed(O, C);
-  d.packed_floats = 36 * each;
+  d.packed_floats = xis * each;
   if (each) d.packed_memory = std::make_unique<WorkspaceLease>(d.packed_floats);
-  for (int64_t xi = 0; xi < 36; ++xi)
+  for (int64_t xi = 0; xi < xis; ++xi)
     d.packed.emplace_back(Trans::No, O, C, u + xi * O * C, C, each ? d.packed_memory->data() + xi * each : nullptr);
   if (each) d.source.reset();  // every PackedA runs on its copy
   return d;
 }
 
-// The convolution with the weights transformed: `packed` (36 PackedA) when not empty, else U.
-void forward_with(const ConvShape& s, const float* x, const float* U, const std::vector<PackedA>& packed,
+// The convolution with the weights transformed: `packed` (a^2 PackedA) when not empty, else U.
+void forward_with(const ConvShape& s, int m, const float* x, const float* U, const std::vector<PackedA>& packed,
                   const float* bias, float* y, bool relu) {
-  const WinogradKernels& k = kernels();
-  const TileGeometry g{s.C, s.H, s.W, s.O, s.OH, s.OW, s.ph, s.pw, (s.OH + 3) / 4, (s.OW + 3) / 4};
-  const int64_t tiles = s.N * g.tiles_h * g.tiles_w, block = block_tiles(s, tiles);
-  WorkspaceLease V(36 * s.C * block), M(36 * s.O * block);
+  const WinogradKernels& k = kernels(m);
+  const int64_t xis = positions(m);
+  const TileGeometry g{s.C, s.H, s.W, s.O, s.OH, s.OW, s.ph, s.pw, (s.OH + m - 1) / m, (s.OW + m - 1) / m};
+  const int64_t tiles = s.N * g.tiles_h * g.tiles_w, block = block_tiles(s, m, tiles);
+  WorkspaceLease V(xis * s.C * block), M(xis * s.O * block);
   for (int64_t t0 = 0; t0 < tiles; t0 += block) {
     const int64_t tb = std::min(block, tiles - t0);
     parallel_for(0, s.C, std::max<int64_t>(1, 256 / tb),
                  [&](int64_t c0, int64_t c1) { k.input(g, x, c0, c1, t0, tb, V.data()); });
-    for (int64_t xi = 0; xi < 36; ++xi) {
-      float* m = M.data() + xi * s.O * tb;
+    for (int64_t xi = 0; xi < xis; ++xi) {
+      float* mx = M.data() + xi * s.O * tb;
       const float* v = V.data() + xi * s.C * tb;
       if (packed.empty())
-        sgemm(Trans::No, Trans::No, s.O, tb, s.C, 1.0f, U + xi * s.O * s.C, s.C, v, tb, 0.0f, m, tb);
+        sgemm(Trans::No, Trans::No, s.O, tb, s.C, 1.0f, U + xi * s.O * s.C, s.C, v, tb, 0.0f, mx, tb);
       else
-        sgemm_packed(packed[xi], Trans::No, tb, 1.0f, v, tb, 0.0f, m, tb);
+        sgemm_packed(packed[xi], Trans::No, tb, 1.0f, v, tb, 0.0f, mx, tb);
     }
     parallel_for(0, s.O, std::max<int64_t>(1, 256 / tb),
                  [&](int64_t o0, int64_t o1) { k.output(g, M.data(), o0, o1, t0, tb, bias, relu, y); });
@@ -96,33 +105,40 @@ using WeightsFn = std::function<const float*(std::optional<WorkspaceLease>& scra
 // With a key, the transformed and packed weights come from (or go to) the weight cache. Without
 // one (trainable weights), U is made for this call and packed only when several tile blocks
 // share it (one block: the GEMM packs it once anyway).
-void forward(const ConvShape& s, const float* x, const WeightsFn& weights, const float* bias, float* y, bool relu,
-             const WeightKey& key, const char* kind) {
+void forward(const ConvShape& s, int m, const float* x, const WeightsFn& weights, const float* bias, float* y,
+             bool relu, const WeightKey& key, const std::string& kind) {
   std::optional<WorkspaceLease> scratch;
   if (key) {
-    const auto u = derived_weights(key, derived_kind(kind, s),
-                                   [&] { return transformed_weights(weights(scratch), s.O, s.C); });
-    return forward_with(s, x, nullptr, u->packed, bias, y, relu);
+    const auto u = derived_weights(key, derived_kind(kind.c_str(), s),
+                                   [&] { return transformed_weights(weights(scratch), s.O, s.C, m); });
+    return forward_with(s, m, x, nullptr, u->packed, bias, y, relu);
   }
-  const int64_t tiles = s.N * ((s.OH + 3) / 4) * ((s.OW + 3) / 4);
-  if (tiles > block_tiles(s, tiles)) {
-    const DerivedWeights u = transformed_weights(weights(scratch), s.O, s.C);
-    return forward_with(s, x, u.source ? u.source->data() : nullptr, u.packed, bias, y, relu);
+  const int64_t tiles = tile_count(s, m);
+  if (tiles > block_tiles(s, m, tiles)) {
+    const DerivedWeights u = transformed_weights(weights(scratch), s.O, s.C, m);
+    return forward_with(s, m, x, u.source ? u.source->data() : nullptr, u.packed, bias, y, relu);
   }
-  WorkspaceLease U(36 * s.O * s.C);
-  transform_weights(weights(scratch), s.O, s.C, U.data());
-  forward_with(s, x, U.data(), {}, bias, y, relu);
+  WorkspaceLease U(positions(m) * s.O * s.C);
+  transform_weights(weights(scratch), s.O, s.C, m, U.data());
+  forward_with(s, m, x, U.data(), {}, bias, y, relu);
 }
+
+// The weight cache's name for the transformed weights of F(m x m).
+std::string kind_name(int m, const char* what) { return "winograd" + std::to_string(m) + "x3" + what; }
+
+void check_tile(int m) { SN_CHECK(m == 4 || m == 6, "winograd: tile ", m, " is not 4 or 6"); }
 
 }  // namespace
 
 void conv2d_forward_winograd(const ConvShape& s, const float* x, const float* w, const float* bias, float* y,
-                             bool relu, const WeightKey& key) {
-  forward(s, x, [w](std::optional<WorkspaceLease>&) { return w; }, bias, y, relu, key, "winograd4x3");
+                             bool relu, const WeightKey& key, int m) {
+  check_tile(m);
+  forward(s, m, x, [w](std::optional<WorkspaceLease>&) { return w; }, bias, y, relu, key, kind_name(m, ""));
 }
 
 void conv2d_backward_input_winograd(const ConvShape& s, const float* dy, const float* w, float* dx,
-                                    const WeightKey& key) {
+                                    const WeightKey& key, int m) {
+  check_tile(m);
   // The flipped weights, wf[c, o, kh, kw] = w[o, c, KH - 1 - kh, KW - 1 - kw]: O(O C) work against
   // O(N O C H W) for the convolution, and none on a weight-cache hit.
   const auto flipped = [&](std::optional<WorkspaceLease>& scratch) {
@@ -138,7 +154,7 @@ void conv2d_backward_input_winograd(const ConvShape& s, const float* dy, const f
     });
     return static_cast<const float*>(wf);
   };
-  forward(backward_input_as_forward(s), dy, flipped, nullptr, dx, false, key, "winograd4x3 flipped");
+  forward(backward_input_as_forward(s), m, dy, flipped, nullptr, dx, false, key, kind_name(m, " flipped"));
 }
 
 }  // namespace sn::cpu

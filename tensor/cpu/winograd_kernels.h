@@ -1,11 +1,12 @@
-// The per-ISA transforms of Winograd F(4x4, 3x3) (tensor/cpu/winograd.cpp drives them; the loops
-// are in winograd_impl.h, compiled once per ISA). Internal.
+// The per-ISA transforms of Winograd F(m x m, 3x3), m = 4 or 6 (tensor/cpu/winograd.cpp drives
+// them; the loops are in winograd_impl.h, compiled once per ISA). Internal.
 //
-// Layouts, for a block of Tb tiles (tile t covers output rows 4i..4i+3, columns 4j..4j+3 of image
-// n, numbered t = (n * tiles_h + i) * tiles_w + j) and the 36 positions xi of the 6x6 transform:
-//   U[xi][o][c]       transformed weights  (G g G^T),   36 x O x C
-//   V[xi][c][tb]      transformed input    (B^T d B),   36 x C x Tb
-//   M[xi][o][tb]      products             U[xi] V[xi], 36 x O x Tb
+// Layouts, for a block of Tb tiles (tile t covers output rows m i .. m i + m - 1, columns
+// m j .. m j + m - 1 of image n, numbered t = (n * tiles_h + i) * tiles_w + j) and the a^2
+// positions xi of the a x a transform (a = m + 2: 36 for F(4x4), 64 for F(6x6)):
+//   U[xi][o][c]       transformed weights  (G g G^T),   a^2 x O x C
+//   V[xi][c][tb]      transformed input    (B^T d B),   a^2 x C x Tb
+//   M[xi][o][tb]      products             U[xi] V[xi], a^2 x O x Tb
 // so each xi is one ordinary GEMM  M[xi] (O x Tb) = U[xi] (O x C) * V[xi] (C x Tb).
 #pragma once
 #include <cstdint>
@@ -16,7 +17,7 @@ struct TileGeometry {
   int64_t C, H, W;          // input planes of one image
   int64_t O, OH, OW;        // output planes of one image
   int64_t ph, pw;           // zero padding
-  int64_t tiles_h, tiles_w; // ceil(OH / 4), ceil(OW / 4)
+  int64_t tiles_h, tiles_w; // ceil(OH / m), ceil(OW / m)
 };
 
 struct WinogradKernels {
@@ -31,7 +32,8 @@ struct WinogradKernels {
                  const float* bias, bool relu, float* y);
 };
 
-const WinogradKernels& winograd_avx2();
-const WinogradKernels& winograd_avx512();
+// The kernels of F(m x m, 3x3), m = 4 or 6.
+const WinogradKernels& winograd_avx2(int m);
+const WinogradKernels& winograd_avx512(int m);
 
 }  // namespace sn::cpu::winograd_detail
