@@ -52,6 +52,10 @@ void check_scope(const TrainSetting& s, const TrainOptions& o, const Args& args)
     case SettingScope::Adversarial:
       if (!args.has("adversarial")) throw UsageError(flag + ": the discriminator options need --adversarial DIR");
       return;
+    case SettingScope::FreshFusion:
+      if (o.resume) throw UsageError("--resume continues W as it was; drop " + flag);
+      if (o.stage == TrainStage::Decoder) throw UsageError(flag + " applies only to --stage fusion or joint");
+      return;
     case SettingScope::NewModel:
       if (o.resume || !o.init_model.empty())
         throw UsageError(flag + " sets the shape of a new model; one from --init or --resume has its own");

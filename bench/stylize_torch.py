@@ -14,6 +14,9 @@ weights: the stand-in is also He-normal, and the time does not depend on the val
 repetition is what stylize does for one photo: reflection-pad 16 px, encode photo and style,
 fuse, decode, crop, clamp; PyTorch runs the whole photo at once (no tiles).
 
+A model whose W starts at WCT (metadata fusion_start = wct) fuses as StyleNet does: WCT plus
+the LST network's correction (its output less the style mean LST adds).
+
 --method multilevel (the CLI's default) is Li et al.'s coarse-to-fine WCT as stylenet runs it:
 WCT at the model's tap and its decoder, then for each shallower level of the model file
 (relu2_1, relu1_1) the result re-encoded, WCT at that level (covariances in float32 matmuls,
@@ -122,6 +125,11 @@ def wct(C, S, eps=1e-5):
     return (transform @ xc + ms).reshape(C.shape)
 
 
+def wct_started(lst):
+    """The fusion of a W that starts at WCT: WCT(C, S) + unzip(T_s T_c z) (stylenet/learned_fusion.h)."""
+    return lambda C, S: wct(C, S) + lst(C, S) - S.mean((2, 3), keepdim=True)
+
+
 def stylize_multilevel(encoder, levels, content, style, border=16):
     """levels: (convs at the tap, decoder), deepest first."""
     _, _, h, w = content.shape
@@ -152,6 +160,8 @@ def main():
     decoder, fusion = Decoder(tap, width), MulLayer(tensors["fusion.compress.weight"].shape[1], k)
     decoder.load_state_dict({key[len("decoder."):]: v for key, v in tensors.items() if key.startswith("decoder.")})
     fusion.load_state_dict({key[len("fusion."):]: v for key, v in tensors.items() if key.startswith("fusion.")})
+    if meta.get("fusion_start", "identity") == "wct":
+        fusion = wct_started(fusion)
     encoder = make_encoder(tap)
     levels = [(TAP_CONVS_ALL[tap], decoder)]
     for spec in filter(None, meta.get("levels", "").split(",")):

@@ -15,7 +15,8 @@
 # Also prints the SGEMM ratio to OpenBLAS on VGG-shaped GEMMs (bench/bench_gemm.cpp).
 # The machine may be shared: compare the ratios, which are measured in the same run.
 # STYLENET_BENCH_ONLY=forward|train|stylize runs only that workload (and skips the SGEMM part);
-# STYLENET_BENCH_STYLIZE_THREADS sets the stylize workloads' threads (default 2).
+# STYLENET_BENCH_STYLIZE_THREADS sets the stylize workloads' threads (default 2);
+# STYLENET_BENCH_METHODS the stylize methods (default "learned multilevel").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPS="${1:-5}"
@@ -47,7 +48,7 @@ run_pair forward 224 1 1
 run_pair forward 224 1 2
 run_pair train 256 4 2
 ST="${STYLENET_BENCH_STYLIZE_THREADS:-2}"
-for method in learned multilevel; do
+for method in ${STYLENET_BENCH_METHODS:-learned multilevel}; do
   run_pair stylize 512 1 "$ST" "$method"
   run_pair stylize 1024 1 "$ST" "$method"
 done

@@ -3,7 +3,7 @@
 # ../shared/data/samples with the default model (models/default.safetensors). Writes out/:
 #   out/<photo>_x_<style>.jpg   each sample photo painted in one sample style
 #   out/contact_sheet.png       all 6 photos x 6 styles by the default method (styles across, photos down)
-#   out/sheets/<method>.jpg     the same grid by the old default (learned), WCT and optimisation too
+#   out/sheets/<method>.jpg     the same grid by learned (the old default's method), WCT and optimisation too
 #   out/table.md                every method's scores on that grid (content, style, Gram, edge SSIM,
 #                               identity, time)
 set -euo pipefail

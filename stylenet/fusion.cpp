@@ -13,7 +13,7 @@ std::unique_ptr<Fusion> Fusion::make(FusionMethod method, const LearnedFusion* l
     case FusionMethod::WCT: return make_wct_fusion(eps);
     case FusionMethod::Learned:
       SN_CHECK(learned, "fusion: the learned method needs a LearnedFusion (a model's W)");
-      return make_learned_fusion(*learned);
+      return make_learned_fusion(*learned, eps);
   }
   throw Error("fusion: unknown method");
 }
@@ -57,7 +57,7 @@ void Fusion::add_style(const Tensor& S, double weight) { add_style(style_statist
 
 void Fusion::add_style(StyleStatistics statistics, double weight) {
   SN_CHECK(weight >= 0, "fusion: style weights must be >= 0, got ", weight);
-  Style s{std::move(statistics), weight, Tensor()};
+  Style s{std::move(statistics), weight, {}};
   if (content_done()) {
     check_features(s.stats.mean, "style", true);
     s.bound = bind(s.stats);

@@ -8,6 +8,8 @@
 //                                    is ill-conditioned at repeated eigenvalues).
 //   Learned (Li et al. 2019, "LST")  a small network predicts a k x k transform from both inputs;
 //                                    trainable and differentiable (stylenet/learned_fusion.h).
+//                                    Started at WCT (FusionStart::WCT), it is WCT plus that
+//                                    network's learned correction.
 //
 // Every method has exactly one implementation, the Fusion below, in two phases:
 //   1. statistics: the content's whole-image statistics, accumulated over tiles (their own regions
@@ -37,12 +39,18 @@ struct Window {
   int64_t y0 = 0, y1 = -1, x0 = 0, x1 = -1;
 };
 
-// What a fusion keeps of one style image: enough to fuse any content with it. `transform` is
-// LST's T_s [N, k, k] (learned) or the colouring matrix cov^1/2 [N, c, c] in float64 (WCT).
+// What a fusion keeps of one style image: enough to fuse any content with it.
 struct StyleStatistics {
-  Tensor mean;       // [N, c, 1, 1], every method
-  Tensor std;        // [N, c, 1, 1], AdaIN
-  Tensor transform;  // learned, WCT
+  Tensor mean{};       // [N, c, 1, 1], every method
+  Tensor std{};        // [N, c, 1, 1], AdaIN
+  Tensor transform{};  // LST's T_s [N, k, k]: learned
+  Tensor colouring{};  // cov^1/2 [N, c, c], float64: WCT, and the learned fusion started at WCT
+};
+
+// A style's transform bound to this content's statistics (Fusion::bind), one part per family.
+struct BoundTransform {
+  Tensor wct;      // [N, c, c + 1]: [colour_s whiten_c | mean_s - colour_s whiten_c mean_c]
+  Tensor learned;  // [N, k, k]: T_s T_c
 };
 
 class Fusion {
@@ -73,14 +81,14 @@ class Fusion {
   struct Style {
     StyleStatistics stats;
     double weight;
-    Tensor bound;  // the transform from this content's statistics to this style (bind())
+    BoundTransform bound;  // from this content's statistics to this style (bind())
   };
   // One tile of a content pass: `own` is the tile's own region, cut from `features`.
   virtual void accumulate(int pass, const Tensor& features, const Tensor& own, const Window& window) = 0;
   // After pass `pass` has seen every tile.
   virtual void finish_pass(int pass) = 0;
   // The style's per-content transform, once both the content and the style are known.
-  virtual Tensor bind(const StyleStatistics& style) const { return Tensor(); }
+  virtual BoundTransform bind(const StyleStatistics& style) const { return {}; }
   // Per-tile work that every style shares (centring; the learned compression).
   virtual Tensor prepare(const Tensor& C) const = 0;
   // One style's t for the tile whose features are C.

@@ -17,7 +17,7 @@ class AdaINFusion : public Fusion {
 
   StyleStatistics style_statistics(const Tensor& S) const override {
     const auto [m, s] = channel_mean_std(S, eps_);
-    return {m, s, Tensor()};
+    return {.mean = m, .std = s};
   }
 
  protected:

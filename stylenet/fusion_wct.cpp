@@ -147,73 +147,92 @@ Mat matrix_at(const Tensor& stacked, int64_t n) {
 
 class WCTFusion : public Fusion {
  public:
-  explicit WCTFusion(double eps) : eps_(eps) {}
+  explicit WCTFusion(double eps) : eps_(eps), content_(eps) {}
 
-  StyleStatistics style_statistics(const Tensor& S) const override {
-    std::vector<Mat> colouring;
-    std::vector<Vec> means;
-    for (int64_t n = 0; n < S.size(0); ++n) {
-      Moments m;
-      m.add_image(S, n);
-      colouring.push_back(sym_pow(m.covariance(), eps_, 0.5));
-      means.push_back(m.mean);
-    }
-    return {channel_column(means, S.dtype()), Tensor(), stack(colouring, DType::Float64)};
-  }
+  StyleStatistics style_statistics(const Tensor& S) const override { return wct_style_statistics(S, eps_); }
 
  protected:
-  void accumulate(int, const Tensor& features, const Tensor& own, const Window&) override {
-    dtype_ = features.dtype();
-    moments_.resize(own.size(0));
-    for (int64_t n = 0; n < own.size(0); ++n) moments_[n].add_image(own, n);
-  }
-
-  void finish_pass(int) override {
-    for (const Moments& m : moments_) {
-      whitening_.push_back(sym_pow(m.covariance(), eps_, -0.5));
-      content_means_.push_back(m.mean);
-    }
-  }
-
-  // [B | o]: the transform B = colour_s * whiten_c and the offset o = mean_s - B mean_c, so that
-  // t = B (C - mean_c) + mean_s is one matrix product plus a per-channel add (no centred copy of
-  // each tile, which with the add took 10 % of a 1024 px multilevel stylize).
-  Tensor bind(const StyleStatistics& style) const override {
-    std::vector<Mat> bound;
-    const std::vector<double> style_means = style.mean.to_vector<double>();
-    const int64_t c = style.mean.size(1);
-    for (size_t n = 0; n < whitening_.size(); ++n) {
-      const int64_t sn = style.transform.size(0) == 1 ? 0 : static_cast<int64_t>(n);
-      Mat b(c, c + 1);
-      b.leftCols(c) = matrix_at(style.transform, sn) * whitening_[n];
-      const Vec ms = Eigen::Map<const Vec>(style_means.data() + sn * c, c);
-      b.col(c) = ms - b.leftCols(c) * content_means_[n];
-      bound.push_back(std::move(b));
-    }
-    return stack(bound, dtype_);
-  }
-
+  void accumulate(int, const Tensor&, const Tensor& own, const Window&) override { content_.add(own); }
+  void finish_pass(int) override { content_.finish(); }
+  BoundTransform bind(const StyleStatistics& style) const override { return {content_.bind(style), Tensor()}; }
   Tensor prepare(const Tensor& C) const override {
     return reshape(C, {C.size(0), C.size(1), C.size(2) * C.size(3)});
   }
-
   Tensor transfer(const Tensor& C, const Tensor& flat, const Style& s) const override {
-    NoGradGuard no_grad;
-    const int64_t c = C.size(1);
-    Tensor t = matmul(slice(s.bound, 2, 0, c), flat);
-    kernels::add_(t, slice(s.bound, 2, c, c + 1));  // the offset, broadcast along the pixels
-    return reshape(t, C.shape());
+    return wct_transfer(C, flat, s.bound.wct);
   }
 
  private:
   double eps_;
-  DType dtype_ = DType::Float32;
-  std::vector<Moments> moments_;
-  std::vector<Mat> whitening_;
-  std::vector<Vec> content_means_;
+  WctContent content_;
 };
 
 }  // namespace
+
+struct WctContent::State {
+  double eps;
+  DType dtype = DType::Float32;
+  std::vector<Moments> moments;
+  std::vector<Mat> whitening;
+  std::vector<Vec> means;
+};
+
+WctContent::WctContent(double eps) : state_(std::make_unique<State>()) { state_->eps = eps; }
+WctContent::~WctContent() = default;
+
+void WctContent::add(const Tensor& own) {
+  state_->dtype = own.dtype();
+  state_->moments.resize(own.size(0));
+  for (int64_t n = 0; n < own.size(0); ++n) state_->moments[n].add_image(own, n);
+}
+
+void WctContent::finish() {
+  for (const Moments& m : state_->moments) {
+    state_->whitening.push_back(sym_pow(m.covariance(), state_->eps, -0.5));
+    state_->means.push_back(m.mean);
+  }
+}
+
+// [B | o]: the transform B = colour_s * whiten_c and the offset o = mean_s - B mean_c, so that
+// t = B (C - mean_c) + mean_s is one matrix product plus a per-channel add (no centred copy of
+// each tile, which with the add took 10 % of a 1024 px multilevel stylize).
+Tensor WctContent::bind(const StyleStatistics& style) const {
+  std::vector<Mat> bound;
+  const std::vector<double> style_means = style.mean.to_vector<double>();
+  const int64_t c = style.mean.size(1);
+  for (size_t n = 0; n < state_->whitening.size(); ++n) {
+    const int64_t sn = style.colouring.size(0) == 1 ? 0 : static_cast<int64_t>(n);
+    Mat b(c, c + 1);
+    b.leftCols(c) = matrix_at(style.colouring, sn) * state_->whitening[n];
+    const Vec ms = Eigen::Map<const Vec>(style_means.data() + sn * c, c);
+    b.col(c) = ms - b.leftCols(c) * state_->means[n];
+    bound.push_back(std::move(b));
+  }
+  return stack(bound, state_->dtype);
+}
+
+StyleStatistics wct_style_statistics(const Tensor& S, double eps) {
+  std::vector<Mat> colouring;
+  std::vector<Vec> means;
+  for (int64_t n = 0; n < S.size(0); ++n) {
+    Moments m;
+    m.add_image(S, n);
+    colouring.push_back(sym_pow(m.covariance(), eps, 0.5));
+    means.push_back(m.mean);
+  }
+  StyleStatistics stats;
+  stats.mean = channel_column(means, S.dtype());
+  stats.colouring = stack(colouring, DType::Float64);
+  return stats;
+}
+
+Tensor wct_transfer(const Tensor& C, const Tensor& flat, const Tensor& bound) {
+  NoGradGuard no_grad;
+  const int64_t c = C.size(1);
+  Tensor t = matmul(slice(bound, 2, 0, c), flat);
+  kernels::add_(t, slice(bound, 2, c, c + 1));  // the offset, broadcast along the pixels
+  return reshape(t, C.shape());
+}
 
 std::unique_ptr<Fusion> make_wct_fusion(double eps) { return std::make_unique<WCTFusion>(eps); }
 

@@ -5,6 +5,14 @@
 
 namespace sn {
 
+const char* fusion_start_name(FusionStart start) { return start == FusionStart::WCT ? "wct" : "identity"; }
+
+FusionStart parse_fusion_start(const std::string& name) {
+  if (name == "identity") return FusionStart::Identity;
+  if (name == "wct") return FusionStart::WCT;
+  throw Error("unknown fusion start '" + name + "' (choose identity or wct)");
+}
+
 LstBranch::LstBranch(int64_t channels, int64_t k, Generator* gen)
     : Module("LstBranch"), channels_(channels), k_(k) {
   SN_CHECK(channels >= 4 && k >= 1, "LstBranch: need channels >= 4 and k >= 1, got ", channels, ", ", k);
@@ -38,8 +46,8 @@ std::string LstBranch::extra_repr() const {
   return "channels=" + std::to_string(channels_) + ", k=" + std::to_string(k_);
 }
 
-LearnedFusion::LearnedFusion(int64_t channels, int64_t k, Generator* gen)
-    : Module("LearnedFusion"), channels_(channels), k_(k) {
+LearnedFusion::LearnedFusion(int64_t channels, int64_t k, Generator* gen, FusionStart start)
+    : Module("LearnedFusion"), channels_(channels), k_(k), start_(start) {
   // Registration order = LST's MulLayer (snet, cnet, compress, unzip), so state_dict keys and
   // the order random initialisation draws in line up with the PyTorch model.
   snet = register_module("snet", std::make_shared<LstBranch>(channels, k, gen));
@@ -56,7 +64,7 @@ Tensor LearnedFusion::forward(const Tensor&) {
 }
 
 std::string LearnedFusion::extra_repr() const {
-  return "channels=" + std::to_string(channels_) + ", k=" + std::to_string(k_);
+  return "channels=" + std::to_string(channels_) + ", k=" + std::to_string(k_) + ", start=" + fusion_start_name(start_);
 }
 
 }  // namespace sn

@@ -80,19 +80,37 @@ std::vector<StyleLevel> parse_levels(const std::string& text, const std::string&
 StyleModel::StyleModel(const StyleModelConfig& config, std::string encoder_identity, Generator* gen)
     : config_(config), encoder_identity_(std::move(encoder_identity)) {
   decoder = std::make_shared<Decoder>(DecoderConfig{config.tap, config.decoder_width}, gen);
-  fusion = std::make_shared<LearnedFusion>(Decoder::tap_channels(config.tap), config.k, gen);
+  make_fusion(gen);
+}
+
+void StyleModel::take_fusion(const StyleModel& donor) {
+  SN_CHECK(donor.config_.tap == config_.tap && donor.config_.k == config_.k,
+           "take_fusion: W for tap ", donor.config_.tap, ", k ", donor.config_.k, " does not fit tap ", config_.tap,
+           ", k ", config_.k);
+  fusion = donor.fusion;
+  config_.fusion_start = donor.config_.fusion_start;
+}
+
+void StyleModel::make_fusion(Generator* gen) {
+  const FusionStart start = config_.fusion_start;
+  fusion = std::make_shared<LearnedFusion>(Decoder::tap_channels(config_.tap), config_.k, gen, start);
   // Start W = T_s T_c near the identity: each branch's fc bias is the flattened k x k identity.
   // With PyTorch's default init both T's are tiny, so their product and its gradients are too,
   // and W barely moves in a CPU-sized run (LST trains for 160k steps). Near the identity the
   // fused features start as the content's own (projected through compress/unzip) with the
-  // style's mean, and the style dependence is learned from there.
+  // style's mean, and the style dependence is learned from there. Started at WCT, the same
+  // product is the correction, and unzip starts at zero so that W is exactly WCT at step 0
+  // (unzip's gradient, (T_s T_c z) times the loss's, is not zero, so it moves from there).
   NoGradGuard no_grad;
+  const int64_t k = config_.k;
   for (const auto& branch : {fusion->snet, fusion->cnet}) {
     Tensor b = branch->fc->bias;
-    std::vector<float> eye(config.k * config.k, 0.0f);
-    for (int64_t i = 0; i < config.k; ++i) eye[i * config.k + i] = 1.0f;
+    std::vector<float> eye(k * k, 0.0f);
+    for (int64_t i = 0; i < k; ++i) eye[i * k + i] = 1.0f;
     b.copy_from(Tensor::from_vector(eye, b.shape()));
   }
+  if (start == FusionStart::WCT)
+    for (Tensor p : fusion->unzip->parameters()) p.fill(0.0);
 }
 
 TensorDict StyleModel::state_dict() const {
@@ -123,6 +141,9 @@ void StyleModel::load_state_dict(const TensorDict& dict) {
   }
   SN_CHECK(level_keys == lev.size(), "StyleModel: ", lev.size() - level_keys, " level.* keys belong to no level");
   if (col.empty()) return;
+  SN_CHECK(config_.fusion_start == FusionStart::Identity,
+           "StyleModel: a collection style needs a W that starts at the identity, this one starts at ",
+           fusion_start_name(config_.fusion_start));
   const Tensor* m = col.find("style_mean");
   const Tensor* t = col.find("style_matrix");
   const int64_t c = fusion->channels(), k = fusion->k();
@@ -144,6 +165,7 @@ void StyleModel::save(const std::filesystem::path& path, StoredDType stored, con
 Metadata StyleModel::describe() const {
   Metadata m = {{"tap", config_.tap}, {"decoder_width", exact_text(config_.decoder_width)},
                 {"k", std::to_string(config_.k)}, {"encoder", encoder_identity_}};
+  if (config_.fusion_start != FusionStart::Identity) m["fusion_start"] = fusion_start_name(config_.fusion_start);
   std::string text;
   for (const StyleLevel& l : levels)
     text += (text.empty() ? "" : ",") + l.tap + ":" + exact_text(l.decoder->config().width);
@@ -176,6 +198,11 @@ StyleModel StyleModel::from_description(const Metadata& m, const std::string& so
     throw Error(detail::cat("'", source, "': malformed k in its metadata"));
   }
   SN_CHECK(cfg.k >= 1 && cfg.k <= 512, "'", source, "': k out of range");
+  if (const auto start = m.find("fusion_start"); start != m.end()) try {
+      cfg.fusion_start = parse_fusion_start(start->second);
+    } catch (const Error& e) {
+      throw Error(detail::cat("'", source, "': ", e.what()));
+    }
   StyleModel model(cfg, meta(m, "encoder", source), gen);
   const auto levels = m.find("levels");
   if (levels != m.end())
@@ -226,6 +253,9 @@ void StyleModel::check_encoder(const Vgg16& encoder) const {
 CollectionStyle collection_style(const Vgg16& encoder, const StyleModel& model, const std::vector<Tensor>& artworks,
                                  const std::string& name) {
   SN_CHECK(!artworks.empty(), "collection_style: no artworks");
+  SN_CHECK(model.config().fusion_start == FusionStart::Identity,
+           "collection styles are made for a W that starts at the identity; this model's starts at ",
+           fusion_start_name(model.config().fusion_start));
   NoGradGuard no_grad;
   const std::string& tap = model.config().tap;
   const std::unique_ptr<Fusion> fusion = Fusion::make(FusionMethod::Learned, model.fusion.get());

@@ -23,6 +23,7 @@ struct StyleModelConfig {
   std::string tap = "relu3_1";  // encoder tap the fusion works on ("relu3_1" or "relu4_1")
   double decoder_width = 0.5;   // Decoder hidden-channel multiplier
   int64_t k = 32;               // LearnedFusion's compressed channels
+  FusionStart fusion_start = FusionStart::Identity;  // where W starts (a fresh model)
 };
 
 // A collection model's built-in style (`stylenet stylize --model vangogh` needs no style image):
@@ -35,7 +36,7 @@ struct CollectionStyle {
   Tensor mean;       // [1, c, 1, 1]
   Tensor matrix;     // [1, k, k]
   // What the learned fusion takes from a style image, for Fusion::add_style.
-  StyleStatistics statistics() const { return {mean, Tensor(), matrix}; }
+  StyleStatistics statistics() const { return {.mean = mean, .transform = matrix}; }
 };
 
 // A shallower level of multi-level transfer (Li et al. 2017, Universal Style Transfer): a decoder
@@ -60,7 +61,8 @@ class StyleModel {
             const Metadata& extra = {}) const;
 
   // What identifies the model's shape and encoder, as strings: "tap", "decoder_width", "k",
-  // "encoder", and "levels" ("relu2_1:1,relu1_1:1", tap:width) when it has levels. Model files and training checkpoints both carry it in their metadata.
+  // "encoder", "fusion_start" when W started at WCT (files without it started at the identity),
+  // and "levels" ("relu2_1:1,relu1_1:1", tap:width) when it has levels. Model files and training checkpoints both carry it in their metadata.
   Metadata describe() const;
   // A model (freshly initialised) of the shape and encoder `m` describes; throws sn::Error naming
   // `source` for a missing, malformed or out-of-range entry.
@@ -69,6 +71,10 @@ class StyleModel {
   // Adds `other`'s decoder as a level (other.config().tap must be shallower than this model's tap
   // and than every level it has; same encoder). Levels are kept deepest first.
   void add_level(const StyleModel& other);
+
+  // `donor`'s W (and where it started) in place of this model's: a fusion stage that starts W
+  // afresh on a decoder stage's model. Same tap and k.
+  void take_fusion(const StyleModel& donor);
 
   // Throws unless `encoder` is the one this model was trained with.
   void check_encoder(const Vgg16& encoder) const;
@@ -89,6 +95,8 @@ class StyleModel {
 
  private:
   static StyleModel from_contents(SafetensorsContents contents, const std::filesystem::path& path);
+  // A fresh W at config_.fusion_start.
+  void make_fusion(Generator* gen);
   // Appends a level after checking it is shallower than the deepest part so far; `where` starts
   // the error message.
   void push_level(StyleLevel level, const std::string& where);

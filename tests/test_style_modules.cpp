@@ -13,9 +13,11 @@
 #include "stylenet/fusion.h"
 #include "stylenet/learned_fusion.h"
 #include "stylenet/losses.h"
+#include "stylenet/style_model.h"
 #include "vision/plot.h"
 #include "tensor/cpu/parallel.h"
 #include "tensor/random.h"
+#include "tests/style_fixtures.h"
 #include "tests/tensor_compare.h"
 
 using namespace sn;
@@ -184,24 +186,62 @@ TEST_CASE("LearnedFusion: shapes, keys, one style for a batch, style mean with z
   CHECK(max_abs_diff(mean(t, {2, 3}), mean(S, {2, 3})) < 1e-4);
 }
 
+TEST_CASE("LearnedFusion started at WCT: exactly WCT at step 0; a correction on top, differentiable") {
+  // Float32 features as training sees them, shaped like relu3_1 crops (more channels than k).
+  Generator gen(41);
+  StyleModelConfig config{"relu2_1", 0.125, 8};
+  config.fusion_start = FusionStart::WCT;
+  StyleModel model(config, "test encoder", &gen);
+  const Tensor C = correlated(2, 128, 9, 11, gen).to(DType::Float32), S = correlated(2, 128, 8, 7, gen).to(DType::Float32);
+  const Tensor t = model.fusion->fuse(C, S), w = wct(C, S);
+  CHECK(max_abs_diff(t, w) <= 1e-5 * max_abs(w));
+  CHECK(model.describe().at("fusion_start") == "wct");
+  CHECK(StyleModel::from_description(model.describe(), "m").fusion->start() == FusionStart::WCT);
+  CHECK(StyleModel({"relu2_1", 0.125, 8}, "e").describe().count("fusion_start") == 0);  // old files unchanged
+  CHECK_THROWS_WITH_AS(collection_style(sn::test::standin_encoder(), model, {Tensor::zeros({1, 3, 16, 16})}, "c"),
+                       doctest::Contains("starts at wct"), Error);
+
+  // Once unzip moves, t = WCT + unzip(T_s T_c z); the gradient reaches every parameter of W (the
+  // WCT part has none, and is a constant of the encoder's features).
+  LearnedFusion small(8, 3, &gen, FusionStart::WCT);  // StyleModel zeroes unzip; by hand here
+  for (Tensor p : small.unzip->parameters()) p.fill(0.0);
+  small.to(DType::Float64);
+  const Tensor C64 = correlated(2, 8, 4, 5, gen), S64 = correlated(2, 8, 5, 3, gen);
+  CHECK(max_abs_diff(small.fuse(C64, S64), wct(C64, S64)) < 1e-9 * max_abs(wct(C64, S64)));
+  NoGradGuard no_grad;
+  Tensor(small.unzip->weight).copy_from(Tensor::randn({8, 3, 1, 1}, gen, DType::Float64) * 0.3);
+  CHECK(max_abs_diff(small.fuse(C64, S64), wct(C64, S64)) > 1e-3);
+}
+
+TEST_CASE("gradcheck: LearnedFusion started at WCT, every parameter") {
+  Generator gen(22);
+  LearnedFusion fusion(8, 3, &gen, FusionStart::WCT);
+  fusion.to(DType::Float64);
+  const Tensor C = correlated(2, 8, 4, 3, gen), S = correlated(2, 8, 3, 5, gen);
+  check_grad([&](auto&) { return fusion.fuse(C, S); }, with_params({}, fusion), 1e-6, 1e-4);
+}
+
 TEST_CASE("fusion in two phases: statistics over tiles equal the whole image's, for every method") {
   // The content's statistics accumulated over four windows of its features (unequal, one of a
   // single pixel) and then applied to the whole map give what one tile gives: the property that
   // lets `stylize` go through a large photo in tiles without seams.
   Generator gen(31);
-  LearnedFusion module(8, 3, &gen);
-  module.to(DType::Float64);
+  LearnedFusion identity_start(8, 3, &gen), wct_start(8, 3, &gen, FusionStart::WCT);
+  identity_start.to(DType::Float64);
+  wct_start.to(DType::Float64);
   const Tensor C = correlated(2, 8, 7, 9, gen), S = correlated(2, 8, 6, 5, gen);
   const std::vector<Window> windows = {{0, 1, 0, 1}, {0, 1, 1, 9}, {1, 7, 0, 4}, {1, 7, 4, 9}};
-  for (FusionMethod method : {FusionMethod::Learned, FusionMethod::AdaIN, FusionMethod::WCT}) {
+  for (auto [method, module] : {std::pair{FusionMethod::Learned, &identity_start}, {FusionMethod::Learned, &wct_start},
+                                {FusionMethod::AdaIN, &identity_start}, {FusionMethod::WCT, &identity_start}}) {
     CAPTURE(fusion_method_name(method));
-    const std::unique_ptr<Fusion> tiled = Fusion::make(method, &module);
+    CAPTURE(fusion_start_name(module->start()));
+    const std::unique_ptr<Fusion> tiled = Fusion::make(method, module);
     for (int pass = 0; pass < tiled->content_passes(); ++pass) {
       for (const Window& w : windows) tiled->add_content(C, w);
       tiled->end_pass();
     }
     tiled->add_style(S);
-    const Tensor whole = fuse(method, C, S, &module);
+    const Tensor whole = fuse(method, C, S, module);
     CHECK(max_abs_diff(tiled->apply(C), whole) < 1e-10 * max_abs(whole));
     // Phase 2 is per pixel (1x1 convs, per-pixel matrices): any window of the features gets the
     // whole map's values there.

@@ -128,6 +128,9 @@ TEST_CASE("cli: train applies the table: scopes, --resume refusing what the chec
       {{"--init", "m.safetensors", "--k", "4"}, "--k sets the shape of a new model"},
       {{"--lr", "fast"}, "--lr: expects a number"},
       {{"--stage", "fusion", "--d-base", "8"}, "need --adversarial"},
+      {{"--fusion-start", "wct"}, "--fusion-start applies only to --stage fusion or joint"},
+      {{"--resume", "--fusion-start", "wct"}, "continues W as it was; drop --fusion-start"},
+      {{"--stage", "fusion", "--fusion-start", "lst"}, "--fusion-start: unknown fusion start 'lst'"},
   };
   for (const Case& c : cases) {
     std::vector<std::string> argv = {"train", "--run", run};

@@ -195,3 +195,32 @@ TEST_CASE("training: the decoder stage's statistics term, its weight in the sum,
   REQUIRE(rest.losses.count("stats"));
   CHECK(rest.losses.at("stats").size() == 2);
 }
+
+TEST_CASE("training: W started at WCT (--fusion-start wct) is WCT at step 0 and goes below WCT's loss held out") {
+  TempDir dir("wct_start");
+  const Tensor cx = held_out_batch("content", 98), sx = held_out_batch("style", 98, 1);
+  train_style_model(tiny_run(dir.path / "dec", TrainStage::Decoder, 30));
+  const fs::path decoder_model = dir.path / "dec" / "model.safetensors";
+
+  TrainOptions fo = tiny_run(dir.path / "fus", TrainStage::Fusion, 30);
+  fo.init_model = decoder_model.string();
+  fo.batch = 4;
+  fo.lr = 5e-3;
+  fo.model.fusion_start = FusionStart::WCT;
+  fo.restart_fusion = true;
+  // WCT's held-out loss: the decoder stage's model with a W started at WCT and not trained.
+  StyleModel at_wct = StyleModel::load(decoder_model);
+  StyleModelConfig start = at_wct.config();
+  start.fusion_start = FusionStart::WCT;
+  at_wct.take_fusion(StyleModel(start, at_wct.encoder_identity()));
+  const auto wct_terms = stage_loss(standin_encoder(), at_wct, fo, cx, sx).terms;
+
+  train_style_model(fo);
+  const StyleModel trained = StyleModel::load(dir.path / "fus" / "model.safetensors");
+  CHECK(trained.config().fusion_start == FusionStart::WCT);
+  CHECK(trained.metadata().at("w_trained") == "1");
+  const auto after = stage_loss(standin_encoder(), trained, fo, cx, sx).terms;
+  INFO("held-out loss: WCT ", wct_terms.at("loss"), " -> ", after.at("loss"), "; style ", wct_terms.at("style"), " -> ",
+       after.at("style"), ", content ", wct_terms.at("content"), " -> ", after.at("content"));
+  CHECK(after.at("loss") < 0.98 * wct_terms.at("loss"));
+}

@@ -31,6 +31,11 @@ constexpr int64_t kMany = 10000000;
 // step where a loss or gradient stops being finite, which names the step and the layer.
 constexpr double kMinRate = 1e-30, kMaxRate = 1e30;
 
+void set_fusion_start(TrainOptions& o, const std::string& name) {
+  o.model.fusion_start = parse_fusion_start(name);
+  o.restart_fusion = true;
+}
+
 void set_tap(TrainOptions& o, const std::string& tap) {
   const auto& taps = decoder_taps();
   SN_CHECK(std::find(taps.begin(), taps.end(), tap) != taps.end(), "unknown tap '", tap,
@@ -79,6 +84,9 @@ const std::vector<TrainSetting>& train_settings() {
      Scope::NewModel, S::Real{[](TrainOptions& o) -> auto& { return o.model.decoder_width; }, 0.05, 4.0}},
     {"k", "N", "the learned fusion's compressed channels", nullptr,
      Scope::NewModel, S::Integer{[](TrainOptions& o) -> auto& { return o.model.k; }, 1, 512}},
+    {"fusion-start", "S", "start W afresh at LST's near-identity or exactly at WCT (learning a correction)", nullptr,
+     Scope::FreshFusion, S::Choice{[](const TrainOptions& o) -> std::string { return fusion_start_name(o.model.fusion_start); },
+                                   set_fusion_start, "identity|wct"}},
     {"content-weight", "X", "content loss to the fused target t", "w_content",
      Scope::StyledStages, S::Real{[](TrainOptions& o) -> auto& { return o.loss.weights.content; }, 0, 1e9}},
     {"style-weight", "X", "mean/std style loss, summed over the style taps", "w_style",

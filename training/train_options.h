@@ -47,6 +47,7 @@ struct TrainOptions {
   std::string init_model;               // start from this model file (e.g. the decoder stage's)
   bool resume = false;                  // continue run_dir/checkpoint.safetensors
   StyleModelConfig model;               // for a fresh model
+  bool restart_fusion = false;          // --fusion-start given: W starts afresh at model.fusion_start
   int64_t steps = 1000;
   int64_t batch = 4;
   int64_t crop = 128;
@@ -78,6 +79,7 @@ enum class SettingScope {
   StyledStages,   // --stage fusion or joint
   Adversarial,    // needs --adversarial DIR
   NewModel,       // the shape of a fresh model (a model from --init or a checkpoint has its own)
+  FreshFusion,    // where W starts afresh: --stage fusion or joint, not --resume
 };
 
 struct TrainSetting {

@@ -143,20 +143,28 @@ void TrainingRun::synchronize_replicas() {
 
 void TrainingRun::build_model(const Checkpoint* ck) {
   Generator init_gen(opt_.seed, 11);
+  const FusionStart start = opt_.model.fusion_start;  // before a loaded model's config replaces it
   model_.emplace(ck                         ? StyleModel::from_description(ck->info, checkpoint_path_.string())
                  : !opt_.init_model.empty() ? StyleModel::load(opt_.init_model)
                                             : StyleModel(opt_.model, encoder_->identity().str(), &init_gen));
-  opt_.model = model_->config();
-  opt_.loss.content_tap = opt_.model.tap;
   model_->check_encoder(*encoder_);
   // The decoder stage never trains W, so a fusion stage that starts from a decoder stage's model
   // starts W afresh (near the identity, see StyleModel) rather than from whatever it was left at;
   // unless that decoder stage itself started from a model with a trained W (sharpening the
   // decoder of a finished model), whose W still maps into the same encoder features.
-  const bool init_w_trained = !opt_.init_model.empty() && fusion_was_trained(model_->metadata());
-  if (!ck && opt_.stage == TrainStage::Fusion && !opt_.init_model.empty() && !init_w_trained)
-    model_->fusion = StyleModel(opt_.model, model_->encoder_identity(), &init_gen).fusion;
-  w_trained_ = ck ? fusion_was_trained(ck->info) : opt_.stage != TrainStage::Decoder || init_w_trained;
+  // --fusion-start restarts W from a loaded model whatever it was. The fresh W is drawn as part
+  // of a whole fresh model (decoder first), as runs before --fusion-start drew it.
+  const bool loaded = !ck && !opt_.init_model.empty();
+  const bool init_w_trained = loaded && fusion_was_trained(model_->metadata());
+  if (loaded && (opt_.restart_fusion || (opt_.stage == TrainStage::Fusion && !init_w_trained))) {
+    StyleModelConfig fresh = model_->config();
+    fresh.fusion_start = start;
+    model_->take_fusion(StyleModel(fresh, model_->encoder_identity(), &init_gen));
+  }
+  opt_.model = model_->config();
+  opt_.loss.content_tap = opt_.model.tap;
+  w_trained_ = ck ? fusion_was_trained(ck->info)
+                  : opt_.stage != TrainStage::Decoder || (init_w_trained && !opt_.restart_fusion);
   if (ck) model_->load_state_dict(ck->model);
 }
 
