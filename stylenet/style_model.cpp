@@ -183,9 +183,13 @@ void StyleModel::push_level(StyleLevel level, const std::string& where) {
 void StyleModel::add_level(const StyleModel& other) {
   SN_CHECK(other.encoder_identity() == encoder_identity_, "add_level: the level's decoder was trained with encoder ",
            other.encoder_identity(), ", this model with ", encoder_identity_);
-  auto d = level_decoder(other.config().tap, other.config().decoder_width);
-  d->load_state_dict(other.decoder->state_dict());
-  push_level({other.config().tap, d}, "add_level");
+  const auto copy = [](const std::string& tap, const Decoder& from) {
+    auto d = level_decoder(tap, from.config().width);
+    d->load_state_dict(from.state_dict());
+    return d;
+  };
+  push_level({other.config().tap, copy(other.config().tap, *other.decoder)}, "add_level");
+  for (const StyleLevel& l : other.levels) push_level({l.tap, copy(l.tap, *l.decoder)}, "add_level");
 }
 
 StyleModel StyleModel::from_description(const Metadata& m, const std::string& source, Generator* gen) {

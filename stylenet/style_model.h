@@ -68,8 +68,9 @@ class StyleModel {
   // `source` for a missing, malformed or out-of-range entry.
   static StyleModel from_description(const Metadata& m, const std::string& source, Generator* gen = nullptr);
 
-  // Adds `other`'s decoder as a level (other.config().tap must be shallower than this model's tap
-  // and than every level it has; same encoder). Levels are kept deepest first.
+  // Adds `other`'s decoder as a level, then each of other's own levels (other.config().tap must be
+  // shallower than this model's tap and than every level it has; same encoder). Levels are kept
+  // deepest first: a model at relu4_1 takes a whole relu3_1 model with its levels below it.
   void add_level(const StyleModel& other);
 
   // `donor`'s W (and where it started) in place of this model's: a fusion stage that starts W

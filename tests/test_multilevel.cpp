@@ -62,6 +62,13 @@ TEST_CASE("model with levels: saves and loads exactly; a level must be shallower
   CHECK_THROWS_WITH_AS(single.add_level(StyleModel({"relu2_1", 0.25, 4}, "vgg16:other", &gen)),
                        doctest::Contains("trained with encoder"), Error);
   CHECK(single.describe().count("levels") == 0);  // single-level files are as before
+  // A deeper model takes a whole model with levels: its decoder, then its levels, bit for bit.
+  StyleModel deep({"relu4_1", 0.125, 8}, encoder, &gen);
+  deep.add_level(a);
+  REQUIRE(deep.levels.size() == 3);
+  CHECK(deep.describe().at("levels") == "relu3_1:0.125,relu2_1:0.25,relu1_1:0.25");
+  CHECK(max_abs_diff(deep.levels[0].decoder->parameters()[0], a.decoder->parameters()[0]) == 0.0);
+  CHECK(max_abs_diff(deep.levels[2].decoder->parameters()[0], a.levels[1].decoder->parameters()[0]) == 0.0);
 }
 
 TEST_CASE("multi-level stylize: each level fuses and decodes the level above's result; tiled = untiled") {
