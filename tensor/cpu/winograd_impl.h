@@ -267,30 +267,60 @@ void weights(const float* w, int64_t O, int64_t C, int64_t o0, int64_t o1, float
     }
 }
 
-// Lane l's a x a input patch for the tiles [t0 + t1, t0 + t1 + n_lanes) of plane c, zero outside
-// the input (and for lanes past n_lanes).
+// A lane group's tiles as runs within one tile row of one image ("segments"): a group of L
+// consecutive tiles spans several rows when a row has fewer than L tiles left (always, for maps
+// under 16 M pixels wide), and each run is contiguous in the image.
+struct Segment {
+  int64_t n, i, j;  // image, tile row, first tile column
+  int lane, count;  // first lane, tiles
+};
+inline int segments(const TileGeometry& g, int64_t tile0, int n_lanes, Segment* out) {
+  const int64_t per_image = g.tiles_h * g.tiles_w;
+  int k = 0;
+  for (int l = 0; l < n_lanes;) {
+    const int64_t tile = tile0 + l, j = tile % g.tiles_w;
+    const int count = static_cast<int>(g.tiles_w - j < n_lanes - l ? g.tiles_w - j : n_lanes - l);
+    out[k++] = {tile / per_image, (tile % per_image) / g.tiles_w, j, l, count};
+    l += count;
+  }
+  return k;
+}
+
+// dst[0 .. count) = row[col .. col + count), zero where col + x is outside [0, width); row null: zeros.
+inline void copy_clipped(const float* row, int64_t col, int64_t width, int64_t count, float* dst) {
+  const int64_t lo = col < 0 ? -col : 0, hi = col + count > width ? width - col : count;
+  if (!row || hi <= lo) {
+    for (int64_t x = 0; x < count; ++x) dst[x] = 0.0f;
+    return;
+  }
+  for (int64_t x = 0; x < lo; ++x) dst[x] = 0.0f;
+  for (int64_t x = lo; x < hi; ++x) dst[x] = row[col + x];
+  for (int64_t x = hi; x < count; ++x) dst[x] = 0.0f;
+}
+
+// Lane l's a x a input patch for the tiles [tile0, tile0 + n_lanes) of plane c, zero outside the
+// input (and for lanes past n_lanes). Each patch row is laid out as a "row" of the group (see
+// row_to_lanes): lane l's columns 0 .. M - 1 at M l .. M l + M - 1 of one buffer, and its columns
+// M, M + 1 at M l, M l + 1 of a second (consecutive tiles' patches overlap by two columns, which
+// one buffer could not hold where a run ends); within a run both are plain copies of the input
+// row, clipped at its edges.
 template <int M>
 void gather_patches(const TileGeometry& g, const float* x, int64_t c, int64_t tile0, int n_lanes, float* d) {
   constexpr int A = Tile<M>::A;
-  const int64_t per_image = g.tiles_h * g.tiles_w;
-  for (int l = 0; l < L; ++l) {
-    if (l >= n_lanes) {
-      for (int ab = 0; ab < A * A; ++ab) d[ab * L + l] = 0.0f;
-      continue;
+  Segment seg[L];
+  const int runs = segments(g, tile0, n_lanes, seg);
+  alignas(64) float first[M * L + 16], last[M * L + 16];
+  for (int a = 0; a < A; ++a) {
+    for (int k = 0; k < runs; ++k) {
+      const Segment& r = seg[k];
+      const int64_t ih = M * r.i - g.ph + a, col = M * r.j - g.pw;
+      const float* row = ih >= 0 && ih < g.H ? x + ((r.n * g.C + c) * g.H + ih) * g.W : nullptr;
+      copy_clipped(row, col, g.W, M * r.count, first + M * r.lane);
+      copy_clipped(row, col + M, g.W, M * r.count, last + M * r.lane);
     }
-    const int64_t tile = tile0 + l, n = tile / per_image, i = (tile % per_image) / g.tiles_w, j = tile % g.tiles_w;
-    const int64_t r0 = M * i - g.ph, s0 = M * j - g.pw;
-    const float* plane = x + (n * g.C + c) * g.H * g.W;
-    const bool inside = r0 >= 0 && s0 >= 0 && r0 + A <= g.H && s0 + A <= g.W;
-    for (int a = 0; a < A; ++a) {
-      const int64_t ih = r0 + a;
-      const float* row = plane + ih * g.W + s0;
-      const bool row_ok = ih >= 0 && ih < g.H;
-      for (int b = 0; b < A; ++b) {
-        const int64_t iw = s0 + b;
-        d[(a * A + b) * L + l] = (inside || (row_ok && iw >= 0 && iw < g.W)) ? row[b] : 0.0f;
-      }
-    }
+    for (int64_t p = M * n_lanes; p < M * L + 16; ++p) first[p] = last[p] = 0.0f;
+    row_to_lanes<M>(first, d + a * A * L, M);
+    row_to_lanes<M>(last, d + (a * A + M) * L, 2);
   }
 }
 
@@ -335,7 +365,6 @@ void output(const TileGeometry& g, const float* M_, int64_t o0, int64_t o1, int6
             const float* bias, bool relu, float* y) {
   constexpr int A = Tile<M>::A;
   alignas(64) float m[A][A][L], t[M][A][L], out[M][M][L];
-  const int64_t per_image = g.tiles_h * g.tiles_w;
   for (int64_t o = o0; o < o1; ++o) {
     const float b = bias ? bias[o] : 0.0f;
     for (int64_t t1 = 0; t1 < tb; t1 += L) {
@@ -357,20 +386,27 @@ void output(const TileGeometry& g, const float* M_, int64_t o0, int64_t o1, int6
             const float v = out[a][k][l] + b;
             out[a][k][l] = relu ? (v > 0 ? v : 0.0f) : v;
           }
-      // Fast path: L whole tiles side by side in one tile row: each output row is M L contiguous
-      // pixels.
-      const int64_t tile = t0 + t1, n = tile / per_image, i = (tile % per_image) / g.tiles_w, j0 = tile % g.tiles_w;
-      if (n_lanes == L && j0 + L <= g.tiles_w && M * i + M <= g.OH && M * (j0 + L) <= g.OW) {
-        float* dst = y + ((n * g.O + o) * g.OH + M * i) * g.OW + M * j0;
-        for (int a = 0; a < M; ++a) lanes_to_row<M>(&out[a][0][0], dst + a * g.OW);
-        continue;
-      }
-      for (int l = 0; l < n_lanes; ++l) {
-        const int64_t tl = tile + l, nl = tl / per_image, il = (tl % per_image) / g.tiles_w, jl = tl % g.tiles_w;
-        const int64_t rows = g.OH - M * il < M ? g.OH - M * il : M, cols = g.OW - M * jl < M ? g.OW - M * jl : M;
-        float* dst = y + ((nl * g.O + o) * g.OH + M * il) * g.OW + M * jl;
-        for (int64_t a = 0; a < rows; ++a)
-          for (int64_t k = 0; k < cols; ++k) dst[a * g.OW + k] = out[a][k][l];
+      // Each output row of a run of tiles in one tile row is M count contiguous pixels: the lanes
+      // as one row (lanes_to_row), copied out run by run, clipped at the map's right and bottom.
+      Segment seg[L];
+      const int runs = segments(g, t0 + t1, n_lanes, seg);
+      alignas(64) float row[M * L];
+      for (int a = 0; a < M; ++a) {
+        const Segment& r0 = seg[0];
+        if (runs == 1 && r0.count == L && M * r0.i + a < g.OH && M * (r0.j + L) <= g.OW) {  // straight in
+          lanes_to_row<M>(&out[a][0][0], y + ((r0.n * g.O + o) * g.OH + M * r0.i + a) * g.OW + M * r0.j);
+          continue;
+        }
+        lanes_to_row<M>(&out[a][0][0], row);
+        for (int k = 0; k < runs; ++k) {
+          const Segment& r = seg[k];
+          const int64_t oh = M * r.i + a, ow = M * r.j;
+          if (oh >= g.OH) continue;
+          const int64_t count = M * r.count < g.OW - ow ? M * r.count : g.OW - ow;
+          float* dst = y + ((r.n * g.O + o) * g.OH + oh) * g.OW + ow;
+          const float* src = row + M * r.lane;
+          for (int64_t xx = 0; xx < count; ++xx) dst[xx] = src[xx];
+        }
       }
     }
   }
