@@ -71,15 +71,16 @@ ConvAlgo conv2d_algo(const ConvShape& s) {
   // 196 tiles (56x56) run ~1.7x faster than im2col.
   const int64_t tiles = s.N * ((s.OH + 3) / 4) * ((s.OW + 3) / 4);
   if (!(winograd_applies(s) && s.C >= 16 && s.O >= 16 && tiles >= 48)) return ConvAlgo::Im2colGemm;
-  // F(6x6) where its GEMMs are at least 15 % smaller than F(4x4)'s: its transforms cost about a
-  // fifth more per multiply saved, and its 6-pixel tiles overhang the map's edge more. VGG16 at
-  // 224, 1 thread, AVX-512, weights cached (stylenet_vgg_bench --layers 1, alternating runs):
-  // 224^2 x 64 ch 27.8 -> 26.4 ms and 38.3 -> 33.0 ms, 112^2 x 128 ch 15.1 -> 14.6 ms (GEMMs 18 %
-  // smaller); 56^2 x 256 ch 10.4 -> 11.8 ms (GEMMs 9 % smaller): F(4x4) there. With AVX2 (plain
-  // loops for the 6-wide lane transposes) F(6x6) measured no faster: F(4x4) everywhere.
+  // F(6x6) where its GEMMs are at least 15 % smaller than F(4x4)'s and a row holds at least two
+  // lane groups of its tiles (OW >= 187): its transforms cost more per multiply saved, and its
+  // 6-pixel tiles overhang the map's edge more. VGG16 at 224, 1 thread, AVX-512, weights cached
+  // (stylenet_vgg_bench --layers 1, three alternating runs, F(4x4) -> F(6x6)): 224^2 x 64 ch
+  // 26.3-37.2 -> 25.5-34.2 ms; 112^2 x 128 ch 13.3-19.9 -> 13.8-18.8 ms (level: F(4x4) there);
+  // 56^2 x 256 ch 5.6-8.5 -> 7.1-9.5 ms. With AVX2 (plain loops for the 6-wide lane transposes)
+  // F(6x6) measured no faster: F(4x4) everywhere.
   const int64_t tiles6 = s.N * ((s.OH + 5) / 6) * ((s.OW + 5) / 6);
-  return active_isa() == Isa::Avx512 && tiles6 * 64 * 100 <= tiles * 36 * 85 ? ConvAlgo::Winograd6x3
-                                                                              : ConvAlgo::Winograd4x3;
+  const bool six_pays = tiles6 * 64 * 100 <= tiles * 36 * 85 && (s.OW + 5) / 6 >= 32;
+  return active_isa() == Isa::Avx512 && six_pays ? ConvAlgo::Winograd6x3 : ConvAlgo::Winograd4x3;
 }
 
 void set_conv_algo_override(const char* name) {
