@@ -46,8 +46,8 @@ std::vector<Method> parse_methods(const std::vector<std::string>& names) {
 int run(const std::vector<std::string>& argv) {
   const Args args(argv, {"contents", "styles", "model", "methods", "size", "steps", "table", "sheet", "sheet-method",
                          "level-alpha",
-                         "threads", "laplacian-weight", "refine-steps", "heldout", "sheets"},
-                  {"quiet"});
+                         "threads", "laplacian-weight", "refine-steps", "heldout", "sheets", "max-time"},
+                  {"quiet", "coarse-to-fine"});
   if (!args.positional().empty()) throw UsageError("unexpected argument '" + args.positional()[0] + "'");
   apply_threads(args);
   EvalOptions opt;
@@ -55,6 +55,8 @@ int run(const std::vector<std::string>& argv) {
   opt.size = args.get_int("size", opt.size, 32, 2048);
   opt.optimize_steps = args.get_int("steps", opt.optimize_steps, 1, 100000);
   opt.refine_steps = args.get_int("refine-steps", opt.refine_steps, 1, 100000);
+  opt.optimize_coarse_to_fine = args.flag("coarse-to-fine");
+  opt.optimize_max_seconds = args.get_double("max-time", 0.0, 0.0, 1e7);
   opt.level_alpha = args.get_doubles("level-alpha", 0.0, 1.0);
   opt.loss.weights.laplacian = args.get_double("laplacian-weight", 0.0, 0.0, 1e6);
   const std::string table_path = args.get("table", "");
@@ -122,6 +124,9 @@ extern const Command kEvalCommand = {
     std::string(
         "  --size N               pairs are evaluated at N x N (default 256)\n"
         "  --steps N              L-BFGS iterations for optimize (default 100)\n"
+        "  --coarse-to-fine       optimize as `stylize --method optimize` does: smaller scales first\n"
+        "                         (default: the full size only, Gatys as published)\n"
+        "  --max-time S           optimize stops after S seconds per pair, shared among the scales (default: no limit)\n"
         "  --refine-steps N       L-BFGS iterations for refine, from the learned result (default 10)\n"
         "  --level-alpha A,B      the multi-level methods' strength at each shallower level (default 1)\n"
         "  --laplacian-weight X   add the Laplacian (edge) term to the objective of optimize and refine\n"

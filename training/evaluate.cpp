@@ -112,7 +112,11 @@ class Evaluation {
     const auto it = optima_.find({i, j});
     if (it != optima_.end()) return it->second;
     const auto t0 = std::chrono::steady_clock::now();
-    const Tensor x = optimize_image(encoder_, contents_[i], {{styles_[j], 1.0}}, optimize_options(opt_.optimize_steps));
+    OptimizeOptions oo = optimize_options(opt_.optimize_steps);
+    if (opt_.optimize_coarse_to_fine)
+      oo.coarse_sides = default_coarse_sides(std::min(contents_[i].size(2), contents_[i].size(3)));
+    oo.max_seconds = opt_.optimize_max_seconds;
+    const Tensor x = optimize_image(encoder_, contents_[i], {{styles_[j], 1.0}}, oo);
     return optima_[{i, j}] = {x, seconds_since(t0)};
   }
 

@@ -40,6 +40,8 @@ struct EvalOptions {
   int64_t size = 256;           // contents and styles resized to size x size
   int64_t optimize_steps = 100; // L-BFGS iterations per pair for Optimize (and DecodedOptimize)
   int64_t refine_steps = 10;    // L-BFGS iterations per pair for Refine, from the model's result
+  bool optimize_coarse_to_fine = false;  // Optimize as stylize runs it (default_coarse_sides); else full size only
+  double optimize_max_seconds = 0;       // per pair, shared among the scales (OptimizeOptions::max_seconds)
   StyleLossConfig loss;         // taps and weights (content_tap set to the model's tap)
   std::vector<double> level_alpha;  // the multi-level methods' strength per shallower level (StylizeOptions)
 };
