@@ -17,6 +17,8 @@ class WctContent {
   void finish();                // after every tile: each image's whitening
   // [N, c, c + 1], in the content's dtype: see BoundTransform::wct.
   Tensor bind(const StyleStatistics& style) const;
+  // The regularisation both sides use (the styles' statistics take it too).
+  double eps() const;
 
  private:
   struct State;

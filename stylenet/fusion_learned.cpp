@@ -18,9 +18,7 @@ namespace {
 class LearnedFusionImpl : public Fusion {
  public:
   explicit LearnedFusionImpl(const LearnedFusion& module, double eps) : m_(module) {
-    if (module.start() != FusionStart::WCT) return;
-    wct_.emplace(eps);
-    eps_ = eps;
+    if (module.start() == FusionStart::WCT) wct_.emplace(eps);
   }
 
   int content_passes() const override { return 2; }
@@ -29,7 +27,7 @@ class LearnedFusionImpl : public Fusion {
     SN_CHECK(S.defined() && S.dim() == 4 && S.size(1) == m_.channels(), "LearnedFusion: built for ", m_.channels(),
              " channels, got style features ", S.defined() ? shape_str(S.shape()) : "none");
     const Tensor s_mean = mean(S, {2, 3}, true);
-    StyleStatistics stats = wct_ ? wct_style_statistics(S, eps_) : StyleStatistics{.mean = s_mean};
+    StyleStatistics stats = wct_ ? wct_style_statistics(S, wct_->eps()) : StyleStatistics{.mean = s_mean};
     stats.transform = reshape(m_.snet->forward(S - s_mean), {S.size(0), m_.k(), m_.k()});
     return stats;
   }
@@ -84,7 +82,6 @@ class LearnedFusionImpl : public Fusion {
  private:
   const LearnedFusion& m_;
   std::optional<WctContent> wct_;  // started at WCT
-  double eps_ = 0;
   std::vector<std::pair<Tensor, double>> means_;  // pass 0: each tile's mean and pixel count
   double n_ = 0;
   Tensor mean_, moments_, Tc_;

@@ -147,9 +147,11 @@ Mat matrix_at(const Tensor& stacked, int64_t n) {
 
 class WCTFusion : public Fusion {
  public:
-  explicit WCTFusion(double eps) : eps_(eps), content_(eps) {}
+  explicit WCTFusion(double eps) : content_(eps) {}
 
-  StyleStatistics style_statistics(const Tensor& S) const override { return wct_style_statistics(S, eps_); }
+  StyleStatistics style_statistics(const Tensor& S) const override {
+    return wct_style_statistics(S, content_.eps());
+  }
 
  protected:
   void accumulate(int, const Tensor&, const Tensor& own, const Window&) override { content_.add(own); }
@@ -163,7 +165,6 @@ class WCTFusion : public Fusion {
   }
 
  private:
-  double eps_;
   WctContent content_;
 };
 
@@ -179,6 +180,7 @@ struct WctContent::State {
 
 WctContent::WctContent(double eps) : state_(std::make_unique<State>()) { state_->eps = eps; }
 WctContent::~WctContent() = default;
+double WctContent::eps() const { return state_->eps; }
 
 void WctContent::add(const Tensor& own) {
   state_->dtype = own.dtype();

@@ -57,6 +57,14 @@ std::shared_ptr<Decoder> level_decoder(const std::string& tap, double width) {
   return d;
 }
 
+// A collection style is LST's T_s averaged over artworks: it has no covariance for the WCT part
+// of a W that starts at WCT.
+void check_collection_start(const StyleModelConfig& config, const char* where) {
+  SN_CHECK(config.fusion_start == FusionStart::Identity, where,
+           ": a collection style needs a W that starts at the identity; this model's starts at ",
+           fusion_start_name(config.fusion_start));
+}
+
 // "relu2_1:1,relu1_1:1" -> levels with fresh decoders.
 std::vector<StyleLevel> parse_levels(const std::string& text, const std::string& source) {
   std::vector<StyleLevel> levels;
@@ -141,9 +149,7 @@ void StyleModel::load_state_dict(const TensorDict& dict) {
   }
   SN_CHECK(level_keys == lev.size(), "StyleModel: ", lev.size() - level_keys, " level.* keys belong to no level");
   if (col.empty()) return;
-  SN_CHECK(config_.fusion_start == FusionStart::Identity,
-           "StyleModel: a collection style needs a W that starts at the identity, this one starts at ",
-           fusion_start_name(config_.fusion_start));
+  check_collection_start(config_, "StyleModel");
   const Tensor* m = col.find("style_mean");
   const Tensor* t = col.find("style_matrix");
   const int64_t c = fusion->channels(), k = fusion->k();
@@ -257,9 +263,7 @@ void StyleModel::check_encoder(const Vgg16& encoder) const {
 CollectionStyle collection_style(const Vgg16& encoder, const StyleModel& model, const std::vector<Tensor>& artworks,
                                  const std::string& name) {
   SN_CHECK(!artworks.empty(), "collection_style: no artworks");
-  SN_CHECK(model.config().fusion_start == FusionStart::Identity,
-           "collection styles are made for a W that starts at the identity; this model's starts at ",
-           fusion_start_name(model.config().fusion_start));
+  check_collection_start(model.config(), "collection_style");
   NoGradGuard no_grad;
   const std::string& tap = model.config().tap;
   const std::unique_ptr<Fusion> fusion = Fusion::make(FusionMethod::Learned, model.fusion.get());
