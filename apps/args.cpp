@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <sstream>
 
+#include "tensor/cuda/cuda.h"
 #include "tensor/threads.h"
 
 namespace sn::cli {
@@ -127,6 +128,17 @@ std::vector<std::string> split_list(const std::string& value) {
 
 void apply_threads(const Args& args) {
   if (args.has("threads")) sn::set_num_threads(static_cast<int>(args.get_int("threads", 0, 1, 256)));
+}
+
+Device device_option(const Args& args) {
+  Device device;
+  try {
+    device = parse_device(args.get("device", "cpu"));
+  } catch (const Error& e) {
+    throw UsageError(std::string("--device: ") + e.what());
+  }
+  cuda::require(device);  // no GPU, driver or CUDA build: one line saying which, before any work
+  return device;
 }
 
 }  // namespace sn::cli

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "tensor/device.h"
+
 namespace sn::cli {
 
 // Thrown for bad usage; main() prints it with a hint and exits with status 2.
@@ -41,6 +43,9 @@ std::vector<std::string> split_list(const std::string& value);
 // --threads N (1..256) if given, else STYLENET_THREADS, else all cores: one control for every
 // command (tensor/cpu/parallel.h).
 void apply_threads(const Args& args);
+
+// --device cpu|cuda|cuda:N (default cpu), checked to exist here and now.
+Device device_option(const Args& args);
 
 // Checks, before any work starts, that an output file can be written where asked: its folder
 // exists and its extension is one of `extensions` (lower case, with the dot; empty = any). Long

@@ -1,6 +1,7 @@
 // `stylenet features`: VGG16 activations of an image, written as .npy files or one .npz.
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <set>
 
 #include "apps/args.h"
@@ -28,7 +29,7 @@ std::vector<std::filesystem::path> npy_paths(const std::filesystem::path& out, c
 
 int run(const std::vector<std::string>& argv) {
   namespace fs = std::filesystem;
-  const Args args(argv, {"image", "layers", "out", "weights", "size"}, {});
+  const Args args(argv, {"image", "layers", "out", "weights", "size", "device"}, {});
   if (!args.positional().empty()) throw UsageError("unexpected argument '" + args.positional()[0] + "'");
   const fs::path out = args.require("out");
   const std::vector<std::string> layers = split_list(args.require("layers"));
@@ -49,12 +50,14 @@ int run(const std::vector<std::string>& argv) {
     throw UsageError("--out must end in .npz (one archive) or .npy (one file per layer), got '" + out.string() + "'");
   const fs::path folder = out.has_parent_path() ? out.parent_path() : fs::path(".");
   if (!fs::is_directory(folder)) throw Error("output folder '" + folder.string() + "' does not exist");
+  const Device device = device_option(args);
 
   Tensor image = load_image(image_path);
   if (args.has("size")) image = resize_short_side(image, args.get_int("size", 0, 32, 4096));
   const Vgg16 vgg = Vgg16::load(args.get("weights", ""));
   NoGradGuard no_grad;
-  const auto features = vgg.features(image, layers);
+  std::map<std::string, Tensor> features = vgg.features(image.to(device), layers);
+  for (auto& [name, f] : features) f = f.to(Device{});  // the files are written from host memory
 
   // Each file appears whole or not at all (atomic writes); if a later one fails, the earlier
   // ones are removed again, so a failed run leaves no output.
@@ -90,13 +93,14 @@ int run(const std::vector<std::string>& argv) {
 
 extern const Command kFeaturesCommand = {
     "features", "write VGG16 activations of an image (.npy files or .npz)",
-    "usage: stylenet features --image I --layers relu1_2,relu3_3 --out F.npy|F.npz [--weights W] [--size N]\n"
+    "usage: stylenet features --image I --layers relu1_2,relu3_3 --out F.npy|F.npz [--weights W] [--size N] [--device D]\n"
     "Runs VGG16 on the image (RGB; the model applies ImageNet normalisation itself) and writes the\n"
     "requested layers' activations as float32 NCHW arrays [1, C, H, W]. --out F.npz: one archive\n"
     "(numpy.load reads it) with an entry <layer>.npy per layer. --out F.npy: that file for a single\n"
     "layer; for several, F_<layer>.npy beside it. On any error no output file is left.\n"
     "Layers: conv1_1 relu1_1 conv1_2 relu1_2 pool1 ... conv5_3 relu5_3 pool5.\n"
     "  --size N     resize so the shorter side is N pixels first (default: keep the size)\n"
+    "  --device D   cpu (default), cuda or cuda:N (a build with STYLENET_CUDA and a GPU)\n"
     "  --weights W  VGG16 weights (.safetensors or .pth); default $STYLENET_WEIGHTS, else\n"
     "               ~/.cache/stylenet/vgg16.safetensors, else the deterministic stand-in\n",
     run};

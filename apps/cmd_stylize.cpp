@@ -81,6 +81,8 @@ Request parse_request(const Args& args) {
   p.optimize.loss.weights.laplacian = args.get_double("laplacian-weight", 0.0, 0.0, 1e6);
   p.optimize.max_seconds = args.get_double("max-time", 0.0, 0.0, 1e7);
   p.coarse_to_fine = !args.flag("full-scale-only");
+  p.device = device_option(args);
+  if (r.optimize && p.device != Device{}) throw UsageError("--device: --method optimize runs on the CPU only");
   for (const char* flag : {"laplacian-weight", "max-time", "full-scale-only"})
     if (args.has(flag) && !r.optimize) throw UsageError(std::string("--") + flag + " applies only to --method optimize");
   if (r.style_files.empty() && args.has("method") && p.method != Method::Learned)
@@ -112,13 +114,14 @@ std::unique_ptr<StyleModel> load_model(const Args& args, bool needs_builtin_styl
 int run(const std::vector<std::string>& argv) {
   const Args args(argv,
                   {"content", "style", "style-weights", "out", "model", "method", "alpha", "level-alpha", "size", "style-size",
-                   "tile", "threads", "steps", "laplacian-weight", "format", "max-time"},
+                   "tile", "threads", "steps", "laplacian-weight", "format", "max-time", "device"},
                   {"preserve-color", "quiet", "full-scale-only"});
   if (!args.positional().empty()) throw UsageError("unexpected argument '" + args.positional()[0] + "'");
   apply_threads(args);
   const Request r = parse_request(args);
   const Vgg16 encoder = Vgg16::load();
   const std::unique_ptr<StyleModel> model = r.optimize ? nullptr : load_model(args, r.style_files.empty());
+  if (model) model->to(r.paint.device);
   std::vector<StyleImage> styles;
   for (size_t i = 0; i < r.style_files.size(); ++i) styles.push_back({load_image(r.style_files[i]), r.style_weights[i]});
   styles = prepare_styles(std::move(styles), r.paint);
@@ -174,6 +177,8 @@ extern const Command kStylizeCommand = {
         "  --laplacian-weight X for --method optimize: also keep the photo's edges (Lapstyle's term\n"
         "                       on 2x2-pooled luma; default 0, 5 keeps them well)\n"
         "  --threads N          CPU threads (default: STYLENET_THREADS or all cores)\n"
+        "  --device D           cpu (default), cuda or cuda:N: where the fusion methods run (a build\n"
+        "                       with STYLENET_CUDA and an NVIDIA GPU)\n"
         "The encoder is VGG16 from $STYLENET_WEIGHTS or the fetch-weights cache, else the stand-in;\n"
         "the model must have been trained with the same encoder.\n"),
     run};

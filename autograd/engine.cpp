@@ -63,7 +63,7 @@ void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& r
     if (!g.defined()) {
       SN_CHECK(r.numel() == 1, "backward: gradient can only be implied for a one-element output, "
                "got shape ", shape_str(r.shape()), "; pass grad explicitly");
-      g = Tensor::ones(r.shape(), r.dtype());
+      g = Tensor::ones(r.shape(), r.dtype(), r.device());
     }
     SN_CHECK(g.shape() == r.shape(), "backward: gradient of shape ", shape_str(g.shape()),
              " does not match output of shape ", shape_str(r.shape()));
@@ -142,7 +142,7 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
   std::vector<Tensor> result;
   for (const Tensor& x : inputs) {
     Tensor g = captured[x.impl_ptr().get()];
-    result.push_back(g.defined() ? g : Tensor::zeros(x.shape(), x.dtype()));
+    result.push_back(g.defined() ? g : Tensor::zeros(x.shape(), x.dtype(), x.device()));
   }
   return result;
 }

@@ -37,7 +37,7 @@ Tensor unary_op(const char* name, Unary op, const Tensor& x, D d, double a = 0, 
   return autograd::record(name, {x}, out, [=](const Tensor& g) { return autograd::Grads{mulk(g, d(sx, so))}; });
 }
 
-Tensor scalar_like(double v, const Tensor& t) { return Tensor::scalar(v, t.dtype()); }
+Tensor scalar_like(double v, const Tensor& t) { return Tensor::scalar(v, t.dtype(), t.device()); }
 }  // namespace
 
 Tensor add(const Tensor& a, const Tensor& b) {

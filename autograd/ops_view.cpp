@@ -151,8 +151,9 @@ Tensor slice(const Tensor& x, int64_t dim, int64_t start, int64_t end, int64_t s
   const Tensor out = x.as_strided(shape, strides, x.offset() + start * x.strides()[dim]);
   const Shape in = x.shape();
   const DType dt = x.dtype();
+  const Device dev = x.device();
   return view_op("slice", x, out, [=](const Tensor& g) {
-    Tensor full = Tensor::zeros(in, dt);
+    Tensor full = Tensor::zeros(in, dt, dev);
     Shape st = full.strides();
     const int64_t off = start * st[dim];
     st[dim] *= step;

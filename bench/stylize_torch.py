@@ -4,7 +4,7 @@ Used only as a benchmark peer (run with /usr/bin/python3, which has torch); the 
 imports it. Prints one JSON line in the format of stylenet_stylize_bench.
 
   stylize_torch.py --size S --threads T --reps R [--warmup W] [--style-size N] [--model PATH]
-                   [--method learned|multilevel]
+                   [--method learned|multilevel] [--device cpu|cuda] [--tf32 on|off]
 
 The network: VGG16 up to the model's tap (ImageNet normalisation, conv + ReLU, max-pool), the
 LST fusion and the decoder as in tests/style/gen_style.py (the parity twin the C++ modules are
@@ -22,6 +22,13 @@ WCT at the model's tap and its decoder, then for each shallower level of the mod
 (relu2_1, relu1_1) the result re-encoded, WCT at that level (covariances in float32 matmuls,
 eigendecompositions in float64, as torch users write it), and the level's decoder. The style is
 encoded once to the deepest tap, keeping the shallower taps (as stylenet does).
+
+--device cuda runs it all on the GPU (model, encoder and images made on the CPU as above, then
+copied there; not timed; the eigendecompositions too, in float64 on the GPU), synchronizes before
+and after each timed repetition, and adds "device", "tf32" and "peak_gpu_bytes"
+(torch.cuda.max_memory_allocated) to the JSON line. --tf32 sets torch.backends.cuda.matmul.allow_tf32
+and torch.backends.cudnn.allow_tf32 (default off: plain float32; PyTorch's own default lets cuDNN
+use TF32). On the CPU both are ignored and the line is exactly as before.
 """
 import argparse
 import json
@@ -44,6 +51,24 @@ TAP_CONVS = {"relu3_1": 5, "relu4_1": 8}
 DTYPES = {"F16": np.float16, "F32": np.float32}
 
 
+def set_tf32(on):
+    """Both TF32 switches (matmul and cuDNN), read back: torch 2.9+ warns that these are the legacy
+    names (torch.backends.*.fp32_precision the new ones) but still honours them."""
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.backends.cuda.matmul.allow_tf32 = on
+        torch.backends.cudnn.allow_tf32 = on
+        try:
+            got = [bool(torch.backends.cuda.matmul.allow_tf32), bool(torch.backends.cudnn.allow_tf32)]
+        except RuntimeError as e:  # a torch that refuses to mix the two APIs: say so, carry on
+            print(f"stylize_torch.py: TF32 flags not readable: {e}", file=sys.stderr)
+            return None
+    if got != [on, on]:
+        print(f"stylize_torch.py: asked TF32 {on}, torch reports matmul/cudnn {got}", file=sys.stderr)
+    return got
+
+
 def read_safetensors(path):
     with open(path, "rb") as f:
         n = struct.unpack("<Q", f.read(8))[0]
@@ -58,7 +83,7 @@ def read_safetensors(path):
     return meta, tensors
 
 
-def make_encoder(tap):
+def make_encoder(tap, device="cpu"):
     gen = torch.Generator().manual_seed(20140904)
     layers, cin, convs = [], 3, 0
     for v in VGG16_CFG:
@@ -66,7 +91,7 @@ def make_encoder(tap):
             layers.append(None)
             continue
         w = torch.randn(v, cin, 3, 3, generator=gen) * (2.0 / (v * 9)) ** 0.5
-        layers.append((w, torch.zeros(v)))
+        layers.append((w.to(device), torch.zeros(v).to(device)))
         cin, convs = v, convs + 1
         if convs == TAP_CONVS[tap]:
             break
@@ -110,7 +135,7 @@ def encode_taps(layers, x, convs_at):
 
 
 def sym_pow(cov, eps, power):
-    d, e = torch.linalg.eigh(cov.double() + eps * torch.eye(cov.shape[0], dtype=torch.float64))
+    d, e = torch.linalg.eigh(cov.double() + eps * torch.eye(cov.shape[0], dtype=torch.float64, device=cov.device))
     return (e * d.clamp(min=eps).pow(power)) @ e.T
 
 
@@ -153,43 +178,58 @@ def main():
     ap.add_argument("--tile", type=int, default=0)  # accepted for symmetry; PyTorch never tiles
     ap.add_argument("--model", default=os.path.join(here, "..", "models", "default.safetensors"))
     ap.add_argument("--method", default="multilevel", choices=["learned", "multilevel"])
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    ap.add_argument("--tf32", default="off", choices=["on", "off"])
     a = ap.parse_args()
+    cuda = a.device == "cuda"
+    tf32 = set_tf32(a.tf32 == "on") if cuda else None
+    if cuda:  # encode() reads the normalisation constants as globals
+        global MEAN, STD
+        MEAN, STD = MEAN.to(a.device), STD.to(a.device)
     torch.set_num_threads(a.threads)
     meta, tensors = read_safetensors(a.model)
     tap, width, k = meta["tap"], float(meta["decoder_width"]), int(meta["k"])
     decoder, fusion = Decoder(tap, width), MulLayer(tensors["fusion.compress.weight"].shape[1], k)
     decoder.load_state_dict({key[len("decoder."):]: v for key, v in tensors.items() if key.startswith("decoder.")})
     fusion.load_state_dict({key[len("fusion."):]: v for key, v in tensors.items() if key.startswith("fusion.")})
+    decoder, fusion = decoder.to(a.device), fusion.to(a.device)
     if meta.get("fusion_start", "identity") == "wct":
         fusion = wct_started(fusion)
-    encoder = make_encoder(tap)
+    encoder = make_encoder(tap, a.device)
     levels = [(TAP_CONVS_ALL[tap], decoder)]
     for spec in filter(None, meta.get("levels", "").split(",")):
         level_tap = spec.split(":")[0]
         prefix = "level." + level_tap + "."
         level_decoder = Decoder(level_tap, float(spec.split(":")[1]))
         level_decoder.load_state_dict({key[len(prefix):]: v for key, v in tensors.items() if key.startswith(prefix)})
-        levels.append((TAP_CONVS_ALL[level_tap], level_decoder))
+        levels.append((TAP_CONVS_ALL[level_tap], level_decoder.to(a.device)))
     torch.manual_seed(7)
-    content = torch.rand(1, 3, a.size, a.size)
-    style = torch.rand(1, 3, a.style_size, a.style_size)
+    content = torch.rand(1, 3, a.size, a.size).to(a.device)
+    style = torch.rand(1, 3, a.style_size, a.style_size).to(a.device)
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
     times, checksum = [], 0.0
     with torch.inference_mode():
         for r in range(a.warmup + a.reps):
+            sync()
             t0 = time.perf_counter()
             if a.method == "learned":
                 out = stylize(encoder, fusion, decoder, content, style)
             else:
                 out = stylize_multilevel(encoder, levels, content, style)
             checksum = out.numel()
+            sync()
             if r >= a.warmup:
                 times.append(time.perf_counter() - t0)
-    print(json.dumps({
+    result = {
         "impl": "pytorch", "workload": "stylize" if a.method == "learned" else "stylize_multilevel", "size": a.size, "batch": 1, "threads": a.threads,
         "torch": torch.__version__, "median_s": statistics.median(times),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
         "checksum": checksum, "times": times,
-    }))
+    }
+    if cuda:
+        result.update({"device": "cuda", "tf32": a.tf32, "tf32_matmul_cudnn": tf32, "gpu": torch.cuda.get_device_name(),
+                       "peak_gpu_bytes": torch.cuda.max_memory_allocated()})
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":

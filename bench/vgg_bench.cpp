@@ -4,6 +4,8 @@
 //
 //   stylenet_vgg_bench --workload forward|train --size S --batch B --threads T --reps R [--warmup W]
 //                      [--layers 1]   (forward: median time per layer on stderr)
+//                      [--device cpu|cuda[:N]] [--tf32 on|off]   (GPU: peak_gpu_bytes is StyleNet's
+//                      allocator's high-water mark, comparable to torch.cuda.max_memory_allocated)
 //
 //   forward: torchvision's VGG16 `features` (13 conv + ReLU as conv2d_relu, 5 max-pools, up to pool5) under
 //            NoGradGuard, as inference.
@@ -35,6 +37,7 @@
 #include "tensor/cpu/conv.h"
 #include "tensor/cpu/isa.h"
 #include "tensor/cpu/parallel.h"
+#include "tensor/cuda/cuda.h"
 #include "tensor/kernels/core.h"
 #include "tensor/random.h"
 #include "bench/fma_peak.h"
@@ -50,7 +53,7 @@ struct Conv {
 // torchvision cfg "D": channel counts, 0 = max-pool.
 const int kCfg[] = {64, 64, 0, 128, 128, 0, 256, 256, 256, 0, 512, 512, 512, 0, 512, 512, 512, 0};
 
-std::vector<Conv> make_convs(int count, bool requires_grad) {
+std::vector<Conv> make_convs(int count, bool requires_grad, Device device) {
   Generator gen(1409);
   std::vector<Conv> convs;
   int64_t in = 3;
@@ -58,7 +61,8 @@ std::vector<Conv> make_convs(int count, bool requires_grad) {
     if (c == 0) continue;
     if (static_cast<int>(convs.size()) == count) break;
     const double stdv = std::sqrt(2.0 / (c * 9));
-    Conv cv{kernels::unary(kernels::Unary::MulScalar, Tensor::randn({c, in, 3, 3}, gen), stdv), Tensor::zeros({c})};
+    Conv cv{kernels::unary(kernels::Unary::MulScalar, Tensor::randn({c, in, 3, 3}, gen), stdv).to(device),
+            Tensor::zeros({c}, DType::Float32, device)};
     if (requires_grad) cv.w.set_requires_grad(true), cv.b.set_requires_grad(true);
     convs.push_back(cv);
     in = c;
@@ -141,6 +145,8 @@ int main(int argc, char** argv) {
   int64_t size = 224, batch = 1;
   int threads = 1, reps = 5, warmup = 1;
   bool layers = false;
+  Device device;
+  bool tf32 = false;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
     if (k == "--workload") workload = v;
@@ -150,20 +156,25 @@ int main(int argc, char** argv) {
     else if (k == "--reps") reps = std::atoi(v.c_str());
     else if (k == "--warmup") warmup = std::atoi(v.c_str());
     else if (k == "--layers") layers = std::atoi(v.c_str()) != 0;
+    else if (k == "--device") device = parse_device(v);
+    else if (k == "--tf32") tf32 = v == "on";
     else {
       std::fprintf(stderr, "unknown option %s\n", k.c_str());
       return 2;
     }
   }
   cpu::set_num_threads(threads);
+  cuda::require(device);
+  cuda::set_tf32(tf32);
+  const bool gpu = device.type == DeviceType::CUDA;
   Generator gen(7);
-  const Tensor image = Tensor::rand({batch, 3, size, size}, gen);
+  const Tensor image = Tensor::rand({batch, 3, size, size}, gen, 0.0, 1.0, DType::Float32, device);
   const bool train = workload == "train";
   if (!train && workload != "forward") {
     std::fprintf(stderr, "unknown workload %s\n", workload.c_str());
     return 2;
   }
-  const std::vector<Conv> convs = make_convs(train ? 10 : 13, train);
+  const std::vector<Conv> convs = make_convs(train ? 10 : 13, train, device);
 
   std::vector<double> times;
   double checksum = 0.0;
@@ -183,6 +194,7 @@ int main(int argc, char** argv) {
       NoGradGuard ng;
       Tensor out = run(convs, image, true);
       checksum = out.numel();
+      cuda::synchronize(device);  // GPU kernels run asynchronously: time them to the end
     }
     if (r >= warmup) times.push_back(now() - t0);
   }
@@ -197,14 +209,21 @@ int main(int argc, char** argv) {
   const double median = sorted.empty() ? 0.0 : sorted[sorted.size() / 2];
   struct rusage ru{};
   getrusage(RUSAGE_SELF, &ru);  // before the peak loop, which allocates nothing anyway
-  const double peak = cpu::active_isa() == cpu::Isa::Ref ? 0.0 : bench::peak_gflops(cpu::active_isa(), threads);
+  const double peak =
+      gpu || cpu::active_isa() == cpu::Isa::Ref ? 0.0 : bench::peak_gflops(cpu::active_isa(), threads);
   const double of_peak = peak > 0 && median > 0 ? 2 * total_macs.done / median * 1e-9 / peak : 0.0;
   std::printf("{\"impl\": \"stylenet\", \"workload\": \"%s\", \"size\": %lld, \"batch\": %lld, \"threads\": %d, "
               "\"isa\": \"%s\", \"median_s\": %.6f, \"peak_rss_mb\": %.1f, \"minor_faults\": %ld, \"checksum\": %.6g, "
-              "\"gmacs\": %.3f, \"gmacs_direct\": %.3f, \"fma_peak_gflops\": %.1f, \"of_peak\": %.3f, \"times\": [",
+              "\"gmacs\": %.3f, \"gmacs_direct\": %.3f, \"fma_peak_gflops\": %.1f, \"of_peak\": %.3f, ",
               workload.c_str(), static_cast<long long>(size), static_cast<long long>(batch), threads,
               cpu::isa_name(cpu::active_isa()), median, ru.ru_maxrss / 1024.0, ru.ru_minflt, checksum,
               total_macs.done * 1e-9, total_macs.direct * 1e-9, peak, of_peak);
+  if (gpu)
+    std::printf("\"device\": \"cuda\", \"gpu\": \"%s\", \"tf32\": \"%s\", \"peak_gpu_bytes\": %zu, ",
+                cuda::device_name(device.index).c_str(), tf32 ? "on" : "off", cuda::allocator_stats(device.index).peak_bytes);
+  else
+    std::printf("\"device\": \"cpu\", ");
+  std::printf("\"times\": [");
   for (size_t i = 0; i < times.size(); ++i) std::printf("%s%.6f", i ? ", " : "", times[i]);
   std::printf("]}\n");
   return 0;

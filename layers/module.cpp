@@ -8,17 +8,17 @@ namespace sn {
 
 namespace {
 
-// Replaces the tensor's storage by a dense copy in `dtype`, keeping the handle (and so every
-// reference held by layers and optimizers) valid.
-void convert_in_place(const Tensor& t, DType dtype) {
-  if (t.dtype() == dtype) return;
-  const Tensor converted = t.to(dtype);
+// Replaces the tensor's storage by a dense copy in `dtype` on `device`, keeping the handle (and so
+// every reference held by layers and optimizers) valid.
+void convert_in_place(const Tensor& t, DType dtype, Device device) {
+  if (t.dtype() == dtype && t.device() == device) return;
+  const Tensor converted = t.to(dtype).to(device);
   TensorImpl& impl = t.impl();
   impl.storage = converted.storage();
   impl.offset = 0;
   impl.strides = converted.strides();
   impl.dtype = dtype;
-  impl.autograd.grad.reset();  // a gradient of the old dtype no longer fits
+  impl.autograd.grad.reset();  // a gradient of the old dtype or device no longer fits
 }
 
 std::string join(const std::vector<std::string>& names) {
@@ -156,7 +156,13 @@ void Module::zero_grad() {
 void Module::to(DType dtype) {
   std::vector<std::pair<std::string, Tensor>> all;
   collect("", true, true, all);
-  for (const auto& [n, t] : all) convert_in_place(t, dtype);
+  for (const auto& [n, t] : all) convert_in_place(t, dtype, t.device());
+}
+
+void Module::to(Device device) {
+  std::vector<std::pair<std::string, Tensor>> all;
+  collect("", true, true, all);
+  for (const auto& [n, t] : all) convert_in_place(t, t.dtype(), device);
 }
 
 std::string Module::str() const {

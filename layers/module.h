@@ -73,6 +73,8 @@ class Module {
   // Converts every parameter and buffer to `dtype` in place (float64 for gradient checks);
   // gradients are dropped.
   void to(DType dtype);
+  // Moves every parameter and buffer to `device` in place (same handles); gradients are dropped.
+  void to(Device device);
 
  protected:
   void add_child(const std::string& name, std::shared_ptr<Module> m);

@@ -11,7 +11,7 @@ Tensor l2_normalize(const Tensor& x, double eps) {
   // max(norm, eps) rather than norm + eps: the same formula as F.normalize, so a vector that is
   // not tiny comes out with exactly unit length.
   const Tensor norm = sqrt(sum(square(x)));
-  return div(x, maximum(norm, Tensor::scalar(eps, x.dtype())));
+  return div(x, maximum(norm, Tensor::scalar(eps, x.dtype(), x.device())));
 }
 
 Tensor spectral_normalized(const Tensor& weight_orig, const Tensor& u, const Tensor& v) {

@@ -73,7 +73,7 @@ class Optimizer {
   // Adds 1 to the parameter's float64 step counter (created at 0) and returns the new count.
   double increment_step(size_t index);
   // A zero tensor with the parameter's shape and dtype (initial optimizer state).
-  static Tensor zeros_like(const Tensor& param) { return Tensor::zeros(param.shape(), param.dtype()); }
+  static Tensor zeros_like(const Tensor& param) { return Tensor::zeros(param.shape(), param.dtype(), param.device()); }
 
  private:
   std::string name_;

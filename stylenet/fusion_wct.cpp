@@ -67,6 +67,7 @@ struct Moments {
   // Image n of F [N, c, h, w], in blocks of kBlock pixels. Chunks of blocks run in parallel and
   // merge in chunk order, so a thread count gives the same bits on every run.
   void add_image(const Tensor& F, int64_t n) {
+    if (F.device().type != DeviceType::CPU) return add_image_on_device(F, n);
     const Tensor img = slice(F, 0, n, n + 1).contiguous();
     const int64_t c = img.size(1), hw = img.size(2) * img.size(3);
     const int64_t blocks = (hw + kBlock - 1) / kBlock;
@@ -79,6 +80,21 @@ struct Moments {
       }
     });
     for (const Moments& m : chunks) merge(m);
+  }
+
+  // On a GPU the whole image is one block, centred and multiplied in float64 there (a [c, c]
+  // product over a megapixel is a fraction of a millisecond in float64 on a data-centre GPU); only
+  // the mean and the c x c result come back to the host.
+  void add_image_on_device(const Tensor& F, int64_t n) {
+    const Tensor img = reshape(slice(F, 0, n, n + 1), {F.size(1), F.size(2) * F.size(3)}).to(DType::Float64);
+    const Tensor mu = sn::mean(img, {1}, true);  // (Moments::mean is the member)
+    const Tensor centred = img - mu;
+    Moments m;
+    m.n = static_cast<double>(img.size(1));
+    const std::vector<double> mv = mu.to_vector<double>(), m2 = matmul(centred, transpose(centred, 0, 1)).to_vector<double>();
+    m.mean = Eigen::Map<const Vec>(mv.data(), img.size(0));
+    m.m2 = Eigen::Map<const RowMat>(m2.data(), img.size(0), img.size(0));
+    merge(m);
   }
 
  private:
@@ -173,6 +189,7 @@ class WCTFusion : public Fusion {
 struct WctContent::State {
   double eps;
   DType dtype = DType::Float32;
+  Device device;  // the content features', where the bound transforms are used
   std::vector<Moments> moments;
   std::vector<Mat> whitening;
   std::vector<Vec> means;
@@ -184,6 +201,7 @@ double WctContent::eps() const { return state_->eps; }
 
 void WctContent::add(const Tensor& own) {
   state_->dtype = own.dtype();
+  state_->device = own.device();
   state_->moments.resize(own.size(0));
   for (int64_t n = 0; n < own.size(0); ++n) state_->moments[n].add_image(own, n);
 }
@@ -210,7 +228,7 @@ Tensor WctContent::bind(const StyleStatistics& style) const {
     b.col(c) = ms - b.leftCols(c) * state_->means[n];
     bound.push_back(std::move(b));
   }
-  return stack(bound, state_->dtype);
+  return stack(bound, state_->dtype).to(state_->device);
 }
 
 StyleStatistics wct_style_statistics(const Tensor& S, double eps) {

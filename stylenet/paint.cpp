@@ -35,7 +35,10 @@ Tensor paint(const Vgg16& encoder, const StyleModel* model, const Tensor& photo,
   StylizeOptions so = options.stylize;
   so.method = *fusion;
   so.multi_level = method_info(method).multi_level;
-  return stylize(encoder, *model, content, styles, so);
+  if (options.device == Device{}) return stylize(encoder, *model, content, styles, so);
+  std::vector<StyleImage> on_device = styles;
+  for (StyleImage& s : on_device) s.image = s.image.to(options.device);
+  return stylize(encoder, *model, content.to(options.device), on_device, so).to(Device{});
 }
 
 }  // namespace sn

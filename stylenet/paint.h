@@ -22,6 +22,9 @@ struct PaintOptions {
   int64_t size = 0;                 // the photo's short side first (0: as is)
   int64_t style_size = 512;         // each style's short side (0: as is)
   OptimizeProgress optimize_progress;  // (step, steps, loss) of Method::Optimize
+  // Where the fusion methods run: the photo and styles are copied there (the model must already be
+  // there: StyleModel::to); the result comes back to host memory. Optimisation runs on the CPU.
+  Device device;
 };
 
 // Throws sn::Error for a method `stylize` does not offer.

@@ -253,6 +253,16 @@ StyleModel StyleModel::from_contents(SafetensorsContents c, const std::filesyste
   return model;
 }
 
+void StyleModel::to(Device device) {
+  decoder->to(device);
+  if (fusion) fusion->to(device);
+  for (StyleLevel& level : levels) level.decoder->to(device);
+  if (collection) {
+    collection->mean = collection->mean.to(device);
+    collection->matrix = collection->matrix.to(device);
+  }
+}
+
 void StyleModel::check_encoder(const Vgg16& encoder) const {
   const std::string have = encoder.identity().str();
   SN_CHECK(have == encoder_identity_, "this model was trained with encoder ", encoder_identity_,

@@ -79,6 +79,9 @@ class StyleModel {
 
   // Throws unless `encoder` is the one this model was trained with.
   void check_encoder(const Vgg16& encoder) const;
+  // Moves every network and the collection's statistics to `device` (stylize runs where the photo
+  // is; save() writes the same bytes from either device).
+  void to(Device device);
 
   // "decoder.*" and "fusion.*" keys, "level.<tap>.*" for each level, and
   // "collection.style_mean" / "collection.style_matrix" when the model has a built-in style.

@@ -71,7 +71,7 @@ Tensor stylize_level(const Vgg16& encoder, const std::string& tap, Decoder& deco
     fusion.end_pass();
   }
   // Phase 2: fuse and decode each tile; keep its own region.
-  Tensor out = Tensor::empty(grid.padded().shape());
+  Tensor out = Tensor::empty(grid.padded().shape(), DType::Float32, image.device());
   for (size_t i = 0; i < grid.tiles().size(); ++i)
     grid.paste(i, decoder.forward(fusion.apply(features.take(i), alpha)), out);
   return grid.unpad(out);

@@ -1,7 +1,11 @@
-// Where a tensor's storage lives. Only the CPU exists today; the field is here from day one so a
-// CUDA backend can be added behind the same Tensor type without touching callers.
+// Where a tensor's storage lives: host memory, or one NVIDIA GPU (the optional CUDA backend,
+// tensor/cuda/).
 #pragma once
+#include <cstdint>
+#include <cstdlib>
 #include <string>
+
+#include "tensor/error.h"
 
 namespace sn {
 
@@ -13,5 +17,16 @@ struct Device {
   bool operator==(const Device&) const = default;
   std::string str() const { return type == DeviceType::CPU ? "cpu" : "cuda:" + std::to_string(index); }
 };
+
+// "cpu", "cuda" (= cuda:0) or "cuda:N", as the CLI's --device takes it. Whether that device exists
+// is checked where it is used (cuda::require).
+inline Device parse_device(const std::string& s) {
+  if (s == "cpu") return {};
+  if (s == "cuda") return {DeviceType::CUDA, 0};
+  if (s.rfind("cuda:", 0) == 0 && s.size() > 5 && s.size() < 9 &&
+      s.find_first_not_of("0123456789", 5) == std::string::npos)
+    return {DeviceType::CUDA, std::atoi(s.c_str() + 5)};
+  throw Error("unknown device '" + s + "' (expected cpu, cuda or cuda:N)");
+}
 
 }  // namespace sn

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "tensor/cpu/weight_cache.h"
+#include "tensor/cuda/cuda.h"
 #include "tensor/env.h"
 #include "tensor/error.h"
 
@@ -207,8 +208,7 @@ CpuCacheStats cpu_cache_stats() { return the_cpu_allocator().stats(); }
 void release_cpu_cache() { the_cpu_allocator().release(); }
 
 Allocator& allocator_for(Device device) {
-  SN_CHECK(device.type == DeviceType::CPU, "device ", device.str(),
-           " is not available in this build (only cpu)");
+  if (device.type == DeviceType::CUDA) return cuda::allocator(device.index);
   return cpu_allocator();
 }
 

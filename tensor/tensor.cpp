@@ -4,6 +4,8 @@
 #include <cstring>
 #include <sstream>
 
+#include "tensor/cuda/cuda.h"
+#include "tensor/cuda/ops.h"
 #include "tensor/random.h"
 #include "tensor/strided_loop.h"
 
@@ -24,16 +26,16 @@ Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
   return Tensor(std::move(impl));
 }
 
-Tensor Tensor::zeros(const Shape& shape, DType dtype) { return full(shape, 0.0, dtype); }
-Tensor Tensor::ones(const Shape& shape, DType dtype) { return full(shape, 1.0, dtype); }
+Tensor Tensor::zeros(const Shape& shape, DType dtype, Device device) { return full(shape, 0.0, dtype, device); }
+Tensor Tensor::ones(const Shape& shape, DType dtype, Device device) { return full(shape, 1.0, dtype, device); }
 
-Tensor Tensor::full(const Shape& shape, double value, DType dtype) {
-  Tensor t = empty(shape, dtype);
+Tensor Tensor::full(const Shape& shape, double value, DType dtype, Device device) {
+  Tensor t = empty(shape, dtype, device);
   t.fill(value);
   return t;
 }
 
-Tensor Tensor::scalar(double value, DType dtype) { return full({}, value, dtype); }
+Tensor Tensor::scalar(double value, DType dtype, Device device) { return full({}, value, dtype, device); }
 
 Tensor Tensor::arange(int64_t n, DType dtype) {
   Tensor t = empty({n}, dtype);
@@ -60,19 +62,19 @@ Tensor Tensor::from_doubles(const std::vector<double>& values, const Shape& shap
   return from_vector(values, shape).to(dtype);
 }
 
-Tensor Tensor::randn(const Shape& shape, Generator& gen, DType dtype) {
+Tensor Tensor::randn(const Shape& shape, Generator& gen, DType dtype, Device device) {
   Tensor t = empty(shape, dtype);
   dispatch(dtype, [&]<class T>() { gen.fill_normal(t.data<T>(), t.numel()); });
-  return t;
+  return t.to(device);
 }
 
-Tensor Tensor::rand(const Shape& shape, Generator& gen, double lo, double hi, DType dtype) {
+Tensor Tensor::rand(const Shape& shape, Generator& gen, double lo, double hi, DType dtype, Device device) {
   Tensor t = empty(shape, dtype);
   dispatch(dtype, [&]<class T>() {
     T* p = t.data<T>();
     for (int64_t i = 0, n = t.numel(); i < n; ++i) p[i] = static_cast<T>(gen.uniform(lo, hi));
   });
-  return t;
+  return t.to(device);
 }
 
 int64_t Tensor::size(int64_t d) const {
@@ -96,6 +98,9 @@ template <class T>
 T* Tensor::data() const {
   SN_CHECK(dtype() == dtype_of<T>(), "data<", dtype_name(dtype_of<T>()), ">() on a ",
            dtype_name(dtype()), " tensor");
+  SN_CHECK(device().type == DeviceType::CPU, "data<", dtype_name(dtype()), ">(): the tensor lives on ",
+           device().str(), "; this code reads it on the CPU (no ", device().str(),
+           " kernel for it yet): move it with .to(Device{}) first");
   return static_cast<T*>(raw_data());
 }
 template float* Tensor::data<float>() const;
@@ -109,11 +114,13 @@ void* Tensor::raw_data() const {
 double Tensor::item() const {
   SN_CHECK(numel() == 1, "item: tensor of shape ", shape_str(shape()),
            " has ", numel(), " elements, expected exactly 1");
+  if (device().type != DeviceType::CPU) return to(Device{}).item();
   return dispatch(dtype(), [&]<class T>() { return static_cast<double>(*data<T>()); });
 }
 
 template <class T>
 std::vector<T> Tensor::to_vector() const {
+  if (device().type != DeviceType::CPU) return to(Device{}).to_vector<T>();
   std::vector<T> out;
   out.reserve(numel());
   dispatch(dtype(), [&]<class S>() {
@@ -130,6 +137,29 @@ void Tensor::copy_from(const Tensor& src) {
   const Shape b = broadcast_shapes(src.shape(), shape(), "copy_from");
   SN_CHECK(b == shape(), "copy_from: cannot copy a tensor of shape ", shape_str(src.shape()),
            " into one of shape ", shape_str(shape()));
+  if (src.device() != device()) {
+    copy_across_devices(src);
+  } else if (device().type == DeviceType::CUDA) {
+#ifdef STYLENET_CUDA
+    cuda::copy_(*this, src);
+#endif
+  } else {
+    copy_on_cpu(src);
+  }
+  mark_written();
+}
+
+// Across devices only dense bytes move: src is expanded to this shape and converted to this dtype
+// on its own device, copied as one block, then written into this view on this device.
+void Tensor::copy_across_devices(const Tensor& src) {
+  const Shape ss = broadcast_strides(src.shape(), src.strides(), shape());
+  const Tensor dense = src.as_strided(shape(), ss, src.offset()).contiguous().to(dtype());
+  Tensor landed = is_contiguous() ? *this : empty(shape(), dtype(), device());
+  cuda::copy_bytes(landed.raw_data(), device(), dense.raw_data(), dense.device(), numel() * dtype_size(dtype()));
+  if (!landed.same(*this)) copy_from(landed);
+}
+
+void Tensor::copy_on_cpu(const Tensor& src) {
   const Shape ss = broadcast_strides(src.shape(), src.strides(), shape());
   dispatch(dtype(), [&]<class D>() {
     D* d = data<D>();
@@ -139,7 +169,6 @@ void Tensor::copy_from(const Tensor& src) {
                           [&](const std::array<int64_t, 2>& o) { d[o[0]] = static_cast<D>(s[o[1]]); });
     });
   });
-  mark_written();
 }
 
 void Tensor::mark_written() const {
@@ -147,6 +176,13 @@ void Tensor::mark_written() const {
 }
 
 void Tensor::fill(double value) {
+  if (device().type == DeviceType::CUDA) {
+#ifdef STYLENET_CUDA
+    cuda::fill(*this, value);
+#endif
+    mark_written();
+    return;
+  }
   dispatch(dtype(), [&]<class T>() {
     T* p = data<T>();
     const T v = static_cast<T>(value);
@@ -166,6 +202,18 @@ Tensor Tensor::contiguous() const { return is_contiguous() ? *this : clone_data(
 Tensor Tensor::to(DType dt) const {
   if (dt == dtype()) return *this;
   Tensor t = empty(shape(), dt, device());
+  t.copy_from(*this);
+  return t;
+}
+
+void check_same_device(const char* op, const Tensor& a, const Tensor& b) {
+  SN_CHECK(!b.defined() || a.device() == b.device(), op, ": tensors on different devices (", a.device().str(),
+           " and ", b.device().str(), "); move one with .to(device)");
+}
+
+Tensor Tensor::to(Device d) const {
+  if (d == device()) return *this;
+  Tensor t = empty(shape(), dtype(), d);
   t.copy_from(*this);
   return t;
 }
@@ -220,6 +268,7 @@ std::string Tensor::str() const {
   if (!defined()) return "Tensor(undefined)";
   std::ostringstream os;
   os << "Tensor(" << dtype_name(dtype()) << ", " << shape_str(shape());
+  if (device().type != DeviceType::CPU) os << ", " << device().str();
   if (numel() <= 16) {
     os << ", [";
     auto v = to_vector<double>();

@@ -47,19 +47,20 @@ class Tensor {
 
   // ---- factories (new storage, no autograd history) ----
   static Tensor empty(const Shape& shape, DType dtype = DType::Float32, Device device = {});
-  static Tensor zeros(const Shape& shape, DType dtype = DType::Float32);
-  static Tensor ones(const Shape& shape, DType dtype = DType::Float32);
-  static Tensor full(const Shape& shape, double value, DType dtype = DType::Float32);
-  static Tensor scalar(double value, DType dtype = DType::Float32);
+  static Tensor zeros(const Shape& shape, DType dtype = DType::Float32, Device device = {});
+  static Tensor ones(const Shape& shape, DType dtype = DType::Float32, Device device = {});
+  static Tensor full(const Shape& shape, double value, DType dtype = DType::Float32, Device device = {});
+  static Tensor scalar(double value, DType dtype = DType::Float32, Device device = {});
   static Tensor arange(int64_t n, DType dtype = DType::Float32);
   template <class T>
   static Tensor from_vector(const std::vector<T>& values, const Shape& shape);
   static Tensor from_doubles(const std::vector<double>& values, const Shape& shape,
                              DType dtype = DType::Float32);
-  // Seeded, machine-independent random numbers (see tensor/random.h).
-  static Tensor randn(const Shape& shape, Generator& gen, DType dtype = DType::Float32);
+  // Seeded, machine-independent random numbers (see tensor/random.h), drawn on the CPU and
+  // copied, so a seed gives the same numbers on every device.
+  static Tensor randn(const Shape& shape, Generator& gen, DType dtype = DType::Float32, Device device = {});
   static Tensor rand(const Shape& shape, Generator& gen, double lo = 0.0, double hi = 1.0,
-                     DType dtype = DType::Float32);
+                     DType dtype = DType::Float32, Device device = {});
 
   // ---- metadata ----
   bool defined() const { return impl_ != nullptr; }
@@ -75,10 +76,12 @@ class Tensor {
   std::string str() const;  // "Tensor(float32, [2, 3])" plus values for small tensors
 
   // ---- data access ----
-  // Pointer to the element at index (0, ..., 0) of this view; checks that T matches dtype().
+  // Host pointer to the element at index (0, ..., 0) of this view; checks that T matches dtype()
+  // and that the tensor lives in host memory (code that reads a GPU tensor on the CPU gets an
+  // error naming the device, not a crash).
   template <class T>
   T* data() const;
-  void* raw_data() const;  // untyped, same element
+  void* raw_data() const;  // untyped, same element, on whatever device the storage lives
   const std::shared_ptr<Storage>& storage() const { return impl().storage; }
   double item() const;     // the single value of a one-element tensor
   // Values in logical (row-major) order, converted to T.
@@ -89,6 +92,7 @@ class Tensor {
   // A dense copy, always new storage; no autograd history.
   Tensor clone_data() const;
   Tensor to(DType dtype) const;  // converted copy (or *this if already that dtype); no history
+  Tensor to(Device device) const;  // copy on another device (or *this if already there); no history
   // Overwrites this view's elements with src's (broadcast to this shape, converted to this dtype).
   void copy_from(const Tensor& src);
   void fill(double value);
@@ -119,7 +123,14 @@ class Tensor {
   bool same(const Tensor& other) const { return impl_ == other.impl_; }
 
  private:
+  void copy_across_devices(const Tensor& src);
+  void copy_on_cpu(const Tensor& src);
+
   std::shared_ptr<TensorImpl> impl_;
 };
+
+// Throws one line naming the op and both devices when a and b (if defined) live on different
+// devices: ops never move data implicitly.
+void check_same_device(const char* op, const Tensor& a, const Tensor& b);
 
 }  // namespace sn

@@ -141,6 +141,7 @@ struct Vgg16::Params {
   std::once_flag hashed;
   std::mutex mu;
   TensorDict dict;
+  std::map<std::pair<int, std::string>, Tensor> on_device;  // GPU copies of dict's tensors, by device index
   std::vector<std::pair<std::string, Shape>> undrawn;
   size_t next = 0;
   Generator gen;
@@ -193,10 +194,15 @@ const TensorDict& Vgg16::state_dict() const {
   return params_->dict;  // complete, so never changed again
 }
 
-Tensor Vgg16::param(const std::string& key) const {
+Tensor Vgg16::param(const std::string& key, Device device) const {
   std::lock_guard<std::mutex> lock(params_->mu);
   params_->draw_through(key);
-  return params_->dict.at(key);
+  const Tensor& host = params_->dict.at(key);
+  if (device == Device{}) return host;
+  // One copy per device, made on first use: a forward pass must not re-upload 59 MB of weights.
+  Tensor& copy = params_->on_device[{device.index, key}];
+  if (!copy.defined()) copy = host.to(device);
+  return copy;
 }
 
 Vgg16 Vgg16::from_file(const std::filesystem::path& path, VggParts parts) {
@@ -295,14 +301,15 @@ Tensor Vgg16::run_features(const Tensor& image, size_t last_layer, const std::ve
   // Float64 runs on widened copies of the weights (to() is free for float32): the tests use it
   // to check gradients where float32 rounding can put a pre-activation on either side of a ReLU.
   const DType dt = image.dtype();
-  Tensor x = (image - mean_.to(dt)) / std_.to(dt);
+  const Device device = image.device();
+  Tensor x = (image - mean_.to(dt).to(device)) / std_.to(dt).to(device);
   const auto wanted = [&](size_t i) {
     return out && std::find(taps.begin(), taps.end(), layers[i].name) != taps.end();
   };
   for (size_t i = 0; i <= last_layer; ++i) {
     switch (layers[i].kind) {
       case Layer::Kind::Conv: {
-        const Tensor w = param(conv_key(i, "weight")).to(dt), b = param(conv_key(i, "bias")).to(dt);
+        const Tensor w = param(conv_key(i, "weight"), device).to(dt), b = param(conv_key(i, "bias"), device).to(dt);
         // A conv and the ReLU after it run as one op (no separate ReLU pass, no pre-activation
         // tensor kept for backward) unless the conv's own output is a requested tap.
         if (i + 1 <= last_layer && layers[i + 1].kind == Layer::Kind::Relu && !wanted(i)) {

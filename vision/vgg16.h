@@ -63,7 +63,7 @@ class Vgg16 {
   static Vgg16 load(const std::string& weights = "", VggParts parts = VggParts::Features);
 
   // The requested taps for images [N, 3, H, W] (float32 RGB in [0, 1]; float64 also runs, on
-  // widened weights, for checks that need it).
+  // widened weights, for checks that need it), computed on the image's device.
   std::map<std::string, Tensor> features(const Tensor& image, const std::vector<std::string>& taps) const;
   // ImageNet logits [N, 1000] for 224x224 images (torchvision's eval crop); needs the classifier.
   Tensor classify(const Tensor& image) const;
@@ -97,7 +97,8 @@ class Vgg16 {
 
   struct Params;  // the weights; shared by copies, since the stand-in's are drawn on first use
   Vgg16(std::shared_ptr<Params> params, VggParts parts, VggIdentity identity);
-  Tensor param(const std::string& key) const;
+  // The weight `key` on `device` (the host tensor itself on the CPU).
+  Tensor param(const std::string& key, Device device = {}) const;
 
   std::shared_ptr<Params> params_;
   VggParts parts_;

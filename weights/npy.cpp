@@ -122,7 +122,7 @@ class DictParser {
 }  // namespace
 
 std::string encode_npy(const Tensor& tensor) {
-  const Tensor t = tensor.contiguous();
+  const Tensor t = tensor.to(Device{}).contiguous();
   std::string shape = "(";
   for (int64_t i = 0; i < t.dim(); ++i) shape += (i ? ", " : "") + std::to_string(t.size(i));
   shape += t.dim() == 1 ? ",)" : ")";  // Python's one-element tuple: (3,)

@@ -58,7 +58,7 @@ void put_u64_le(std::string& out, uint64_t v) {
 
 // The tensor's values in the file's representation.
 void write_tensor_bytes(ByteSink& sink, const Tensor& tensor, FileDType fd) {
-  const Tensor t = tensor.contiguous();
+  const Tensor t = tensor.to(Device{}).contiguous();  // a model on a GPU saves the same bytes
   if (fd == FileDType::F64 || fd == FileDType::F32) {  // same as in memory
     if (t.numel() > 0) sink.write(t.raw_data(), static_cast<size_t>(t.numel()) * dtype_size(t.dtype()));
     return;

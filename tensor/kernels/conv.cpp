@@ -12,6 +12,7 @@
 #include "tensor/cpu/conv.h"
 #include "tensor/cpu/isa.h"
 #include "tensor/cpu/pointwise.h"
+#include "tensor/cuda/ops.h"
 #include "tensor/kernels/image.h"
 
 namespace sn::kernels {
@@ -100,6 +101,9 @@ bool use_fast(DType dt) { return dt == DType::Float32 && cpu::active_isa() != cp
 
 Tensor conv2d(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias_in, const Conv2dParams& p,
               bool relu) {
+  check_same_device("conv2d", x_in, weight_in);
+  check_same_device("conv2d", x_in, bias_in);
+  SN_CUDA_ROUTE(x_in, conv2d(x_in, weight_in, bias_in, p, relu));
   if (!use_fast(x_in.dtype())) return conv2d_ref(x_in, weight_in, bias_in, p, relu);
   const Tensor x = x_in.contiguous(), weight = weight_in.contiguous();
   const Tensor bias = bias_in.defined() ? bias_in.contiguous() : Tensor();
@@ -113,6 +117,8 @@ Tensor conv2d(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias_in
 
 Tensor conv2d_backward_input(const Tensor& grad_out_in, const Tensor& weight_in, const Shape& x_shape,
                              const Conv2dParams& p) {
+  check_same_device("conv2d_backward_input", grad_out_in, weight_in);
+  SN_CUDA_ROUTE(grad_out_in, conv2d_backward_input(grad_out_in, weight_in, x_shape, p));
   if (!use_fast(grad_out_in.dtype())) return conv2d_backward_input_ref(grad_out_in, weight_in, x_shape, p);
   const Tensor grad_out = grad_out_in.contiguous(), weight = weight_in.contiguous();
   const ConvGeometry g(x_shape, weight.shape(), p);
@@ -124,6 +130,8 @@ Tensor conv2d_backward_input(const Tensor& grad_out_in, const Tensor& weight_in,
 
 Tensor conv2d_backward_weight(const Tensor& grad_out_in, const Tensor& x_in, const Shape& weight_shape,
                               const Conv2dParams& p) {
+  check_same_device("conv2d_backward_weight", grad_out_in, x_in);
+  SN_CUDA_ROUTE(x_in, conv2d_backward_weight(grad_out_in, x_in, weight_shape, p));
   if (!use_fast(x_in.dtype())) return conv2d_backward_weight_ref(grad_out_in, x_in, weight_shape, p);
   const Tensor grad_out = grad_out_in.contiguous(), x = x_in.contiguous();
   const ConvGeometry g(x.shape(), weight_shape, p);
@@ -133,6 +141,8 @@ Tensor conv2d_backward_weight(const Tensor& grad_out_in, const Tensor& x_in, con
 }
 
 Tensor conv2d_backward_bias(const Tensor& grad_out_in) {
+  SN_CUDA_ROUTE(grad_out_in, reduce(Reduce::Sum, grad_out_in, {true, false, true, true}).as_strided(
+                                 {grad_out_in.size(1)}, {1}, 0));
   if (!use_fast(grad_out_in.dtype())) return conv2d_backward_bias_ref(grad_out_in);
   const Tensor grad_out = grad_out_in.contiguous();
   const int64_t N = grad_out.size(0), O = grad_out.size(1);
@@ -181,6 +191,8 @@ Tensor conv2d_ref(const Tensor& x_in, const Tensor& weight_in, const Tensor& bia
 }
 
 Tensor relu_backward(const Tensor& grad_out_in, const Tensor& out_in) {
+  check_same_device("relu_backward", grad_out_in, out_in);
+  SN_CUDA_ROUTE(grad_out_in, relu_backward(grad_out_in, out_in));
   const Tensor grad_out = grad_out_in.contiguous(), out = out_in.contiguous();
   Tensor dx = Tensor::empty(grad_out.shape(), grad_out.dtype());
   if (use_fast(grad_out.dtype())) {

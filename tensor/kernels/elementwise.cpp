@@ -3,6 +3,7 @@
 
 #include "tensor/cpu/isa.h"
 #include "tensor/cpu/pointwise.h"
+#include "tensor/cuda/ops.h"
 #include "tensor/kernels/core.h"
 #include "tensor/strided_loop.h"
 
@@ -67,6 +68,7 @@ const char* binary_name(Binary op) {
 }
 
 Tensor unary(Unary op, const Tensor& x, double a, double b) {
+  SN_CUDA_ROUTE(x, unary(op, x, a, b));
   Tensor out = Tensor::empty(x.shape(), x.dtype());
   if (use_fast(x)) {
     cpu::unary_f32(op, x.data<float>(), out.data<float>(), x.numel(), static_cast<float>(a), static_cast<float>(b));
@@ -89,6 +91,8 @@ Tensor unary(Unary op, const Tensor& x, double a, double b) {
 Tensor binary(Binary op, const Tensor& a, const Tensor& b) {
   SN_CHECK(a.dtype() == b.dtype(), binary_name(op), ": dtype mismatch (", dtype_name(a.dtype()),
            " vs ", dtype_name(b.dtype()), ")");
+  check_same_device(binary_name(op), a, b);
+  SN_CUDA_ROUTE(a, binary(op, a, b));
   const Shape shape = broadcast_shapes(a.shape(), b.shape(), binary_name(op));
   Tensor out = Tensor::empty(shape, a.dtype());
   // Fast: same-shape operands, or one of them a single element.
@@ -118,7 +122,11 @@ void add_(const Tensor& dst, const Tensor& src, double alpha) {
            dtype_name(src.dtype()), ")");
   SN_CHECK(broadcast_shapes(src.shape(), dst.shape(), "add_") == dst.shape(), "add_: cannot add a tensor of shape ",
            shape_str(src.shape()), " into one of shape ", shape_str(dst.shape()));
+  check_same_device("add_", dst, src);
   dst.mark_written();
+#ifdef STYLENET_CUDA
+  if (dst.device().type == DeviceType::CUDA) return cuda::add_(dst, src, alpha);
+#endif
   if (use_fast(dst) && use_fast(src) && (src.shape() == dst.shape() || src.numel() == 1)) {
     cpu::axpy_f32(dst.data<float>(), src.data<float>(), src.shape() == dst.shape() ? 1 : 0, static_cast<float>(alpha),
                   dst.numel());
@@ -147,9 +155,10 @@ Tensor cat(const std::vector<Tensor>& xs, int64_t dim) {
     for (int64_t d = 0; ok && d < x.dim(); ++d) ok = d == dim || x.shape()[d] == first.shape()[d];
     SN_CHECK(ok, "cat: tensors of shape ", shape_str(first.shape()), " and ", shape_str(x.shape()),
              " differ outside dim ", dim);
+    check_same_device("cat", first, x);
     shape[dim] += x.shape()[dim];
   }
-  Tensor out = Tensor::empty(shape, first.dtype());
+  Tensor out = Tensor::empty(shape, first.dtype(), first.device());
   int64_t start = 0;
   for (const Tensor& x : xs) {
     Shape st = out.strides();

@@ -11,6 +11,7 @@
 
 #include "tensor/cpu/gemm.h"
 #include "tensor/cpu/parallel.h"
+#include "tensor/cuda/ops.h"
 #include "tensor/kernels/core.h"
 #include "tensor/strided_loop.h"
 
@@ -105,6 +106,11 @@ Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
   Shape final_shape = batch;
   if (!a_vec) final_shape.push_back(M);
   if (!b_vec) final_shape.push_back(N);
+  check_same_device("matmul", a_in, b_in);
+#ifdef STYLENET_CUDA
+  if (a.device().type == DeviceType::CUDA)
+    return cuda::matmul(a, b, batch).as_strided(final_shape, contiguous_strides(final_shape), 0);
+#endif
   if (use_sgemm(a.dtype())) {
     const Tensor out = Tensor::empty(out_shape, a.dtype());  // sgemm with beta = 0 writes all of it
     matmul_sgemm(a, b, out, batch, batch_a, batch_b, M, N, K);

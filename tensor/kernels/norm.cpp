@@ -7,6 +7,7 @@
 
 #include "tensor/cpu/isa.h"
 #include "tensor/cpu/pointwise.h"
+#include "tensor/cuda/ops.h"
 #include "tensor/kernels/image.h"
 
 namespace sn::kernels {
@@ -24,6 +25,7 @@ bool use_fast(const Tensor& t) { return t.dtype() == DType::Float32 && cpu::acti
 }  // namespace
 
 InstanceNormResult instance_norm(const Tensor& x_in, const Tensor& weight, const Tensor& bias, double eps) {
+  SN_CUDA_ROUTE(x_in, instance_norm(x_in, weight, bias, eps));
   const Tensor x = x_in.contiguous();
   const int64_t N = x.size(0), C = x.size(1), plane = x.size(2) * x.size(3);
   const std::vector<double> w = channel_values(weight, C, 1.0), b = channel_values(bias, C, 0.0);
@@ -59,6 +61,7 @@ InstanceNormResult instance_norm(const Tensor& x_in, const Tensor& weight, const
 
 InstanceNormGrads instance_norm_backward(const Tensor& grad_out_in, const Tensor& x_in, const Tensor& mean_in,
                                          const Tensor& rstd_in, const Tensor& weight) {
+  SN_CUDA_ROUTE(x_in, instance_norm_backward(grad_out_in, x_in, mean_in, rstd_in, weight));
   const Tensor x = x_in.contiguous(), grad_out = grad_out_in.contiguous();
   const Tensor mean_t = mean_in.to(DType::Float64).contiguous(), rstd_t = rstd_in.to(DType::Float64).contiguous();
   const int64_t N = x.size(0), C = x.size(1), plane = x.size(2) * x.size(3);

@@ -7,6 +7,7 @@
 
 #include "tensor/cpu/isa.h"
 #include "tensor/cpu/pointwise.h"
+#include "tensor/cuda/ops.h"
 #include "tensor/kernels/image.h"
 
 namespace sn::kernels {
@@ -83,6 +84,7 @@ int64_t window_argmax(const T* plane, int64_t W, const Window& win) {
 }  // namespace
 
 Tensor max_pool2d(const Tensor& x_in, const Pool2dParams& p) {
+  SN_CUDA_ROUTE(x_in, max_pool2d(x_in, p));
   const Tensor x = x_in.contiguous();
   const PoolGeometry g(x.shape(), p);
   Tensor out = Tensor::empty({x.size(0), x.size(1), g.OH, g.OW}, x.dtype());
@@ -109,6 +111,7 @@ Tensor max_pool2d(const Tensor& x_in, const Pool2dParams& p) {
 }
 
 Tensor max_pool2d_backward(const Tensor& grad_out_in, const Tensor& x_in, const Pool2dParams& p) {
+  SN_CUDA_ROUTE(x_in, max_pool2d_backward(grad_out_in, x_in, p));
   const Tensor x = x_in.contiguous(), grad_out = grad_out_in.contiguous();
   const PoolGeometry g(x.shape(), p);
   if (use_fast(x)) {
@@ -134,6 +137,7 @@ Tensor max_pool2d_backward(const Tensor& grad_out_in, const Tensor& x_in, const 
 }
 
 Tensor avg_pool2d(const Tensor& x_in, const Pool2dParams& p) {
+  SN_CUDA_ROUTE(x_in, avg_pool2d(x_in, p));
   const Tensor x = x_in.contiguous();
   const PoolGeometry g(x.shape(), p);
   Tensor out = Tensor::empty({x.size(0), x.size(1), g.OH, g.OW}, x.dtype());
@@ -155,6 +159,7 @@ Tensor avg_pool2d(const Tensor& x_in, const Pool2dParams& p) {
 }
 
 Tensor avg_pool2d_backward(const Tensor& grad_out_in, const Shape& x_shape, const Pool2dParams& p) {
+  SN_CUDA_ROUTE(grad_out_in, avg_pool2d_backward(grad_out_in, x_shape, p));
   const Tensor grad_out = grad_out_in.contiguous();
   const PoolGeometry g(x_shape, p);
   Tensor dx = Tensor::empty(x_shape, grad_out.dtype());

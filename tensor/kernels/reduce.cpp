@@ -5,6 +5,7 @@
 
 #include "tensor/cpu/isa.h"
 #include "tensor/cpu/pointwise.h"
+#include "tensor/cuda/ops.h"
 #include "tensor/kernels/core.h"
 #include "tensor/strided_loop.h"
 
@@ -30,30 +31,16 @@ bool fast_rows(const Tensor& x, const std::vector<bool>& reduced, int64_t* outer
   }
   return true;
 }
-}  // namespace
 
-Tensor reduce(Reduce op, const Tensor& x, const std::vector<int64_t>& dims_in, bool keepdim,
-              const char* opname) {
-  const int64_t nd = x.dim();
-  std::vector<bool> reduced(nd, dims_in.empty());
-  for (int64_t d : dims_in) {
-    const int64_t k = normalize_dim(d, nd, opname);
-    SN_CHECK(!reduced[k] || dims_in.empty(), opname, ": dim ", d, " given twice");
-    reduced[k] = true;
-  }
-  if (op != Reduce::Sum) {
-    for (int64_t d = 0; d < nd; ++d)
-      SN_CHECK(!reduced[d] || x.shape()[d] > 0, opname, ": cannot reduce over dim ", d,
-               " of size 0 in tensor of shape ", shape_str(x.shape()));
-  }
-  Shape kept = x.shape();  // output shape with size-1 reduced dims
-  for (int64_t d = 0; d < nd; ++d)
-    if (reduced[d]) kept[d] = 1;
+// x reduced over the dims flagged in `reduced`, which stay as size 1 (`kept` is that shape).
+Tensor reduce_kept(Reduce op, const Tensor& x, const std::vector<bool>& reduced, const Shape& kept) {
+  SN_CUDA_ROUTE(x, reduce(op, x, reduced));
   Tensor out = Tensor::empty(kept, x.dtype());
   int64_t outer = 0, inner = 0;
-  if (fast_rows(x, reduced, &outer, &inner))
+  if (fast_rows(x, reduced, &outer, &inner)) {
     cpu::reduce_rows_f32(op, x.data<float>(), outer, inner, out.data<float>());
-  else
+    return out;
+  }
   dispatch(x.dtype(), [&]<class T>() {
     // Sums accumulate in double whatever T is: a float32 sum over a whole image would otherwise
     // drift by ~sqrt(n) ulps, more than the tolerance we promise against PyTorch.
@@ -73,6 +60,28 @@ Tensor reduce(Reduce op, const Tensor& x, const std::vector<int64_t>& dims_in, b
     T* po = out.data<T>();
     for (size_t i = 0; i < acc.size(); ++i) po[i] = static_cast<T>(acc[i]);
   });
+  return out;
+}
+}  // namespace
+
+Tensor reduce(Reduce op, const Tensor& x, const std::vector<int64_t>& dims_in, bool keepdim,
+              const char* opname) {
+  const int64_t nd = x.dim();
+  std::vector<bool> reduced(nd, dims_in.empty());
+  for (int64_t d : dims_in) {
+    const int64_t k = normalize_dim(d, nd, opname);
+    SN_CHECK(!reduced[k] || dims_in.empty(), opname, ": dim ", d, " given twice");
+    reduced[k] = true;
+  }
+  if (op != Reduce::Sum) {
+    for (int64_t d = 0; d < nd; ++d)
+      SN_CHECK(!reduced[d] || x.shape()[d] > 0, opname, ": cannot reduce over dim ", d,
+               " of size 0 in tensor of shape ", shape_str(x.shape()));
+  }
+  Shape kept = x.shape();  // output shape with size-1 reduced dims
+  for (int64_t d = 0; d < nd; ++d)
+    if (reduced[d]) kept[d] = 1;
+  const Tensor out = reduce_kept(op, x, reduced, kept);
   if (keepdim) return out;
   Shape squeezed;
   for (int64_t d = 0; d < nd; ++d)

@@ -8,6 +8,7 @@
 
 #include "tensor/cpu/isa.h"
 #include "tensor/cpu/pointwise.h"
+#include "tensor/cuda/ops.h"
 #include "tensor/kernels/image.h"
 
 namespace sn::kernels {
@@ -133,6 +134,7 @@ bool use_fast(const Tensor& t) { return t.dtype() == DType::Float32 && cpu::acti
 }  // namespace
 
 Tensor upsample_nearest2d(const Tensor& x_in, int64_t scale_h, int64_t scale_w) {
+  SN_CUDA_ROUTE(x_in, upsample_nearest2d(x_in, scale_h, scale_w));
   if (use_fast(x_in)) {
     const Tensor x = x_in.contiguous();
     Tensor out = Tensor::empty({x.size(0), x.size(1), x.size(2) * scale_h, x.size(3) * scale_w}, x.dtype());
@@ -145,6 +147,7 @@ Tensor upsample_nearest2d(const Tensor& x_in, int64_t scale_h, int64_t scale_w) 
 }
 
 Tensor upsample_nearest2d_backward(const Tensor& grad_out, int64_t scale_h, int64_t scale_w) {
+  SN_CUDA_ROUTE(grad_out, upsample_nearest2d_backward(grad_out, scale_h, scale_w));
   const Shape x_shape{grad_out.size(0), grad_out.size(1), grad_out.size(2) / scale_h, grad_out.size(3) / scale_w};
   if (use_fast(grad_out)) {
     const Tensor g = grad_out.contiguous();
@@ -158,6 +161,7 @@ Tensor upsample_nearest2d_backward(const Tensor& grad_out, int64_t scale_h, int6
 }
 
 Tensor upsample_bilinear2d(const Tensor& x_in, int64_t out_h, int64_t out_w) {
+  SN_CUDA_ROUTE(x_in, upsample_bilinear2d(x_in, out_h, out_w));
   if (use_fast(x_in)) {
     const Tensor x = x_in.contiguous();
     Tensor out = Tensor::empty({x.size(0), x.size(1), out_h, out_w}, x.dtype());
@@ -170,6 +174,7 @@ Tensor upsample_bilinear2d(const Tensor& x_in, int64_t out_h, int64_t out_w) {
 }
 
 Tensor upsample_bilinear2d_backward(const Tensor& grad_out, const Shape& x_shape) {
+  SN_CUDA_ROUTE(grad_out, upsample_bilinear2d_backward(grad_out, x_shape));
   if (use_fast(grad_out)) {
     const Tensor g = grad_out.contiguous();
     Tensor dx = Tensor::empty(x_shape, g.dtype());
@@ -182,6 +187,7 @@ Tensor upsample_bilinear2d_backward(const Tensor& grad_out, const Shape& x_shape
 }
 
 Tensor pad2d(const Tensor& x, const std::array<int64_t, 4>& lrtb, PadMode mode) {
+  SN_CUDA_ROUTE(x, pad2d(x, lrtb, mode));
   const auto [l, r, t, b] = lrtb;
   if (use_fast(x)) {
     const Tensor xc = x.contiguous();
@@ -195,6 +201,7 @@ Tensor pad2d(const Tensor& x, const std::array<int64_t, 4>& lrtb, PadMode mode) 
 
 Tensor pad2d_backward(const Tensor& grad_out, const Shape& x_shape, const std::array<int64_t, 4>& lrtb,
                       PadMode mode) {
+  SN_CUDA_ROUTE(grad_out, pad2d_backward(grad_out, x_shape, lrtb, mode));
   const auto [l, r, t, b] = lrtb;
   if (use_fast(grad_out)) {
     const Tensor g = grad_out.contiguous();

@@ -1,0 +1,82 @@
+// Whole models on the GPU against the CPU: VGG16's taps and the gradient of a feature loss, 20
+// Adam steps of a small decoder-like conv net (reflection padding, instance norm, upsampling), and
+// determinism: the same seed gives bit-identical losses on two GPU runs.
+#include <memory>
+
+#include "autograd/nn_ops.h"
+#include "layers/layers.h"
+#include "optim/adam.h"
+#include "tensor/random.h"
+#include "tests/cuda/cuda_compare.h"
+#include "vision/vgg16.h"
+
+using namespace sn;
+using namespace sn::cuda_test;
+
+namespace {
+
+// A small decoder block as the style models use them, built from a fixed seed.
+std::shared_ptr<Sequential> small_net() {
+  Generator gen(5);
+  return make_sequential({std::make_shared<ReflectionPad2d>(1), std::make_shared<Conv2d>(3, 8, 3, Conv2dConfig{}, &gen),
+                          std::make_shared<InstanceNorm2d>(8, 1e-5, true), std::make_shared<ReLU>(),
+                          Upsample::scale(2),
+                          std::make_shared<ReflectionPad2d>(1), std::make_shared<Conv2d>(8, 3, 3, Conv2dConfig{}, &gen)});
+}
+
+// Losses of `steps` Adam steps fitting the net's output to a fixed target, on `device`.
+std::vector<double> adam_losses(Device device, int steps) {
+  auto net = small_net();
+  net->to(device);
+  Generator gen(8);
+  const Tensor x = Tensor::randn({2, 3, 12, 10}, gen, DType::Float32, device);
+  const Tensor target = Tensor::randn({2, 3, 24, 20}, gen, DType::Float32, device);
+  Adam adam(net->parameters(), AdamOptions{1e-2});
+  std::vector<double> losses;
+  for (int i = 0; i < steps; ++i) {
+    adam.zero_grad();
+    const Tensor loss = mse_loss(net->forward(x), target);
+    backward(loss);
+    adam.step();
+    losses.push_back(loss.item());
+  }
+  return losses;
+}
+
+}  // namespace
+
+TEST_CASE("cuda vgg16: the taps and a feature loss's input gradient equal the CPU's") {
+  const Vgg16 vgg = Vgg16::standin();
+  const std::vector<std::string> taps{"relu1_2", "relu2_2", "relu3_3", "relu4_3"};
+  Generator gen(21);
+  const Tensor image = Tensor::rand({1, 3, 64, 48}, gen);
+  const Tensor on_cpu = image.detach().set_requires_grad(true);
+  const Tensor on_gpu = image.to(kGpu).set_requires_grad(true);
+  const auto want = vgg.features(on_cpu, taps);
+  const auto got = vgg.features(on_gpu, taps);
+  for (const auto& tap : taps) check_close(got.at(tap), want.at(tap), 1e-4, "vgg16 " + tap);
+  // A content-style feature loss: the mean square of relu3_3 plus the Gram of relu2_2.
+  const auto loss_of = [&](const std::map<std::string, Tensor>& f) {
+    const Tensor r22 = flatten(f.at("relu2_2"), 2);
+    return add(mean(square(f.at("relu3_3"))), mean(square(matmul(r22, transpose(r22, 1, 2)))));
+  };
+  backward(loss_of(want));
+  backward(loss_of(got));
+  check_close(on_gpu.grad(), on_cpu.grad(), 1e-4, "vgg16 feature-loss gradient");
+}
+
+TEST_CASE("cuda training: 20 Adam steps of a conv net follow the CPU's losses") {
+  const std::vector<double> cpu = adam_losses(Device{}, 20), gpu = adam_losses(kGpu, 20);
+  REQUIRE(gpu.size() == cpu.size());
+  for (size_t i = 0; i < cpu.size(); ++i) {
+    CAPTURE(i);
+    // Float32 rounding differences compound through the steps: 1e-3 relative after 20.
+    CHECK(std::abs(gpu[i] - cpu[i]) <= 1e-3 * std::abs(cpu[i]));
+  }
+  CHECK(gpu.back() < gpu.front());
+}
+
+TEST_CASE("cuda determinism: the same seed gives bit-identical losses on two GPU runs") {
+  const std::vector<double> first = adam_losses(kGpu, 10), second = adam_losses(kGpu, 10);
+  CHECK(first == second);
+}
