@@ -46,7 +46,7 @@ std::vector<Method> parse_methods(const std::vector<std::string>& names) {
 int run(const std::vector<std::string>& argv) {
   const Args args(argv, {"contents", "styles", "model", "methods", "size", "steps", "table", "sheet", "sheet-method",
                          "level-alpha",
-                         "threads", "laplacian-weight", "refine-steps", "heldout", "sheets", "max-time"},
+                         "threads", "laplacian-weight", "refine-steps", "heldout", "sheets", "max-time", "device"},
                   {"quiet", "coarse-to-fine"});
   if (!args.positional().empty()) throw UsageError("unexpected argument '" + args.positional()[0] + "'");
   apply_threads(args);
@@ -58,6 +58,7 @@ int run(const std::vector<std::string>& argv) {
   opt.optimize_coarse_to_fine = args.flag("coarse-to-fine");
   opt.optimize_max_seconds = args.get_double("max-time", 0.0, 0.0, 1e7);
   opt.level_alpha = args.get_doubles("level-alpha", 0.0, 1.0);
+  opt.device = device_option(args);
   opt.loss.weights.laplacian = args.get_double("laplacian-weight", 0.0, 0.0, 1e6);
   const std::string table_path = args.get("table", "");
   const std::string sheet_path = args.get("sheet", "");
@@ -87,7 +88,8 @@ int run(const std::vector<std::string>& argv) {
   const Vgg16 encoder = Vgg16::load();
   const fs::path model_path = args.has("model") ? fs::path(args.get("model", "")) : default_model_path();
   if (!fs::exists(model_path)) throw Error("model '" + model_path.string() + "' does not exist");
-  const StyleModel model = StyleModel::load(model_path);
+  StyleModel model = StyleModel::load(model_path);
+  model.to(opt.device);
   ProgressLine progress("eval", static_cast<int64_t>(opt.methods.size() * contents.size() * styles.size()),
                         args.flag("quiet"));
   int64_t pairs = 0;
@@ -134,6 +136,8 @@ extern const Command kEvalCommand = {
         "  --table T.md           write the Markdown table\n"
         "  --sheet S.png          write a contact sheet (styles across, contents down) of --sheet-method\n"
         "  --sheets DIR           write one contact sheet per method, DIR/<method>.jpg\n"
+        "  --device D             cpu (default), cuda or cuda:N: where the feed-forward methods run\n"
+        "                         (optimisation and the scores stay on the CPU)\n"
         "Scores: content loss at the model's tap, style loss (mean/std over relu1_2, relu2_2, relu3_3,\n"
         "relu4_3; the table gives each tap's term too), Gram loss over the same taps, edge SSIM to the photo,\n"
         "and identity (the share of results whose nearest style by Gram distance is the one used), all with\n"

@@ -17,7 +17,7 @@ namespace sn::cli {
 namespace {
 
 Args parse_args(const std::vector<std::string>& argv) {
-  std::set<std::string> options = {"run", "init", "threads", "export", "collection"};
+  std::set<std::string> options = {"run", "init", "threads", "export", "collection", "device"};
   std::set<std::string> switches = {"resume", "quiet", "half"};
   for (const TrainSetting& s : train_settings()) (is_switch(s) ? switches : options).insert(s.flag);
   return Args(argv, options, switches);
@@ -83,6 +83,9 @@ TrainOptions train_options(const Args& args) {
     throw Error("--adversarial: '" + o.adversarial.real_dir + "' is not a folder of artworks");
   if (!o.init_model.empty() && !std::filesystem::exists(o.init_model))
     throw Error("--init: model '" + o.init_model + "' does not exist");
+  o.device = device_option(args);
+  if (o.device != Device{} && args.has("adversarial"))
+    throw UsageError("--device: adversarial training runs on the CPU only (its image pool and discriminator have no GPU path yet)");
   return o;
 }
 
@@ -120,6 +123,8 @@ int run(const std::vector<std::string>& argv) {
   if (args.has("export")) return export_run(args);  // no training: the model of the last checkpoint
   const TrainOptions o = train_options(args);
   Communicator& comm = world_communicator();
+  if (comm.size() > 1 && o.device != Device{})
+    throw UsageError("--device: data-parallel training over MPI runs on the CPU only (gradients are exchanged from host memory)");
   share_cores(comm);
   const TrainReport r = train_style_model(o, progress_line(args.flag("quiet") || !comm.root()));
   if (!comm.root()) return r.interrupted ? 130 : 0;
@@ -145,6 +150,8 @@ extern const Command kTrainCommand = {
         "  --init M                start from a model file (e.g. the decoder stage's model.safetensors)\n"
         "  --resume                continue the run in DIR bit-identically, with the settings it recorded\n"
         "  --threads N             CPU threads (results are reproducible for a fixed thread count)\n"
+        "  --device D              cpu (default), cuda or cuda:N (a build with STYLENET_CUDA and a GPU;\n"
+        "                          not with --adversarial or MPI); a checkpoint resumes on either\n"
         "  --quiet                 no progress line\n"
         "  --export OUT            write the model at the last checkpoint (--half: F16); --collection DIR\n"
         "                          builds in the average style of the artworks in DIR (then\n"

@@ -122,7 +122,10 @@ void Optimizer::load_state_dict(const TensorDict& dict) {
     const DType want_dtype = is_step ? DType::Float64 : params[index].dtype();
     SN_CHECK(t.shape() == want_shape && t.dtype() == want_dtype, where, "'", key, "' is ", dtype_name(t.dtype()), " ",
              shape_str(t.shape()), ", expected ", dtype_name(want_dtype), " ", shape_str(want_shape));
-    new_state[index][name] = t.clone_data();  // own copy: the dict may alias a file or another run
+    // An own copy (the dict may alias a file or another run), beside its parameter (a checkpoint
+    // written on one device resumes on another); step counters stay on the host.
+    const Device device = is_step ? Device{} : params[index].device();
+    new_state[index][name] = t.device() == device ? t.clone_data() : t.to(device);
   }
 
   for (size_t g = 0; g < groups_.size(); ++g) {

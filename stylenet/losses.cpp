@@ -70,7 +70,7 @@ Tensor laplacian_loss(const Tensor& img, const Tensor& photo, int64_t pool) {
   std::vector<double> w(27);
   for (int c = 0; c < 3; ++c)
     for (int k = 0; k < 9; ++k) w[c * 9 + k] = kLumaWeights[c] * kLaplacian[k];
-  const Tensor weight = Tensor::from_doubles(w, {1, 3, 3, 3}, img.dtype());
+  const Tensor weight = Tensor::from_doubles(w, {1, 3, 3, 3}, img.dtype()).to(img.device());
   auto lap = [&](const Tensor& x) {
     return conv2d(pool > 1 ? avg_pool2d(x, Pool2dOptions{.kernel = {pool, pool}}) : x, weight);
   };

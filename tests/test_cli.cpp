@@ -10,6 +10,7 @@
 #include "vision/data.h"
 #include "vision/image.h"
 #include "stylenet/style_model.h"
+#include "tensor/cuda/cuda.h"
 #include "tests/run_process.h"
 #include "tests/temp_dir.h"
 
@@ -264,4 +265,32 @@ TEST_CASE("cli: train and eval refuse bad usage; resume needs a run") {
   CHECK(a3.err.find("--gan-loss") != std::string::npos);
   for (const ProcessResult* r : {&a1, &a2, &a3}) CHECK(line_count(r->err) == 1);
   CHECK_FALSE(fs::exists(dir.path / "adv" / "checkpoint.safetensors"));
+}
+
+TEST_CASE("cli: --device is checked before any work: a bad name is a usage error, a missing GPU one line") {
+  const TempDir tmp("cli_device");
+  const std::vector<std::vector<std::string>> commands = {
+      {"features", "--image", "x.jpg", "--layers", "relu1_1", "--out", (tmp.path / "f.npy").string()},
+      {"stylize", "--content", "x.jpg", "--style", "y.jpg", "--out", (tmp.path / "o.png").string()},
+      {"train", "--run", (tmp.path / "run").string()},
+      {"eval", "--quiet"},
+  };
+  for (const auto& base : commands) {
+    CAPTURE(base[0]);
+    std::vector<std::string> bad = base;
+    bad.insert(bad.end(), {"--device", "gpu"});
+    const ProcessResult r = run_cli(bad);
+    CHECK(r.status == 2);
+    CHECK(line_count(r.err) == 1);
+    CHECK(r.err.find("unknown device 'gpu'") != std::string::npos);
+    if (sn::cuda::device_count() > 0) continue;  // a GPU here: the missing-device path cannot be shown
+    std::vector<std::string> gpu = base;
+    gpu.insert(gpu.end(), {"--device", "cuda"});
+    const ProcessResult g = run_cli(gpu);
+    CAPTURE(g.err);
+    CHECK(g.status != 0);
+    CHECK(line_count(g.err) == 1);
+    CHECK(g.err.find("cuda") != std::string::npos);
+  }
+  CHECK(tmp.files().empty());  // nothing written
 }

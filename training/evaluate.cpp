@@ -83,13 +83,18 @@ class Evaluation {
     }
   }
 
+  // The model lives on opt_.device (the caller moved it there); scores are computed on the host.
+  Tensor stylize_on_device(const Tensor& image, size_t j, const StylizeOptions& so) const {
+    return stylize(encoder_, model_, image.to(opt_.device), {{styles_[j].to(opt_.device), 1.0}}, so).to(Device{});
+  }
+
   Tensor feed_forward(const MethodInfo& method, size_t i, size_t j) const {
     StylizeOptions so;
     so.method = *method.fusion;
     so.multi_level = method.multi_level;
     if (method.multi_level) so.level_alpha = opt_.level_alpha;
     so.tile = 0;
-    return stylize(encoder_, model_, contents_[i], {{styles_[j], 1.0}}, so);
+    return stylize_on_device(contents_[i], j, so);
   }
 
   // The model's encoder and decoder alone (alpha 0: no fusion).
@@ -97,7 +102,7 @@ class Evaluation {
     StylizeOptions so;
     so.alpha = 0;
     so.tile = 0;
-    return stylize(encoder_, model_, image, {{styles_[j], 1.0}}, so);
+    return stylize_on_device(image, j, so);
   }
 
   OptimizeOptions optimize_options(int64_t steps) const {

@@ -44,6 +44,7 @@ struct EvalOptions {
   double optimize_max_seconds = 0;       // per pair, shared among the scales (OptimizeOptions::max_seconds)
   StyleLossConfig loss;         // taps and weights (content_tap set to the model's tap)
   std::vector<double> level_alpha;  // the multi-level methods' strength per shallower level (StylizeOptions)
+  Device device;  // where the feed-forward methods run (the model must be there); the rest on the CPU
 };
 
 // The held-out protocol: every kEvalHoldout-th photo and artwork of ../shared/data (holdout_split,

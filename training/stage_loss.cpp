@@ -30,7 +30,7 @@ StageLoss decoder_stage_loss(const Vgg16& encoder, const StyleModel& model, cons
   out.total = pix * opt.pixel_weight + perc * opt.perceptual_weight;
   out.terms = {{"pixel", pix.item()}, {"perceptual", perc.item()}};
   if (opt.stats_weight != 0) {
-    Tensor stats = Tensor::scalar(0.0);
+    Tensor stats = Tensor::scalar(0.0, DType::Float32, content.device());
     for (const auto& t : cfg.style_taps) stats = stats + mean_std_loss(f.at(t), target.at(t));
     out.total = out.total + stats * opt.stats_weight;
     out.terms["stats"] = stats.item();

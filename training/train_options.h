@@ -46,6 +46,7 @@ struct TrainOptions {
   std::string run_dir;                  // required
   std::string init_model;               // start from this model file (e.g. the decoder stage's)
   bool resume = false;                  // continue run_dir/checkpoint.safetensors
+  Device device;                        // where the model trains (not recorded: a run resumes anywhere)
   StyleModelConfig model;               // for a fresh model
   bool restart_fusion = false;          // --fusion-start given: W starts afresh at model.fusion_start
   int64_t steps = 1000;

@@ -114,6 +114,7 @@ TrainingRun::TrainingRun(const TrainOptions& options) : opt_(options) {
   make_loaders();  // reads every image first: bad data fails before any model work
   encoder_.emplace(Vgg16::load());
   build_model(ck ? &*ck : nullptr);
+  model_->to(opt_.device);  // before the optimizer: it keeps its state where the parameters are
   choose_parameters();
   if (opt_.adversarial.enabled()) adversary_ = std::make_unique<Adversary>(opt_, *this);
   if (ck) {
@@ -232,8 +233,9 @@ TrainClock TrainingRun::clock() const {
 }
 
 Terms TrainingRun::generator_step(int64_t step, Tensor& images) {
-  const Tensor x = content_->batch(step);
-  const StageLoss sl = stage_loss(*encoder_, *model_, opt_, x, style_ ? style_->batch(step) : Tensor());
+  const Tensor x = content_->batch(step).to(opt_.device);
+  const Tensor s = style_ ? style_->batch(step).to(opt_.device) : Tensor();
+  const StageLoss sl = stage_loss(*encoder_, *model_, opt_, x, s);
   Tensor loss = sl.total;
   Terms terms = sl.terms;
   if (adversary_) {  // the generator's side: D (frozen for this step) should call its outputs real
@@ -310,19 +312,20 @@ void TrainingRun::write_samples(int64_t step) {
   const auto contents = sample_images("content_"), styles = sample_images("style_");
   const size_t nc = std::min<size_t>(3, contents.size()), ns = decoder_stage ? 0 : std::min<size_t>(3, styles.size());
   std::vector<Tensor> cells, style_imgs;
-  for (size_t j = 0; j < ns; ++j) style_imgs.push_back(resize_image(load_image(styles[j]), side, side));
+  for (size_t j = 0; j < ns; ++j) style_imgs.push_back(resize_image(load_image(styles[j]), side, side).to(opt_.device));
   if (ns) {
     cells.push_back(Tensor::ones({1, 3, side, side}));
     cells.insert(cells.end(), style_imgs.begin(), style_imgs.end());
   }
   const std::string& tap = opt_.model.tap;
   for (size_t i = 0; i < nc; ++i) {
-    const Tensor c = resize_image(load_image(contents[i]), side, side);
+    const Tensor c = resize_image(load_image(contents[i]), side, side).to(opt_.device);
     cells.push_back(c);
     if (decoder_stage) cells.push_back(clamp(model_->decoder->forward(encoder_->features(c, {tap}).at(tap)), 0.0, 1.0));
     for (const Tensor& s : style_imgs) cells.push_back(stylize(*encoder_, *model_, c, {{s, 1.0}}, {}));
   }
   const std::string name = "step_" + std::to_string(step) + ".png";
+  for (Tensor& cell : cells) cell = cell.to(Device{});
   save_image(image_grid(cells, decoder_stage ? 2 : static_cast<int64_t>(ns) + 1), (run_ / "samples" / name).string());
   model_->decoder->train();
   model_->fusion->train();

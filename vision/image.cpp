@@ -206,7 +206,8 @@ Tensor load_image(const std::string& path, int64_t max_pixels) {
   return decode_image(file.bytes(), path, max_pixels);
 }
 
-void save_image(const Tensor& image, const std::string& path, int jpeg_quality) {
+void save_image(const Tensor& image_any, const std::string& path, int jpeg_quality) {
+  const Tensor image = image_any.to(Device{});  // pixels are encoded from host memory
   const int64_t h = image.size(image.dim() - 2), w = image.size(image.dim() - 1);
   std::vector<unsigned char> bytes(static_cast<size_t>(h * w * 3));
   to_rgb8(image, bytes.data(), w * 3);

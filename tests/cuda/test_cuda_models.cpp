@@ -1,6 +1,7 @@
 // Whole models on the GPU against the CPU: VGG16's taps and the gradient of a feature loss, 20
-// Adam steps of a small decoder-like conv net (reflection padding, instance norm, upsampling), and
-// determinism: the same seed gives bit-identical losses on two GPU runs.
+// Adam steps of a small decoder-like conv net (reflection padding, instance norm, upsampling), a
+// short run of the style model's decoder stage, and determinism: the same seed gives bit-identical
+// losses on two GPU runs.
 #include <memory>
 
 #include "autograd/nn_ops.h"
@@ -8,6 +9,8 @@
 #include "optim/adam.h"
 #include "tensor/random.h"
 #include "tests/cuda/cuda_compare.h"
+#include "tests/style_fixtures.h"
+#include "tests/temp_dir.h"
 #include "vision/vgg16.h"
 
 using namespace sn;
@@ -79,4 +82,29 @@ TEST_CASE("cuda training: 20 Adam steps of a conv net follow the CPU's losses") 
 TEST_CASE("cuda determinism: the same seed gives bit-identical losses on two GPU runs") {
   const std::vector<double> first = adam_losses(kGpu, 10), second = adam_losses(kGpu, 10);
   CHECK(first == second);
+}
+
+namespace {
+
+// The decoder stage for a few steps on the shared sample photos (the only data a lent GPU machine
+// is given), on `device`; the per-step losses.
+std::vector<double> decoder_stage_losses(Device device, const std::string& tag) {
+  const test::TempDir dir(tag);
+  TrainOptions o = test::tiny_run(dir.path, TrainStage::Decoder, 6);
+  o.content_dir = data_root() + "/data/samples";
+  o.device = device;
+  return train_style_model(o).losses.at("loss");
+}
+
+}  // namespace
+
+TEST_CASE("cuda training: a short style-model run matches the CPU run's losses and repeats bit for bit") {
+  const std::vector<double> cpu = decoder_stage_losses(Device{}, "cuda_train_cpu");
+  const std::vector<double> gpu = decoder_stage_losses(kGpu, "cuda_train_gpu");
+  REQUIRE(gpu.size() == cpu.size());
+  for (size_t i = 0; i < cpu.size(); ++i) {
+    CAPTURE(i);
+    CHECK(std::abs(gpu[i] - cpu[i]) <= 1e-3 * std::abs(cpu[i]));  // float32 orders differ; 6 steps
+  }
+  CHECK(decoder_stage_losses(kGpu, "cuda_train_gpu_again") == gpu);
 }
