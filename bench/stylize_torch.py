@@ -43,30 +43,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from torch_tf32 import set_tf32
+
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "style"))
 from gen_style import TAP_CONVS as TAP_CONVS_ALL, Decoder, MulLayer  # noqa: E402  (the parity twin)
 
 VGG16_CFG = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M"]
 TAP_CONVS = {"relu3_1": 5, "relu4_1": 8}
 DTYPES = {"F16": np.float16, "F32": np.float32}
-
-
-def set_tf32(on):
-    """Both TF32 switches (matmul and cuDNN), read back: torch 2.9+ warns that these are the legacy
-    names (torch.backends.*.fp32_precision the new ones) but still honours them."""
-    import warnings
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.backends.cuda.matmul.allow_tf32 = on
-        torch.backends.cudnn.allow_tf32 = on
-        try:
-            got = [bool(torch.backends.cuda.matmul.allow_tf32), bool(torch.backends.cudnn.allow_tf32)]
-        except RuntimeError as e:  # a torch that refuses to mix the two APIs: say so, carry on
-            print(f"stylize_torch.py: TF32 flags not readable: {e}", file=sys.stderr)
-            return None
-    if got != [on, on]:
-        print(f"stylize_torch.py: asked TF32 {on}, torch reports matmul/cudnn {got}", file=sys.stderr)
-    return got
 
 
 def read_safetensors(path):
@@ -182,7 +166,7 @@ def main():
     ap.add_argument("--tf32", default="off", choices=["on", "off"])
     a = ap.parse_args()
     cuda = a.device == "cuda"
-    tf32 = set_tf32(a.tf32 == "on") if cuda else None
+    tf32 = set_tf32(a.tf32 == "on", "stylize_torch.py") if cuda else None
     if cuda:  # encode() reads the normalisation constants as globals
         global MEAN, STD
         MEAN, STD = MEAN.to(a.device), STD.to(a.device)

@@ -23,25 +23,9 @@ import time
 import torch
 import torch.nn.functional as F
 
+from torch_tf32 import set_tf32
+
 CFG = [64, 64, 0, 128, 128, 0, 256, 256, 256, 0, 512, 512, 512, 0, 512, 512, 512, 0]
-
-
-def set_tf32(on):
-    """Both TF32 switches (matmul and cuDNN), read back: torch 2.9+ warns that these are the legacy
-    names (torch.backends.*.fp32_precision the new ones) but still honours them."""
-    import warnings
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.backends.cuda.matmul.allow_tf32 = on
-        torch.backends.cudnn.allow_tf32 = on
-        try:
-            got = [bool(torch.backends.cuda.matmul.allow_tf32), bool(torch.backends.cudnn.allow_tf32)]
-        except RuntimeError as e:  # a torch that refuses to mix the two APIs: say so, carry on
-            print(f"vgg_torch.py: TF32 flags not readable: {e}", file=sys.stderr)
-            return None
-    if got != [on, on]:
-        print(f"vgg_torch.py: asked TF32 {on}, torch reports matmul/cudnn {got}", file=sys.stderr)
-    return got
 
 
 def make_convs(count, requires_grad, device="cpu"):
@@ -93,7 +77,7 @@ def main():
     ap.add_argument("--tf32", default="off", choices=["on", "off"])
     a = ap.parse_args()
     cuda = a.device == "cuda"
-    tf32 = set_tf32(a.tf32 == "on") if cuda else None
+    tf32 = set_tf32(a.tf32 == "on", "vgg_torch.py") if cuda else None
     torch.set_num_threads(a.threads)
     torch.manual_seed(7)
     image = torch.rand(a.batch, 3, a.size, a.size).to(a.device)
