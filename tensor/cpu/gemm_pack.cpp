@@ -13,6 +13,32 @@
 
 namespace sn::cpu::gemm_detail {
 
+namespace {
+
+#if defined(__SSE2__)
+// A whole micro-panel from `width` lines of kb values, each contiguous along k (line l starts at
+// src + l * stride): value k of line l goes to dst[k * width + l]. 4x4 blocks are transposed in SSE
+// registers (baseline x86-64), so both the reads (along k) and the writes (across the panel) are
+// 16-byte vectors instead of one scalar store per element. width % 4 == 0.
+void pack_lines_transposed(const float* src, int64_t stride, int width, int64_t kb, float* dst) {
+  int64_t k = 0;
+  for (; k + 4 <= kb; k += 4)
+    for (int l = 0; l < width; l += 4) {
+      const float* s = src + l * stride + k;
+      __m128 x0 = _mm_loadu_ps(s), x1 = _mm_loadu_ps(s + stride), x2 = _mm_loadu_ps(s + 2 * stride),
+             x3 = _mm_loadu_ps(s + 3 * stride);
+      _MM_TRANSPOSE4_PS(x0, x1, x2, x3);
+      float* d = dst + k * width + l;
+      _mm_storeu_ps(d, x0), _mm_storeu_ps(d + width, x1), _mm_storeu_ps(d + 2 * width, x2),
+          _mm_storeu_ps(d + 3 * width, x3);
+    }
+  for (; k < kb; ++k)
+    for (int l = 0; l < width; ++l) dst[k * width + l] = src[l * stride + k];
+}
+#endif
+
+}  // namespace
+
 void pack_a(Strided a, int64_t mb, int64_t kb, int mr, float* dst) {
   for (int64_t i0 = 0; i0 < mb; i0 += mr, dst += kb * mr) {
     const int m = static_cast<int>(std::min<int64_t>(mr, mb - i0));
@@ -26,22 +52,8 @@ void pack_a(Strided a, int64_t mb, int64_t kb, int mr, float* dst) {
       }
     } else {
 #if defined(__SSE2__)
-      if (a.cs == 1 && m == mr && mr % 4 == 0) {
-        // Row-major, whole panel: 4x4 blocks transposed in SSE registers (baseline x86-64), so
-        // both the reads (along k) and the writes (along the panel's rows) are 16-byte vectors
-        // instead of one scalar store per element.
-        int64_t k = 0;
-        for (; k + 4 <= kb; k += 4)
-          for (int r = 0; r < mr; r += 4) {
-            __m128 x0 = _mm_loadu_ps(a.at(i0 + r, k)), x1 = _mm_loadu_ps(a.at(i0 + r + 1, k)),
-                   x2 = _mm_loadu_ps(a.at(i0 + r + 2, k)), x3 = _mm_loadu_ps(a.at(i0 + r + 3, k));
-            _MM_TRANSPOSE4_PS(x0, x1, x2, x3);
-            float* d = dst + k * mr + r;
-            _mm_storeu_ps(d, x0), _mm_storeu_ps(d + mr, x1), _mm_storeu_ps(d + 2 * mr, x2),
-                _mm_storeu_ps(d + 3 * mr, x3);
-          }
-        for (; k < kb; ++k)
-          for (int r = 0; r < mr; ++r) dst[k * mr + r] = *a.at(i0 + r, k);
+      if (a.cs == 1 && m == mr && mr % 4 == 0) {  // row-major, whole panel: rows are the lines
+        pack_lines_transposed(a.at(i0, 0), a.rs, mr, kb, dst);
         continue;
       }
 #endif
@@ -71,7 +83,15 @@ void pack_b(Strided b, int64_t kb, int64_t nb, int nr, float* dst) {
         for (int j = n; j < nr; ++j) d[j] = 0.0f;
       }
     } else {
-      // Column-major (a transposed operand, rs == 1) or general: read each column along k.
+#if defined(__SSE2__)
+      // Column-major (a transposed operand: convolution's backward-weights GEMM reads im2col's
+      // rows this way), whole panel: columns are the lines.
+      if (b.rs == 1 && n == nr && nr % 4 == 0) {
+        pack_lines_transposed(b.at(0, j0), b.cs, nr, kb, dst);
+        continue;
+      }
+#endif
+      // Column-major or general: read each column along k.
       for (int j = 0; j < n; ++j) {
         const float* src = b.at(0, j0 + j);
         float* d = dst + j;
