@@ -8,6 +8,18 @@
 
 namespace sn {
 
+namespace {
+// A GPU gradient's share of the norm, computed on its device in float64: max |g| for the inf-norm,
+// else sum |g|^p.
+double device_norm_part(const Tensor& g, double norm_type) {
+  using kernels::Unary;
+  const Tensor a = kernels::unary(Unary::Abs, g.to(DType::Float64));
+  if (std::isinf(norm_type)) return kernels::reduce(kernels::Reduce::Max, a, {}, false).item();
+  const Tensor powered = norm_type == 2.0 ? kernels::unary(Unary::Square, a) : kernels::unary(Unary::PowScalar, a, norm_type);
+  return kernels::reduce(kernels::Reduce::Sum, powered, {}, false).item();
+}
+}  // namespace
+
 double clip_grad_norm_(const std::vector<Tensor>& params, double max_norm, double norm_type) {
   SN_CHECK(norm_type > 0, "clip_grad_norm_: norm_type must be positive, got ", norm_type);
   const bool inf_norm = std::isinf(norm_type);
@@ -16,6 +28,11 @@ double clip_grad_norm_(const std::vector<Tensor>& params, double max_norm, doubl
   for (const Tensor& p : params) {
     const Tensor g = p.grad();
     if (!g.defined()) continue;
+    if (g.device().type != DeviceType::CPU && g.numel() > 0) {  // reduced where it lives; one number back
+      const double part = device_norm_part(g, norm_type);
+      acc = inf_norm ? std::max(acc, part) : acc + part;
+      continue;
+    }
     for (double x : g.to_vector<double>()) {
       const double a = std::abs(x);
       acc = inf_norm ? std::max(acc, a) : acc + (norm_type == 2.0 ? a * a : std::pow(a, norm_type));

@@ -7,6 +7,7 @@
 #include "autograd/nn_ops.h"
 #include "layers/layers.h"
 #include "optim/adam.h"
+#include "optim/clip_grad.h"
 #include "tensor/random.h"
 #include "tests/cuda/cuda_compare.h"
 #include "tests/style_fixtures.h"
@@ -107,4 +108,24 @@ TEST_CASE("cuda training: a short style-model run matches the CPU run's losses a
     CHECK(std::abs(gpu[i] - cpu[i]) <= 1e-3 * std::abs(cpu[i]));  // float32 orders differ; 6 steps
   }
   CHECK(decoder_stage_losses(kGpu, "cuda_train_gpu_again") == gpu);
+}
+
+TEST_CASE("cuda clip_grad_norm_: the GPU's norm (reduced on the device) and clipped gradients equal the CPU's") {
+  for (double norm_type : {2.0, 1.0, std::numeric_limits<double>::infinity()}) {
+    CAPTURE(norm_type);
+    std::vector<std::vector<Tensor>> grads;
+    std::vector<double> norms;
+    for (Device device : {Device{}, kGpu}) {
+      auto net = small_net();
+      net->to(device);
+      Generator gen(8);
+      backward(mse_loss(net->forward(Tensor::randn({2, 3, 12, 10}, gen, DType::Float32, device)),
+                        Tensor::randn({2, 3, 24, 20}, gen, DType::Float32, device)));
+      norms.push_back(clip_grad_norm_(net->parameters(), 1e-3, norm_type));
+      grads.emplace_back();
+      for (const Tensor& p : net->parameters()) grads.back().push_back(p.grad());
+    }
+    CHECK(std::abs(norms[1] - norms[0]) <= 1e-5 * norms[0]);
+    for (size_t i = 0; i < grads[0].size(); ++i) check_close(grads[1][i], grads[0][i], 1e-4, "clipped gradient");
+  }
 }
