@@ -8,6 +8,7 @@
 #include "apps/command.h"
 #include "tensor/cpu/parallel.h"
 #include "tensor/cpu/weight_cache.h"
+#include "tensor/cuda/cuda.h"
 #include "tensor/storage.h"
 #include "vision/image.h"
 
@@ -37,6 +38,10 @@ int main(int argc, char** argv) {
   }
   if (!std::strcmp(argv[1], "--version") || !std::strcmp(argv[1], "version")) {
     std::printf("stylenet %s\n", STYLENET_VERSION);
+    // Which devices `--device` can name here, and if none but the CPU, why.
+    const int gpus = sn::cuda::device_count();
+    if (gpus == 0) std::printf("cuda: none (%s)\n", sn::cuda::device_problem().c_str());
+    for (int i = 0; i < gpus; ++i) std::printf("cuda:%d: %s\n", i, sn::cuda::device_name(i).c_str());
     return 0;
   }
   for (const auto& c : sn::cli::commands()) {

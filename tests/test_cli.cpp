@@ -27,6 +27,7 @@ TEST_CASE("cli: help lists the commands; --version prints the version") {
   const ProcessResult v = run_cli({"--version"});
   CHECK(v.status == 0);
   CHECK(v.out.rfind("stylenet ", 0) == 0);
+  CHECK(v.out.find("\ncuda") != std::string::npos);  // the GPUs --device can name, or why there are none
   const ProcessResult dh = run_cli({"demo", "--help"});
   CHECK(dh.status == 0);
   CHECK(dh.out.find("--steps") != std::string::npos);
