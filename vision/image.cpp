@@ -24,8 +24,14 @@
 namespace sn {
 
 namespace {
-// [1, 3, H, W] float -> interleaved RGB float (what stb works on), and back.
-std::vector<float> to_interleaved(const Tensor& image, int64_t& h, int64_t& w) {
+// Interleaved RGB float (what stb works on) lives in flat tensors, not std::vectors: they come
+// from the tensor allocator, which neither zero-fills them nor maps fresh pages for every image
+// (a training step resamples four crops; zero-filled vectors were a third of a decoder-stage
+// run's page faults).
+Tensor float_scratch(int64_t n) { return Tensor::empty({n}); }
+
+// [1, 3, H, W] float -> interleaved RGB float, and back.
+Tensor to_interleaved(const Tensor& image, int64_t& h, int64_t& w) {
   SN_CHECK((image.dim() == 4 && image.shape()[0] == 1 && image.shape()[1] == 3) ||
                (image.dim() == 3 && image.shape()[0] == 3),
            "image: expected a [1, 3, H, W] or [3, H, W] tensor, got ", shape_str(image.shape()));
@@ -41,10 +47,11 @@ std::vector<float> to_interleaved(const Tensor& image, int64_t& h, int64_t& w) {
     copy = image.to_vector<float>();
     planar = copy.data();
   }
-  std::vector<float> rgb(static_cast<size_t>(3 * h * w));
+  Tensor out = float_scratch(3 * h * w);
+  float* rgb = out.data<float>();
   for (int64_t c = 0; c < 3; ++c)
     for (int64_t i = 0; i < h * w; ++i) rgb[i * 3 + c] = planar[c * h * w + i];
-  return rgb;
+  return out;
 }
 
 Tensor from_interleaved(const float* rgb, int64_t h, int64_t w) {
@@ -202,7 +209,8 @@ Tensor from_rgb8(const uint8_t* pixels, int64_t height, int64_t width, int64_t s
 
 void to_rgb8(const Tensor& image, uint8_t* pixels, int64_t stride) {
   int64_t h = 0, w = 0;
-  const std::vector<float> rgb = to_interleaved(image, h, w);
+  const Tensor interleaved = to_interleaved(image, h, w);
+  const float* rgb = interleaved.data<float>();
   for (int64_t y = 0; y < h; ++y)
     for (int64_t i = 0; i < w * 3; ++i)
       pixels[y * stride + i] = static_cast<uint8_t>(std::lround(std::clamp(rgb[y * w * 3 + i], 0.0f, 1.0f) * 255.0f));
@@ -238,12 +246,13 @@ void save_image(const Tensor& image_any, const std::string& path, int jpeg_quali
 Tensor resize_image(const Tensor& image, int64_t height, int64_t width) {
   SN_CHECK(height > 0 && width > 0, "resize_image: bad target size ", height, "x", width);
   int64_t h = 0, w = 0;
-  const std::vector<float> rgb = to_interleaved(image, h, w);
-  std::vector<float> out(height * width * 3);
-  SN_CHECK(stbir_resize_float(rgb.data(), (int)w, (int)h, 0, out.data(), (int)width, (int)height, 0, 3),
+  const Tensor rgb = to_interleaved(image, h, w);
+  const Tensor resized = float_scratch(height * width * 3);
+  float* out = resized.data<float>();
+  SN_CHECK(stbir_resize_float(rgb.data<float>(), (int)w, (int)h, 0, out, (int)width, (int)height, 0, 3),
            "resize_image: resampling failed");
-  for (float& v : out) v = std::clamp(v, 0.0f, 1.0f);
-  return from_interleaved(out.data(), height, width);
+  for (int64_t i = 0; i < height * width * 3; ++i) out[i] = std::clamp(out[i], 0.0f, 1.0f);
+  return from_interleaved(out, height, width);
 }
 
 std::pair<int64_t, int64_t> short_side_size(int64_t height, int64_t width, int64_t short_side) {
