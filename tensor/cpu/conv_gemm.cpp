@@ -14,6 +14,7 @@
 // leading dimension P.
 #include <algorithm>
 #include <memory>
+#include <optional>
 #include <cstring>
 #include <utility>
 #include <vector>
@@ -47,35 +48,57 @@ int64_t band_rows(const ConvShape& s) {
   return std::clamp<int64_t>(kColBudget / std::max<int64_t>(s.K() * s.OW, 1), 1, s.OH);
 }
 
-// col (K x (oh1 - oh0) * OW) = im2col of one image's group (xg: its first channel) for output rows
-// [oh0, oh1).
-void im2col(const ConvShape& s, const float* xg, int64_t oh0, int64_t oh1, float* col) {
-  const int64_t ncols = (oh1 - oh0) * s.OW, taps = s.KH * s.KW;
-  parallel_for(0, s.K(), std::max<int64_t>(1, kCopyGrain / ncols), [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) {
-      const int64_t c = r / taps, kh = (r % taps) / s.KW, kw = r % s.KW;
-      const float* plane = xg + c * s.H * s.W;
-      const auto [ow_b, ow_e] = valid_outputs(s.W, s.OW, kw, s.sw, s.pw, s.dw);
-      const int64_t iw_b = ow_b * s.sw - s.pw + kw * s.dw;
-      float* dst = col + r * ncols;
-      for (int64_t oh = oh0; oh < oh1; ++oh, dst += s.OW) {
-        const int64_t ih = oh * s.sh - s.ph + kh * s.dh;
-        if (ih < 0 || ih >= s.H || ow_b == ow_e) {
-          std::fill(dst, dst + s.OW, 0.0f);
-          continue;
-        }
-        const float* src = plane + ih * s.W + iw_b;
-        std::fill(dst, dst + ow_b, 0.0f);
-        if (s.sw == 1) {
-          std::memcpy(dst + ow_b, src, sizeof(float) * (ow_e - ow_b));
-        } else {
-          for (int64_t ow = ow_b, i = 0; ow < ow_e; ++ow, i += s.sw) dst[ow] = src[i];
-        }
-        std::fill(dst + ow_e, dst + s.OW, 0.0f);
+// Row r of the im2col matrix of one image's group (xg: its first channel), for the band of output
+// rows starting at oh0, columns [j0, j1) of the band (column j: output pixel (oh0 + j / OW, j % OW)):
+// the input pixel tap r reads there, or 0 in the padding.
+void im2col_row(const ConvShape& s, const float* xg, int64_t r, int64_t oh0, int64_t j0, int64_t j1, float* dst) {
+  const int64_t taps = s.KH * s.KW, c = r / taps, kh = (r % taps) / s.KW, kw = r % s.KW;
+  const float* plane = xg + c * s.H * s.W;
+  const auto [ow_b, ow_e] = valid_outputs(s.W, s.OW, kw, s.sw, s.pw, s.dw);
+  for (int64_t j = j0; j < j1;) {  // one output row's part at a time
+    const int64_t oh = oh0 + j / s.OW, a = j % s.OW, b = std::min(s.OW, a + (j1 - j));
+    float* d = dst + (j - j0) - a;  // d[ow] is column (oh, ow)
+    const int64_t ih = oh * s.sh - s.ph + kh * s.dh;
+    const int64_t v0 = std::clamp(ow_b, a, b), v1 = std::clamp(ow_e, v0, b);  // in range: [v0, v1)
+    if (ih < 0 || ih >= s.H) {
+      std::fill(d + a, d + b, 0.0f);
+    } else {
+      std::fill(d + a, d + v0, 0.0f);
+      const float* src = plane + ih * s.W + v0 * s.sw - s.pw + kw * s.dw;
+      if (s.sw == 1) {
+        if (v1 > v0) std::memcpy(d + v0, src, sizeof(float) * (v1 - v0));
+      } else {
+        for (int64_t ow = v0, i = 0; ow < v1; ++ow, i += s.sw) d[ow] = src[i];
       }
+      std::fill(d + v1, d + b, 0.0f);
     }
+    j += b - a;
+  }
+}
+
+// col (K x (oh1 - oh0) * OW) = im2col of one image's group for output rows [oh0, oh1).
+void im2col(const ConvShape& s, const float* xg, int64_t oh0, int64_t oh1, float* col) {
+  const int64_t ncols = (oh1 - oh0) * s.OW;
+  parallel_for(0, s.K(), std::max<int64_t>(1, kCopyGrain / ncols), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) im2col_row(s, xg, r, oh0, 0, ncols, col + r * ncols);
   });
 }
+
+// The transposed im2col matrix of a band as the backward-weights GEMM's op(B) (pixels x taps),
+// made a block of columns at a time inside the GEMM's packing: the band's col matrix (a few MB)
+// is never written out and read back.
+class Im2colColumns final : public BColumnSource {
+ public:
+  Im2colColumns(const ConvShape& s, const float* xg, int64_t oh0) : s_(s), xg_(xg), oh0_(oh0) {}
+  void columns(int64_t k0, int64_t kb, int64_t n0, int64_t nb, float* lines) const override {
+    for (int64_t l = 0; l < nb; ++l) im2col_row(s_, xg_, n0 + l, oh0_, k0, k0 + kb, lines + l * kb);
+  }
+
+ private:
+  const ConvShape& s_;
+  const float* xg_;
+  int64_t oh0_;
+};
 
 // dxg += col2im(dcol) for output rows [oh0, oh1): every col entry is added back onto the input
 // pixel it was copied from. Chunks own whole input channels, so no two chunks write one pixel.
@@ -202,7 +225,7 @@ void conv2d_backward_input_gemm(const ConvShape& s, const float* dy, const float
 void conv2d_backward_weight(const ConvShape& s, const float* dy, const float* x, float* dw) {
   const int64_t K = s.K(), P = s.OH * s.OW, Cg = s.Cg(), Og = s.Og();
   const int64_t rows = s.pointwise() ? s.OH : band_rows(s);
-  WorkspaceLease col(s.pointwise() ? 0 : K * rows * s.OW);
+  std::optional<WorkspaceLease> col;  // only where the GEMM cannot make col^T itself (OpenBLAS, Ref)
   if (s.N == 0) std::fill(dw, dw + s.O * K, 0.0f);
   for (int64_t g = 0; g < s.groups; ++g) {
     float* dwg = dw + g * Og * K;
@@ -212,14 +235,17 @@ void conv2d_backward_weight(const ConvShape& s, const float* dy, const float* x,
       const float* dyg = dy + (n * s.O + g * Og) * P;
       for (int64_t oh0 = 0; oh0 < s.OH; oh0 += rows) {
         const int64_t oh1 = std::min(s.OH, oh0 + rows), ncols = (oh1 - oh0) * s.OW;
-        const float* b = xg + oh0 * s.OW;
-        int64_t ldb = P;
-        if (!s.pointwise()) {
-          im2col(s, xg, oh0, oh1, col.data());
-          b = col.data(), ldb = ncols;
+        // dw (Og x K) += dy band (Og x ncols) * col^T (ncols x K); our SGEMM packs col^T straight
+        // from x (the same bits as from a col matrix in memory), other backends get the matrix.
+        const float* dy_band = dyg + oh0 * s.OW;
+        if (s.pointwise()) {
+          sgemm(Trans::No, Trans::Yes, Og, K, ncols, 1.0f, dy_band, P, xg + oh0 * s.OW, P, beta, dwg, K);
+        } else if (!sgemm_b_columns(Trans::No, Og, K, ncols, 1.0f, dy_band, P, Im2colColumns(s, xg, oh0), beta,
+                                    dwg, K)) {
+          if (!col) col.emplace(K * rows * s.OW);
+          im2col(s, xg, oh0, oh1, col->data());
+          sgemm(Trans::No, Trans::Yes, Og, K, ncols, 1.0f, dy_band, P, col->data(), ncols, beta, dwg, K);
         }
-        // dw (Og x K) += dy band (Og x ncols) * col^T (ncols x K)
-        sgemm(Trans::No, Trans::Yes, Og, K, ncols, 1.0f, dyg + oh0 * s.OW, P, b, ldb, beta, dwg, K);
         beta = 1.0f;
       }
     }

@@ -62,9 +62,11 @@ class PackBuffers {
   ~PackBuffers() {
     ::operator delete(a_, std::align_val_t{64});
     ::operator delete(b_, std::align_val_t{64});
+    ::operator delete(lines_, std::align_val_t{64});
   }
   float* a(size_t n) { return grow(a_, a_cap_, n); }
   float* b(size_t n) { return grow(b_, b_cap_, n); }
+  float* lines(size_t n) { return grow(lines_, lines_cap_, n); }  // a BColumnSource's columns
 
  private:
   static float* grow(float*& p, size_t& cap, size_t n) {
@@ -75,8 +77,8 @@ class PackBuffers {
     }
     return p;
   }
-  float *a_ = nullptr, *b_ = nullptr;
-  size_t a_cap_ = 0, b_cap_ = 0;
+  float *a_ = nullptr, *b_ = nullptr, *lines_ = nullptr;
+  size_t a_cap_ = 0, b_cap_ = 0, lines_cap_ = 0;
 };
 
 PackBuffers& pack_buffers() {
@@ -97,9 +99,29 @@ struct PrePackedA {
   int64_t m_padded = 0, m0 = 0;
 };
 
+// Where gemm_tile's B panels come from: strided memory, or a BColumnSource whose columns start at
+// `n0` for this tile.
+struct BOperand {
+  Strided strided{};
+  const BColumnSource* source = nullptr;
+  int64_t n0 = 0;
+
+  BOperand tile(int64_t n) const { return {{strided.at(0, n), strided.rs, strided.cs}, source, n0 + n}; }
+  // The kb x nb block at (pc, jc) as B micro-panels.
+  void pack(int64_t pc, int64_t kb, int64_t jc, int64_t nb, int nr, float* dst, PackBuffers& buf) const {
+    if (!source) return pack_b({strided.at(pc, jc), strided.rs, strided.cs}, kb, nb, nr, dst);
+    float* lines = buf.lines(static_cast<size_t>(nr * kb));
+    for (int64_t j0 = 0; j0 < nb; j0 += nr, dst += kb * nr) {
+      const int n = static_cast<int>(std::min<int64_t>(nr, nb - j0));
+      source->columns(pc, kb, n0 + jc + j0, n, lines);
+      pack_b_lines(lines, kb, n, nr, dst);
+    }
+  }
+};
+
 // The serial Goto loop nest for C[0:M, 0:N] (see the top of this file).
 void gemm_tile(const KernelSet& ks, int64_t M, int64_t N, int64_t K, float alpha, Strided A,
-               Strided B, float beta, float* C, int64_t ldc, PrePackedA pre = {}) {
+               const BOperand& B, float beta, float* C, int64_t ldc, PrePackedA pre = {}) {
   PackBuffers& buf = pack_buffers();
   const int64_t mc = std::min(ks.mc, round_up(M, ks.mr));
   const int64_t kc = std::min(ks.kc, K);
@@ -118,7 +140,7 @@ void gemm_tile(const KernelSet& ks, int64_t M, int64_t N, int64_t K, float alpha
         pack_a({A.at(ic, pc), A.rs, A.cs}, mb, kb, ks.mr, own_a);
       for (int64_t jc = 0; jc < N; jc += nc) {
         const int64_t nb = std::min(nc, N - jc);
-        pack_b({B.at(pc, jc), B.rs, B.cs}, kb, nb, ks.nr, pb);
+        B.pack(pc, kb, jc, nb, ks.nr, pb, buf);
         for (int64_t ir = 0; ir < mb; ir += ks.mr) {
           const int m = static_cast<int>(std::min<int64_t>(ks.mr, mb - ir));
           const float* a_panel = pa + ir * kb;
@@ -169,11 +191,9 @@ const KernelSet* kernels_for(Isa isa) {
   return nullptr;
 }
 
-void sgemm_own(const KernelSet& ks, Trans ta, Trans tb, int64_t M, int64_t N, int64_t K,
-               float alpha, const float* A, int64_t lda, const float* B, int64_t ldb, float beta,
-               float* C, int64_t ldc, const float* prepacked = nullptr) {
+void sgemm_own(const KernelSet& ks, Trans ta, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+               int64_t lda, const BOperand& b, float beta, float* C, int64_t ldc, const float* prepacked = nullptr) {
   const Strided a = ta == Trans::Yes ? Strided{A, 1, lda} : Strided{A, lda, 1};
-  const Strided b = tb == Trans::Yes ? Strided{B, 1, ldb} : Strided{B, ldb, 1};
   const Grid g = choose_grid(ks, M, N, K, num_threads(), prepacked != nullptr);
   const int64_t mu = ceil_div(M, ks.mr), nu = ceil_div(N, ks.nr);
   // Tile t covers micro-tile rows [mu*i/pm, mu*(i+1)/pm) and columns likewise.
@@ -183,10 +203,14 @@ void sgemm_own(const KernelSet& ks, Trans ta, Trans tb, int64_t M, int64_t N, in
       const int64_t m0 = std::min(M, mu * i / g.pm * ks.mr), m1 = std::min(M, mu * (i + 1) / g.pm * ks.mr);
       const int64_t n0 = std::min(N, nu * j / g.pn * ks.nr), n1 = std::min(N, nu * (j + 1) / g.pn * ks.nr);
       if (m0 >= m1 || n0 >= n1) continue;
-      gemm_tile(ks, m1 - m0, n1 - n0, K, alpha, {a.at(m0, 0), a.rs, a.cs}, {b.at(0, n0), b.rs, b.cs},
-                beta, C + m0 * ldc + n0, ldc, {prepacked, round_up(M, ks.mr), m0});
+      gemm_tile(ks, m1 - m0, n1 - n0, K, alpha, {a.at(m0, 0), a.rs, a.cs}, b.tile(n0), beta, C + m0 * ldc + n0,
+                ldc, {prepacked, round_up(M, ks.mr), m0});
     }
   });
+}
+
+BOperand strided_b(Trans tb, const float* B, int64_t ldb) {
+  return {tb == Trans::Yes ? Strided{B, 1, ldb} : Strided{B, ldb, 1}};
 }
 
 template <class T>
@@ -250,8 +274,18 @@ void sgemm(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, float alpha, con
   if (gemm_backend() == GemmBackend::OpenBlas)
     return openblas_sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
   if (const KernelSet* ks = kernels_for(active_isa()))
-    return sgemm_own(*ks, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return sgemm_own(*ks, ta, M, N, K, alpha, A, lda, strided_b(tb, B, ldb), beta, C, ldc);
   sgemm_ref(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+bool sgemm_b_columns(Trans ta, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                     const BColumnSource& b, float beta, float* C, int64_t ldc) {
+  const KernelSet* ks = gemm_backend() == GemmBackend::Own ? kernels_for(active_isa()) : nullptr;
+  if (!ks) return false;
+  check_args<float>("sgemm_b_columns", ta, Trans::No, M, N, K, lda, std::max<int64_t>(N, 1), ldc);
+  if (trivial_gemm(M, N, K, alpha, beta, C, ldc)) return true;
+  sgemm_own(*ks, ta, M, N, K, alpha, A, lda, BOperand{{}, &b, 0}, beta, C, ldc);
+  return true;
 }
 
 struct PackedA::Impl {
@@ -309,7 +343,7 @@ void sgemm_packed(const PackedA& pa, Trans tb, int64_t N, float alpha, const flo
   if (!a.ks || ks != a.ks) return sgemm(a.ta, tb, a.M, N, a.K, alpha, a.A, a.lda, B, ldb, beta, C, ldc);
   check_args<float>("sgemm_packed", a.ta, tb, a.M, N, a.K, a.lda, ldb, ldc);
   if (trivial_gemm(a.M, N, a.K, alpha, beta, C, ldc)) return;
-  sgemm_own(*ks, a.ta, tb, a.M, N, a.K, alpha, a.A, a.lda, B, ldb, beta, C, ldc, a.packed);
+  sgemm_own(*ks, a.ta, a.M, N, a.K, alpha, a.A, a.lda, strided_b(tb, B, ldb), beta, C, ldc, a.packed);
 }
 
 void dgemm(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, double alpha, const double* A,

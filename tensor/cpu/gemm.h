@@ -56,6 +56,21 @@ class PackedA {
 void sgemm_packed(const PackedA& a, Trans tb, int64_t N, float alpha, const float* B, int64_t ldb, float beta,
                   float* C, int64_t ldc);
 
+// op(B) made on demand, a block of columns at a time, instead of read from memory: for an operand
+// that exists only as a rule (a convolution's im2col matrix in the backward-weights GEMM), which
+// our SGEMM then packs straight from its source, never writing the whole matrix out.
+class BColumnSource {
+ public:
+  virtual ~BColumnSource() = default;
+  // Columns [n0, n0 + nb) of op(B), rows [k0, k0 + kb): column n0 + l at lines + l * kb.
+  virtual void columns(int64_t k0, int64_t kb, int64_t n0, int64_t nb, float* lines) const = 0;
+};
+// C = alpha * op(A) * op(B) + beta * C, op(B) (K x N) from `b`, on our SGEMM, with the bits sgemm
+// gives for the same op(B) in memory. False (nothing done) where another backend or the Ref ISA
+// runs: the caller then makes op(B) in memory and calls sgemm.
+bool sgemm_b_columns(Trans ta, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                     const BColumnSource& b, float beta, float* C, int64_t ldc);
+
 // The readable definitions: one dot product per element, accumulated in double. Single-threaded.
 void sgemm_ref(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
                int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);

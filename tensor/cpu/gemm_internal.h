@@ -37,5 +37,8 @@ struct Strided {
 void pack_a(Strided a, int64_t mb, int64_t kb, int mr, float* dst);
 // Packs the kb x nb block of B starting at `b` into ceil(nb / nr) B micro-panels at dst.
 void pack_b(Strided b, int64_t kb, int64_t nb, int nr, float* dst);
+// One B micro-panel from n <= nr columns of kb values each, column l at lines + l * kb (the rest of
+// the panel zero): the same bytes pack_b writes for those columns.
+void pack_b_lines(const float* lines, int64_t kb, int n, int nr, float* dst);
 
 }  // namespace sn::cpu::gemm_detail

@@ -106,4 +106,12 @@ void pack_b(Strided b, int64_t kb, int64_t nb, int nr, float* dst) {
   }
 }
 
+void pack_b_lines(const float* lines, int64_t kb, int n, int nr, float* dst) {
+#if defined(__SSE2__)
+  if (n == nr && nr % 4 == 0) return pack_lines_transposed(lines, kb, nr, kb, dst);
+#endif
+  for (int j = 0; j < nr; ++j)
+    for (int64_t k = 0; k < kb; ++k) dst[k * nr + j] = j < n ? lines[j * kb + k] : 0.0f;
+}
+
 }  // namespace sn::cpu::gemm_detail
