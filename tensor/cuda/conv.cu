@@ -42,6 +42,14 @@ Geometry geometry(const Shape& x, const Shape& w, const kernels::Conv2dParams& p
   return g;
 }
 
+// Calls f(first, count, group) for every chunk of images [first, first + count) and group, in order.
+template <class F>
+void for_each_chunk(const Geometry& g, size_t elem, F&& f) {
+  const int64_t step = g.chunk(elem);
+  for (int64_t first = 0; first < g.N; first += step)
+    for (int64_t group = 0; group < g.groups; ++group) f(first, std::min(step, g.N - first), group);
+}
+
 // col[img][r][j] for `count` images of group `group` starting at image `first`.
 template <class T>
 __global__ void im2col_kernel(ConvIndex ix, const T* x, int64_t image_stride, int64_t count, T* col) {
@@ -112,17 +120,14 @@ Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& bias, const 
   if (y.numel() == 0) return y;
   const Tensor b = bias.defined() ? bias.contiguous() : Tensor();
   dispatch(x.dtype(), [&]<class T>() {
-    const int64_t Og = g.out_per_group(), rows = g.ix.rows(), cols = g.ix.cols(), step = g.chunk(sizeof(T));
+    const int64_t Og = g.out_per_group(), rows = g.ix.rows(), cols = g.ix.cols();
     Tensor buffer;
-    for (int64_t first = 0; first < g.N; first += step) {
-      const int64_t count = std::min(step, g.N - first);
-      for (int64_t group = 0; group < g.groups; ++group) {
-        int64_t col_stride = 0;
-        const T* col = col_of<T>(g, x, buffer, first, count, group, &col_stride);
-        gemm<T>(x.device(), false, false, cols, Og, rows, col, cols, col_stride, ptr<T>(w) + group * Og * rows, rows, 0,
-                false, ptr<T>(y) + (first * g.O + group * Og) * cols, cols, g.O * cols, count);
-      }
-    }
+    for_each_chunk(g, sizeof(T), [&](int64_t first, int64_t count, int64_t group) {
+      int64_t col_stride = 0;
+      const T* col = col_of<T>(g, x, buffer, first, count, group, &col_stride);
+      gemm<T>(x.device(), false, false, cols, Og, rows, col, cols, col_stride, ptr<T>(w) + group * Og * rows, rows, 0,
+              false, ptr<T>(y) + (first * g.O + group * Og) * cols, cols, g.O * cols, count);
+    });
     if (b.defined() || relu) {
       bias_relu_kernel<T><<<grid_for(y.numel()), kBlock>>>(ptr<T>(y), b.defined() ? ptr<T>(b) : nullptr, y.numel(),
                                                           g.O, g.OH * g.OW, relu);
@@ -144,19 +149,16 @@ Tensor conv2d_backward_input(const Tensor& gy_in, const Tensor& w_in, const Shap
     return gx;
   }
   dispatch(gy.dtype(), [&]<class T>() {
-    const int64_t Og = g.out_per_group(), rows = g.ix.rows(), cols = g.ix.cols(), step = g.chunk(sizeof(T));
-    const Tensor gcol = empty_like_on(gy, {step * rows * cols});
-    for (int64_t first = 0; first < g.N; first += step) {
-      const int64_t count = std::min(step, g.N - first);
-      for (int64_t group = 0; group < g.groups; ++group) {
-        gemm<T>(gy.device(), false, true, cols, rows, Og, ptr<T>(gy) + (first * g.O + group * Og) * cols, cols,
-                g.O * cols, ptr<T>(w) + group * Og * rows, rows, 0, false, ptr<T>(gcol), cols, rows * cols, count);
-        T* gxg = ptr<T>(gx) + (first * g.C + group * g.ix.C) * g.H * g.W;
-        const int64_t n = count * g.ix.C * g.H * g.W;
-        col2im_kernel<T><<<grid_for(n), kBlock>>>(g.ix, ptr<T>(gcol), count, gxg, g.C * g.H * g.W);
-        SN_CUDA_LAUNCHED();
-      }
-    }
+    const int64_t Og = g.out_per_group(), rows = g.ix.rows(), cols = g.ix.cols();
+    const Tensor gcol = empty_like_on(gy, {g.chunk(sizeof(T)) * rows * cols});
+    for_each_chunk(g, sizeof(T), [&](int64_t first, int64_t count, int64_t group) {
+      gemm<T>(gy.device(), false, true, cols, rows, Og, ptr<T>(gy) + (first * g.O + group * Og) * cols, cols,
+              g.O * cols, ptr<T>(w) + group * Og * rows, rows, 0, false, ptr<T>(gcol), cols, rows * cols, count);
+      T* gxg = ptr<T>(gx) + (first * g.C + group * g.ix.C) * g.H * g.W;
+      const int64_t n = count * g.ix.C * g.H * g.W;
+      col2im_kernel<T><<<grid_for(n), kBlock>>>(g.ix, ptr<T>(gcol), count, gxg, g.C * g.H * g.W);
+      SN_CUDA_LAUNCHED();
+    });
   });
   return gx;
 }
@@ -170,19 +172,16 @@ Tensor conv2d_backward_weight(const Tensor& gy_in, const Tensor& x_in, const Sha
   fill(gw, 0.0);
   if (gy.numel() == 0 || x.numel() == 0) return gw;
   dispatch(gy.dtype(), [&]<class T>() {
-    const int64_t Og = g.out_per_group(), rows = g.ix.rows(), cols = g.ix.cols(), step = g.chunk(sizeof(T));
+    const int64_t Og = g.out_per_group(), rows = g.ix.rows(), cols = g.ix.cols();
     Tensor buffer;
-    for (int64_t first = 0; first < g.N; first += step) {
-      const int64_t count = std::min(step, g.N - first);
-      for (int64_t group = 0; group < g.groups; ++group) {
-        int64_t col_stride = 0;
-        const T* col = col_of<T>(g, x, buffer, first, count, group, &col_stride);
-        for (int64_t i = 0; i < count; ++i)  // one product per image, accumulated in image order
-          gemm<T>(gy.device(), true, false, rows, Og, cols, col + i * col_stride, cols, 0,
-                  ptr<T>(gy) + ((first + i) * g.O + group * Og) * cols, cols, 0, true,
-                  ptr<T>(gw) + group * Og * rows, rows, 0, 1);
-      }
-    }
+    for_each_chunk(g, sizeof(T), [&](int64_t first, int64_t count, int64_t group) {
+      int64_t col_stride = 0;
+      const T* col = col_of<T>(g, x, buffer, first, count, group, &col_stride);
+      for (int64_t i = 0; i < count; ++i)  // one product per image, accumulated in image order
+        gemm<T>(gy.device(), true, false, rows, Og, cols, col + i * col_stride, cols, 0,
+                ptr<T>(gy) + ((first + i) * g.O + group * Og) * cols, cols, 0, true,
+                ptr<T>(gw) + group * Og * rows, rows, 0, 1);
+    });
   });
   return gw;
 }
