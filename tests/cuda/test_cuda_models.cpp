@@ -2,12 +2,15 @@
 // Adam steps of a small decoder-like conv net (reflection padding, instance norm, upsampling), a
 // short run of the style model's decoder stage, and determinism: the same seed gives bit-identical
 // losses on two GPU runs.
+#include <fstream>
+#include <iterator>
 #include <memory>
 
 #include "autograd/nn_ops.h"
 #include "layers/layers.h"
 #include "optim/adam.h"
 #include "optim/clip_grad.h"
+#include "stylenet/style_model.h"
 #include "tensor/random.h"
 #include "tests/cuda/cuda_compare.h"
 #include "tests/style_fixtures.h"
@@ -128,4 +131,26 @@ TEST_CASE("cuda clip_grad_norm_: the GPU's norm (reduced on the device) and clip
     CHECK(std::abs(norms[1] - norms[0]) <= 1e-5 * norms[0]);
     for (size_t i = 0; i < grads[0].size(); ++i) check_close(grads[1][i], grads[0][i], 1e-4, "clipped gradient");
   }
+}
+
+TEST_CASE("cuda models: a style model on the GPU saves the same bytes as on the CPU, and loads back onto it") {
+  const test::TempDir dir("cuda_save");
+  StyleModelConfig config;
+  config.decoder_width = 0.125;
+  config.k = 8;
+  Generator gen(3);
+  StyleModel model(config, Vgg16::standin().identity().str(), &gen);
+  model.save(dir.path / "cpu.safetensors");
+  model.to(kGpu);
+  CHECK(model.decoder->parameters().front().device() == kGpu);
+  model.save(dir.path / "gpu.safetensors");
+  const auto bytes = [](const std::filesystem::path& p) {
+    std::ifstream f(p, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(f), {});
+  };
+  CHECK(bytes(dir.path / "gpu.safetensors") == bytes(dir.path / "cpu.safetensors"));
+  StyleModel loaded = StyleModel::load(dir.path / "gpu.safetensors");
+  loaded.to(kGpu);
+  const TensorDict a = model.state_dict(), b = loaded.state_dict();
+  for (const auto& [k, v] : a) CHECK(v.to(Device{}).to_vector<float>() == b.at(k).to(Device{}).to_vector<float>());
 }
