@@ -26,7 +26,7 @@
 #include "stylenet/paint.h"
 #include "tensor/cpu/isa.h"
 #include "tensor/cpu/parallel.h"
-#include "tensor/cuda/cuda.h"
+#include "bench/bench_device.h"
 
 using namespace sn;
 
@@ -34,8 +34,7 @@ int main(int argc, char** argv) try {
   int64_t size = 512, style_size = 512, tile = 512;
   int threads = 1, reps = 3, warmup = 1;
   std::string model_path = default_model_path().string(), method = "multilevel";
-  Device device;
-  bool tf32 = false;
+  bench::DeviceFlags dev;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
     if (k == "--size") size = std::atoll(v.c_str());
@@ -46,25 +45,22 @@ int main(int argc, char** argv) try {
     else if (k == "--warmup") warmup = std::atoi(v.c_str());
     else if (k == "--model") model_path = v;
     else if (k == "--method") method = v;
-    else if (k == "--device") device = parse_device(v);
-    else if (k == "--tf32") tf32 = v == "on";
-    else {
+    else if (!dev.parse(k, v)) {
       std::fprintf(stderr, "unknown option %s\n", k.c_str());
       return 2;
     }
   }
   cpu::set_num_threads(threads);
-  cuda::require(device);
-  cuda::set_tf32(tf32);
+  dev.apply();
   StyleModel model = StyleModel::load(model_path);
-  model.to(device);
+  model.to(dev.device);
   const Vgg16 encoder = Vgg16::standin();
   const Tensor content = resize_image(load_image(sample_images("content_").front()), size, size);
   const Tensor style = resize_image(load_image(sample_images("style_").front()), style_size, style_size);
   PaintOptions opt;
   opt.method = parse_method(method);
   opt.stylize.tile = tile;
-  opt.device = device;
+  opt.device = dev.device;
   const std::string workload = opt.method == Method::Learned ? "stylize" : "stylize_" + method;
 
   std::vector<double> times;
@@ -85,11 +81,7 @@ int main(int argc, char** argv) try {
               "\"isa\": \"%s\", \"tile\": %lld, \"median_s\": %.6f, \"peak_rss_mb\": %.1f, \"checksum\": %.6g, ",
               workload.c_str(), static_cast<long long>(size), threads, cpu::isa_name(cpu::active_isa()), static_cast<long long>(tile), median,
               ru.ru_maxrss / 1024.0, checksum);
-  if (device.type == DeviceType::CUDA)
-    std::printf("\"device\": \"cuda\", \"gpu\": \"%s\", \"tf32\": \"%s\", \"peak_gpu_bytes\": %zu, ",
-                cuda::device_name(device.index).c_str(), tf32 ? "on" : "off", cuda::allocator_stats(device.index).peak_bytes);
-  else
-    std::printf("\"device\": \"cpu\", ");
+  dev.print_json_fields();
   std::printf("\"times\": [");
   for (size_t i = 0; i < times.size(); ++i) std::printf("%s%.6f", i ? ", " : "", times[i]);
   std::printf("]}\n");

@@ -27,6 +27,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,7 @@
 #include "tensor/cuda/cuda.h"
 #include "tensor/kernels/core.h"
 #include "tensor/random.h"
+#include "bench/bench_device.h"
 #include "bench/fma_peak.h"
 
 using namespace sn;
@@ -140,13 +142,12 @@ Tensor run(const std::vector<Conv>& convs, Tensor x, bool with_last_pool) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int main(int argc, char** argv) try {
   std::string workload = "forward";
   int64_t size = 224, batch = 1;
   int threads = 1, reps = 5, warmup = 1;
   bool layers = false;
-  Device device;
-  bool tf32 = false;
+  bench::DeviceFlags dev;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
     if (k == "--workload") workload = v;
@@ -156,17 +157,14 @@ int main(int argc, char** argv) {
     else if (k == "--reps") reps = std::atoi(v.c_str());
     else if (k == "--warmup") warmup = std::atoi(v.c_str());
     else if (k == "--layers") layers = std::atoi(v.c_str()) != 0;
-    else if (k == "--device") device = parse_device(v);
-    else if (k == "--tf32") tf32 = v == "on";
-    else {
+    else if (!dev.parse(k, v)) {
       std::fprintf(stderr, "unknown option %s\n", k.c_str());
       return 2;
     }
   }
   cpu::set_num_threads(threads);
-  cuda::require(device);
-  cuda::set_tf32(tf32);
-  const bool gpu = device.type == DeviceType::CUDA;
+  dev.apply();
+  const Device device = dev.device;
   Generator gen(7);
   const Tensor image = Tensor::rand({batch, 3, size, size}, gen, 0.0, 1.0, DType::Float32, device);
   const bool train = workload == "train";
@@ -210,7 +208,7 @@ int main(int argc, char** argv) {
   struct rusage ru{};
   getrusage(RUSAGE_SELF, &ru);  // before the peak loop, which allocates nothing anyway
   const double peak =
-      gpu || cpu::active_isa() == cpu::Isa::Ref ? 0.0 : bench::peak_gflops(cpu::active_isa(), threads);
+      dev.gpu() || cpu::active_isa() == cpu::Isa::Ref ? 0.0 : bench::peak_gflops(cpu::active_isa(), threads);
   const double of_peak = peak > 0 && median > 0 ? 2 * total_macs.done / median * 1e-9 / peak : 0.0;
   std::printf("{\"impl\": \"stylenet\", \"workload\": \"%s\", \"size\": %lld, \"batch\": %lld, \"threads\": %d, "
               "\"isa\": \"%s\", \"median_s\": %.6f, \"peak_rss_mb\": %.1f, \"minor_faults\": %ld, \"checksum\": %.6g, "
@@ -218,13 +216,12 @@ int main(int argc, char** argv) {
               workload.c_str(), static_cast<long long>(size), static_cast<long long>(batch), threads,
               cpu::isa_name(cpu::active_isa()), median, ru.ru_maxrss / 1024.0, ru.ru_minflt, checksum,
               total_macs.done * 1e-9, total_macs.direct * 1e-9, peak, of_peak);
-  if (gpu)
-    std::printf("\"device\": \"cuda\", \"gpu\": \"%s\", \"tf32\": \"%s\", \"peak_gpu_bytes\": %zu, ",
-                cuda::device_name(device.index).c_str(), tf32 ? "on" : "off", cuda::allocator_stats(device.index).peak_bytes);
-  else
-    std::printf("\"device\": \"cpu\", ");
+  dev.print_json_fields();
   std::printf("\"times\": [");
   for (size_t i = 0; i < times.size(); ++i) std::printf("%s%.6f", i ? ", " : "", times[i]);
   std::printf("]}\n");
   return 0;
+} catch (const std::exception& e) {  // a bad flag value or a missing device: one line, as the CLI
+  std::fprintf(stderr, "stylenet_vgg_bench: %s\n", e.what());
+  return 1;
 }

@@ -45,14 +45,9 @@ void Adam::step() {
     const double lr = group.lr, wd = group.weight_decay;
     const double step_size = lr / (1 - std::pow(options_.beta1, t));
     const double bias_correction2_sqrt = std::sqrt(1 - std::pow(options_.beta2, t));
-    if (param.device().type == DeviceType::CUDA) {
-#ifdef STYLENET_CUDA
-      cuda::adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq,
-                      {options_.beta1, options_.beta2, options_.eps, lr, wd, step_size, bias_correction2_sqrt,
-                       decoupled_weight_decay_, options_.amsgrad});
-#endif
-      return;
-    }
+    SN_CUDA_ROUTE(param, adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq,
+                                   {options_.beta1, options_.beta2, options_.eps, lr, wd, step_size,
+                                    bias_correction2_sqrt, decoupled_weight_decay_, options_.amsgrad}));
     dispatch(param.dtype(), [&]<class T>() {
       const T b1 = static_cast<T>(options_.beta1), one_minus_b1 = static_cast<T>(1 - options_.beta1);
       const T b2 = static_cast<T>(options_.beta2), one_minus_b2 = static_cast<T>(1 - options_.beta2);

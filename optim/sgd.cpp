@@ -19,13 +19,8 @@ void SGD::step() {
     Tensor& buffer = state(index, "momentum_buffer");
     const bool first = !buffer.defined();
     if (options_.momentum != 0 && first) buffer = zeros_like(param);
-    if (param.device().type == DeviceType::CUDA) {
-#ifdef STYLENET_CUDA
-      cuda::sgd_step(param, grad, buffer,
-                     {group.lr, options_.momentum, options_.dampening, group.weight_decay, options_.nesterov, first});
-#endif
-      return;
-    }
+    SN_CUDA_ROUTE(param, sgd_step(param, grad, buffer, {group.lr, options_.momentum, options_.dampening,
+                                                        group.weight_decay, options_.nesterov, first}));
     dispatch(param.dtype(), [&]<class T>() {
       // Coefficients rounded to T, as PyTorch passes them to its T kernels.
       const T wd = static_cast<T>(group.weight_decay), neg_lr = static_cast<T>(-group.lr);

@@ -179,27 +179,20 @@ one() {
 
 # pair NAME KIND SIZE BATCH WARMUP REPS CAP_S BLOCKS TF32: StyleNet then PyTorch, BLOCKS times.
 pair() {
-  local name="$1" kind="$2" size="$3" batch="$4" warmup="$5" reps="$6" cap="$7" blocks="$8" tf32="$9" b args
-  local prec=fp32
+  local name="$1" kind="$2" size="$3" batch="$4" warmup="$5" reps="$6" cap="$7" blocks="$8" tf32="$9" b
+  local prec=fp32 sn=stylenet_vgg_bench py=bench/vgg_torch.py
+  local args=(--workload "$kind" --size "$size" --batch "$batch")
   [ "$tf32" = on ] && prec=tf32
   if [ "$kind" = stylize ]; then
-    args=(--size "$size" --style-size 512 --threads "$NPROC" --reps "$reps" --warmup "$warmup" --method multilevel)
-    for ((b = 1; b <= blocks; b++)); do
-      [ "$b" -gt 1 ] && [ "$(left)" -lt 90 ] && { log "$name $prec: block $b left out (time)"; break; }
-      LD_LIBRARY_PATH="$SN_LD_LIBRARY_PATH" one stylenet "$name" $prec $b "$cap" \
-        "$BUILD/bench/stylenet_stylize_bench" "${args[@]}" --device cuda --tf32 "$tf32"
-      LD_LIBRARY_PATH="$ORIG_LD_LIBRARY_PATH" OMP_NUM_THREADS="$NPROC" one pytorch "$name" $prec $b "$cap" \
-        "$PY" bench/stylize_torch.py "${args[@]}" --device cuda --tf32 "$tf32"
-    done
-    return
+    sn=stylenet_stylize_bench py=bench/stylize_torch.py
+    args=(--size "$size" --style-size 512 --method multilevel)
   fi
-  args=(--workload "$kind" --size "$size" --batch "$batch" --threads "$NPROC" --reps "$reps" --warmup "$warmup")
+  args+=(--threads "$NPROC" --reps "$reps" --warmup "$warmup" --device cuda --tf32 "$tf32")
   for ((b = 1; b <= blocks; b++)); do
     [ "$b" -gt 1 ] && [ "$(left)" -lt 90 ] && { log "$name $prec: block $b left out (time)"; break; }
-    LD_LIBRARY_PATH="$SN_LD_LIBRARY_PATH" one stylenet "$name" $prec $b "$cap" \
-      "$BUILD/bench/stylenet_vgg_bench" "${args[@]}" --device cuda --tf32 "$tf32"
+    LD_LIBRARY_PATH="$SN_LD_LIBRARY_PATH" one stylenet "$name" $prec $b "$cap" "$BUILD/bench/$sn" "${args[@]}"
     LD_LIBRARY_PATH="$ORIG_LD_LIBRARY_PATH" OMP_NUM_THREADS="$NPROC" one pytorch "$name" $prec $b "$cap" \
-      "$PY" bench/vgg_torch.py "${args[@]}" --device cuda --tf32 "$tf32"
+      "$PY" "$py" "${args[@]}"
   done
 }
 

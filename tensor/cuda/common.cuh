@@ -64,6 +64,20 @@ inline unsigned grid_for(int64_t n) {
 #define SN_GRID_STRIDE_LOOP(i, n) \
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < (n); i += int64_t(blockDim.x) * gridDim.x)
 
+// A fresh tensor of src's dtype and device, shape `out_shape`, written by one kernel:
+// launch.operator()<T>(src, dst, n) queues it for the n outputs; empty outputs launch nothing.
+template <class Launch>
+Tensor launch_map(const Tensor& src, const Shape& out_shape, Launch&& launch) {
+  Tensor dst = empty_like_on(src, out_shape);
+  const int64_t n = dst.numel();
+  if (n == 0) return dst;
+  dispatch(src.dtype(), [&]<class T>() {
+    launch.template operator()<T>(ptr<T>(src), ptr<T>(dst), n);
+    SN_CUDA_LAUNCHED();
+  });
+  return dst;
+}
+
 // Strides of t seen through broadcasting to `shape` (0 on broadcast dims).
 Shape broadcast_strides_to(const Tensor& t, const Shape& shape);
 

@@ -114,56 +114,36 @@ Tensor max_pool2d(const Tensor& x_in, const kernels::Pool2dParams& p) {
   use_device(x_in.device());
   const Tensor x = x_in.contiguous();
   const PoolGeom g = make_geom(x.shape(), p);
-  Tensor out = empty_like_on(x, {x.size(0), x.size(1), g.OH, g.OW});
-  const int64_t n = out.numel();
-  if (n == 0) return out;
-  dispatch(x.dtype(), [&]<class T>() {
-    max_pool_kernel<T><<<grid_for(n), kBlock>>>(ptr<T>(x), ptr<T>(out), g, n);
-    SN_CUDA_LAUNCHED();
+  return launch_map(x, {x.size(0), x.size(1), g.OH, g.OW}, [&]<class T>(const T* src, T* dst, int64_t n) {
+    max_pool_kernel<T><<<grid_for(n), kBlock>>>(src, dst, g, n);
   });
-  return out;
 }
 
 Tensor max_pool2d_backward(const Tensor& grad_out_in, const Tensor& x_in, const kernels::Pool2dParams& p) {
   use_device(x_in.device());
   const Tensor x = x_in.contiguous(), grad_out = grad_out_in.contiguous();
   const PoolGeom g = make_geom(x.shape(), p);
-  Tensor dx = empty_like_on(x, x.shape());
-  const int64_t n = dx.numel();
-  if (n == 0) return dx;
-  dispatch(x.dtype(), [&]<class T>() {
-    max_pool_backward_kernel<T><<<grid_for(n), kBlock>>>(ptr<T>(grad_out), ptr<T>(x), ptr<T>(dx), g, n);
-    SN_CUDA_LAUNCHED();
+  return launch_map(grad_out, x.shape(), [&]<class T>(const T* src, T* dst, int64_t n) {
+    max_pool_backward_kernel<T><<<grid_for(n), kBlock>>>(src, ptr<T>(x), dst, g, n);
   });
-  return dx;
 }
 
 Tensor avg_pool2d(const Tensor& x_in, const kernels::Pool2dParams& p) {
   use_device(x_in.device());
   const Tensor x = x_in.contiguous();
   const PoolGeom g = make_geom(x.shape(), p);
-  Tensor out = empty_like_on(x, {x.size(0), x.size(1), g.OH, g.OW});
-  const int64_t n = out.numel();
-  if (n == 0) return out;
-  dispatch(x.dtype(), [&]<class T>() {
-    avg_pool_kernel<T><<<grid_for(n), kBlock>>>(ptr<T>(x), ptr<T>(out), g, n);
-    SN_CUDA_LAUNCHED();
+  return launch_map(x, {x.size(0), x.size(1), g.OH, g.OW}, [&]<class T>(const T* src, T* dst, int64_t n) {
+    avg_pool_kernel<T><<<grid_for(n), kBlock>>>(src, dst, g, n);
   });
-  return out;
 }
 
 Tensor avg_pool2d_backward(const Tensor& grad_out_in, const Shape& x_shape, const kernels::Pool2dParams& p) {
   use_device(grad_out_in.device());
   const Tensor grad_out = grad_out_in.contiguous();
   const PoolGeom g = make_geom(x_shape, p);
-  Tensor dx = empty_like_on(grad_out, x_shape);
-  const int64_t n = dx.numel();
-  if (n == 0) return dx;
-  dispatch(grad_out.dtype(), [&]<class T>() {
-    avg_pool_backward_kernel<T><<<grid_for(n), kBlock>>>(ptr<T>(grad_out), ptr<T>(dx), g, n);
-    SN_CUDA_LAUNCHED();
+  return launch_map(grad_out, x_shape, [&]<class T>(const T* src, T* dst, int64_t n) {
+    avg_pool_backward_kernel<T><<<grid_for(n), kBlock>>>(src, dst, g, n);
   });
-  return dx;
 }
 
 }  // namespace sn::cuda

@@ -18,20 +18,6 @@ struct Planes {
   int64_t H, W, OH, OW;
 };
 
-// The output of `launch` over `out_shape` for src's dtype: launch.operator()<T>(src, dst, n) queues
-// the kernel for the n outputs; empty outputs launch nothing.
-template <class Launch>
-Tensor launch_map(const Tensor& src, const Shape& out_shape, Launch&& launch) {
-  Tensor dst = empty_like_on(src, out_shape);
-  const int64_t n = dst.numel();
-  if (n == 0) return dst;
-  dispatch(src.dtype(), [&]<class T>() {
-    launch.template operator()<T>(ptr<T>(src), ptr<T>(dst), n);
-    SN_CUDA_LAUNCHED();
-  });
-  return dst;
-}
-
 // ---- nearest ----
 
 template <class T>

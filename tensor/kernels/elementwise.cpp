@@ -124,9 +124,7 @@ void add_(const Tensor& dst, const Tensor& src, double alpha) {
            shape_str(src.shape()), " into one of shape ", shape_str(dst.shape()));
   check_same_device("add_", dst, src);
   dst.mark_written();
-#ifdef STYLENET_CUDA
-  if (dst.device().type == DeviceType::CUDA) return cuda::add_(dst, src, alpha);
-#endif
+  SN_CUDA_ROUTE(dst, add_(dst, src, alpha));
   if (use_fast(dst) && use_fast(src) && (src.shape() == dst.shape() || src.numel() == 1)) {
     cpu::axpy_f32(dst.data<float>(), src.data<float>(), src.shape() == dst.shape() ? 1 : 0, static_cast<float>(alpha),
                   dst.numel());

@@ -107,10 +107,7 @@ Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
   if (!a_vec) final_shape.push_back(M);
   if (!b_vec) final_shape.push_back(N);
   check_same_device("matmul", a_in, b_in);
-#ifdef STYLENET_CUDA
-  if (a.device().type == DeviceType::CUDA)
-    return cuda::matmul(a, b, batch).as_strided(final_shape, contiguous_strides(final_shape), 0);
-#endif
+  SN_CUDA_ROUTE(a, matmul(a, b, batch).as_strided(final_shape, contiguous_strides(final_shape), 0));
   if (use_sgemm(a.dtype())) {
     const Tensor out = Tensor::empty(out_shape, a.dtype());  // sgemm with beta = 0 writes all of it
     matmul_sgemm(a, b, out, batch, batch_a, batch_b, M, N, K);
