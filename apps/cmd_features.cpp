@@ -1,7 +1,6 @@
 // `stylenet features`: VGG16 activations of an image, written as .npy files or one .npz.
 #include <cstdio>
 #include <filesystem>
-#include <map>
 #include <set>
 
 #include "apps/args.h"
@@ -56,8 +55,7 @@ int run(const std::vector<std::string>& argv) {
   if (args.has("size")) image = resize_short_side(image, args.get_int("size", 0, 32, 4096));
   const Vgg16 vgg = Vgg16::load(args.get("weights", ""));
   NoGradGuard no_grad;
-  std::map<std::string, Tensor> features = vgg.features(image.to(device), layers);
-  for (auto& [name, f] : features) f = f.to(Device{});  // the files are written from host memory
+  const auto features = vgg.features(image.to(device), layers);  // the writers copy to host memory
 
   // Each file appears whole or not at all (atomic writes); if a later one fails, the earlier
   // ones are removed again, so a failed run leaves no output.

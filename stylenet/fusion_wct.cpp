@@ -82,9 +82,9 @@ struct Moments {
     for (const Moments& m : chunks) merge(m);
   }
 
-  // On a GPU the whole image is one block, centred and multiplied in float64 there (a [c, c]
-  // product over a megapixel is a fraction of a millisecond in float64 on a data-centre GPU); only
-  // the mean and the c x c result come back to the host.
+  // On a GPU the whole image is one block, centred and multiplied in float64 there (one DGEMM of
+  // [c, hw] by its transpose; not yet timed on a GPU); only the mean and the c x c result come
+  // back to the host.
   void add_image_on_device(const Tensor& F, int64_t n) {
     const Tensor img = reshape(slice(F, 0, n, n + 1), {F.size(1), F.size(2) * F.size(3)}).to(DType::Float64);
     const Tensor mu = sn::mean(img, {1}, true);  // (Moments::mean is the member)

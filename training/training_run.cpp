@@ -325,7 +325,6 @@ void TrainingRun::write_samples(int64_t step) {
     for (const Tensor& s : style_imgs) cells.push_back(stylize(*encoder_, *model_, c, {{s, 1.0}}, {}));
   }
   const std::string name = "step_" + std::to_string(step) + ".png";
-  for (Tensor& cell : cells) cell = cell.to(Device{});
   save_image(image_grid(cells, decoder_stage ? 2 : static_cast<int64_t>(ns) + 1), (run_ / "samples" / name).string());
   model_->decoder->train();
   model_->fusion->train();
