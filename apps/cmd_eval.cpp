@@ -45,7 +45,7 @@ std::vector<Method> parse_methods(const std::vector<std::string>& names) {
 
 int run(const std::vector<std::string>& argv) {
   const Args args(argv, {"contents", "styles", "model", "methods", "size", "steps", "table", "sheet", "sheet-method",
-                         "level-alpha",
+                         "alpha", "level-alpha",
                          "threads", "laplacian-weight", "refine-steps", "heldout", "sheets", "max-time", "device"},
                   {"quiet", "coarse-to-fine"});
   if (!args.positional().empty()) throw UsageError("unexpected argument '" + args.positional()[0] + "'");
@@ -57,6 +57,7 @@ int run(const std::vector<std::string>& argv) {
   opt.refine_steps = args.get_int("refine-steps", opt.refine_steps, 1, 100000);
   opt.optimize_coarse_to_fine = args.flag("coarse-to-fine");
   opt.optimize_max_seconds = args.get_double("max-time", 0.0, 0.0, 1e7);
+  opt.alpha = args.get_double("alpha", opt.alpha, 0.0, 1.0);
   opt.level_alpha = args.get_doubles("level-alpha", 0.0, 1.0);
   opt.device = device_option(args);
   opt.loss.weights.laplacian = args.get_double("laplacian-weight", 0.0, 0.0, 1e6);
@@ -130,7 +131,8 @@ extern const Command kEvalCommand = {
         "                         (default: the full size only, Gatys as published)\n"
         "  --max-time S           optimize stops after S seconds per pair, shared among the scales (default: no limit)\n"
         "  --refine-steps N       L-BFGS iterations for refine, from the learned result (default 10)\n"
-        "  --level-alpha A,B      the multi-level methods' strength at each shallower level (default 1)\n"
+        "  --alpha A              the feed-forward methods' style strength at the model's tap (default 1)\n"
+        "  --level-alpha A,B      the multi-level methods' strength at each shallower level (default --alpha)\n"
         "  --laplacian-weight X   add the Laplacian (edge) term to the objective of optimize and refine\n"
         "                         (default 0)\n"
         "  --table T.md           write the Markdown table\n"

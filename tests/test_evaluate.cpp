@@ -141,6 +141,22 @@ TEST_CASE("eval: rows per method, the style loss split per tap, refinement and t
   CHECK(table.find("| decoded-optimize |") != std::string::npos);
 }
 
+TEST_CASE("eval: the strength at the model's tap reaches the feed-forward methods") {
+  Generator gen(17);
+  StyleModel model({"relu3_1", 0.125, 8}, sn::test::standin_encoder().identity().str(), &gen);
+  const std::vector<Tensor> contents = {sample_image("content_", 0, 40)};
+  const std::vector<Tensor> styles = {sample_image("style_", 0, 40)};
+  EvalOptions opt;
+  opt.size = 32;
+  opt.methods = {Method::Reconstruct, Method::WCT};
+  opt.alpha = 0;  // WCT at strength 0 keeps the photo's own features: the reconstruction
+  auto rows = evaluate_methods(sn::test::standin_encoder(), model, contents, styles, opt);
+  CHECK(max_abs_diff(rows[1].results[0][0], rows[0].results[0][0]) == 0.0);
+  opt.alpha = 0.5;
+  rows = evaluate_methods(sn::test::standin_encoder(), model, contents, styles, opt);
+  CHECK(max_abs_diff(rows[1].results[0][0], rows[0].results[0][0]) > 1e-3);
+}
+
 TEST_CASE("optimisation with the Laplacian term keeps the photo's edges better") {
   const Tensor photo = sample_image("content_", 2, 48);
   const Tensor style = sample_image("style_", 1, 48);

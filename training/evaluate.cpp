@@ -92,6 +92,7 @@ class Evaluation {
     StylizeOptions so;
     so.method = *method.fusion;
     so.multi_level = method.multi_level;
+    so.alpha = opt_.alpha;
     if (method.multi_level) so.level_alpha = opt_.level_alpha;
     so.tile = 0;
     return stylize_on_device(contents_[i], j, so);

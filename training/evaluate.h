@@ -43,6 +43,7 @@ struct EvalOptions {
   bool optimize_coarse_to_fine = false;  // Optimize as stylize runs it (default_coarse_sides); else full size only
   double optimize_max_seconds = 0;       // per pair, shared among the scales (OptimizeOptions::max_seconds)
   StyleLossConfig loss;         // taps and weights (content_tap set to the model's tap)
+  double alpha = 1.0;               // the feed-forward methods' strength at the model's tap (StylizeOptions)
   std::vector<double> level_alpha;  // the multi-level methods' strength per shallower level (StylizeOptions)
   Device device;  // where the feed-forward methods run (the model must be there); the rest on the CPU
 };
