@@ -2,16 +2,16 @@
 // bench/stylize_torch.py, the same network in PyTorch, in the same run and prints the ratio).
 //
 //   stylenet_stylize_bench --size S --threads T --reps R [--warmup W] [--style-size N]
-//                          [--tile N] [--model PATH] [--method learned|multilevel]
+//                          [--tile N] [--model PATH] [--method learned|multilevel|learned-multilevel]
 //                          [--device cpu|cuda[:N]] [--tf32 on|off]
 //
 // The photo is a sample photo ($STYLENET_DATA/data/samples) resized to S x S, the style a sample
 // artwork at N x N (default 512, the CLI's --style-size). One timed repetition is one call of
 // sn::paint with the CLI's defaults (512 px tiles, 16 px reflection border) and the method
-// (default multilevel, the CLI's; learned is the single-level default before it): encode photo
-// and style, fuse, decode, at each level. Loading the model and the encoder is not timed; image
-// decoding and encoding are not part of it either. Prints one JSON line in the format of
-// stylenet_vgg_bench (workload "stylize" for learned, "stylize_multilevel").
+// (default: the CLI's; learned is the single-level default of before December 2026): encode
+// photo and style, fuse, decode, at each level. Loading the model and the encoder is not timed;
+// image decoding and encoding are not part of it either. Prints one JSON line in the format of
+// stylenet_vgg_bench (workload "stylize" for learned, else "stylize_<method>").
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -33,7 +33,7 @@ using namespace sn;
 int main(int argc, char** argv) try {
   int64_t size = 512, style_size = 512, tile = 512;
   int threads = 1, reps = 3, warmup = 1;
-  std::string model_path = default_model_path().string(), method = "multilevel";
+  std::string model_path = default_model_path().string(), method = method_name(kDefaultMethod);
   bench::DeviceFlags dev;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];

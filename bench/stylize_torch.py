@@ -4,7 +4,7 @@ Used only as a benchmark peer (run with /usr/bin/python3, which has torch); the 
 imports it. Prints one JSON line in the format of stylenet_stylize_bench.
 
   stylize_torch.py --size S --threads T --reps R [--warmup W] [--style-size N] [--model PATH]
-                   [--method learned|multilevel] [--device cpu|cuda] [--tf32 on|off]
+                   [--method learned|multilevel|learned-multilevel] [--device cpu|cuda] [--tf32 on|off]
 
 The network: VGG16 up to the model's tap (ImageNet normalisation, conv + ReLU, max-pool), the
 LST fusion and the decoder as in tests/style/gen_style.py (the parity twin the C++ modules are
@@ -17,11 +17,13 @@ fuse, decode, crop, clamp; PyTorch runs the whole photo at once (no tiles).
 A model whose W starts at WCT (metadata fusion_start = wct) fuses as StyleNet does: WCT plus
 the LST network's correction (its output less the style mean LST adds).
 
---method multilevel (the CLI's default) is Li et al.'s coarse-to-fine WCT as stylenet runs it:
+--method multilevel is Li et al.'s coarse-to-fine WCT as stylenet runs it:
 WCT at the model's tap and its decoder, then for each shallower level of the model file
 (relu2_1, relu1_1) the result re-encoded, WCT at that level (covariances in float32 matmuls,
 eigendecompositions in float64, as torch users write it), and the level's decoder. The style is
 encoded once to the deepest tap, keeping the shallower taps (as stylenet does).
+--method learned-multilevel (the CLI's default since the decoder was tuned on fused features) is
+the same with the model's learned fusion in place of WCT at the model's tap.
 
 --device cuda runs it all on the GPU (model, encoder and images made on the CPU as above, then
 copied there; not timed; the eigendecompositions too, in float64 on the GPU), synchronizes before
@@ -139,14 +141,14 @@ def wct_started(lst):
     return lambda C, S: wct(C, S) + lst(C, S) - S.mean((2, 3), keepdim=True)
 
 
-def stylize_multilevel(encoder, levels, content, style, border=16):
-    """levels: (convs at the tap, decoder), deepest first."""
+def stylize_multilevel(encoder, levels, content, style, first_fusion=wct, border=16):
+    """levels: (convs at the tap, decoder), deepest first; first_fusion fuses at the deepest."""
     _, _, h, w = content.shape
     styles = encode_taps(encoder, style, [n for n, _ in levels])
     y = content
-    for n, decoder in levels:
+    for i, (n, decoder) in enumerate(levels):
         x = F.pad(y, (border, border, border, border), mode="reflect")
-        t = wct(encode_taps(encoder, x, [n])[n], styles[n])
+        t = (first_fusion if i == 0 else wct)(encode_taps(encoder, x, [n])[n], styles[n])
         y = decoder(t)[:, :, border:border + h, border:border + w].clamp(0, 1)
     return y
 
@@ -161,7 +163,7 @@ def main():
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--tile", type=int, default=0)  # accepted for symmetry; PyTorch never tiles
     ap.add_argument("--model", default=os.path.join(here, "..", "models", "default.safetensors"))
-    ap.add_argument("--method", default="multilevel", choices=["learned", "multilevel"])
+    ap.add_argument("--method", default="learned-multilevel", choices=["learned", "multilevel", "learned-multilevel"])
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     ap.add_argument("--tf32", default="off", choices=["on", "off"])
     a = ap.parse_args()
@@ -199,13 +201,14 @@ def main():
             if a.method == "learned":
                 out = stylize(encoder, fusion, decoder, content, style)
             else:
-                out = stylize_multilevel(encoder, levels, content, style)
+                out = stylize_multilevel(encoder, levels, content, style,
+                                         fusion if a.method == "learned-multilevel" else wct)
             checksum = out.numel()
             sync()
             if r >= a.warmup:
                 times.append(time.perf_counter() - t0)
     result = {
-        "impl": "pytorch", "workload": "stylize" if a.method == "learned" else "stylize_multilevel", "size": a.size, "batch": 1, "threads": a.threads,
+        "impl": "pytorch", "workload": "stylize" if a.method == "learned" else "stylize_" + a.method, "size": a.size, "batch": 1, "threads": a.threads,
         "torch": torch.__version__, "median_s": statistics.median(times),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
         "checksum": checksum, "times": times,

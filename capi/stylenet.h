@@ -83,7 +83,7 @@ typedef enum sn_method {
 #define SN_MAX_LEVEL_ALPHA 4
 
 typedef struct sn_options {
-  sn_method method;      /* default SN_MULTILEVEL (SN_LEARNED for a built-in style: style NULL) */
+  sn_method method;      /* default SN_LEARNED_MULTILEVEL (SN_LEARNED for a built-in style: style NULL) */
   double alpha;          /* style strength in [0, 1]; default 1 */
   int32_t preserve_color;/* keep the photo's colours; default 0 */
   int32_t size;          /* resize the photo so its short side is this first; 0 (default): as is */

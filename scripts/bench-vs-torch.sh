@@ -11,12 +11,13 @@
 #   train   256x256 batch 4, 2 threads                (VGG16 to relu4_3, forward + backward)
 #   stylize 512x512 and 1024x1024, 2 threads          (the default model, style 512x512:
 #           bench/stylize_bench.cpp vs bench/stylize_torch.py; the learned single-level method,
-#           the default before December 2026, and multilevel, the default since)
+#           the default before December 2026, multilevel, the default from then, and
+#           learned-multilevel, the default since the decoder was tuned on fused features)
 # Also prints the SGEMM ratio to OpenBLAS on VGG-shaped GEMMs (bench/bench_gemm.cpp).
 # The machine may be shared: compare the ratios, which are measured in the same run.
 # STYLENET_BENCH_ONLY=forward|train|stylize runs only that workload (and skips the SGEMM part);
 # STYLENET_BENCH_STYLIZE_THREADS sets the stylize workloads' threads (default 2);
-# STYLENET_BENCH_METHODS the stylize methods (default "learned multilevel").
+# STYLENET_BENCH_METHODS the stylize methods (default "learned multilevel learned-multilevel").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPS="${1:-5}"
@@ -48,7 +49,7 @@ run_pair forward 224 1 1
 run_pair forward 224 1 2
 run_pair train 256 4 2
 ST="${STYLENET_BENCH_STYLIZE_THREADS:-2}"
-for method in ${STYLENET_BENCH_METHODS:-learned multilevel}; do
+for method in ${STYLENET_BENCH_METHODS:-learned multilevel learned-multilevel}; do
   run_pair stylize 512 1 "$ST" "$method"
   run_pair stylize 1024 1 "$ST" "$method"
 done

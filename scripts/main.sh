@@ -3,7 +3,8 @@
 # ../shared/data/samples with the default model (models/default.safetensors). Writes out/:
 #   out/<photo>_x_<style>.jpg   each sample photo painted in one sample style
 #   out/contact_sheet.png       all 6 photos x 6 styles by the default method (styles across, photos down)
-#   out/sheets/<method>.jpg     the same grid by learned (the old default's method), WCT and optimisation too
+#   out/sheets/<method>.jpg     the same grid by multilevel and learned (earlier defaults), WCT and
+#                               optimisation too
 #   out/table.md                every method's scores on that grid (content, style, Gram, edge SSIM,
 #                               identity, time)
 set -euo pipefail
@@ -24,6 +25,6 @@ for i in "${!contents[@]}"; do
   "$stylenet" stylize --content "$c" --style "$s" --out "$root/out/$name" "$@"
 done
 # Optimisation runs 30 L-BFGS iterations per pair here (about 5 minutes on 2 cores for the grid).
-"$stylenet" eval --methods multilevel,learned,wct,optimize --steps 30 --size 256 \
+"$stylenet" eval --methods learned-multilevel,multilevel,learned,wct,optimize --steps 30 --size 256 \
   --sheet "$root/out/contact_sheet.png" --sheets "$root/out/sheets" --table "$root/out/table.md" --quiet
 echo "wrote $root/out/contact_sheet.png, $root/out/sheets/ and $root/out/table.md"

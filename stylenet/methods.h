@@ -25,7 +25,7 @@ enum class Method {
 // What `stylenet stylize` and the C API paint with when no method is named: chosen by the
 // held-out protocol (scripts/heldout.sh; README, "Multi-level transfer"). With no style image, a
 // collection model's built-in style, which only the learned fusion can use, takes its place.
-constexpr Method kDefaultMethod = Method::MultiLevel;
+constexpr Method kDefaultMethod = Method::LearnedMultiLevel;
 
 struct MethodInfo {
   Method method;
