@@ -16,7 +16,7 @@
 #   ctest -L cuda, then for fp32 (TF32 off on both) and then TF32 on both, for each workload,
 #   StyleNet then PyTorch alternating per block of repetitions (one process each):
 #     VGG16 features forward 224² batch 1 and batch 32; VGG16 to relu4_3 forward+backward 256²
-#     batch 8 (bench-vs-torch's 'train'); stylize (multilevel, style 512²) at 1024² and 2048².
+#     batch 8 (bench-vs-torch's 'train'); stylize (learned-multilevel, the default; style 512²) at 1024² and 2048².
 # A failing step is recorded (FAILED with its exit code, in the table) and the next step still runs;
 # the exit status is 1 if anything failed or was skipped for time.
 #
@@ -185,7 +185,7 @@ pair() {
   [ "$tf32" = on ] && prec=tf32
   if [ "$kind" = stylize ]; then
     sn=stylenet_stylize_bench py=bench/stylize_torch.py
-    args=(--size "$size" --style-size 512 --method multilevel)
+    args=(--size "$size" --style-size 512 --method learned-multilevel)
   fi
   args+=(--threads "$NPROC" --reps "$reps" --warmup "$warmup" --device cuda --tf32 "$tf32")
   for ((b = 1; b <= blocks; b++)); do

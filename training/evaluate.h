@@ -36,7 +36,8 @@ struct EvalMethod {
 };
 
 struct EvalOptions {
-  std::vector<Method> methods = {Method::MultiLevel, Method::Learned, Method::AdaIN, Method::WCT, Method::Optimize};
+  std::vector<Method> methods = {Method::LearnedMultiLevel, Method::MultiLevel, Method::Learned, Method::AdaIN,
+                                 Method::WCT, Method::Optimize};
   int64_t size = 256;           // contents and styles resized to size x size
   int64_t optimize_steps = 100; // L-BFGS iterations per pair for Optimize (and DecodedOptimize)
   int64_t refine_steps = 10;    // L-BFGS iterations per pair for Refine, from the model's result
