@@ -2,8 +2,6 @@
 // Adam steps of a small decoder-like conv net (reflection padding, instance norm, upsampling), a
 // short run of the style model's decoder stage, and determinism: the same seed gives bit-identical
 // losses on two GPU runs.
-#include <fstream>
-#include <iterator>
 #include <memory>
 
 #include "autograd/nn_ops.h"
@@ -12,6 +10,7 @@
 #include "optim/clip_grad.h"
 #include "stylenet/style_model.h"
 #include "tensor/random.h"
+#include "weights/atomic_file.h"
 #include "tests/cuda/cuda_compare.h"
 #include "tests/style_fixtures.h"
 #include "tests/temp_dir.h"
@@ -144,11 +143,7 @@ TEST_CASE("cuda models: a style model on the GPU saves the same bytes as on the 
   model.to(kGpu);
   CHECK(model.decoder->parameters().front().device() == kGpu);
   model.save(dir.path / "gpu.safetensors");
-  const auto bytes = [](const std::filesystem::path& p) {
-    std::ifstream f(p, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(f), {});
-  };
-  CHECK(bytes(dir.path / "gpu.safetensors") == bytes(dir.path / "cpu.safetensors"));
+  CHECK(read_file(dir.path / "gpu.safetensors") == read_file(dir.path / "cpu.safetensors"));
   StyleModel loaded = StyleModel::load(dir.path / "gpu.safetensors");
   loaded.to(kGpu);
   const TensorDict a = model.state_dict(), b = loaded.state_dict();
