@@ -141,4 +141,11 @@ Device device_option(const Args& args) {
   return device;
 }
 
+FinishOptions finish_options(const Args& args) {
+  FinishOptions finish;
+  finish.smooth = args.get_double("smooth", finish.smooth, 0.0, 64.0);
+  finish.match_colors = !args.flag("no-color-match");
+  return finish;
+}
+
 }  // namespace sn::cli

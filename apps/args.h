@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "stylenet/finish.h"
 #include "tensor/device.h"
 
 namespace sn::cli {
@@ -46,6 +47,13 @@ void apply_threads(const Args& args);
 
 // --device cpu|cuda|cuda:N (default cpu), checked to exist here and now.
 Device device_option(const Args& args);
+
+// --smooth R and --no-color-match (stylize and eval): the finishing of the feed-forward methods.
+FinishOptions finish_options(const Args& args);
+inline constexpr const char* kFinishHelp =
+    "  --smooth R           edge-aware smoothing with the photo as guide after decoding, radius R px per\n"
+    "                       256 px of the photo's short side (default 4; 0: off): no grain or rims\n"
+    "  --no-color-match     keep the decoder's colours (default: the style's RGB mean and covariance)\n";
 
 // Checks, before any work starts, that an output file can be written where asked: its folder
 // exists and its extension is one of `extensions` (lower case, with the dot; empty = any). Long

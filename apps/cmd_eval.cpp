@@ -45,9 +45,9 @@ std::vector<Method> parse_methods(const std::vector<std::string>& names) {
 
 int run(const std::vector<std::string>& argv) {
   const Args args(argv, {"contents", "styles", "model", "methods", "size", "steps", "table", "sheet", "sheet-method",
-                         "alpha", "level-alpha",
+                         "alpha", "level-alpha", "smooth",
                          "threads", "laplacian-weight", "refine-steps", "heldout", "sheets", "max-time", "device"},
-                  {"quiet", "coarse-to-fine"});
+                  {"quiet", "coarse-to-fine", "no-color-match"});
   if (!args.positional().empty()) throw UsageError("unexpected argument '" + args.positional()[0] + "'");
   apply_threads(args);
   EvalOptions opt;
@@ -59,6 +59,7 @@ int run(const std::vector<std::string>& argv) {
   opt.optimize_max_seconds = args.get_double("max-time", 0.0, 0.0, 1e7);
   opt.alpha = args.get_double("alpha", opt.alpha, 0.0, 1.0);
   opt.level_alpha = args.get_doubles("level-alpha", 0.0, 1.0);
+  opt.finish = finish_options(args);
   opt.device = device_option(args);
   opt.loss.weights.laplacian = args.get_double("laplacian-weight", 0.0, 0.0, 1e6);
   const std::string table_path = args.get("table", "");
@@ -133,6 +134,9 @@ extern const Command kEvalCommand = {
         "  --refine-steps N       L-BFGS iterations for refine, from the learned result (default 10)\n"
         "  --alpha A              the feed-forward methods' style strength at the model's tap (default 1)\n"
         "  --level-alpha A,B      the multi-level methods' strength at each shallower level (default --alpha)\n"
+        "  --smooth R             the feed-forward methods' finishing as in `stylize`: guided-filter radius\n"
+        "                         per 256 px (default 4; 0: off)\n"
+        "  --no-color-match       ... and no match of the style's colours (both off: the decoder's output)\n"
         "  --laplacian-weight X   add the Laplacian (edge) term to the objective of optimize and refine\n"
         "                         (default 0)\n"
         "  --table T.md           write the Markdown table\n"

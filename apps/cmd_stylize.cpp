@@ -74,6 +74,9 @@ Request parse_request(const Args& args) {
   if (args.has("level-alpha") && !method_info(p.method).multi_level)
     throw UsageError("--level-alpha applies only to the multi-level methods");
   p.stylize.preserve_color = p.optimize.preserve_color = args.flag("preserve-color");
+  p.finish = finish_options(args);
+  if ((args.has("smooth") || args.flag("no-color-match")) && r.optimize)
+    throw UsageError("--smooth and --no-color-match apply to the feed-forward methods, not optimisation");
   p.stylize.tile = args.get_int("tile", p.stylize.tile, 0, 8192);
   p.size = args.get_int("size", 0, 0, 16384);
   p.style_size = args.get_int("style-size", p.style_size, 0, 4096);
@@ -114,8 +117,8 @@ std::unique_ptr<StyleModel> load_model(const Args& args, bool needs_builtin_styl
 int run(const std::vector<std::string>& argv) {
   const Args args(argv,
                   {"content", "style", "style-weights", "out", "model", "method", "alpha", "level-alpha", "size", "style-size",
-                   "tile", "threads", "steps", "laplacian-weight", "format", "max-time", "device"},
-                  {"preserve-color", "quiet", "full-scale-only"});
+                   "tile", "threads", "steps", "laplacian-weight", "format", "max-time", "device", "smooth"},
+                  {"preserve-color", "quiet", "full-scale-only", "no-color-match"});
   if (!args.positional().empty()) throw UsageError("unexpected argument '" + args.positional()[0] + "'");
   apply_threads(args);
   const Request r = parse_request(args);
@@ -165,7 +168,9 @@ extern const Command kStylizeCommand = {
         "  --alpha A            style strength in [0, 1] (default 1)\n"
         "  --level-alpha A,B    for the multi-level methods: the strength at each shallower level,\n"
         "                       deepest first (relu2_1, relu1_1 for the default model; default: --alpha)\n"
-        "  --preserve-color     keep the photo's colours, transfer only the texture/brightness\n"
+        "  --preserve-color     keep the photo's colours, transfer only the texture/brightness\n") +
+    kFinishHelp +
+    std::string(
         "  --size N             resize the photo so its short side is N pixels first (default: as is)\n"
         "  --style-size N       short side of the style images (default 512; 0 = as is)\n"
         "  --tile N             tile side for large images (default 512; 0 = whole image at once)\n"

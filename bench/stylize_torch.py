@@ -12,7 +12,9 @@ tested against), with the decoder and fusion weights read from the StyleNet mode
 safetensors file; parsed here with the standard library). The encoder gets seeded He-normal
 weights: the stand-in is also He-normal, and the time does not depend on the values. One
 repetition is what stylize does for one photo: reflection-pad 16 px, encode photo and style,
-fuse, decode, crop, clamp; PyTorch runs the whole photo at once (no tiles).
+fuse, decode, crop, clamp, then the finishing (stylenet/finish.h: the guided filter with the
+photo as guide, then WCT on the pixels; --smooth R and --no-color-match as the CLI's); PyTorch runs
+the whole photo at once (no tiles).
 
 A model whose W starts at WCT (metadata fusion_start = wct) fuses as StyleNet does: WCT plus
 the LST network's correction (its output less the style mean LST adds).
@@ -153,6 +155,33 @@ def stylize_multilevel(encoder, levels, content, style, first_fusion=wct, border
     return y
 
 
+def box_mean(x, r):
+    """Mean over the (2r+1)^2 window around every pixel, clipped at the borders."""
+    return F.avg_pool2d(x, 2 * r + 1, stride=1, padding=r, count_include_pad=False)
+
+
+def guided_filter(guide, source, r, eps):
+    """He et al.'s colour-guide guided filter, as vision/guided_filter.cpp computes it."""
+    n, _, h, w = guide.shape
+    mean_i, mean_p = box_mean(guide, r), box_mean(source, r)
+    ii = torch.stack([box_mean(guide[:, k:k + 1] * guide, r) for k in range(3)], 1)   # [n, k, l, h, w]
+    ip = torch.stack([box_mean(guide[:, k:k + 1] * source, r) for k in range(3)], 1)  # [n, k, c, h, w]
+    sigma = ii - mean_i[:, :, None] * mean_i[:, None] + eps * torch.eye(3).view(1, 3, 3, 1, 1).to(guide)
+    cov = ip - mean_i[:, :, None] * mean_p[:, None]
+    a = torch.linalg.solve(sigma.permute(0, 3, 4, 1, 2), cov.permute(0, 3, 4, 1, 2))  # [n, h, w, k, c]
+    b = mean_p - torch.einsum("nhwkc,nkhw->nchw", a, mean_i)
+    mean_a = box_mean(a.permute(0, 3, 4, 1, 2).reshape(n, 9, h, w), r).view(n, 3, 3, h, w)
+    return torch.einsum("nkchw,nkhw->nchw", mean_a, guide) + box_mean(b, r)
+
+
+def finish(y, content, style, smooth, match_colors, eps=1e-3):
+    """stylenet/finish.h: photo-guided smoothing, then the style's RGB mean and covariance."""
+    if smooth > 0:
+        r = max(1, round(smooth * min(content.shape[2:]) / 256))
+        y = guided_filter(content, y, r, eps).clamp(0, 1)
+    return wct(y, style).clamp(0, 1) if match_colors else y
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     ap = argparse.ArgumentParser()
@@ -166,6 +195,8 @@ def main():
     ap.add_argument("--method", default="learned-multilevel", choices=["learned", "multilevel", "learned-multilevel"])
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     ap.add_argument("--tf32", default="off", choices=["on", "off"])
+    ap.add_argument("--smooth", type=float, default=2.0)  # stylenet/finish.h's defaults
+    ap.add_argument("--no-color-match", action="store_true")
     a = ap.parse_args()
     cuda = a.device == "cuda"
     tf32 = set_tf32(a.tf32 == "on", "stylize_torch.py") if cuda else None
@@ -203,6 +234,7 @@ def main():
             else:
                 out = stylize_multilevel(encoder, levels, content, style,
                                          fusion if a.method == "learned-multilevel" else wct)
+            out = finish(out, content, style, a.smooth, not a.no_color_match)
             checksum = out.numel()
             sync()
             if r >= a.warmup:

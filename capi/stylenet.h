@@ -94,6 +94,9 @@ typedef struct sn_options {
                             strengths at the shallower levels, deepest first (a level without one
                             takes alpha); default 0; more than the model has levels is an error */
   double level_alpha[SN_MAX_LEVEL_ALPHA];
+  double smooth;         /* feed-forward methods: edge-aware smoothing with the photo as guide after
+                            decoding, radius per 256 px of the photo's short side; default 2; 0: off */
+  int32_t match_colors;  /* feed-forward methods: give the picture the style's colours; default 1 */
 } sn_options;
 
 /* The defaults above, as `stylenet stylize` has them. */

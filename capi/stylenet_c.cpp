@@ -95,6 +95,7 @@ sn::PaintOptions paint_options(const sn_options* o) {
   require(o->alpha >= 0 && o->alpha <= 1, "options->alpha must be in [0, 1]");
   require(o->size >= 0 && o->style_size >= 0 && o->tile >= 0 && o->steps >= 1, "options has a negative size or no steps");
   require(o->level_count >= 0 && o->level_count <= SN_MAX_LEVEL_ALPHA, "options->level_count must be in [0, SN_MAX_LEVEL_ALPHA]");
+  require(o->smooth >= 0 && o->smooth <= 64, "options->smooth must be in [0, 64]");
   sn::PaintOptions p;
   p.method = kMethods[o->method];
   p.stylize.alpha = o->alpha;
@@ -104,6 +105,8 @@ sn::PaintOptions paint_options(const sn_options* o) {
   p.size = o->size;
   p.style_size = o->style_size;
   p.stylize.level_alpha.assign(o->level_alpha, o->level_alpha + o->level_count);
+  p.finish.smooth = o->smooth;
+  p.finish.match_colors = o->match_colors != 0;
   return p;
 }
 
@@ -183,7 +186,8 @@ void sn_options_init(sn_options* options) {
   if (!options) return;
   const sn::PaintOptions p;
   *options = sn_options{method_code(p.method), p.stylize.alpha, 0, static_cast<int32_t>(p.size), static_cast<int32_t>(p.style_size),
-                        static_cast<int32_t>(p.stylize.tile), static_cast<int32_t>(p.optimize.steps), 0, {}};
+                        static_cast<int32_t>(p.stylize.tile), static_cast<int32_t>(p.optimize.steps), 0, {},
+                        p.finish.smooth, p.finish.match_colors ? 1 : 0};
 }
 
 sn_status sn_output_size(int32_t width, int32_t height, const sn_options* options, int32_t* out_width,

@@ -35,10 +35,18 @@ Tensor paint(const Vgg16& encoder, const StyleModel* model, const Tensor& photo,
   StylizeOptions so = options.stylize;
   so.method = *fusion;
   so.multi_level = method_info(method).multi_level;
-  if (options.device == Device{}) return stylize(encoder, *model, content, styles, so);
-  std::vector<StyleImage> on_device = styles;
-  for (StyleImage& s : on_device) s.image = s.image.to(options.device);
-  return stylize(encoder, *model, content.to(options.device), on_device, so).to(Device{});
+  Tensor stylized;
+  if (options.device == Device{}) {
+    stylized = stylize(encoder, *model, content, styles, so);
+  } else {
+    std::vector<StyleImage> on_device = styles;
+    for (StyleImage& s : on_device) s.image = s.image.to(options.device);
+    stylized = stylize(encoder, *model, content.to(options.device), on_device, so);
+  }
+  // Kept colours are the photo's: no style colours to match then.
+  FinishOptions finishing = options.finish;
+  if (so.preserve_color) finishing.match_colors = false;
+  return finish(stylized, content, styles, finishing);
 }
 
 }  // namespace sn

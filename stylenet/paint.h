@@ -6,6 +6,7 @@
 #include <functional>
 #include <vector>
 
+#include "stylenet/finish.h"
 #include "stylenet/methods.h"
 #include "stylenet/optimize.h"
 #include "stylenet/stylize.h"
@@ -15,6 +16,7 @@ namespace sn {
 struct PaintOptions {
   Method method = kDefaultMethod;   // a fusion method, or Method::Optimize
   StylizeOptions stylize;           // alpha, colour, tiling (the fusion methods)
+  FinishOptions finish;             // smoothing and colour match after decoding (the fusion methods)
   OptimizeOptions optimize;         // steps, the Laplacian weight, a time limit (Method::Optimize)
   // Method::Optimize with no coarse_sides of its own goes coarse to fine through
   // default_coarse_sides of the photo (128, 256, ... below its short side); false: full size only.

@@ -150,6 +150,7 @@ TEST_CASE("eval: the strength at the model's tap reaches the feed-forward method
   opt.size = 32;
   opt.methods = {Method::Reconstruct, Method::WCT};
   opt.alpha = 0;  // WCT at strength 0 keeps the photo's own features: the reconstruction
+  opt.finish = FinishOptions::none();  // which is the decoder's output, unfinished
   auto rows = evaluate_methods(sn::test::standin_encoder(), model, contents, styles, opt);
   CHECK(max_abs_diff(rows[1].results[0][0], rows[0].results[0][0]) == 0.0);
   opt.alpha = 0.5;

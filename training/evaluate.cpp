@@ -95,7 +95,7 @@ class Evaluation {
     so.alpha = opt_.alpha;
     if (method.multi_level) so.level_alpha = opt_.level_alpha;
     so.tile = 0;
-    return stylize_on_device(contents_[i], j, so);
+    return finish(stylize_on_device(contents_[i], j, so), contents_[i], {{styles_[j], 1.0}}, opt_.finish);
   }
 
   // The model's encoder and decoder alone (alpha 0: no fusion).

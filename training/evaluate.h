@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "stylenet/finish.h"
 #include "stylenet/methods.h"
 #include "stylenet/optimize.h"
 #include "stylenet/stylize.h"
@@ -46,6 +47,7 @@ struct EvalOptions {
   StyleLossConfig loss;         // taps and weights (content_tap set to the model's tap)
   double alpha = 1.0;               // the feed-forward methods' strength at the model's tap (StylizeOptions)
   std::vector<double> level_alpha;  // the multi-level methods' strength per shallower level (StylizeOptions)
+  FinishOptions finish;             // what `stylize` does after decoding, for the feed-forward methods
   Device device;  // where the feed-forward methods run (the model must be there); the rest on the CPU
 };
 
