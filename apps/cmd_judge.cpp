@@ -101,8 +101,9 @@ std::string row_suffix(const std::vector<std::string>& style_files, const Args& 
 }
 
 int score(const std::vector<std::string>& argv) {
-  const Args args(argv, {"judge", "model", "style", "photos", "size", "count", "threads", "alpha", "sheet", "sheet-rows"},
-                  {"header", "quiet"});
+  const Args args(argv, {"judge", "model", "style", "photos", "size", "count", "threads", "alpha", "sheet", "sheet-rows",
+                         "smooth"},
+                  {"header", "quiet", "no-color-match"});
   if (args.positional().size() > 1) throw UsageError("unexpected argument '" + args.positional()[1] + "'");
   apply_threads(args);
   const fs::path judge_path = args.require("judge");
@@ -112,6 +113,7 @@ int score(const std::vector<std::string>& argv) {
   const int64_t count = args.get_int("count", 0, 0, 1000000);
   StylizeOptions so;
   so.alpha = args.get_double("alpha", 1.0, 0.0, 1.0);
+  const FinishOptions finishing = finish_options(args);
   const std::string sheet = args.get("sheet", "");
   const int64_t sheet_rows = args.get_int("sheet-rows", 4, 1, static_cast<int64_t>(JudgeScore::kExamples));
   if (args.has("sheet")) check_output_path(sheet, {".png", ".jpg", ".jpeg"});
@@ -138,7 +140,7 @@ int score(const std::vector<std::string>& argv) {
   for (const auto& [name, model] : models) {
     ProgressLine progress(name + ": stylize", static_cast<int64_t>(photos.size()), quiet);
     const JudgeScore s = score_stylized(*judge, encoder, model, photos, styles, size,
-                                        [&](int64_t i) { progress.update(i + 1); }, so);
+                                        [&](int64_t i) { progress.update(i + 1); }, so, finishing);
     std::printf("%s", judge_table_row(name + row_suffix(style_files, args), s).c_str());
     std::fflush(stdout);
     for (int64_t r = 0; r < rows; ++r) {
@@ -187,7 +189,8 @@ extern const Command kJudgeCommand = {
     "  --photos DIR         photos (default $STYLENET_DATA/data/content); their score part is used\n"
     "  --photos F1,F2,...   or exactly these photo files\n"
     "  --size N             photos' short side before stylizing (default 256; 0 = as is)\n"
-    "  --alpha A            style strength in [0, 1] passed to stylize (default 1)\n"
+    "  --alpha A            style strength in [0, 1] passed to stylize (default 1)\n" +
+    std::string(kFinishHelp) +
     "  --model A,B,...      several models: one row each, scored on the same photos\n"
     "  --sheet S.png        contact sheet: the first --sheet-rows (4) photos and each model's result\n"
     "  --count N            only the first N score photos (default: all)\n"

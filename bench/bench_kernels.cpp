@@ -1,6 +1,7 @@
 // Google Benchmark suite for the fast kernels: convolution per algorithm (Winograd F(4x4,3x3) and
 // F(6x6,3x3), im2col + SGEMM, and the reference loops on a small shape for scale), its backward passes, and
-// the pooling / resizing / padding / normalisation / elementwise kernels VGG and the decoder use.
+// the pooling / resizing / padding / normalisation / elementwise kernels VGG and the decoder use, and
+// the finishing of a stylized picture (guided filter, colour match).
 //
 // Counters: conv benchmarks report GFLOP/s counted as direct convolution (2 C O 9 OH OW per
 // image, so Winograd's figure is "effective") and `peak` = that over the FMA peak measured for the
@@ -20,7 +21,9 @@
 #include "tensor/cpu/parallel.h"
 #include "tensor/kernels/core.h"
 #include "tensor/kernels/image.h"
+#include "stylenet/finish.h"
 #include "tensor/random.h"
+#include "vision/guided_filter.h"
 #include "bench/fma_peak.h"
 
 using namespace sn;
@@ -145,6 +148,18 @@ void BM_InstanceNorm(benchmark::State& state) {
   const Tensor x = Tensor::randn(kAct, g);
   memory_bound(state, 12.0 * x.numel(), [&] { return kernels::instance_norm(x, Tensor(), Tensor(), 1e-5).out; });
 }
+// The finishing of a 1024 x 1024 picture (stylenet/finish.h): the guided filter at the default
+// radius for that size (8 px), and the colour match. GB/s counts the two images read and one written.
+void BM_GuidedFilter1024(benchmark::State& state) {
+  Generator g(1);
+  const Tensor guide = Tensor::rand({1, 3, 1024, 1024}, g), source = Tensor::rand({1, 3, 1024, 1024}, g);
+  memory_bound(state, 12.0 * guide.numel(), [&] { return guided_filter(guide, source, 8, 1e-3); });
+}
+void BM_MatchColors1024(benchmark::State& state) {
+  Generator g(1);
+  const Tensor image = Tensor::rand({1, 3, 1024, 1024}, g), style = Tensor::rand({1, 3, 512, 512}, g);
+  memory_bound(state, 8.0 * image.numel(), [&] { return match_colors(image, {{style, 1.0}}); });
+}
 
 void register_all() {
   for (const ConvLayer& l : kLayers) {
@@ -167,7 +182,8 @@ void register_all() {
            {"BM_Relu", BM_Relu}, {"BM_Add", BM_Add}, {"BM_Mul", BM_Mul}, {"BM_SumAll", BM_SumAll},
            {"BM_MaxPool2x2", BM_MaxPool2x2}, {"BM_MaxPool2x2Backward", BM_MaxPool2x2Backward},
            {"BM_UpsampleNearest2x", BM_UpsampleNearest2x}, {"BM_UpsampleBilinear2x", BM_UpsampleBilinear2x},
-           {"BM_ReflectPad1", BM_ReflectPad1}, {"BM_InstanceNorm", BM_InstanceNorm}})
+           {"BM_ReflectPad1", BM_ReflectPad1}, {"BM_InstanceNorm", BM_InstanceNorm},
+           {"BM_GuidedFilter1024", BM_GuidedFilter1024}, {"BM_MatchColors1024", BM_MatchColors1024}})
     benchmark::RegisterBenchmark(name, fn)->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime()->Unit(
         benchmark::kMicrosecond);
 }

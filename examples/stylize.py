@@ -16,7 +16,8 @@ class Image(C.Structure):  # sn_image
 class Options(C.Structure):  # sn_options
     _fields_ = [("method", C.c_int), ("alpha", C.c_double), ("preserve_color", C.c_int32), ("size", C.c_int32),
                 ("style_size", C.c_int32), ("tile", C.c_int32), ("steps", C.c_int32),
-                ("level_count", C.c_int32), ("level_alpha", C.c_double * 4)]  # SN_MAX_LEVEL_ALPHA
+                ("level_count", C.c_int32), ("level_alpha", C.c_double * 4),  # SN_MAX_LEVEL_ALPHA
+                ("smooth", C.c_double), ("match_colors", C.c_int32)]
 
 
 def check(lib, status, what):

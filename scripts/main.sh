@@ -4,7 +4,8 @@
 #   out/<photo>_x_<style>.jpg   each sample photo painted in one sample style
 #   out/contact_sheet.png       all 6 photos x 6 styles by the default method (styles across, photos down)
 #   out/sheets/<method>.jpg     the same grid by multilevel and learned (earlier defaults), WCT and
-#                               optimisation too
+#                               optimisation too; before_finishing.jpg: the default method without
+#                               its finishing (the decoder's output: the default until 2026-12-04)
 #   out/table.md                every method's scores on that grid (content, style, Gram, edge SSIM,
 #                               identity, time)
 set -euo pipefail
@@ -27,4 +28,7 @@ done
 # Optimisation runs 30 L-BFGS iterations per pair here (about 5 minutes on 2 cores for the grid).
 "$stylenet" eval --methods learned-multilevel,multilevel,learned,wct,optimize --steps 30 --size 256 \
   --sheet "$root/out/contact_sheet.png" --sheets "$root/out/sheets" --table "$root/out/table.md" --quiet
+# The default before the finishing steps (stylenet/finish.h): the same method, the decoder's output.
+"$stylenet" eval --methods learned-multilevel --size 256 --smooth 0 --no-color-match \
+  --sheet "$root/out/sheets/before_finishing.jpg" --table "$root/out/table_before_finishing.md" --quiet
 echo "wrote $root/out/contact_sheet.png, $root/out/sheets/ and $root/out/table.md"

@@ -288,7 +288,8 @@ std::unique_ptr<Judge> train_judge(const JudgeTrainOptions& o, JudgeReport& repo
 
 JudgeScore score_stylized(const Judge& judge, const Vgg16& encoder, const StyleModel& model,
                           const std::vector<Tensor>& photos, const std::vector<StyleImage>& styles, int64_t size,
-                          const std::function<void(int64_t)>& progress, const StylizeOptions& options) {
+                          const std::function<void(int64_t)>& progress, const StylizeOptions& options,
+                          const FinishOptions& finishing) {
   SN_CHECK(!photos.empty(), "score_stylized: no photos");
   const auto t0 = std::chrono::steady_clock::now();
   JudgeScore s;
@@ -296,7 +297,7 @@ JudgeScore score_stylized(const Judge& judge, const Vgg16& encoder, const StyleM
   std::vector<Tensor> inputs, stylized;
   for (size_t i = 0; i < photos.size(); ++i) {
     inputs.push_back(size > 0 ? resize_short_side(photos[i], size) : photos[i]);
-    stylized.push_back(stylize(encoder, model, inputs.back(), styles, options));
+    stylized.push_back(finish(stylize(encoder, model, inputs.back(), styles, options), inputs.back(), styles, finishing));
     s.edge_ssim += edge_ssim(stylized.back(), inputs.back());
     if (i < JudgeScore::kExamples) s.example_photos.push_back(inputs.back()), s.example_results.push_back(stylized.back());
     if (progress) progress(static_cast<int64_t>(i));

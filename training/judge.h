@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "layers/layers.h"
+#include "stylenet/finish.h"
 #include "stylenet/stylize.h"
 #include "weights/safetensors.h"
 
@@ -131,10 +132,12 @@ struct JudgeScore {
 };
 
 // Stylizes each photo (short side resized to `size` first; 0 = as is) with `model` and `styles`
-// (empty: the model's built-in style) and judges the results and the photos.
+// (empty: the model's built-in style), finishes the results as `stylize` does, and judges the
+// results and the photos.
 JudgeScore score_stylized(const Judge& judge, const Vgg16& encoder, const StyleModel& model,
                           const std::vector<Tensor>& photos, const std::vector<StyleImage>& styles, int64_t size,
-                          const std::function<void(int64_t)>& progress = nullptr, const StylizeOptions& options = {});
+                          const std::function<void(int64_t)>& progress = nullptr, const StylizeOptions& options = {},
+                          const FinishOptions& finishing = {});
 
 // Markdown: the header (two lines) and one row for `name`.
 std::string judge_table_header();
