@@ -33,7 +33,7 @@ using namespace sn;
 int main(int argc, char** argv) try {
   int64_t size = 512, style_size = 512, tile = 512;
   int threads = 1, reps = 3, warmup = 1;
-  std::string model_path = default_model_path().string(), method = method_name(kDefaultMethod);
+  std::string model_path = default_model_path().string(), method = method_name(kDefaultMethod), finishing = "on";
   bench::DeviceFlags dev;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
@@ -45,6 +45,7 @@ int main(int argc, char** argv) try {
     else if (k == "--warmup") warmup = std::atoi(v.c_str());
     else if (k == "--model") model_path = v;
     else if (k == "--method") method = v;
+    else if (k == "--finish") finishing = v;  // on (stylize's default) or off: the decoder's output
     else if (!dev.parse(k, v)) {
       std::fprintf(stderr, "unknown option %s\n", k.c_str());
       return 2;
@@ -61,7 +62,9 @@ int main(int argc, char** argv) try {
   opt.method = parse_method(method);
   opt.stylize.tile = tile;
   opt.device = dev.device;
-  const std::string workload = opt.method == Method::Learned ? "stylize" : "stylize_" + method;
+  if (finishing == "off") opt.finish = FinishOptions::none();
+  const std::string workload =
+      (opt.method == Method::Learned ? "stylize" : "stylize_" + method) + (finishing == "off" ? "_unfinished" : "");
 
   std::vector<double> times;
   double checksum = 0.0;

@@ -13,8 +13,8 @@ safetensors file; parsed here with the standard library). The encoder gets seede
 weights: the stand-in is also He-normal, and the time does not depend on the values. One
 repetition is what stylize does for one photo: reflection-pad 16 px, encode photo and style,
 fuse, decode, crop, clamp, then the finishing (stylenet/finish.h: the guided filter with the
-photo as guide, then WCT on the pixels; --smooth R and --no-color-match as the CLI's); PyTorch runs
-the whole photo at once (no tiles).
+photo as guide, then WCT on the pixels; --finish off leaves them out, as `--smooth 0
+--no-color-match` does in the CLI); PyTorch runs the whole photo at once (no tiles).
 
 A model whose W starts at WCT (metadata fusion_start = wct) fuses as StyleNet does: WCT plus
 the LST network's correction (its output less the style mean LST adds).
@@ -195,8 +195,7 @@ def main():
     ap.add_argument("--method", default="learned-multilevel", choices=["learned", "multilevel", "learned-multilevel"])
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     ap.add_argument("--tf32", default="off", choices=["on", "off"])
-    ap.add_argument("--smooth", type=float, default=2.0)  # stylenet/finish.h's defaults
-    ap.add_argument("--no-color-match", action="store_true")
+    ap.add_argument("--finish", default="on", choices=["on", "off"])  # off: the decoder's output
     a = ap.parse_args()
     cuda = a.device == "cuda"
     tf32 = set_tf32(a.tf32 == "on", "stylize_torch.py") if cuda else None
@@ -234,13 +233,15 @@ def main():
             else:
                 out = stylize_multilevel(encoder, levels, content, style,
                                          fusion if a.method == "learned-multilevel" else wct)
-            out = finish(out, content, style, a.smooth, not a.no_color_match)
+            if a.finish == "on":  # stylenet/finish.h's defaults: radius 2 per 256 px, colour match
+                out = finish(out, content, style, 2.0, True)
             checksum = out.numel()
             sync()
             if r >= a.warmup:
                 times.append(time.perf_counter() - t0)
+    workload = ("stylize" if a.method == "learned" else "stylize_" + a.method) + ("_unfinished" if a.finish == "off" else "")
     result = {
-        "impl": "pytorch", "workload": "stylize" if a.method == "learned" else "stylize_" + a.method, "size": a.size, "batch": 1, "threads": a.threads,
+        "impl": "pytorch", "workload": workload, "size": a.size, "batch": 1, "threads": a.threads,
         "torch": torch.__version__, "median_s": statistics.median(times),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
         "checksum": checksum, "times": times,

@@ -17,7 +17,8 @@
 # The machine may be shared: compare the ratios, which are measured in the same run.
 # STYLENET_BENCH_ONLY=forward|train|stylize runs only that workload (and skips the SGEMM part);
 # STYLENET_BENCH_STYLIZE_THREADS sets the stylize workloads' threads (default 2);
-# STYLENET_BENCH_METHODS the stylize methods (default "learned multilevel learned-multilevel").
+# STYLENET_BENCH_METHODS the stylize methods (default "learned multilevel learned-multilevel"); a
+# method written M/unfinished runs without the finishing (stylenet/finish.h) on both sides.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPS="${1:-5}"
@@ -35,7 +36,8 @@ ONLY="${STYLENET_BENCH_ONLY:-}"
 run_pair() {  # workload size batch threads
   if [ -n "$ONLY" ] && [ "$1" != "$ONLY" ]; then return; fi
   if [ "$1" = stylize ]; then
-    local args=(--size "$2" --threads "$4" --reps "$REPS" --warmup 1 --method "$5")
+    local args=(--size "$2" --threads "$4" --reps "$REPS" --warmup 1 --method "${5%%/*}" --finish on)
+    [ "${5#*/}" = unfinished ] && args[-1]=off
     "$BUILD/bench/stylenet_stylize_bench" "${args[@]}" >>"$OUT"
     OMP_NUM_THREADS="$4" "$PY" bench/stylize_torch.py "${args[@]}" >>"$OUT"
     return
