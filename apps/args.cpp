@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <sstream>
@@ -139,6 +140,14 @@ Device device_option(const Args& args) {
   }
   cuda::require(device);  // no GPU, driver or CUDA build: one line saying which, before any work
   return device;
+}
+
+std::string finish_help() {
+  char smooth[16];
+  std::snprintf(smooth, sizeof smooth, "%g", FinishOptions{}.smooth);
+  return std::string("  --smooth R           edge-aware smoothing with the photo as guide after decoding, radius R px per\n"
+                     "                       256 px of the photo's short side (default ") + smooth + "; 0: off): no grain or rims\n" +
+         "  --no-color-match     keep the decoder's colours (default: the style's RGB mean and covariance)\n";
 }
 
 FinishOptions finish_options(const Args& args) {

@@ -50,10 +50,8 @@ Device device_option(const Args& args);
 
 // --smooth R and --no-color-match (stylize and eval): the finishing of the feed-forward methods.
 FinishOptions finish_options(const Args& args);
-inline constexpr const char* kFinishHelp =
-    "  --smooth R           edge-aware smoothing with the photo as guide after decoding, radius R px per\n"
-    "                       256 px of the photo's short side (default 4; 0: off): no grain or rims\n"
-    "  --no-color-match     keep the decoder's colours (default: the style's RGB mean and covariance)\n";
+// Their help lines, for a command whose option column is 21 characters wide.
+std::string finish_help();
 
 // Checks, before any work starts, that an output file can be written where asked: its folder
 // exists and its extension is one of `extensions` (lower case, with the dot; empty = any). Long

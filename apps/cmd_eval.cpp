@@ -135,7 +135,7 @@ extern const Command kEvalCommand = {
         "  --alpha A              the feed-forward methods' style strength at the model's tap (default 1)\n"
         "  --level-alpha A,B      the multi-level methods' strength at each shallower level (default --alpha)\n"
         "  --smooth R             the feed-forward methods' finishing as in `stylize`: guided-filter radius\n"
-        "                         per 256 px (default 4; 0: off)\n"
+        "                         per 256 px (default as `stylize`; 0: off)\n"
         "  --no-color-match       ... and no match of the style's colours (both off: the decoder's output)\n"
         "  --laplacian-weight X   add the Laplacian (edge) term to the objective of optimize and refine\n"
         "                         (default 0)\n"

@@ -190,7 +190,7 @@ extern const Command kJudgeCommand = {
     "  --photos F1,F2,...   or exactly these photo files\n"
     "  --size N             photos' short side before stylizing (default 256; 0 = as is)\n"
     "  --alpha A            style strength in [0, 1] passed to stylize (default 1)\n" +
-    std::string(kFinishHelp) +
+    finish_help() +
     "  --model A,B,...      several models: one row each, scored on the same photos\n"
     "  --sheet S.png        contact sheet: the first --sheet-rows (4) photos and each model's result\n"
     "  --count N            only the first N score photos (default: all)\n"

@@ -169,7 +169,7 @@ extern const Command kStylizeCommand = {
         "  --level-alpha A,B    for the multi-level methods: the strength at each shallower level,\n"
         "                       deepest first (relu2_1, relu1_1 for the default model; default: --alpha)\n"
         "  --preserve-color     keep the photo's colours, transfer only the texture/brightness\n") +
-    kFinishHelp +
+    finish_help() +
     std::string(
         "  --size N             resize the photo so its short side is N pixels first (default: as is)\n"
         "  --style-size N       short side of the style images (default 512; 0 = as is)\n"
