@@ -1,7 +1,8 @@
 // What the feed-forward methods do to a decoded picture before a user sees it: edge-aware
 // smoothing with the photo as guide, then the style's colours. Both are per-picture steps with no
-// training and no encoder; `paint` (the command, the C API) and `eval` run them, `stylize` does not
-// (it stays decode(fuse(C, S)), the engine's building block that the PyTorch twin checks).
+// training and no encoder; `paint` (the command, the C API), `eval` and `judge score` run them,
+// `stylize` does not (it stays decode(fuse(C, S)), the engine's building block that the PyTorch
+// twin checks).
 //
 // Why (held-out pairs, README "Finishing"): the decoders draw the style's grain everywhere and
 // coloured rims along strong edges. The guided filter keeps only what is locally an affine function
@@ -20,7 +21,13 @@ struct FinishOptions {
   double smooth = 2;
   double smooth_eps = 1e-3;  // the filter's edge threshold, a local variance of [0, 1] values
   bool match_colors = true;  // give the picture the styles' RGB mean and covariance
-  static FinishOptions none() { return {0, 1e-3, false}; }
+  // Neither step: the decoder's output as it is.
+  static FinishOptions none() {
+    FinishOptions off;
+    off.smooth = 0;
+    off.match_colors = false;
+    return off;
+  }
 };
 
 // The (weight-blended) styles' RGB mean and covariance on `image` [1, 3, H, W]: WCT on the pixels,

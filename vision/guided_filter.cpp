@@ -56,7 +56,6 @@ void box_mean(const float* in, float* out, float* rows, int64_t h, int64_t w, in
 // reused by every strip: fresh memory for every step cost a zero fill and page faults, most of the
 // filter's time at 1024 x 1024 (perf).
 struct Workspace {
-  int64_t w;
   std::unique_ptr<float[]> memory;
   float* mean_I[3];
   float* mean_p[3];  // then the fit's b
@@ -65,7 +64,7 @@ struct Workspace {
   float* rows;       // box_mean's row pass
   float* product;
 
-  Workspace(int64_t max_rows, int64_t width) : w(width) {
+  Workspace(int64_t max_rows, int64_t width) {
     const int64_t n = max_rows * width;
     memory.reset(new float[static_cast<size_t>(23 * n)]);  // no zero fill: every plane is written first
     float* next = memory.get();
