@@ -380,12 +380,12 @@ void output(const TileGeometry& g, const float* M_, int64_t o0, int64_t o1, int6
         for (int s = 0; s < A; ++s) Tile<M>::at(&m[0][s][0], A * L, &t[0][s][0], A * L);  // A^T m
       }
       for (int a = 0; a < M; ++a) Tile<M>::at(&t[a][0][0], L, &out[a][0][0], L);  // (A^T m) A
-      for (int a = 0; a < M; ++a)
-        for (int k = 0; k < M; ++k)
-          for (int l = 0; l < L; ++l) {
-            const float v = out[a][k][l] + b;
-            out[a][k][l] = relu ? (v > 0 ? v : 0.0f) : v;
-          }
+      // Bias, then ReLU, as two flat loops: written as one loop with `relu ? max : v` inside, GCC 12
+      // made conv1_2 + ReLU take twice as long as conv1_2 alone (34 vs 17 ms, 1 thread).
+      float* o_flat = &out[0][0][0];
+      for (int e = 0; e < M * M * L; ++e) o_flat[e] += b;
+      if (relu)
+        for (int e = 0; e < M * M * L; ++e) o_flat[e] = o_flat[e] > 0.0f ? o_flat[e] : 0.0f;
       // Each output row of a run of tiles in one tile row is M count contiguous pixels: the lanes
       // as one row (lanes_to_row), copied out run by run, clipped at the map's right and bottom.
       Segment seg[L];
