@@ -27,6 +27,7 @@
 #include "autograd/nn_ops.h"
 #include "autograd/ops.h"
 #include "tensor/cpu/conv.h"
+#include "tensor/cpu/gemm.h"
 #include "tensor/cpu/isa.h"
 #include "tensor/cpu/parallel.h"
 #include "tensor/kernels/core.h"
@@ -181,6 +182,11 @@ struct AlgoScope {
   ~AlgoScope() { cpu::set_conv_algo_override("auto"); }
 };
 
+// More tiles than one Winograd block holds: 5120 of F(4x4) and 2210 of F(6x6) here, against
+// winograd.cpp's 448 and 256 per thread block at 16 + 16 channels (and 3640 and 2048 per shared
+// block), so each thread runs several blocks and the last one is narrower.
+const ConvCase kSeveralTileBlocks{{2, 16, 78, 510}, 16, 3, 3, params(1, 1)};
+
 TEST_CASE("conv2d Winograd F(4x4,3x3) and im2col forced on every 3x3 stride-1 shape: every ISA, 1 and 2 threads") {
   std::vector<ConvCase> wcases = {
       {{1, 16, 8, 8}, 16, 3, 3, params(1, 1)},     // one tile row, whole tiles
@@ -211,6 +217,38 @@ TEST_CASE("conv2d Winograd F(4x4,3x3) and im2col forced on every 3x3 stride-1 sh
           for (bool noncontig : {false, true}) check_conv(c, noncontig);
       }
     }
+}
+
+TEST_CASE("conv2d Winograd over several tile blocks: every ISA, 1 and 2 threads") {
+  for (const char* algo : {"winograd", "winograd6"})
+    for (Isa isa : supported_isas()) {
+      if (isa == Isa::Ref) continue;
+      IsaScope is(isa);
+      AlgoScope as(algo);
+      Results one_thread;
+      for (int threads : {1, 2}) {
+        ThreadsScope ts(threads);
+        CAPTURE(algo);
+        CAPTURE(isa_name(isa));
+        CAPTURE(threads);
+        const Results r = check_conv(kSeveralTileBlocks, false);
+        if (threads == 1) one_thread = r;
+        else CHECK((same_bits(r.y, one_thread.y) && same_bits(r.dx, one_thread.dx)));
+      }
+    }
+}
+
+// With OpenBLAS doing the GEMMs the input transform writes V row-major (PackedBLayout's nr == 0)
+// instead of as our SGEMM's packed panels.
+TEST_CASE("conv2d Winograd with the OpenBLAS backend against the reference") {
+  set_gemm_backend(GemmBackend::OpenBlas);
+  for (const char* algo : {"winograd", "winograd6"}) {
+    AlgoScope as(algo);
+    CAPTURE(algo);
+    for (const ConvCase& c : {ConvCase{{2, 17, 13, 11}, 19, 3, 3, params(1, 1)}, kSeveralTileBlocks})
+      check_conv(c, false);
+  }
+  set_gemm_backend(GemmBackend::Own);
 }
 
 TEST_CASE("conv2d direct (at most 4 outputs, no padding) against the reference: every ISA, 1 and 2 threads") {

@@ -1,5 +1,6 @@
 // parallel_for: coverage of every index exactly once, chunk plans, determinism of per-chunk
-// reductions, the thread-count control and its environment variable, exceptions, nesting.
+// reductions, the thread-count control and its environment variable, exceptions, nesting, serial
+// regions.
 #include <doctest/doctest.h>
 
 #include <atomic>
@@ -123,4 +124,32 @@ TEST_CASE("parallel_for: exceptions reach the caller; nested loops work") {
       parallel_for(0, 100, 10, [&](int64_t b2, int64_t e2) { total += e2 - b2; });
   });
   CHECK(total.load() == 800);
+}
+
+TEST_CASE("SerialRegion: one chunk and one thread inside, nestable, per thread") {
+  ThreadsScope ts(2);
+  REQUIRE(plan_chunks(0, 1000, 1).count > 1);
+  CHECK(threads_here() == 2);
+  {
+    SerialRegion outer;
+    CHECK(threads_here() == 1);
+    CHECK(plan_chunks(0, 1000, 1).count == 1);
+    {
+      SerialRegion inner;
+      CHECK(threads_here() == 1);
+    }
+    CHECK(threads_here() == 1);  // still inside the outer region
+    int64_t covered = 0;
+    parallel_for(0, 1000, 1, [&](int64_t b, int64_t e) { covered += e - b; });  // serial: no race
+    CHECK(covered == 1000);
+  }
+  CHECK(threads_here() == 2);
+  // Regions opened in chunks on the workers end with them: the caller's count is untouched.
+  std::atomic<int64_t> serial_inside{0};
+  parallel_for(0, 8, 1, [&](int64_t b, int64_t e) {
+    SerialRegion serial;
+    for (int64_t i = b; i < e; ++i) serial_inside += threads_here() == 1;
+  });
+  CHECK(serial_inside.load() == 8);
+  CHECK(plan_chunks(0, 1000, 1).count > 1);
 }

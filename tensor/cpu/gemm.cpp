@@ -194,7 +194,7 @@ const KernelSet* kernels_for(Isa isa) {
 void sgemm_own(const KernelSet& ks, Trans ta, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
                int64_t lda, const BOperand& b, float beta, float* C, int64_t ldc, const float* prepacked = nullptr) {
   const Strided a = ta == Trans::Yes ? Strided{A, 1, lda} : Strided{A, lda, 1};
-  const Grid g = choose_grid(ks, M, N, K, num_threads(), prepacked != nullptr);
+  const Grid g = choose_grid(ks, M, N, K, threads_here(), prepacked != nullptr);
   const int64_t mu = ceil_div(M, ks.mr), nu = ceil_div(N, ks.nr);
   // Tile t covers micro-tile rows [mu*i/pm, mu*(i+1)/pm) and columns likewise.
   parallel_for(0, g.pm * g.pn, 1, [&](int64_t t0, int64_t t1) {

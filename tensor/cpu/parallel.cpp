@@ -79,12 +79,21 @@ void set_num_threads(int n) {
   if (s.threads != n) configure(s, n);
 }
 
+namespace {
+thread_local int serial_depth = 0;
+}  // namespace
+
+SerialRegion::SerialRegion() { ++serial_depth; }
+SerialRegion::~SerialRegion() { --serial_depth; }
+
+int threads_here() { return serial_depth > 0 ? 1 : num_threads(); }
+
 ChunkPlan plan_chunks(int64_t begin, int64_t end, int64_t grain) {
   ChunkPlan p{begin, std::max(begin, end), 0};
   const int64_t n = p.end - p.begin;
   if (n == 0) return p;
   grain = std::max<int64_t>(grain, 1);
-  const int64_t threads = num_threads();
+  const int64_t threads = threads_here();
   const int64_t by_grain = std::max<int64_t>(n / grain, 1);  // chunks at least `grain` long
   p.count = threads == 1 ? 1 : std::min(by_grain, threads * kChunksPerThread);
   return p;

@@ -25,6 +25,19 @@ void set_num_threads(int n);
 // invalid STYLENET_THREADS.
 int default_num_threads();
 
+// Inside a chunk that is already one thread's share of a larger loop (a tile block of a
+// convolution), the kernels it calls run serially: while a SerialRegion lives on this thread,
+// parallel_for makes one chunk and threads_here() is 1. Nestable; per thread.
+class SerialRegion {
+ public:
+  SerialRegion();
+  ~SerialRegion();
+  SerialRegion(const SerialRegion&) = delete;
+  SerialRegion& operator=(const SerialRegion&) = delete;
+};
+// num_threads(), or 1 inside a SerialRegion: the threads a kernel called here may use.
+int threads_here();
+
 // How parallel_for splits [begin, end): `count` chunks of near-equal size (the first `end-begin`
 // mod count chunks one element longer). One chunk when num_threads() == 1 or the range is at most
 // one grain; otherwise at most 4 chunks per thread, each at least `grain` long, so a core slowed by

@@ -4,10 +4,12 @@
 // Per call: transform the weights once (U; kept between calls by tensor/cpu/weight_cache.h when the
 // caller names them), then walk the output tiles of the whole batch in
 // blocks of Tb tiles: transform the block's input tiles (V), do the a^2 GEMMs M[xi] = U[xi] V[xi]
-// with our threaded SGEMM, and transform M back into output pixels (adding bias and ReLU there, so
-// the fused conv + ReLU costs nothing extra). Tb is chosen so V and M together stay a few MB:
-// they are written and read back while still in cache, and the scratch does not grow with the
-// image or the batch.
+// with our SGEMM, and transform M back into output pixels (adding bias and ReLU there, so the
+// fused conv + ReLU costs nothing extra). Where the channels are few enough, each thread runs
+// blocks of its own start to end, sized so V and M stay in its L2 (thread_block_tiles); otherwise
+// the threads share each block, sized so V and M stay a few MB. Either way the scratch does not
+// grow with the image or the batch, and the bits do not depend on the thread count (each output
+// is summed in the same order whatever the block).
 //
 // Accuracy: the transforms multiply by constants up to 8 (F(6x6): 32) and sum up to 36 (64)
 // terms, so the rounding error is larger than a direct convolution's (for VGG-like data about
@@ -32,8 +34,12 @@ namespace sn::cpu {
 using namespace winograd_detail;
 
 namespace {
-// Floats of V + M per tile block (16 MiB).
+// Floats of V + M per tile block (16 MiB) when the threads share each block.
 constexpr int64_t kBlockBudget = 4 << 20;
+// Floats of V + M per block when each thread runs blocks of its own (2 MiB: about this core's L2),
+// and the fewest tiles such a block may have (one GEMM panel of AVX-512 columns).
+constexpr int64_t kThreadBlockBudget = 1 << 19;
+constexpr int64_t kMinThreadBlock = 32;
 }  // namespace
 
 namespace {
@@ -49,6 +55,20 @@ int64_t tile_count(const ConvShape& s, int m) { return s.N * ((s.OH + m - 1) / m
 int64_t block_tiles(const ConvShape& s, int m, int64_t tiles) {
   const int64_t block = kBlockBudget / (positions(m) * (s.C + s.O));
   return std::clamp<int64_t>(block / 16 * 16, 16, tiles);
+}
+
+// Tiles per block when the blocks are shared out among the threads, each thread running its own
+// from input transform to output (no synchronisation inside a block, V and M stay in the thread's
+// cache); 0 where that does not pay and the threads share each block instead (its transforms by
+// channel, its GEMMs by tile of M): a block of kMinThreadBlock tiles would not fit
+// kThreadBlockBudget (many channels: each thread would stream all of U through its own block's
+// few columns), or there are fewer than two blocks per thread. Measured on VGG16 at 224, 2 threads
+// (stylenet_vgg_bench --layers 1): conv1_2 16 -> 10 ms, conv2_2 7.2 -> 5.0 ms; 256-channel
+// layers were faster shared (conv3_2 6.8 against 8.5-9.9 ms, stylenet_bench_kernels).
+int64_t thread_block_tiles(const ConvShape& s, int m, int64_t tiles, int threads) {
+  const int64_t fit = kThreadBlockBudget / (positions(m) * (s.C + s.O)) / 16 * 16;
+  if (fit < kMinThreadBlock || tiles < 2 * threads * fit || gemm_backend() != GemmBackend::Own) return 0;
+  return fit;
 }
 
 void transform_weights(const float* w, int64_t O, int64_t C, int m, float* U) {
@@ -73,29 +93,58 @@ DerivedWeights transformed_weights(const float* w, int64_t O, int64_t C, int m) 
   return d;
 }
 
-// The convolution with the weights transformed: `packed` (a^2 PackedA) when not empty, else U.
-void forward_with(const ConvShape& s, int m, const float* x, const float* U, const std::vector<PackedA>& packed,
-                  const float* bias, float* y, bool relu) {
-  const WinogradKernels& k = kernels(m);
-  const int64_t xis = positions(m);
-  const TileGeometry g{s.C, s.H, s.W, s.O, s.OH, s.OW, s.ph, s.pw, (s.OH + m - 1) / m, (s.OW + m - 1) / m};
-  const int64_t tiles = s.N * g.tiles_h * g.tiles_w, block = block_tiles(s, m, tiles);
-  WorkspaceLease V(xis * s.C * block), M(xis * s.O * block);
-  for (int64_t t0 = 0; t0 < tiles; t0 += block) {
-    const int64_t tb = std::min(block, tiles - t0);
+// One block of tb tiles from tile t0: input transform, the a^2 GEMMs, output transform, with V and
+// M of the block's size.
+struct BlockJob {
+  const ConvShape& s;
+  int m;
+  const float* x;
+  const float* U;
+  const std::vector<PackedA>& packed;
+  const float* bias;
+  float* y;
+  bool relu;
+
+  void run(int64_t t0, int64_t tb, float* V, float* M) const {
+    const WinogradKernels& k = kernels(m);
+    const int64_t xis = positions(m);
+    const TileGeometry g = geometry();
     parallel_for(0, s.C, std::max<int64_t>(1, 256 / tb),
-                 [&](int64_t c0, int64_t c1) { k.input(g, x, c0, c1, t0, tb, V.data()); });
+                 [&](int64_t c0, int64_t c1) { k.input(g, x, c0, c1, t0, tb, V); });
     for (int64_t xi = 0; xi < xis; ++xi) {
-      float* mx = M.data() + xi * s.O * tb;
-      const float* v = V.data() + xi * s.C * tb;
+      float* mx = M + xi * s.O * tb;
+      const float* v = V + xi * s.C * tb;
       if (packed.empty())
         sgemm(Trans::No, Trans::No, s.O, tb, s.C, 1.0f, U + xi * s.O * s.C, s.C, v, tb, 0.0f, mx, tb);
       else
         sgemm_packed(packed[xi], Trans::No, tb, 1.0f, v, tb, 0.0f, mx, tb);
     }
     parallel_for(0, s.O, std::max<int64_t>(1, 256 / tb),
-                 [&](int64_t o0, int64_t o1) { k.output(g, M.data(), o0, o1, t0, tb, bias, relu, y); });
+                 [&](int64_t o0, int64_t o1) { k.output(g, M, o0, o1, t0, tb, bias, relu, y); });
   }
+  TileGeometry geometry() const {
+    return {s.C, s.H, s.W, s.O, s.OH, s.OW, s.ph, s.pw, (s.OH + m - 1) / m, (s.OW + m - 1) / m};
+  }
+};
+
+// The convolution with the weights transformed: `packed` (a^2 PackedA) when not empty, else U.
+void forward_with(const ConvShape& s, int m, const float* x, const float* U, const std::vector<PackedA>& packed,
+                  const float* bias, float* y, bool relu) {
+  const BlockJob job{s, m, x, U, packed, bias, y, relu};
+  const TileGeometry g = job.geometry();
+  const int64_t xis = positions(m), tiles = s.N * g.tiles_h * g.tiles_w;
+  if (const int64_t tb = thread_block_tiles(s, m, tiles, threads_here())) {
+    // Each chunk runs whole blocks start to end, serially, with V and M of its own.
+    parallel_for(0, (tiles + tb - 1) / tb, 1, [&](int64_t b0, int64_t b1) {
+      SerialRegion serial;
+      WorkspaceLease V(xis * s.C * tb), M(xis * s.O * tb);
+      for (int64_t b = b0; b < b1; ++b) job.run(b * tb, std::min(tb, tiles - b * tb), V.data(), M.data());
+    });
+    return;
+  }
+  const int64_t block = block_tiles(s, m, tiles);
+  WorkspaceLease V(xis * s.C * block), M(xis * s.O * block);
+  for (int64_t t0 = 0; t0 < tiles; t0 += block) job.run(t0, std::min(block, tiles - t0), V.data(), M.data());
 }
 
 // The weights [O, C, 3, 3] a convolution runs on: the caller's own, or (backward data) written
@@ -104,7 +153,7 @@ using WeightsFn = std::function<const float*(std::optional<WorkspaceLease>& scra
 
 // With a key, the transformed and packed weights come from (or go to) the weight cache. Without
 // one (trainable weights), U is made for this call and packed only when several tile blocks
-// share it (one block: the GEMM packs it once anyway).
+// use it (one block: the GEMM packs it once anyway).
 void forward(const ConvShape& s, int m, const float* x, const WeightsFn& weights, const float* bias, float* y,
              bool relu, const WeightKey& key, const std::string& kind) {
   std::optional<WorkspaceLease> scratch;
@@ -114,7 +163,7 @@ void forward(const ConvShape& s, int m, const float* x, const WeightsFn& weights
     return forward_with(s, m, x, nullptr, u->packed, bias, y, relu);
   }
   const int64_t tiles = tile_count(s, m);
-  if (tiles > block_tiles(s, m, tiles)) {
+  if (tiles > block_tiles(s, m, tiles) || thread_block_tiles(s, m, tiles, threads_here())) {
     const DerivedWeights u = transformed_weights(weights(scratch), s.O, s.C, m);
     return forward_with(s, m, x, u.source ? u.source->data() : nullptr, u.packed, bias, y, relu);
   }
