@@ -85,7 +85,8 @@ Macs conv_macs(const cpu::ConvShape& s, bool train) {
     const double tiles = double(f.N) * ((f.OH + m - 1) / m) * ((f.OW + m - 1) / m);
     return tiles * (m + 2) * (m + 2) * f.C * f.O;
   };
-  Macs m{done_by(cpu::conv2d_algo(s), s), direct};
+  // Forward only: frozen weights, cached from the warm-up on; training: trainable weights, never cached.
+  Macs m{done_by(cpu::conv2d_algo(s, !train), s), direct};
   if (train) {  // backward data (Winograd on the equivalent forward, or GEMM) and weights (GEMM)
     m.done += done_by(cpu::conv2d_backward_input_algo(s), cpu::backward_input_as_forward(s)) + direct;
     m.direct += 2 * direct;

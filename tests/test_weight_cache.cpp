@@ -92,6 +92,32 @@ TEST_CASE("weight cache: kept from the second call on, reused by the third, with
   }
 }
 
+// 32 -> 32 channels on 16 x 16: 16 F(4x4) tiles, too few to amortise transforming the weights
+// on every call (im2col), enough once the transformed weights come from the cache (Winograd).
+TEST_CASE("weight cache: a frozen layer with few tiles runs im2col first, Winograd once its weights are reused") {
+  Generator gen(5);
+  const Tensor x = Tensor::randn({1, 32, 16, 16}, gen), w = Tensor::randn({32, 32, 3, 3}, gen);  // frozen
+  const Tensor b = Tensor::randn({32}, gen);
+  const cpu::ConvShape s{1, 32, 16, 16, 32, 3, 3, 16, 16, 1, 1, 1, 1, 1, 1, 1};
+  REQUIRE(cpu::conv2d_algo(s, false) == cpu::ConvAlgo::Im2colGemm);
+  REQUIRE(cpu::conv2d_algo(s, true) == cpu::ConvAlgo::Winograd4x3);
+  const auto forced = [&](const char* algo) {  // on a copy no cache entry names
+    cpu::set_conv_algo_override(algo);
+    const Tensor y = conv2d(x, w.clone_data(), b, same());
+    cpu::set_conv_algo_override("auto");
+    return y;
+  };
+  const Tensor by_gemm = forced("gemm"), by_winograd = forced("winograd");
+  REQUIRE(max_abs_diff(by_gemm, by_winograd) > 0.0);  // the two algorithms are told apart by their bits
+  const cpu::WeightCacheStats before = cpu::weight_cache_stats();
+  CHECK(max_abs_diff(conv2d(x, w, b, same()), by_gemm) == 0.0);      // first use: im2col
+  CHECK(max_abs_diff(conv2d(x, w, b, same()), by_winograd) == 0.0);  // reused: Winograd (made, not kept)
+  CHECK(max_abs_diff(conv2d(x, w, b, same()), by_winograd) == 0.0);  // kept
+  CHECK(cpu::weight_cache_stats().entries == before.entries + 1);
+  CHECK(max_abs_diff(conv2d(x, w, b, same()), by_winograd) == 0.0);  // from the cache
+  CHECK(cpu::weight_cache_stats().hits == before.hits + 1);
+}
+
 TEST_CASE("weight cache: only frozen weights are kept, and every writer of weights invalidates them") {
   Generator gen(2);
   for (const Case& c : kCases) {

@@ -53,7 +53,7 @@ bool winograd_applies(const ConvShape& s) {
   return s.KH == 3 && s.KW == 3 && s.sh == 1 && s.sw == 1 && s.dh == 1 && s.dw == 1 && s.groups == 1;
 }
 
-ConvAlgo conv2d_algo(const ConvShape& s) {
+ConvAlgo conv2d_algo(const ConvShape& s, bool weights_reused) {
   switch (choice()) {
     case Choice::Gemm: return ConvAlgo::Im2colGemm;
     case Choice::Winograd: return winograd_applies(s) ? ConvAlgo::Winograd4x3 : ConvAlgo::Im2colGemm;
@@ -68,9 +68,11 @@ ConvAlgo conv2d_algo(const ConvShape& s) {
   // amortise. Both costs scale with O * C, so the tile count decides: measured on VGG's
   // 512-channel layers (1 thread, AVX-512, stylenet_bench_kernels, medians of 3), 49 tiles (28x28,
   // batch 1) take 24.8 ms against im2col's 28.2 ms, 16 tiles (14x14) 20.6 ms against 7.8 ms, and
-  // 196 tiles (56x56) run ~1.7x faster than im2col.
-  const int64_t tiles = s.N * ((s.OH + 3) / 4) * ((s.OW + 3) / 4);
-  if (!(winograd_applies(s) && s.C >= 16 && s.O >= 16 && tiles >= 48)) return ConvAlgo::Im2colGemm;
+  // 196 tiles (56x56) run ~1.7x faster than im2col. With the transformed weights cached, 16 tiles
+  // already pay: 14x14 x 512 channels in VGG16 at 224 (stylenet_vgg_bench --layers 1, weights
+  // cached) 3.3 ms against im2col's 6.3 on 1 thread, 2.3 against 3.7 on 2.
+  const int64_t tiles = s.N * ((s.OH + 3) / 4) * ((s.OW + 3) / 4), min_tiles = weights_reused ? 16 : 48;
+  if (!(winograd_applies(s) && s.C >= 16 && s.O >= 16 && tiles >= min_tiles)) return ConvAlgo::Im2colGemm;
   // F(6x6) where its GEMMs are at least 15 % smaller than F(4x4)'s and a row holds at least two
   // lane groups of its tiles (OW >= 187): its transforms cost more per multiply saved, and its
   // 6-pixel tiles overhang the map's edge more. VGG16 at 224, 1 thread, AVX-512, weights cached
@@ -91,7 +93,7 @@ void set_conv_algo_override(const char* name) {
 
 void conv2d_forward(const ConvShape& s, const float* x, const float* w, const float* bias, float* y, bool relu,
                     const WeightKey& key) {
-  switch (const ConvAlgo algo = conv2d_algo(s)) {
+  switch (const ConvAlgo algo = conv2d_algo(s, weights_derived_before(key))) {
     case ConvAlgo::Winograd4x3:
     case ConvAlgo::Winograd6x3: return conv2d_forward_winograd(s, x, w, bias, y, relu, key, winograd_tile(algo));
     case ConvAlgo::Direct: return conv2d_forward_direct(s, x, w, bias, y, relu);
@@ -109,15 +111,16 @@ ConvShape backward_input_as_forward(const ConvShape& s) {
   return {s.N, s.O, s.OH, s.OW, s.C, s.KH, s.KW, s.H, s.W, 1, 1, s.KH - 1 - s.ph, s.KW - 1 - s.pw, 1, 1, 1};
 }
 
-ConvAlgo conv2d_backward_input_algo(const ConvShape& s) {
+ConvAlgo conv2d_backward_input_algo(const ConvShape& s, bool weights_reused) {
   if (!winograd_applies(s) || s.ph > s.KH - 1 || s.pw > s.KW - 1) return ConvAlgo::Im2colGemm;
   // Winograd where it would run the equivalent forward; the direct kernel is forward only.
-  const ConvAlgo forward = conv2d_algo(backward_input_as_forward(s));
+  const ConvAlgo forward = conv2d_algo(backward_input_as_forward(s), weights_reused);
   return winograd_tile(forward) ? forward : ConvAlgo::Im2colGemm;
 }
 
 void conv2d_backward_input(const ConvShape& s, const float* dy, const float* w, float* dx, const WeightKey& key) {
-  if (const int m = winograd_tile(conv2d_backward_input_algo(s))) return conv2d_backward_input_winograd(s, dy, w, dx, key, m);
+  if (const int m = winograd_tile(conv2d_backward_input_algo(s, weights_derived_before(key))))
+    return conv2d_backward_input_winograd(s, dy, w, dx, key, m);
   conv2d_backward_input_gemm(s, dy, w, dx, key);
 }
 
