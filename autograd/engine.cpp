@@ -26,6 +26,17 @@ void accumulate(Tensor& slot, const Tensor& g) {
   slot = kernels::binary(kernels::Binary::Add, slot, g);
 }
 
+// What a leaf's first gradient g becomes as its .grad: g itself when nothing else can see its
+// memory (the usual case, a backward kernel's fresh output: the copy would cost a fresh buffer
+// and a pass over it per parameter per step), else a copy, so .grad never aliases a tensor the
+// graph or the caller still uses.
+Tensor first_grad(const Tensor& g) {
+  const auto& storage = g.storage();
+  const bool sole = g.impl_ptr().use_count() == 1 && storage && storage.use_count() == 1 && g.offset() == 0 &&
+                    g.is_contiguous() && storage->nbytes() == static_cast<size_t>(g.numel()) * dtype_size(g.dtype());
+  return sole ? g : g.clone_data();
+}
+
 // Nodes reachable from the roots, each after all nodes that feed gradient into it.
 std::vector<Node*> topological_order(const std::vector<Node*>& roots) {
   std::vector<Node*> post;
@@ -91,8 +102,7 @@ void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& r
       }
       Tensor leaf(n->leaf);
       Tensor slot = leaf.grad();
-      // The first gradient is copied so .grad never aliases a tensor the graph still uses.
-      if (!slot.defined()) leaf.set_grad(g.clone_data());
+      if (!slot.defined()) leaf.set_grad(first_grad(g));
       else kernels::add_(slot, g);
       continue;
     }
@@ -101,7 +111,7 @@ void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& r
       if (!captured && out->autograd.retains_grad) {
         Tensor t(out);
         Tensor slot = t.grad();
-        if (!slot.defined()) t.set_grad(g.clone_data());
+        if (!slot.defined()) t.set_grad(g.clone_data());  // g goes on backward: never alias it
         else kernels::add_(slot, g);
       }
     }

@@ -36,6 +36,28 @@ TEST_CASE("gradients accumulate across backward calls until cleared") {
   CHECK(vals(x.grad()) == std::vector<double>{1, 1});
 }
 
+// A leaf's first gradient is kept without a copy only when nothing else holds its memory: here
+// add's backward hands the same gradient (the caller's own tensor) to both leaves.
+TEST_CASE("a leaf's .grad never shares memory with another leaf's or the caller's tensors") {
+  Tensor a = leaf({3}, 1), b = leaf({3}, 2), c = leaf({3}, 4);
+  const Tensor g = Tensor::from_vector(std::vector<float>{1, 2, 3}, {3});
+  backward(a + b, g);
+  REQUIRE(vals(a.grad()) == std::vector<double>{1, 2, 3});
+  REQUIRE(vals(b.grad()) == std::vector<double>{1, 2, 3});
+  CHECK(a.grad().storage() != b.grad().storage());
+  CHECK(a.grad().storage() != g.storage());
+  CHECK(b.grad().storage() != g.storage());
+  backward(a * 2.0, g);  // accumulates in place into a.grad
+  CHECK(vals(a.grad()) == std::vector<double>{3, 6, 9});
+  CHECK(vals(b.grad()) == std::vector<double>{1, 2, 3});
+  CHECK(vals(g) == std::vector<double>{1, 2, 3});
+  // A fresh gradient nothing else holds becomes .grad itself, and stays correct when accumulated.
+  backward(sum(c * c));
+  const auto cv = vals(c);
+  backward(sum(c * c));
+  for (size_t i = 0; i < cv.size(); ++i) CHECK(vals(c.grad())[i] == doctest::Approx(4 * cv[i]));
+}
+
 TEST_CASE("retain_graph allows a second backward; without it the second one throws") {
   Tensor x = leaf({2});
   Tensor y = sum(exp(x));
