@@ -60,9 +60,9 @@ bool winograd_applies(const ConvShape& s);
 // At most 4 output channels, stride 1, no padding or dilation or groups (a decoder's last conv
 // after its reflection pad): conv2d_forward_direct, forward only.
 bool direct_applies(const ConvShape& s);
-// `weights_reused`: the weights' Winograd form will come from the weight cache (they are frozen
-// and were used before), so only the input/output transforms need amortising: Winograd then pays
-// from fewer tiles.
+// `weights_reused`: the weights are frozen and cached (weight_cache.h), so their Winograd form is
+// made once for all calls and only the input/output transforms need amortising: Winograd then
+// pays from fewer tiles.
 ConvAlgo conv2d_algo(const ConvShape& s, bool weights_reused = false);
 // "auto", "gemm", "winograd" or "direct" (nullptr = auto); replaces STYLENET_CONV for the whole
 // library.

@@ -57,16 +57,6 @@ class WeightCache {
     return value;
   }
 
-  bool derived_before(const WeightKey& key) {
-    if (!key) return false;
-    std::lock_guard<std::mutex> lock(mu_);
-    for (const Entry& e : lru_)
-      if (e.storage == key.storage && e.version == key.version) return true;
-    for (const auto& [name, seen] : seen_)
-      if (seen.storage == key.storage && seen.version == key.version) return true;
-    return false;
-  }
-
   void forget(uint64_t storage) {
     std::lock_guard<std::mutex> lock(mu_);
     for (auto it = lru_.begin(); it != lru_.end();) {
@@ -133,7 +123,6 @@ std::shared_ptr<const DerivedWeights> derived_weights(const WeightKey& key, cons
                                                       const std::function<DerivedWeights()>& make) {
   return cache().get(key, kind, make);
 }
-bool weights_derived_before(const WeightKey& key) { return cache().derived_before(key); }
 void forget_cached_weights(uint64_t storage) { cache().forget(storage); }
 WeightCacheStats weight_cache_stats() { return cache().stats(); }
 void clear_weight_cache() { cache().clear(); }

@@ -45,9 +45,6 @@ struct DerivedWeights {
 // key. `kind` names everything besides the weights that the result depends on.
 std::shared_ptr<const DerivedWeights> derived_weights(const WeightKey& key, const std::string& kind,
                                                       const std::function<DerivedWeights()>& make);
-// Whether anything was derived from these weights (this storage at this version) before: the
-// caller is at least their second use, so what it derives now will be kept for the next one.
-bool weights_derived_before(const WeightKey& key);
 // Drops every entry of a storage (called when it is freed).
 void forget_cached_weights(uint64_t storage);
 
