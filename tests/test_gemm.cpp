@@ -201,6 +201,37 @@ TEST_CASE("sgemm_packed: the same bits as sgemm, both layouts of A, every ISA an
   set_gemm_backend(GemmBackend::Own);
 }
 
+// A producer that writes A straight into the packed layout (the Winograd weight transform) must
+// get the bits of packing A itself: every element placed by PackedALayout::offset, padding rows
+// zero, K over several kc blocks and M not a multiple of mr.
+TEST_CASE("PackedA::adopt: A written in PackedALayout gives sgemm's bits, every ISA and backend, 1 and 2 threads") {
+  Generator g(23);
+  const int64_t M = 53, K = 700, N = 77;
+  const std::vector<float> a = random_matrix(M, K, K, g), b = random_matrix(K, N, N, g);
+  for (GemmBackend be : {GemmBackend::Own, GemmBackend::OpenBlas})
+    for (Isa isa : supported_isas()) {
+      if (be == GemmBackend::OpenBlas && isa != supported_isas().back()) continue;
+      IsaScope is(isa);
+      set_gemm_backend(be);
+      const PackedALayout layout = PackedA::layout(M, K);
+      CAPTURE(std::string(isa_name(isa)));
+      CAPTURE(gemm_backend_name(be));
+      CHECK((layout.mr == 0) == (be == GemmBackend::OpenBlas || isa == Isa::Ref));
+      std::vector<float> packed(layout.floats(), 0.0f);
+      for (int64_t i = 0; i < M; ++i)
+        for (int64_t k = 0; k < K; ++k) packed[layout.offset(i, k)] = a[i * K + k];
+      const PackedA pa = PackedA::adopt(layout, packed.data());
+      for (int threads : {1, 2}) {
+        ThreadsScope ts(threads);
+        std::vector<float> want(M * N, 1.0f), got(M * N, 1.0f);
+        sgemm(Trans::No, Trans::No, M, N, K, 1.0f, a.data(), K, b.data(), N, 0.0f, want.data(), N);
+        sgemm_packed(pa, Trans::No, N, 1.0f, b.data(), N, 0.0f, got.data(), N);
+        CHECK(got == want);
+      }
+    }
+  set_gemm_backend(GemmBackend::Own);
+}
+
 namespace {
 // op(B) served column by column from a row-major N x K matrix (op(B) = that matrix transposed),
 // as the convolution's im2col source serves it.

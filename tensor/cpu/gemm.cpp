@@ -330,6 +330,24 @@ PackedA::PackedA(Trans ta, int64_t M, int64_t K, const float* A, int64_t lda, fl
   });
 }
 
+PackedALayout PackedA::layout(int64_t M, int64_t K) {
+  const KernelSet* ks = packing_kernels(M, K);
+  if (!ks) return {M, K};
+  return {M, K, ks->mr, std::min(ks->kc, K), round_up(M, ks->mr)};
+}
+
+PackedA::PackedA(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+PackedA PackedA::adopt(const PackedALayout& layout, const float* data) {
+  if (!layout.mr) return PackedA(Trans::No, layout.M, layout.K, data, std::max<int64_t>(layout.K, 1));
+  const KernelSet* ks = packing_kernels(layout.M, layout.K);
+  SN_CHECK(ks && ks->mr == layout.mr && std::min(ks->kc, layout.K) == layout.kc,
+           "PackedA::adopt: the data was laid out for another ISA or GEMM backend than the one now active");
+  // A itself is not kept: nothing reads it while the ISA and backend stay the same.
+  return PackedA(std::unique_ptr<Impl>(
+      new Impl{Trans::No, layout.M, layout.K, std::max<int64_t>(layout.K, 1), nullptr, ks, nullptr, const_cast<float*>(data)}));
+}
+
 PackedA::~PackedA() = default;
 PackedA::PackedA(PackedA&&) noexcept = default;
 size_t PackedA::packed_bytes() const {
@@ -340,7 +358,11 @@ void sgemm_packed(const PackedA& pa, Trans tb, int64_t N, float alpha, const flo
                   float* C, int64_t ldc) {
   const PackedA::Impl& a = *pa.impl_;
   const KernelSet* ks = gemm_backend() == GemmBackend::Own ? kernels_for(active_isa()) : nullptr;
-  if (!a.ks || ks != a.ks) return sgemm(a.ta, tb, a.M, N, a.K, alpha, a.A, a.lda, B, ldb, beta, C, ldc);
+  if (!a.ks || ks != a.ks) {
+    SN_CHECK(a.A || a.M == 0 || a.K == 0,
+             "sgemm_packed: the ISA or GEMM backend changed since this adopted PackedA was made");
+    return sgemm(a.ta, tb, a.M, N, a.K, alpha, a.A, a.lda, B, ldb, beta, C, ldc);
+  }
   check_args<float>("sgemm_packed", a.ta, tb, a.M, N, a.K, a.lda, ldb, ldc);
   if (trivial_gemm(a.M, N, a.K, alpha, beta, C, ldc)) return;
   sgemm_own(*ks, a.ta, a.M, N, a.K, alpha, a.A, a.lda, strided_b(tb, B, ldb), beta, C, ldc, a.packed);

@@ -25,6 +25,22 @@ void sgemm(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, float alpha, con
 void dgemm(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, double alpha, const double* A,
            int64_t lda, const double* B, int64_t ldb, double beta, double* C, int64_t ldc);
 
+// Where element (i, k) of an M x K matrix A goes in PackedA's packed copy, for a producer that
+// writes it there itself (PackedA::adopt) instead of writing A and then packing it: k blocks of kc
+// columns, each holding every micro-panel of mr rows for those columns, k-major inside a panel,
+// rows from M up to m_padded zero. mr == 0: A row-major with lda = K, for the backends that read
+// A itself (OpenBLAS, Ref).
+struct PackedALayout {
+  int64_t M = 0, K = 0;
+  int64_t mr = 0, kc = 0, m_padded = 0;
+  size_t floats() const { return static_cast<size_t>((mr ? m_padded : M) * K); }
+  int64_t offset(int64_t i, int64_t k) const {
+    if (!mr) return i * K + k;
+    const int64_t pc = k / kc * kc, kb = K - pc < kc ? K - pc : kc;
+    return pc * m_padded + i / mr * mr * kb + (k - pc) * mr + i % mr;
+  }
+};
+
 // op(A) packed once into the micro-panel layout, for several SGEMMs that share it: a
 // convolution's weights are the A of every im2col band and every image of the batch, and packing
 // them again for each of those GEMMs cost 9% of a VGG16 forward pass. A must stay alive and
@@ -46,10 +62,16 @@ class PackedA {
   // Bytes of the copy of A it owns (0 when it packed into the caller's memory, or reads A itself:
   // OpenBLAS, Ref, or an empty A).
   size_t packed_bytes() const;
+  // The layout an M x K A (not transposed) takes with the current ISA and backend.
+  static PackedALayout layout(int64_t M, int64_t K);
+  // A written by the caller in `layout` (made by layout() with the same ISA and backend) at
+  // `data`, which the caller keeps alive and unchanged while this is used.
+  static PackedA adopt(const PackedALayout& layout, const float* data);
 
  private:
   friend void sgemm_packed(const PackedA&, Trans, int64_t, float, const float*, int64_t, float, float*, int64_t);
   struct Impl;
+  explicit PackedA(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
 // C[M x N] = alpha * op(A) * op(B) + beta * C with op(A) from `a`: the same bits as sgemm.

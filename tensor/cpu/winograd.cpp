@@ -49,7 +49,6 @@ const WinogradKernels& kernels(int m) { return active_isa() == Isa::Avx512 ? win
 // Positions of the transform: (m + 2)^2.
 int64_t positions(int m) { return (m + 2) * (m + 2); }
 
-int64_t tile_count(const ConvShape& s, int m) { return s.N * ((s.OH + m - 1) / m) * ((s.OW + m - 1) / m); }
 
 // Tiles per block of the given shape: V and M together stay within kBlockBudget.
 int64_t block_tiles(const ConvShape& s, int m, int64_t tiles) {
@@ -71,25 +70,23 @@ int64_t thread_block_tiles(const ConvShape& s, int m, int64_t tiles, int threads
   return fit;
 }
 
-void transform_weights(const float* w, int64_t O, int64_t C, int m, float* U) {
-  parallel_for(0, O, std::max<int64_t>(1, 4096 / C), [&](int64_t o0, int64_t o1) { kernels(m).weights(w, O, C, o0, o1, U); });
-}
-
-// U = G w G^T for w [O, C, 3, 3], packed as the A of each of the a^2 GEMMs, for the weight cache
-// (U kept only where a PackedA still reads it).
+// U = G w G^T for w [O, C, 3, 3], written straight in the packed layout of the A of each of the
+// a^2 GEMMs (no row-major U and no packing pass: half the memory traffic and fresh pages of a
+// weight transform, which a one-shot run pays for every layer), for the weight cache.
 DerivedWeights transformed_weights(const float* w, int64_t O, int64_t C, int m) {
   const int64_t xis = positions(m);
+  const PackedALayout ul = PackedA::layout(O, C);
   DerivedWeights d;
-  d.source_floats = static_cast<size_t>(xis * O * C);
-  d.source = std::make_unique<WorkspaceLease>(d.source_floats);
-  float* u = d.source->data();
-  transform_weights(w, O, C, m, u);
-  const size_t each = PackedA::floats_needed(O, C);
-  d.packed_floats = xis * each;
-  if (each) d.packed_memory = std::make_unique<WorkspaceLease>(d.packed_floats);
-  for (int64_t xi = 0; xi < xis; ++xi)
-    d.packed.emplace_back(Trans::No, O, C, u + xi * O * C, C, each ? d.packed_memory->data() + xi * each : nullptr);
-  if (each) d.source.reset();  // every PackedA runs on its copy
+  d.packed_floats = xis * ul.floats();
+  d.packed_memory = std::make_unique<WorkspaceLease>(d.packed_floats);
+  float* u = d.packed_memory->data();
+  if (ul.mr && O % ul.mr)  // the last panel's rows past O are zero
+    for (int64_t xi = 0; xi < xis; ++xi)
+      for (int64_t k = 0; k < C; ++k)
+        for (int64_t i = O; i < ul.m_padded; ++i) u[xi * ul.floats() + ul.offset(i, k)] = 0.0f;
+  parallel_for(0, O, std::max<int64_t>(1, 4096 / C),
+               [&](int64_t o0, int64_t o1) { kernels(m).weights(w, O, C, o0, o1, ul, u); });
+  for (int64_t xi = 0; xi < xis; ++xi) d.packed.push_back(PackedA::adopt(ul, u + xi * ul.floats()));
   return d;
 }
 
@@ -99,7 +96,6 @@ struct BlockJob {
   const ConvShape& s;
   int m;
   const float* x;
-  const float* U;
   const std::vector<PackedA>& packed;
   const float* bias;
   float* y;
@@ -113,12 +109,7 @@ struct BlockJob {
                  [&](int64_t c0, int64_t c1) { k.input(g, x, c0, c1, t0, tb, V); });
     const auto gemms = [&](int64_t xi0, int64_t xi1) {
       for (int64_t xi = xi0; xi < xi1; ++xi) {
-        float* mx = M + xi * s.O * tb;
-        const float* v = V + xi * s.C * tb;
-        if (packed.empty())
-          sgemm(Trans::No, Trans::No, s.O, tb, s.C, 1.0f, U + xi * s.O * s.C, s.C, v, tb, 0.0f, mx, tb);
-        else
-          sgemm_packed(packed[xi], Trans::No, tb, 1.0f, v, tb, 0.0f, mx, tb);
+        sgemm_packed(packed[xi], Trans::No, tb, 1.0f, V + xi * s.C * tb, tb, 0.0f, M + xi * s.O * tb, tb);
       }
     };
     // The a^2 GEMMs shared out whole among the threads, each one serial: one fork and join per
@@ -136,10 +127,10 @@ struct BlockJob {
   }
 };
 
-// The convolution with the weights transformed: `packed` (a^2 PackedA) when not empty, else U.
-void forward_with(const ConvShape& s, int m, const float* x, const float* U, const std::vector<PackedA>& packed,
-                  const float* bias, float* y, bool relu) {
-  const BlockJob job{s, m, x, U, packed, bias, y, relu};
+// The convolution with the weights transformed and packed (a^2 PackedA).
+void forward_with(const ConvShape& s, int m, const float* x, const std::vector<PackedA>& packed, const float* bias,
+                  float* y, bool relu) {
+  const BlockJob job{s, m, x, packed, bias, y, relu};
   const TileGeometry g = job.geometry();
   const int64_t xis = positions(m), tiles = s.N * g.tiles_h * g.tiles_w;
   if (const int64_t tb = thread_block_tiles(s, m, tiles, threads_here())) {
@@ -160,25 +151,18 @@ void forward_with(const ConvShape& s, int m, const float* x, const float* U, con
 // into `scratch`. Called only when they are to be transformed (not on a weight-cache hit).
 using WeightsFn = std::function<const float*(std::optional<WorkspaceLease>& scratch)>;
 
-// With a key, the transformed and packed weights come from (or go to) the weight cache. Without
-// one (trainable weights), U is made for this call and packed only when several tile blocks
-// use it (one block: the GEMM packs it once anyway).
+// With a key, the transformed and packed weights come from (or go to) the weight cache; without
+// one (trainable weights) they are made for this call.
 void forward(const ConvShape& s, int m, const float* x, const WeightsFn& weights, const float* bias, float* y,
              bool relu, const WeightKey& key, const std::string& kind) {
   std::optional<WorkspaceLease> scratch;
   if (key) {
     const auto u = derived_weights(key, derived_kind(kind.c_str(), s),
                                    [&] { return transformed_weights(weights(scratch), s.O, s.C, m); });
-    return forward_with(s, m, x, nullptr, u->packed, bias, y, relu);
+    return forward_with(s, m, x, u->packed, bias, y, relu);
   }
-  const int64_t tiles = tile_count(s, m);
-  if (tiles > block_tiles(s, m, tiles) || thread_block_tiles(s, m, tiles, threads_here())) {
-    const DerivedWeights u = transformed_weights(weights(scratch), s.O, s.C, m);
-    return forward_with(s, m, x, u.source ? u.source->data() : nullptr, u.packed, bias, y, relu);
-  }
-  WorkspaceLease U(positions(m) * s.O * s.C);
-  transform_weights(weights(scratch), s.O, s.C, m, U.data());
-  forward_with(s, m, x, U.data(), {}, bias, y, relu);
+  const DerivedWeights u = transformed_weights(weights(scratch), s.O, s.C, m);
+  forward_with(s, m, x, u.packed, bias, y, relu);
 }
 
 // The weight cache's name for the transformed weights of F(m x m).

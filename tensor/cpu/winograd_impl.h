@@ -248,9 +248,11 @@ inline void row_to_lanes(const float* x, float* r, int rows) {
 }
 
 template <int M>
-void weights(const float* w, int64_t O, int64_t C, int64_t o0, int64_t o1, float* U) {
+void weights(const float* w, int64_t O, int64_t C, int64_t o0, int64_t o1, const PackedALayout& ul, float* U) {
   constexpr int A = Tile<M>::A;
   alignas(64) float g[9][L], t[A][3][L], u[A][A][L];
+  const int64_t ux = static_cast<int64_t>(ul.floats());
+  int64_t at[L];  // where (o, c0 + l) goes in each U[xi]
   for (int64_t o = o0; o < o1; ++o)
     for (int64_t c0 = 0; c0 < C; c0 += L) {
       const int n = static_cast<int>(C - c0 < L ? C - c0 : L);
@@ -259,10 +261,11 @@ void weights(const float* w, int64_t O, int64_t C, int64_t o0, int64_t o1, float
         for (int l = 0; l < L; ++l) g[k][l] = l < n ? src[l * 9 + k] : 0.0f;
       for (int col = 0; col < 3; ++col) Tile<M>::g(&g[col][0], 3 * L, &t[0][col][0], 3 * L);  // G g
       for (int r = 0; r < A; ++r) Tile<M>::g(&t[r][0][0], L, &u[r][0][0], L);                 // (G g) G^T
+      for (int l = 0; l < n; ++l) at[l] = ul.offset(o, c0 + l);
       for (int xi = 0; xi < A * A; ++xi) {
-        float* dst = U + (xi * O + o) * C + c0;
+        float* dst = U + xi * ux;
         const float* s = &u[xi / A][xi % A][0];
-        for (int l = 0; l < n; ++l) dst[l] = s[l];
+        for (int l = 0; l < n; ++l) dst[at[l]] = s[l];
       }
     }
 }

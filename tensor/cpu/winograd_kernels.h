@@ -11,6 +11,8 @@
 #pragma once
 #include <cstdint>
 
+#include "tensor/cpu/gemm.h"
+
 namespace sn::cpu::winograd_detail {
 
 struct TileGeometry {
@@ -21,8 +23,9 @@ struct TileGeometry {
 };
 
 struct WinogradKernels {
-  // U for output channels [o0, o1): w [O, C, 3, 3].
-  void (*weights)(const float* w, int64_t O, int64_t C, int64_t o0, int64_t o1, float* U);
+  // U for output channels [o0, o1): w [O, C, 3, 3]. Each U[xi] (O x C) is written in `ul`'s
+  // layout (the GEMM's packed A, or row-major), ul.floats() apart.
+  void (*weights)(const float* w, int64_t O, int64_t C, int64_t o0, int64_t o1, const PackedALayout& ul, float* U);
   // V for channels [c0, c1) and tiles [t0, t0 + tb) of the block; x is the whole batch.
   void (*input)(const TileGeometry& g, const float* x, int64_t c0, int64_t c1, int64_t t0, int64_t tb,
                 float* V);
