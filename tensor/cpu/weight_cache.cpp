@@ -11,7 +11,7 @@ namespace sn::cpu {
 namespace {
 
 size_t bytes_of(const DerivedWeights& d) {
-  size_t bytes = ((d.source ? d.source_floats : 0) + (d.packed_memory ? d.packed_floats : 0)) * sizeof(float);
+  size_t bytes = (d.packed_memory ? d.packed_floats : 0) * sizeof(float);
   for (const PackedA& p : d.packed) bytes += p.packed_bytes();
   return bytes;
 }

@@ -31,13 +31,13 @@ struct WeightKey {
   explicit operator bool() const { return storage != 0; }
 };
 
-// What a kernel derives from weights: GEMM operands, packed (into `packed_memory`, one buffer for
-// all of them, so a large one gets huge pages), and the matrix they were packed from when a
-// PackedA still reads it (OpenBLAS and the reference GEMM run on A itself). Both buffers are
-// workspace leases (tensor/cpu/workspace.h).
+// What a kernel derives from weights: GEMM operands (PackedA) and the memory they live in when
+// they need their own (`packed_memory`, one workspace lease for all of them, so a large one gets
+// huge pages; with OpenBLAS and the reference GEMM the Winograd weights are there row-major, and
+// im2col's PackedA reads the weights themselves).
 struct DerivedWeights {
-  std::unique_ptr<WorkspaceLease> source, packed_memory;
-  size_t source_floats = 0, packed_floats = 0;
+  std::unique_ptr<WorkspaceLease> packed_memory;
+  size_t packed_floats = 0;
   std::vector<PackedA> packed;
 };
 
