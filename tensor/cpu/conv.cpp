@@ -53,7 +53,7 @@ bool winograd_applies(const ConvShape& s) {
   return s.KH == 3 && s.KW == 3 && s.sh == 1 && s.sw == 1 && s.dh == 1 && s.dw == 1 && s.groups == 1;
 }
 
-ConvAlgo conv2d_algo(const ConvShape& s, bool weights_reused) {
+ConvAlgo conv2d_algo(const ConvShape& s, bool weights_cached) {
   switch (choice()) {
     case Choice::Gemm: return ConvAlgo::Im2colGemm;
     case Choice::Winograd: return winograd_applies(s) ? ConvAlgo::Winograd4x3 : ConvAlgo::Im2colGemm;
@@ -72,8 +72,8 @@ ConvAlgo conv2d_algo(const ConvShape& s, bool weights_reused) {
   // already pay: 14x14 x 512 channels in VGG16 at 224 (stylenet_vgg_bench --layers 1, weights
   // cached) 3.3 ms against im2col's 6.3 on 1 thread, 2.3 against 3.7 on 2. A one-shot run pays
   // the transform once: `features --layers relu5_3` as a whole process, 0.483 s against 0.461
-  // (medians of 5, alternating).
-  const int64_t tiles = s.N * ((s.OH + 3) / 4) * ((s.OW + 3) / 4), min_tiles = weights_reused ? 16 : 48;
+  // (medians of 5, alternating; before the transform wrote the packed layout directly).
+  const int64_t tiles = s.N * ((s.OH + 3) / 4) * ((s.OW + 3) / 4), min_tiles = weights_cached ? 16 : 48;
   if (!(winograd_applies(s) && s.C >= 16 && s.O >= 16 && tiles >= min_tiles)) return ConvAlgo::Im2colGemm;
   // F(6x6) where its GEMMs are at least 15 % smaller than F(4x4)'s and a row holds at least two
   // lane groups of its tiles (OW >= 187): its transforms cost more per multiply saved, and its
@@ -121,10 +121,10 @@ ConvShape backward_input_as_forward(const ConvShape& s) {
   return {s.N, s.O, s.OH, s.OW, s.C, s.KH, s.KW, s.H, s.W, 1, 1, s.KH - 1 - s.ph, s.KW - 1 - s.pw, 1, 1, 1};
 }
 
-ConvAlgo conv2d_backward_input_algo(const ConvShape& s, bool weights_reused) {
+ConvAlgo conv2d_backward_input_algo(const ConvShape& s, bool weights_cached) {
   if (!winograd_applies(s) || s.ph > s.KH - 1 || s.pw > s.KW - 1) return ConvAlgo::Im2colGemm;
   // Winograd where it would run the equivalent forward; the direct kernel is forward only.
-  const ConvAlgo forward = conv2d_algo(backward_input_as_forward(s), weights_reused);
+  const ConvAlgo forward = conv2d_algo(backward_input_as_forward(s), weights_cached);
   return winograd_tile(forward) ? forward : ConvAlgo::Im2colGemm;
 }
 

@@ -60,10 +60,10 @@ bool winograd_applies(const ConvShape& s);
 // At most 4 output channels, stride 1, no padding or dilation or groups (a decoder's last conv
 // after its reflection pad): conv2d_forward_direct, forward only.
 bool direct_applies(const ConvShape& s);
-// `weights_reused`: the weights are frozen and cached (weight_cache.h), so their Winograd form is
+// `weights_cached`: the weights are frozen and cached (weight_cache.h), so their Winograd form is
 // made once for all calls and only the input/output transforms need amortising: Winograd then
 // pays from fewer tiles.
-ConvAlgo conv2d_algo(const ConvShape& s, bool weights_reused = false);
+ConvAlgo conv2d_algo(const ConvShape& s, bool weights_cached = false);
 // "auto", "gemm", "winograd" or "direct" (nullptr = auto); replaces STYLENET_CONV for the whole
 // library.
 void set_conv_algo_override(const char* name);
@@ -92,7 +92,7 @@ void conv2d_backward_input_gemm(const ConvShape& s, const float* dy, const float
 // The forward convolution that computes dx for s (input dy, output dx), and the algorithm the
 // forward rule picks for it; Winograd only where that convolution has non-negative padding.
 ConvShape backward_input_as_forward(const ConvShape& s);
-ConvAlgo conv2d_backward_input_algo(const ConvShape& s, bool weights_reused = false);
+ConvAlgo conv2d_backward_input_algo(const ConvShape& s, bool weights_cached = false);
 // Requires that Winograd applies to backward_input_as_forward(s) (m as for the forward).
 void conv2d_backward_input_winograd(const ConvShape& s, const float* dy, const float* w, float* dx,
                                     const WeightKey& key = {}, int m = 4);

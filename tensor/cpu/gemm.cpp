@@ -344,8 +344,9 @@ PackedA PackedA::adopt(const PackedALayout& layout, const float* data) {
   SN_CHECK(ks && ks->mr == layout.mr && std::min(ks->kc, layout.K) == layout.kc,
            "PackedA::adopt: the data was laid out for another ISA or GEMM backend than the one now active");
   // A itself is not kept: nothing reads it while the ISA and backend stay the same.
+  const int64_t lda = std::max<int64_t>(layout.K, 1);
   return PackedA(std::unique_ptr<Impl>(
-      new Impl{Trans::No, layout.M, layout.K, std::max<int64_t>(layout.K, 1), nullptr, ks, nullptr, const_cast<float*>(data)}));
+      new Impl{Trans::No, layout.M, layout.K, lda, nullptr, ks, nullptr, const_cast<float*>(data)}));
 }
 
 PackedA::~PackedA() = default;

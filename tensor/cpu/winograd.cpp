@@ -49,7 +49,6 @@ const WinogradKernels& kernels(int m) { return active_isa() == Isa::Avx512 ? win
 // Positions of the transform: (m + 2)^2.
 int64_t positions(int m) { return (m + 2) * (m + 2); }
 
-
 // Tiles per block of the given shape: V and M together stay within kBlockBudget.
 int64_t block_tiles(const ConvShape& s, int m, int64_t tiles) {
   const int64_t block = kBlockBudget / (positions(m) * (s.C + s.O));
@@ -59,7 +58,7 @@ int64_t block_tiles(const ConvShape& s, int m, int64_t tiles) {
 // Tiles per block when the blocks are shared out among the threads, each thread running its own
 // from input transform to output (no synchronisation inside a block, V and M stay in the thread's
 // cache); 0 where that does not pay and the threads share each block instead (its transforms by
-// channel, its GEMMs by tile of M): a block of kMinThreadBlock tiles would not fit
+// channel, its GEMMs whole): a block of kMinThreadBlock tiles would not fit
 // kThreadBlockBudget (many channels: each thread would stream all of U through its own block's
 // few columns), or there are fewer than two blocks per thread. Measured on VGG16 at 224, 2 threads
 // (stylenet_vgg_bench --layers 1): conv1_2 16 -> 10 ms, conv2_2 7.2 -> 5.0 ms; 256-channel
@@ -107,17 +106,13 @@ struct BlockJob {
     const TileGeometry g = geometry();
     parallel_for(0, s.C, std::max<int64_t>(1, 256 / tb),
                  [&](int64_t c0, int64_t c1) { k.input(g, x, c0, c1, t0, tb, V); });
-    const auto gemms = [&](int64_t xi0, int64_t xi1) {
-      for (int64_t xi = xi0; xi < xi1; ++xi) {
-        sgemm_packed(packed[xi], Trans::No, tb, 1.0f, V + xi * s.C * tb, tb, 0.0f, M + xi * s.O * tb, tb);
-      }
-    };
     // The a^2 GEMMs shared out whole among the threads, each one serial: one fork and join per
     // block instead of one per GEMM, and each GEMM packs its B once (a GEMM cut between threads
     // packs it in each). VGG16 at 224, 2 threads: conv4_2 (49 tiles, 512 channels) 9.2 -> 6.0 ms.
     parallel_for(0, xis, 1, [&](int64_t xi0, int64_t xi1) {
       SerialRegion serial;
-      gemms(xi0, xi1);
+      for (int64_t xi = xi0; xi < xi1; ++xi)
+        sgemm_packed(packed[xi], Trans::No, tb, 1.0f, V + xi * s.C * tb, tb, 0.0f, M + xi * s.O * tb, tb);
     });
     parallel_for(0, s.O, std::max<int64_t>(1, 256 / tb),
                  [&](int64_t o0, int64_t o1) { k.output(g, M, o0, o1, t0, tb, bias, relu, y); });
