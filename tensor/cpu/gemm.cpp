@@ -305,27 +305,22 @@ const KernelSet* packing_kernels(int64_t M, int64_t K) {
 }
 }  // namespace
 
-size_t PackedA::floats_needed(int64_t M, int64_t K) {
-  const KernelSet* ks = packing_kernels(M, K);
-  return ks ? static_cast<size_t>(round_up(M, ks->mr) * K) : 0;
-}
-
-PackedA::PackedA(Trans ta, int64_t M, int64_t K, const float* A, int64_t lda, float* into)
+PackedA::PackedA(Trans ta, int64_t M, int64_t K, const float* A, int64_t lda)
     : impl_(new Impl{ta, M, K, lda, A, nullptr, nullptr}) {
   SN_CHECK(M >= 0 && K >= 0 && lda >= std::max<int64_t>(1, ta == Trans::Yes ? M : K),
            "PackedA: bad sizes M=", M, " K=", K, " lda=", lda);
-  const KernelSet* ks = packing_kernels(M, K);
-  if (!ks) return;
-  const int64_t mp = round_up(M, ks->mr), kc = std::min(ks->kc, K);
-  impl_->ks = ks;
-  if (!into) impl_->owned = std::make_unique<WorkspaceLease>(static_cast<size_t>(mp * K));
-  float* dst = impl_->packed = into ? into : impl_->owned->data();
+  const PackedALayout layout = PackedA::layout(M, K);
+  if (!layout.mr) return;
+  const int64_t mp = layout.m_padded, kc = layout.kc;
+  impl_->ks = packing_kernels(M, K);
+  impl_->owned = std::make_unique<WorkspaceLease>(layout.floats());
+  float* dst = impl_->packed = impl_->owned->data();
   const Strided a = ta == Trans::Yes ? Strided{A, 1, lda} : Strided{A, lda, 1};
   // One task per k block; each writes its own part of the buffer.
   parallel_for(0, ceil_div(K, kc), 1, [&](int64_t b0, int64_t b1) {
     for (int64_t blk = b0; blk < b1; ++blk) {
       const int64_t pc = blk * kc, kb = std::min(kc, K - pc);
-      pack_a({a.at(0, pc), a.rs, a.cs}, M, kb, ks->mr, dst + pc * mp);
+      pack_a({a.at(0, pc), a.rs, a.cs}, M, kb, layout.mr, dst + pc * mp);
     }
   });
 }

@@ -48,19 +48,16 @@ struct PackedALayout {
 // and backend must not change in between (sgemm_packed then falls back to plain sgemm).
 class PackedA {
  public:
-  // `into`: memory of floats_needed(M, K) floats to pack into, which the caller keeps alive
-  // while this is used (several PackedA in one large buffer); null: a buffer of its own.
-  PackedA(Trans ta, int64_t M, int64_t K, const float* A, int64_t lda, float* into = nullptr);
-  // Floats a packed copy of an M x K op(A) takes with the current ISA and backend (0: none is made).
-  static size_t floats_needed(int64_t M, int64_t K);
+  // Packs op(A) into a buffer of its own (none with OpenBLAS or Ref, which read A itself).
+  PackedA(Trans ta, int64_t M, int64_t K, const float* A, int64_t lda);
   ~PackedA();
   PackedA(PackedA&&) noexcept;
   PackedA(const PackedA&) = delete;
   PackedA& operator=(const PackedA&) = delete;
   PackedA& operator=(PackedA&&) = delete;
 
-  // Bytes of the copy of A it owns (0 when it packed into the caller's memory, or reads A itself:
-  // OpenBLAS, Ref, or an empty A).
+  // Bytes of the copy of A it owns (0 when it was adopted, or reads A itself: OpenBLAS, Ref, or an
+  // empty A).
   size_t packed_bytes() const;
   // The layout an M x K A (not transposed) takes with the current ISA and backend.
   static PackedALayout layout(int64_t M, int64_t K);
