@@ -47,6 +47,11 @@ namespace {
 
 constexpr int L = 16;  // lanes per step: one AVX-512 vector, two AVX2 vectors
 
+// Every caller's output rows (stride os) are at least L floats apart, so the lanes of one row never
+// overlap another's; GCC cannot see that for a runtime stride and left the transform that writes
+// straight into V scalar (half the input transform's time in a training step) without this.
+#define SN_LANES_INDEPENDENT _Pragma("GCC ivdep")
+
 template <int M>
 struct Tile;  // the transforms of F(M x M, 3 x 3), each over L lanes
 
@@ -55,6 +60,7 @@ struct Tile<4> {
   static constexpr int A = 6;  // input tile side
   // out[r][.] = B^T z for six lane-vectors z[0..5] (strided by zs), written with stride os.
   static void bt(const float* __restrict z, int64_t zs, float* __restrict out, int64_t os) {
+    SN_LANES_INDEPENDENT
     for (int l = 0; l < L; ++l) {
       const float z0 = z[l], z1 = z[zs + l], z2 = z[2 * zs + l], z3 = z[3 * zs + l], z4 = z[4 * zs + l],
                   z5 = z[5 * zs + l];
@@ -68,6 +74,7 @@ struct Tile<4> {
   }
   // out[0..5] = G z for three lane-vectors z.
   static void g(const float* __restrict z, int64_t zs, float* __restrict out, int64_t os) {
+    SN_LANES_INDEPENDENT
     for (int l = 0; l < L; ++l) {
       const float z0 = z[l], z1 = z[zs + l], z2 = z[2 * zs + l];
       out[l] = z0 * 0.25f;
@@ -80,6 +87,7 @@ struct Tile<4> {
   }
   // out[0..3] = A^T z for six lane-vectors z.
   static void at(const float* __restrict z, int64_t zs, float* __restrict out, int64_t os) {
+    SN_LANES_INDEPENDENT
     for (int l = 0; l < L; ++l) {
       const float z0 = z[l], z1 = z[zs + l], z2 = z[2 * zs + l], z3 = z[3 * zs + l], z4 = z[4 * zs + l],
                   z5 = z[5 * zs + l];
@@ -97,6 +105,7 @@ struct Tile<6> {
   static constexpr int A = 8;
   // B^T z, with the symmetric pairs of rows (1, 2), (3, 4), (5, 6) as a +- b.
   static void bt(const float* __restrict z, int64_t zs, float* __restrict out, int64_t os) {
+    SN_LANES_INDEPENDENT
     for (int l = 0; l < L; ++l) {
       const float z0 = z[l], z1 = z[zs + l], z2 = z[2 * zs + l], z3 = z[3 * zs + l], z4 = z[4 * zs + l],
                   z5 = z[5 * zs + l], z6 = z[6 * zs + l], z7 = z[7 * zs + l];
@@ -114,6 +123,7 @@ struct Tile<6> {
     }
   }
   static void g(const float* __restrict z, int64_t zs, float* __restrict out, int64_t os) {
+    SN_LANES_INDEPENDENT
     for (int l = 0; l < L; ++l) {
       const float z0 = z[l], z1 = z[zs + l], z2 = z[2 * zs + l];
       out[l] = z0;
@@ -127,6 +137,7 @@ struct Tile<6> {
     }
   }
   static void at(const float* __restrict z, int64_t zs, float* __restrict out, int64_t os) {
+    SN_LANES_INDEPENDENT
     for (int l = 0; l < L; ++l) {
       const float z0 = z[l], z1 = z[zs + l], z2 = z[2 * zs + l], z3 = z[3 * zs + l], z4 = z[4 * zs + l],
                   z5 = z[5 * zs + l], z6 = z[6 * zs + l], z7 = z[7 * zs + l];
@@ -211,37 +222,44 @@ inline void lanes_to_row(const float* r, float* x) {
     for (int k = 0; k < M; ++k) x[M * l + k] = r[k * L + l];
 }
 
-// r[k * L + l] = x[M l + k] for k < `rows` (<= M), l < L; reads x[0 .. M (L - 1) + rows - 1] only.
-template <int M>
-inline void row_to_lanes(const float* x, float* r, int rows) {
 #if defined(__AVX512F__)
+// r[k * L + l] = x[M l + k] for k < `rows` (<= M), l < L, with x given as its M vectors of 16.
+template <int M>
+inline void vectors_to_lanes(const __m512* x, float* r, int rows) {
   static_assert(L == 16);
   if constexpr (M == 4) {
-    const __mmask16 tail = static_cast<__mmask16>((1u << (12 + rows)) - 1);  // x[48 .. 60 + rows - 1]
-    __m512 a = _mm512_loadu_ps(x), b = _mm512_loadu_ps(x + 16), c = _mm512_loadu_ps(x + 32),
-           d = _mm512_maskz_loadu_ps(tail, x + 48);
+    __m512 a = x[0], b = x[1], c = x[2], d = x[3];
     transpose_blocks(a, b, c, d);
     transpose_in_blocks(a, b, c, d);
     _mm512_storeu_ps(r, a);
     if (rows > 1) _mm512_storeu_ps(r + L, b);
     if (rows > 2) _mm512_storeu_ps(r + 2 * L, c);
     if (rows > 3) _mm512_storeu_ps(r + 3 * L, d);
-    return;
   } else {
     // r[k][l] = x[e], e = 6 l + k < 96, from the pair of 16-float vectors (2p, 2p + 1), p = e / 32
     // (vpermt2ps reads the low 5 bits of e: its position within the pair).
-    const __mmask16 tail = static_cast<__mmask16>((1u << (10 + rows)) - 1);  // x[80 .. 90 + rows - 1]
-    const __m512 x0 = _mm512_loadu_ps(x), x1 = _mm512_loadu_ps(x + 16), x2 = _mm512_loadu_ps(x + 32),
-                 x3 = _mm512_loadu_ps(x + 48), x4 = _mm512_loadu_ps(x + 64), x5 = _mm512_maskz_loadu_ps(tail, x + 80);
     for (int k = 0; k < rows; ++k) {
       const __m512i e = _mm512_add_epi32(six_l(), _mm512_set1_epi32(k));
-      __m512 v = _mm512_permutex2var_ps(x0, e, x1);
-      v = _mm512_mask_blend_ps(_mm512_cmpge_epi32_mask(e, _mm512_set1_epi32(32)), v, _mm512_permutex2var_ps(x2, e, x3));
-      v = _mm512_mask_blend_ps(_mm512_cmpge_epi32_mask(e, _mm512_set1_epi32(64)), v, _mm512_permutex2var_ps(x4, e, x5));
+      __m512 v = _mm512_permutex2var_ps(x[0], e, x[1]);
+      v = _mm512_mask_blend_ps(_mm512_cmpge_epi32_mask(e, _mm512_set1_epi32(32)), v, _mm512_permutex2var_ps(x[2], e, x[3]));
+      v = _mm512_mask_blend_ps(_mm512_cmpge_epi32_mask(e, _mm512_set1_epi32(64)), v, _mm512_permutex2var_ps(x[4], e, x[5]));
       _mm512_storeu_ps(r + k * L, v);
     }
-    return;
   }
+}
+#endif
+
+// r[k * L + l] = x[M l + k] for k < `rows` (<= M), l < L; reads x[0 .. M (L - 1) + rows - 1] only.
+template <int M>
+inline void row_to_lanes(const float* x, float* r, int rows) {
+#if defined(__AVX512F__)
+  // The last vector holds x[M L - 16 ..]; of it only up to x[M (L - 1) + rows - 1] is read.
+  const __mmask16 tail = static_cast<__mmask16>((1u << (16 - M + rows)) - 1);
+  __m512 v[M];
+  for (int q = 0; q < M - 1; ++q) v[q] = _mm512_loadu_ps(x + 16 * q);
+  v[M - 1] = _mm512_maskz_loadu_ps(tail, x + 16 * (M - 1));
+  vectors_to_lanes<M>(v, r, rows);
+  return;
 #endif
   for (int k = 0; k < rows; ++k)
     for (int l = 0; l < L; ++l) r[k * L + l] = x[M * l + k];
@@ -289,6 +307,7 @@ inline int segments(const TileGeometry& g, int64_t tile0, int n_lanes, Segment* 
   return k;
 }
 
+#if !defined(__AVX512F__)
 // dst[0 .. count) = row[col .. col + count), zero where col + x is outside [0, width); row null: zeros.
 inline void copy_clipped(const float* row, int64_t col, int64_t width, int64_t count, float* dst) {
   const int64_t lo = col < 0 ? -col : 0, hi = col + count > width ? width - col : count;
@@ -327,28 +346,105 @@ void gather_patches(const TileGeometry& g, const float* x, int64_t c, int64_t ti
   }
 }
 
+// Lane l's patches as gather_patches writes them; read straight from the input where all L tiles
+// lie in one tile row of one image and entirely inside the input (row a of lane l's patch is input
+// row r0 + a from column M (j0 + l) - pw on).
+template <int M>
+void gather_or_read_patches(const TileGeometry& g, const float* x, int64_t c, int64_t tile, int n_lanes, float* d) {
+  constexpr int A = Tile<M>::A;
+  const int64_t per_image = g.tiles_h * g.tiles_w;
+  const int64_t n = tile / per_image, i = (tile % per_image) / g.tiles_w, j0 = tile % g.tiles_w;
+  const int64_t r0 = M * i - g.ph, s0 = M * j0 - g.pw;
+  if (n_lanes < L || j0 + L > g.tiles_w || r0 < 0 || s0 < 0 || r0 + A > g.H || s0 + M * (L - 1) + A > g.W)
+    return gather_patches<M>(g, x, c, tile, n_lanes, d);
+  const float* base = x + ((n * g.C + c) * g.H + r0) * g.W + s0;
+  for (int a = 0; a < A; ++a) {
+    row_to_lanes<M>(base + a * g.W, d + a * A * L, M);          // columns M l .. M l + M - 1
+    row_to_lanes<M>(base + a * g.W + M, d + (a * A + M) * L, 2);  // columns M l + M, M l + M + 1
+  }
+}
+
+#else
+// The same patches gathered with masked loads straight from the input rows, no buffer between
+// (gather_patches' copies then vector loads stalled on store forwarding: with memmove, a quarter of
+// a training step's input transform). The masks depend only on the tile group, so they are worked
+// out once (PatchPlan) for all channels: row "first" of a run's lanes is the run's input row from
+// its first column, "last" the same M columns on, each masked to the run's lanes and the input's
+// columns; rows above or below the input stay zero.
+template <int M>
+struct PatchPlan {
+  struct Run {
+    int64_t n, row0, shift;  // image, input row of patch row 0, column of position 0 of "first"
+    __mmask16 first[M], last[M];
+  };
+  Run runs[L];
+  int count = 0;
+
+  PatchPlan(const TileGeometry& g, int64_t tile0, int n_lanes) {
+    Segment seg[L];
+    count = segments(g, tile0, n_lanes, seg);
+    for (int k = 0; k < count; ++k) {
+      const Segment& r = seg[k];
+      const int64_t col = M * r.j - g.pw, lo = M * r.lane, hi = M * (r.lane + r.count);
+      runs[k].n = r.n;
+      runs[k].row0 = M * r.i - g.ph;
+      runs[k].shift = col - lo;  // position e of "first" is input column shift + e
+      // The run's lanes, and of them the positions whose input column is in [0, W).
+      masks(lo, hi, -runs[k].shift, g.W - runs[k].shift, runs[k].first);
+      masks(lo, hi, -runs[k].shift - M, g.W - runs[k].shift - M, runs[k].last);
+    }
+  }
+  // Positions [lo, hi) and [from, to) of the M L of a row, as M masks of 16 (no std::clamp: see
+  // the top of this file).
+  static void masks(int64_t lo, int64_t hi, int64_t from, int64_t to, __mmask16* out) {
+    if (from > lo) lo = from;
+    if (to < hi) hi = to;
+    for (int q = 0; q < M; ++q) {
+      int64_t a = lo - 16 * q, b = hi - 16 * q;
+      a = a < 0 ? 0 : a > 16 ? 16 : a;
+      b = b < 0 ? 0 : b > 16 ? 16 : b;
+      out[q] = static_cast<__mmask16>(b > a ? (1u << b) - (1u << a) : 0u);
+    }
+  }
+  // d as gather_patches writes it, for plane c.
+  void gather(const TileGeometry& g, const float* x, int64_t c, float* d) const {
+    constexpr int A = Tile<M>::A;
+    for (int a = 0; a < A; ++a) {
+      __m512 first[M], last[M];
+      for (int q = 0; q < M; ++q) first[q] = last[q] = _mm512_setzero_ps();
+      for (int k = 0; k < count; ++k) {
+        const Run& r = runs[k];
+        const int64_t ih = r.row0 + a;
+        if (ih < 0 || ih >= g.H) continue;
+        // Masked-off positions are not read, so the base may lie outside the row.
+        const float* base = x + ((r.n * g.C + c) * g.H + ih) * g.W + r.shift;
+        for (int q = 0; q < M; ++q) {
+          first[q] = _mm512_mask_loadu_ps(first[q], r.first[q], base + 16 * q);
+          last[q] = _mm512_mask_loadu_ps(last[q], r.last[q], base + M + 16 * q);
+        }
+      }
+      vectors_to_lanes<M>(first, d + a * A * L, M);
+      vectors_to_lanes<M>(last, d + (a * A + M) * L, 2);
+    }
+  }
+};
+#endif
+
 template <int M>
 void input(const TileGeometry& g, const float* x, int64_t c0, int64_t c1, int64_t t0, int64_t tb, float* V) {
   constexpr int A = Tile<M>::A;
   alignas(64) float d[A][A][L], t[A][A][L], v[A][A][L];
-  const int64_t per_image = g.tiles_h * g.tiles_w;
-  for (int64_t c = c0; c < c1; ++c)
-    for (int64_t t1 = 0; t1 < tb; t1 += L) {
-      const int n_lanes = static_cast<int>(tb - t1 < L ? tb - t1 : L);
-      // Fast path: all L tiles in one tile row of one image and entirely inside the input, so
-      // row a of lane l's patch is input row r0 + a from column M (j0 + l) - pw on.
-      const int64_t tile = t0 + t1, n = tile / per_image, i = (tile % per_image) / g.tiles_w, j0 = tile % g.tiles_w;
-      const int64_t r0 = M * i - g.ph, s0 = M * j0 - g.pw;
-      if (n_lanes == L && j0 + L <= g.tiles_w && r0 >= 0 && s0 >= 0 && r0 + A <= g.H &&
-          s0 + M * (L - 1) + A <= g.W) {
-        const float* base = x + ((n * g.C + c) * g.H + r0) * g.W + s0;
-        for (int a = 0; a < A; ++a) {
-          row_to_lanes<M>(base + a * g.W, &d[a][0][0], M);      // columns M l .. M l + M - 1
-          row_to_lanes<M>(base + a * g.W + M, &d[a][M][0], 2);  // columns M l + M, M l + M + 1
-        }
-      } else {
-        gather_patches<M>(g, x, c, tile, n_lanes, &d[0][0][0]);
-      }
+  for (int64_t t1 = 0; t1 < tb; t1 += L) {
+    const int n_lanes = static_cast<int>(tb - t1 < L ? tb - t1 : L);
+#if defined(__AVX512F__)
+    const PatchPlan<M> plan(g, t0 + t1, n_lanes);
+#endif
+    for (int64_t c = c0; c < c1; ++c) {
+#if defined(__AVX512F__)
+      plan.gather(g, x, c, &d[0][0][0]);
+#else
+      gather_or_read_patches<M>(g, x, c, t0 + t1, n_lanes, &d[0][0][0]);
+#endif
       for (int a = 0; a < A; ++a) Tile<M>::bt(&d[a][0][0], L, &t[a][0][0], L);  // rows: d B
       if (n_lanes == L) {  // columns: B^T (d B), straight into V[xi = A r + s][c][t1 ..]
         for (int s = 0; s < A; ++s) Tile<M>::bt(&t[0][s][0], A * L, V + (s * g.C + c) * tb + t1, A * g.C * tb);
@@ -361,6 +457,7 @@ void input(const TileGeometry& g, const float* x, int64_t c0, int64_t c1, int64_
         for (int l = 0; l < n_lanes; ++l) dst[l] = src[l];
       }
     }
+  }
 }
 
 template <int M>
