@@ -26,12 +26,19 @@ Shape kept_shape(const Shape& in, const std::vector<bool>& mask) {
   return s;
 }
 
-// A view of the gradient g (reduced shape, with or without kept dims) broadcast to `in` shape.
-Tensor expand_back(const Tensor& g, const Shape& in, const std::vector<bool>& mask) {
+// The gradient g (reduced shape, with or without kept dims) as a contiguous tensor of the kept
+// shape: an operand that broadcasts against `in`, which the kernels run fast where the reduced dims
+// are trailing (one value per row: per-channel statistics of feature maps).
+Tensor kept_grad(const Tensor& g, const Shape& in, const std::vector<bool>& mask) {
   const Shape kept = kept_shape(in, mask);
-  Tensor gk = g.contiguous();
-  gk = gk.as_strided(kept, contiguous_strides(kept), gk.offset());
-  return gk.as_strided(in, broadcast_strides(kept, gk.strides(), in), gk.offset());
+  const Tensor gk = g.contiguous();
+  return gk.as_strided(kept, contiguous_strides(kept), gk.offset());
+}
+
+// A view of g broadcast to `in` shape.
+Tensor expand_back(const Tensor& g, const Shape& in, const std::vector<bool>& mask) {
+  const Tensor gk = kept_grad(g, in, mask);
+  return gk.as_strided(in, broadcast_strides(gk.shape(), gk.strides(), in), gk.offset());
 }
 
 int64_t reduced_count(const Shape& in, const std::vector<bool>& mask) {
@@ -47,10 +54,10 @@ Tensor extreme(Reduce op, const char* name, const Tensor& x, const std::vector<i
   const Tensor sx = x.detach(), so = out.detach();
   return autograd::record(name, {x}, out, [=](const Tensor& g) {
     // Equal share of the gradient for each position that attains the extreme.
-    const Tensor hit = kernels::binary(Binary::Eq, sx, expand_back(so, sx.shape(), mask));
+    const Tensor hit = kernels::binary(Binary::Eq, sx, kept_grad(so, sx.shape(), mask));
     const Tensor count = kernels::reduce(Reduce::Sum, hit, dims, true);
     const Tensor share = kernels::binary(Binary::Div, hit, count);
-    return autograd::Grads{kernels::binary(Binary::Mul, share, expand_back(g, sx.shape(), mask))};
+    return autograd::Grads{kernels::binary(Binary::Mul, share, kept_grad(g, sx.shape(), mask))};
   });
 }
 }  // namespace
@@ -87,7 +94,7 @@ Tensor var(const Tensor& x, const std::vector<int64_t>& dims, int64_t correction
   const Shape in = x.shape();
   return autograd::record("var", {x}, out, [=](const Tensor& g) {
     const double k = 2.0 / static_cast<double>(n - correction);
-    return autograd::Grads{kernels::binary(Binary::Mul, kernels::unary(Unary::MulScalar, centred, k), expand_back(g, in, mask))};
+    return autograd::Grads{kernels::binary(Binary::Mul, kernels::unary(Unary::MulScalar, centred, k), kept_grad(g, in, mask))};
   });
 }
 

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "autograd/ops.h"
 #include "tensor/cpu/isa.h"
 #include "tensor/cpu/parallel.h"
 #include "tensor/kernels/core.h"
@@ -126,9 +127,31 @@ TEST_CASE("fast unary and binary kernels give the reference's exact values") {
         },
         equal_to("add_"));
   }
-  // Broadcasting and non-contiguous operands take the reference path; still the same values.
+  // Other broadcasts and non-contiguous operands take the reference path; still the same values.
   const Tensor a = special_randn({3, 5, 7, 9}, 3), bias = special_randn({1, 5, 1, 1}, 4);
   for_every_path([&] { return kernels::binary(Binary::Add, a, bias); }, equal_to("broadcast add"));
+  // One value per row (binary_rows_f32): [N, C, 1, 1], [N, C, H, 1] and [C, 1] against the full
+  // shape, on either side; rows of 63 elements (a ragged vector tail) and of 64 x 1000 (chunks).
+  const Tensor big = special_randn({2, 3, 64, 1000}, 5);
+  for (const auto& [full, rows] : {std::pair{a, special_randn({3, 5, 1, 1}, 6)}, {a, special_randn({3, 5, 7, 1}, 7)},
+                                   {special_randn({5, 63}, 8), special_randn({5, 1}, 9)},
+                                   {big, special_randn({2, 3, 1, 1}, 10)}})
+    for (int op = 0; op <= static_cast<int>(Binary::Le); ++op) {
+      const Binary b = static_cast<Binary>(op);
+      const Tensor base = b == Binary::Pow ? kernels::unary(Unary::Abs, full) : full;
+      const std::string what = detail::cat(kernels::binary_name(b), " rows of ", full.numel() / rows.numel());
+      for_every_path([&] { return kernels::binary(b, base, rows); }, equal_to(what + ", rows right"));
+      for_every_path([&] { return kernels::binary(b, rows, base); }, equal_to(what + ", rows left"));
+      // The rows as a broadcast view of the full shape (stride 0 over the trailing dims).
+      const Tensor view = expand(rows, full.shape());
+      for_every_path([&] { return kernels::binary(b, base, view); }, equal_to(what + ", view right"));
+      for_every_path([&] { return kernels::binary(b, view, base); }, equal_to(what + ", view left"));
+    }
+  // Unary ops on such views: once per row, then the rows filled.
+  const Tensor row_view = expand(special_randn({3, 5, 1, 1}, 11), {3, 5, 7, 9});
+  for (int op = 0; op <= static_cast<int>(Unary::AddScalar); ++op)
+    for_every_path([&] { return kernels::unary(static_cast<Unary>(op), row_view, 0.3, 1.7); },
+                   equal_to(detail::cat("unary ", op, " on a row view")));
   for_every_path([&] { return kernels::unary(Unary::Relu, transposed_view(a)); }, equal_to("relu non-contiguous"));
 }
 

@@ -49,6 +49,24 @@ void binary_f32(kernels::Binary op, const float* a, int64_t sa, const float* b, 
                [&](int64_t i0, int64_t i1) { t.binary(op, a + i0 * sa, sa, b + i0 * sb, sb, y + i0, i1 - i0); });
 }
 
+void binary_rows_f32(kernels::Binary op, const float* a, const float* r, bool r_on_left, float* y, int64_t outer,
+                     int64_t inner) {
+  const PointwiseTable& t = table();
+  parallel_for(0, outer, plane_grain(inner), [&](int64_t o0, int64_t o1) {
+    for (int64_t o = o0; o < o1; ++o) {
+      const float* row = a + o * inner;
+      if (r_on_left) t.binary(op, r + o, 0, row, 1, y + o * inner, inner);
+      else t.binary(op, row, 1, r + o, 0, y + o * inner, inner);
+    }
+  });
+}
+
+void expand_rows_f32(const float* r, float* y, int64_t outer, int64_t inner) {
+  parallel_for(0, outer, plane_grain(inner), [&](int64_t o0, int64_t o1) {
+    for (int64_t o = o0; o < o1; ++o) std::fill_n(y + o * inner, inner, r[o]);
+  });
+}
+
 void relu_backward_f32(const float* dy, const float* y, float* dx, int64_t n) {
   const PointwiseTable& t = table();
   parallel_for(0, n, kGrain, [&](int64_t i0, int64_t i1) { t.relu_backward(dy + i0, y + i0, dx + i0, i1 - i0); });

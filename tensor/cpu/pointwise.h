@@ -25,6 +25,12 @@ void unary_f32(kernels::Unary op, const float* x, float* y, int64_t n, float a, 
 // y[i] = op(a[i * sa], b[i * sb]) with sa, sb in {0, 1} (0: a scalar operand).
 void binary_f32(kernels::Binary op, const float* a, int64_t sa, const float* b, int64_t sb, float* y,
                 int64_t n);
+// y[o * inner + i] = op(a[o * inner + i], r[o]) for o < outer, i < inner (r_on_left: op(r[o], a[..])):
+// a full tensor against one value per row, as feature maps against per-channel statistics.
+void binary_rows_f32(kernels::Binary op, const float* a, const float* r, bool r_on_left, float* y, int64_t outer,
+                     int64_t inner);
+// y[o * inner + i] = r[o] for o < outer, i < inner.
+void expand_rows_f32(const float* r, float* y, int64_t outer, int64_t inner);
 // dx[i] = y[i] > 0 ? dy[i] : 0 (ReLU's backward from its output, kernels::relu_backward).
 void relu_backward_f32(const float* dy, const float* y, float* dx, int64_t n);
 // dst[i] += alpha * src[i * ss], ss in {0, 1}.

@@ -59,6 +59,42 @@ T apply_binary(Binary op, T x, T y) {
 bool use_fast(const Tensor& t) {
   return t.dtype() == DType::Float32 && t.is_contiguous() && cpu::active_isa() != cpu::Isa::Ref;
 }
+
+// Where `small` broadcast to `full` is one value per row of full's trailing dims from some k on
+// (small's dims equal full's before k, 1 from k: [N, C, 1, 1] against [N, C, H, W]), the rows'
+// length (inner); 0 otherwise.
+int64_t row_length(const Shape& small, const Shape& full) {
+  if (small.size() > full.size()) return 0;
+  const size_t pad = full.size() - small.size();
+  size_t k = full.size();
+  while (k > pad && small[k - 1 - pad] == 1) --k;
+  for (size_t d = 0; d < k; ++d)
+    if ((d < pad ? 1 : small[d - pad]) != full[d]) return 0;
+  int64_t inner = 1;
+  for (size_t d = k; d < full.size(); ++d) inner *= full[d];
+  return inner;
+}
+
+// Where t is float32 and a broadcast view of one value per row (strides 0 over its trailing dims
+// from some k, contiguous before: what a reduction's backward expands its gradient into), the
+// rows' length; 0 otherwise.
+int64_t broadcast_row_length(const Tensor& t) {
+  if (t.dtype() != DType::Float32 || t.is_contiguous() || cpu::active_isa() == cpu::Isa::Ref) return 0;
+  const Shape& shape = t.shape();
+  const Shape& strides = t.strides();
+  size_t k = shape.size();
+  int64_t inner = 1;
+  for (; k > 0 && (strides[k - 1] == 0 || shape[k - 1] == 1); --k) inner *= shape[k - 1];
+  int64_t expected = 1;
+  for (size_t d = k; d-- > 0;) {
+    if (shape[d] != 1 && strides[d] != expected) return 0;
+    expected *= shape[d];
+  }
+  return inner;
+}
+
+// The value of each row of such a view, as a contiguous [outer] tensor (a view, no copy).
+Tensor row_values(const Tensor& t, int64_t inner) { return t.as_strided({t.numel() / inner}, {1}, t.offset()); }
 }  // namespace
 
 const char* binary_name(Binary op) {
@@ -72,6 +108,12 @@ Tensor unary(Unary op, const Tensor& x, double a, double b) {
   Tensor out = Tensor::empty(x.shape(), x.dtype());
   if (use_fast(x)) {
     cpu::unary_f32(op, x.data<float>(), out.data<float>(), x.numel(), static_cast<float>(a), static_cast<float>(b));
+    return out;
+  }
+  // A broadcast view of one value per row: the op once per row, then the rows filled.
+  if (const int64_t inner = out.numel() > 0 ? broadcast_row_length(x) : 0) {
+    const Tensor rows = unary(op, row_values(x, inner), a, b);
+    cpu::expand_rows_f32(rows.data<float>(), out.data<float>(), out.numel() / inner, inner);
     return out;
   }
   dispatch(x.dtype(), [&]<class T>() {
@@ -99,6 +141,19 @@ Tensor binary(Binary op, const Tensor& a, const Tensor& b) {
   if (use_fast(a) && use_fast(b) && (a.shape() == shape || a.numel() == 1) && (b.shape() == shape || b.numel() == 1)) {
     cpu::binary_f32(op, a.data<float>(), a.shape() == shape ? 1 : 0, b.data<float>(), b.shape() == shape ? 1 : 0,
                     out.data<float>(), out.numel());
+    return out;
+  }
+  // Fast: a full operand against one value per row (feature maps against per-channel statistics),
+  // given as a tensor of the rows' shape or as a broadcast view of one.
+  for (const bool a_full : {true, false}) {
+    const Tensor& full = a_full ? a : b;
+    const Tensor& rows = a_full ? b : a;
+    if (!use_fast(full) || full.shape() != shape || out.numel() == 0) continue;
+    const int64_t inner = use_fast(rows) ? row_length(rows.shape(), shape)
+                          : rows.shape() == shape ? broadcast_row_length(rows) : 0;
+    if (inner == 0) continue;
+    cpu::binary_rows_f32(op, full.data<float>(), rows.data<float>(), !a_full, out.data<float>(),
+                         out.numel() / inner, inner);
     return out;
   }
   dispatch(a.dtype(), [&]<class T>() {
