@@ -378,9 +378,10 @@ struct PatchPlan {
     __mmask16 first[M], last[M];
   };
   Run runs[L];
-  int count = 0;
+  int count;
 
-  PatchPlan(const TileGeometry& g, int64_t tile0, int n_lanes) {
+  // Plans the tiles [tile0, tile0 + n_lanes). (No constructor: an array of plans costs nothing.)
+  void make(const TileGeometry& g, int64_t tile0, int n_lanes) {
     Segment seg[L];
     count = segments(g, tile0, n_lanes, seg);
     for (int k = 0; k < count; ++k) {
@@ -434,29 +435,38 @@ template <int M>
 void input(const TileGeometry& g, const float* x, int64_t c0, int64_t c1, int64_t t0, int64_t tb, float* V) {
   constexpr int A = Tile<M>::A;
   alignas(64) float d[A][A][L], t[A][A][L], v[A][A][L];
-  for (int64_t t1 = 0; t1 < tb; t1 += L) {
-    const int n_lanes = static_cast<int>(tb - t1 < L ? tb - t1 : L);
+  // The block's tiles in spans of up to kSpanGroups lane groups, each span's channels outer: each
+  // plane's rows stay in cache from one group to the next (channels inner, one group at a time,
+  // measured 5-10 % slower on VGG16's 224 layers), and on AVX-512 each group's PatchPlan is made
+  // once per span, not once per channel (a fixed array: no library templates here, see the top).
+  constexpr int64_t kSpanGroups = 32;
+  for (int64_t span = 0; span < tb; span += kSpanGroups * L) {
+    const int64_t span_end = span + kSpanGroups * L < tb ? span + kSpanGroups * L : tb;
 #if defined(__AVX512F__)
-    const PatchPlan<M> plan(g, t0 + t1, n_lanes);
+    PatchPlan<M> plans[kSpanGroups];
+    for (int64_t t1 = span; t1 < span_end; t1 += L)
+      plans[(t1 - span) / L].make(g, t0 + t1, static_cast<int>(tb - t1 < L ? tb - t1 : L));
 #endif
-    for (int64_t c = c0; c < c1; ++c) {
+    for (int64_t c = c0; c < c1; ++c)
+      for (int64_t t1 = span; t1 < span_end; t1 += L) {
+        const int n_lanes = static_cast<int>(tb - t1 < L ? tb - t1 : L);
 #if defined(__AVX512F__)
-      plan.gather(g, x, c, &d[0][0][0]);
+        plans[(t1 - span) / L].gather(g, x, c, &d[0][0][0]);
 #else
-      gather_or_read_patches<M>(g, x, c, t0 + t1, n_lanes, &d[0][0][0]);
+        gather_or_read_patches<M>(g, x, c, t0 + t1, n_lanes, &d[0][0][0]);
 #endif
-      for (int a = 0; a < A; ++a) Tile<M>::bt(&d[a][0][0], L, &t[a][0][0], L);  // rows: d B
-      if (n_lanes == L) {  // columns: B^T (d B), straight into V[xi = A r + s][c][t1 ..]
-        for (int s = 0; s < A; ++s) Tile<M>::bt(&t[0][s][0], A * L, V + (s * g.C + c) * tb + t1, A * g.C * tb);
-        continue;
+        for (int a = 0; a < A; ++a) Tile<M>::bt(&d[a][0][0], L, &t[a][0][0], L);  // rows: d B
+        if (n_lanes == L) {  // columns: B^T (d B), straight into V[xi = A r + s][c][t1 ..]
+          for (int s = 0; s < A; ++s) Tile<M>::bt(&t[0][s][0], A * L, V + (s * g.C + c) * tb + t1, A * g.C * tb);
+          continue;
+        }
+        for (int s = 0; s < A; ++s) Tile<M>::bt(&t[0][s][0], A * L, &v[0][s][0], A * L);  // columns: B^T (d B)
+        for (int xi = 0; xi < A * A; ++xi) {
+          float* dst = V + (xi * g.C + c) * tb + t1;
+          const float* src = &v[xi / A][xi % A][0];
+          for (int l = 0; l < n_lanes; ++l) dst[l] = src[l];
+        }
       }
-      for (int s = 0; s < A; ++s) Tile<M>::bt(&t[0][s][0], A * L, &v[0][s][0], A * L);  // columns: B^T (d B)
-      for (int xi = 0; xi < A * A; ++xi) {
-        float* dst = V + (xi * g.C + c) * tb + t1;
-        const float* src = &v[xi / A][xi % A][0];
-        for (int l = 0; l < n_lanes; ++l) dst[l] = src[l];
-      }
-    }
   }
 }
 
