@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
 # StyleNet vs PyTorch on the same VGG16 workloads, side by side in one run.
 #
-#   scripts/bench-vs-torch.sh [REPS]        (default 5 timed repetitions after 1 warm-up)
+#   scripts/bench-vs-torch.sh [REPS]        (default 5 timed repetitions after 3 warm-ups)
+#
+# The VGG16 workloads get three warm-ups on both sides (STYLENET_BENCH_WARMUP; stylize one):
+# StyleNet's weight cache keeps a layer's transformed weights from their second use on
+# (tensor/cpu/weight_cache.h), so with one warm-up the first timed forward still transformed and
+# cached them all, and the next one or two ran on memory this VM had only just mapped (1 thread:
+# 0.12-0.15 s against 0.08-0.09 s from the fourth call on).
 #
 # Builds build-bench/ (Release) if needed, then for each workload runs StyleNet
 # (bench/vgg_bench.cpp) and PyTorch (bench/vgg_torch.py, via /usr/bin/python3 which has torch),
@@ -22,6 +28,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPS="${1:-5}"
+WARMUP="${STYLENET_BENCH_WARMUP:-3}"
 BUILD="${STYLENET_BENCH_BUILD:-build-bench}"
 PY=/usr/bin/python3
 
@@ -42,7 +49,7 @@ run_pair() {  # workload size batch threads
     OMP_NUM_THREADS="$4" "$PY" bench/stylize_torch.py "${args[@]}" >>"$OUT"
     return
   fi
-  local args=(--workload "$1" --size "$2" --batch "$3" --threads "$4" --reps "$REPS" --warmup 1)
+  local args=(--workload "$1" --size "$2" --batch "$3" --threads "$4" --reps "$REPS" --warmup "$WARMUP")
   "$BUILD/bench/stylenet_vgg_bench" "${args[@]}" >>"$OUT"
   OMP_NUM_THREADS="$4" "$PY" bench/vgg_torch.py "${args[@]}" >>"$OUT"
 }
