@@ -207,6 +207,9 @@ TEST_CASE("fast max pooling matches the reference, forward and backward") {
     for_every_path([&] { return kernels::max_pool2d(x, c.p); }, equal_to(what));
     for_every_path([&] { return kernels::max_pool2d(transposed_view(x), c.p); }, equal_to(what + " non-contiguous"));
     for_every_path([&] { return kernels::max_pool2d_backward(gy, x, c.p); }, equal_to(what + " backward"));
+    // Ties in most windows (signs: -1, 0, 1): the gradient goes to the first maximum.
+    const Tensor ties = kernels::unary(Unary::Sign, x);
+    for_every_path([&] { return kernels::max_pool2d_backward(gy, ties, c.p); }, equal_to(what + " backward, ties"));
   }
 }
 

@@ -160,35 +160,19 @@ void max_pool2d_f32(const PoolShape& s, const float* x, float* y) {
   });
 }
 
-namespace {
-// One output row of a plain 2x2 pool's backward: each window's gradient goes to its winner (as
-// window_max picks it: the first maximum in row-major order, a NaN wins), 0 + g as the general
-// path's memset and += give (so -0 turns into +0 there too). Windows do not overlap: no adds.
-void max_pool_2x2_backward_row(const float* r0, const float* r1, const float* g, float* d0, float* d1, int64_t OW) {
-  for (int64_t ow = 0; ow < OW; ++ow) {
-    const float v[4] = {r0[2 * ow], r0[2 * ow + 1], r1[2 * ow], r1[2 * ow + 1]};
-    int best = 0;
-    float best_value = -std::numeric_limits<float>::infinity();
-    for (int i = 0; i < 4; ++i)
-      if (v[i] > best_value || v[i] != v[i]) best_value = v[i], best = i;
-    float out[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-    out[best] = 0.0f + g[ow];
-    d0[2 * ow] = out[0], d0[2 * ow + 1] = out[1], d1[2 * ow] = out[2], d1[2 * ow + 1] = out[3];
-  }
-}
-}  // namespace
-
 void max_pool2d_backward_f32(const PoolShape& s, const float* dy, const float* x, float* dx) {
   const bool fast = plain_2x2(s);
+  const PointwiseTable& t = table();
   parallel_for(0, s.planes, plane_grain(s.H * s.W), [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p) {
       const float* xp = x + p * s.H * s.W;
       const float* gp = dy + p * s.OH * s.OW;
       float* dp = dx + p * s.H * s.W;
-      std::memset(dp, 0, sizeof(float) * s.H * s.W);
+      // The 2x2 rows write every input they cover; only an odd last row or column needs zeros.
+      if (!fast || s.H != 2 * s.OH || s.W != 2 * s.OW) std::memset(dp, 0, sizeof(float) * s.H * s.W);
       for (int64_t oh = 0; fast && oh < s.OH; ++oh)
-        max_pool_2x2_backward_row(xp + 2 * oh * s.W, xp + (2 * oh + 1) * s.W, gp + oh * s.OW,
-                                  dp + 2 * oh * s.W, dp + (2 * oh + 1) * s.W, s.OW);
+        t.max_pool_2x2_backward_row(xp + 2 * oh * s.W, xp + (2 * oh + 1) * s.W, gp + oh * s.OW,
+                                    dp + 2 * oh * s.W, dp + (2 * oh + 1) * s.W, s.OW);
       for (int64_t oh = 0; !fast && oh < s.OH; ++oh)
         for (int64_t ow = 0; ow < s.OW; ++ow) {
           const Clipped c = clip_window(s, oh, ow);

@@ -191,6 +191,30 @@ void max_pool_2x2_row(const float* r0, const float* r1, float* y, int64_t ow) {
   }
 }
 
+// Its backward: dy[j] goes to the window position the forward picked (the same rule, as the
+// reference's window_max: a later NaN replaces an earlier one), zeros to the other three; 0 + dy as
+// the reference's zeroing and += give (so -0 turns into +0). Windows do not overlap: no adds.
+void max_pool_2x2_backward_row(const float* __restrict r0, const float* __restrict r1, const float* __restrict dy,
+                               float* __restrict d0, float* __restrict d1, int64_t ow) {
+  for (int64_t j = 0; j < ow; ++j) {  // selects only, no branches: GCC vectorises it
+    const float a = r0[2 * j], b = r0[2 * j + 1], c = r1[2 * j], d = r1[2 * j + 1];
+    float m = a;
+    int32_t at = 0;  // 32 bits like the floats, so one vector lane each
+    at = (b > m || b != b) ? 1 : at;
+    m = at == 1 ? b : m;
+    at = (c > m || c != c) ? 2 : at;
+    m = at == 2 ? c : m;
+    at = (d > m || d != d) ? 3 : at;
+    // The gradient's bits where picked, else +0's: as selects GCC 12 made masked stores, which it
+    // cannot vectorise for these interleaved rows.
+    const uint32_t g = __builtin_bit_cast(uint32_t, 0.0f + dy[j]);
+    d0[2 * j] = __builtin_bit_cast(float, g & -static_cast<uint32_t>(at == 0));
+    d0[2 * j + 1] = __builtin_bit_cast(float, g & -static_cast<uint32_t>(at == 1));
+    d1[2 * j] = __builtin_bit_cast(float, g & -static_cast<uint32_t>(at == 2));
+    d1[2 * j + 1] = __builtin_bit_cast(float, g & -static_cast<uint32_t>(at == 3));
+  }
+}
+
 // dst[j] = src[j / sw] for j < W * sw.
 void nearest_row(const float* src, float* dst, int64_t W, int64_t sw) {
   if (sw == 2) {
@@ -203,7 +227,8 @@ void nearest_row(const float* src, float* dst, int64_t W, int64_t sw) {
 
 constexpr PointwiseTable kTable = {unary,         binary,         relu_backward,  axpy,           sum,
                                    maxmin,        sumsq_centred,  affine,         norm_grad_sums,
-                                   norm_grad_input, max_pool_2x2_row, nearest_row};
+                                   norm_grad_input, max_pool_2x2_row, max_pool_2x2_backward_row,
+                                   nearest_row};
 
 }  // namespace
 }  // namespace sn::cpu::pointwise_detail

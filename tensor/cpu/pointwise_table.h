@@ -21,6 +21,8 @@ struct PointwiseTable {
   void (*norm_grad_input)(const float* g, const float* x, float* dx, int64_t n, double mean, double rstd,
                           double k, double mean_g, double mean_gx);
   void (*max_pool_2x2_row)(const float* r0, const float* r1, float* y, int64_t ow);
+  void (*max_pool_2x2_backward_row)(const float* r0, const float* r1, const float* dy, float* d0, float* d1,
+                                    int64_t ow);
   void (*nearest_row)(const float* src, float* dst, int64_t W, int64_t sw);
 };
 
