@@ -327,17 +327,48 @@ TEST_CASE("npy: a shape whose size product overflows is refused, also beside a z
   CHECK(numel({0, 3037000500, 3037000500 / 4}) == 0);
 }
 
+// Runs the body with the SHA extensions on (where the CPU has them) and with the portable code.
+struct ShaHardwareScope {
+  bool saved;
+  explicit ShaHardwareScope(bool use) : saved(set_sha256_hardware(use)) {}
+  ~ShaHardwareScope() { set_sha256_hardware(saved); }
+};
+
 TEST_CASE("SHA-256 gives the FIPS 180-2 test vectors, whole and fed in pieces of every size") {
-  CHECK(sha256_hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-  CHECK(sha256_hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-  const std::string two_blocks = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
-  CHECK(sha256_hex(two_blocks) == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
-  const std::string million(1000000, 'a');
-  CHECK(sha256_hex(million) == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
-  for (size_t piece : {1, 3, 63, 64, 65, 1000}) {
-    Sha256 h;
-    for (size_t at = 0; at < million.size(); at += piece) h.update(std::string_view(million).substr(at, piece));
-    CHECK(h.finish_hex() == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+  for (bool hardware : {true, false}) {
+    ShaHardwareScope scope(hardware);
+    CAPTURE(hardware);
+    CHECK(sha256_hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    CHECK(sha256_hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    const std::string two_blocks = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+    CHECK(sha256_hex(two_blocks) == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+    const std::string million(1000000, 'a');
+    CHECK(sha256_hex(million) == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+    for (size_t piece : {1, 3, 63, 64, 65, 1000}) {
+      Sha256 h;
+      for (size_t at = 0; at < million.size(); at += piece) h.update(std::string_view(million).substr(at, piece));
+      CHECK(h.finish_hex() == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+    }
+  }
+}
+
+TEST_CASE("SHA-256 with the SHA extensions gives the portable code's digests (skipped without them)") {
+  ShaHardwareScope scope(true);
+  if (!set_sha256_hardware(true)) {
+    MESSAGE("skipped: this CPU has no SHA extensions");
+    return;
+  }
+  Generator gen(3);
+  std::string bytes(300000, '\0');
+  for (char& ch : bytes) ch = static_cast<char>(gen.below(256));
+  for (size_t length : {0, 1, 55, 56, 63, 64, 65, 127, 128, 1000, 4096, 65537, 300000}) {
+    const std::string_view part = std::string_view(bytes).substr(0, length);
+    const std::string fast = sha256_hex(part);
+    set_sha256_hardware(false);
+    const std::string portable = sha256_hex(part);
+    set_sha256_hardware(true);
+    CAPTURE(length);
+    CHECK(fast == portable);
   }
 }
 

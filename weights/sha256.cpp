@@ -1,11 +1,17 @@
 #include "weights/sha256.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <fstream>
 #include <vector>
 
 #include "tensor/error.h"
+
+#if defined(__x86_64__)
+#include <cpuid.h>
+#include <immintrin.h>
+#endif
 
 namespace sn {
 
@@ -23,12 +29,8 @@ constexpr uint32_t kRound[64] = {
 
 constexpr uint32_t rotr(uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
 
-}  // namespace
-
-Sha256::Sha256()
-    : state_{0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19} {}
-
-void Sha256::compress(const uint8_t* block) {
+// The portable compression of one block.
+void compress_portable(std::array<uint32_t, 8>& state, const uint8_t* block) {
   uint32_t w[64];
   for (int i = 0; i < 16; ++i)
     w[i] = (uint32_t{block[4 * i]} << 24) | (uint32_t{block[4 * i + 1]} << 16) |
@@ -38,8 +40,8 @@ void Sha256::compress(const uint8_t* block) {
     const uint32_t s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10);
     w[i] = w[i - 16] + s0 + w[i - 7] + s1;
   }
-  uint32_t a = state_[0], b = state_[1], c = state_[2], d = state_[3];
-  uint32_t e = state_[4], f = state_[5], g = state_[6], h = state_[7];
+  uint32_t a = state[0], b = state[1], c = state[2], d = state[3];
+  uint32_t e = state[4], f = state[5], g = state[6], h = state[7];
   for (int i = 0; i < 64; ++i) {
     const uint32_t t1 = h + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + kRound[i] + w[i];
     const uint32_t t2 = (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
@@ -52,14 +54,86 @@ void Sha256::compress(const uint8_t* block) {
     b = a;
     a = t1 + t2;
   }
-  state_[0] += a;
-  state_[1] += b;
-  state_[2] += c;
-  state_[3] += d;
-  state_[4] += e;
-  state_[5] += f;
-  state_[6] += g;
-  state_[7] += h;
+  state[0] += a;
+  state[1] += b;
+  state[2] += c;
+  state[3] += d;
+  state[4] += e;
+  state[5] += f;
+  state[6] += g;
+  state[7] += h;
+}
+
+#if defined(__x86_64__)
+// With the SHA extensions. sha256rnds2 does two rounds on the state held as (A, B, E, F) and
+// (C, D, G, H) (each register's words from the high lane down) with the two words of W + K in the
+// low lanes of its third operand; sha256msg1 and sha256msg2 compute the message schedule's sigma0
+// and sigma1 terms four words at a time.
+__attribute__((target("sha,sse4.1,ssse3"))) void compress_sha_ni(std::array<uint32_t, 8>& state,
+                                                                 const uint8_t* blocks, size_t count) {
+  const __m128i big_endian = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
+  // (A, B, C, D), (E, F, G, H) in lanes 0..3 -> ABEF = (F, E, B, A), CDGH = (H, G, D, C).
+  const __m128i abcd = _mm_loadu_si128(reinterpret_cast<const __m128i*>(state.data()));
+  const __m128i efgh = _mm_loadu_si128(reinterpret_cast<const __m128i*>(state.data() + 4));
+  const __m128i badc = _mm_shuffle_epi32(abcd, 0xB1), hgfe = _mm_shuffle_epi32(efgh, 0x1B);
+  __m128i abef = _mm_alignr_epi8(badc, hgfe, 8), cdgh = _mm_blend_epi16(hgfe, badc, 0xF0);
+  for (size_t b = 0; b < count; ++b) {
+    const uint8_t* block = blocks + 64 * b;
+    const __m128i abef_in = abef, cdgh_in = cdgh;
+    __m128i w[4];  // the last four groups of four schedule words, group g in w[g % 4]
+#pragma GCC unroll 16
+    for (int g = 0; g < 16; ++g) {
+      __m128i& wg = w[g % 4];
+      if (g < 4) {
+        wg = _mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 16 * g)), big_endian);
+      } else {  // W[i] = W[i-16] + s0(W[i-15]) + W[i-7] + s1(W[i-2]) for i = 4g .. 4g + 3
+        const __m128i& w1 = w[(g + 3) % 4];  // group g - 1
+        const __m128i& w2 = w[(g + 2) % 4];  // group g - 2
+        const __m128i& w3 = w[(g + 1) % 4];  // group g - 3
+        const __m128i t = _mm_add_epi32(_mm_sha256msg1_epu32(wg, w3), _mm_alignr_epi8(w1, w2, 4));
+        wg = _mm_sha256msg2_epu32(t, w1);
+      }
+      __m128i wk = _mm_add_epi32(wg, _mm_loadu_si128(reinterpret_cast<const __m128i*>(kRound + 4 * g)));
+      cdgh = _mm_sha256rnds2_epu32(cdgh, abef, wk);
+      wk = _mm_shuffle_epi32(wk, 0x0E);
+      abef = _mm_sha256rnds2_epu32(abef, cdgh, wk);
+    }
+    abef = _mm_add_epi32(abef, abef_in);
+    cdgh = _mm_add_epi32(cdgh, cdgh_in);
+  }
+  const __m128i fe_ba = _mm_shuffle_epi32(abef, 0x1B), ghcd = _mm_shuffle_epi32(cdgh, 0xB1);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(state.data()), _mm_blend_epi16(fe_ba, ghcd, 0xF0));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(state.data() + 4), _mm_alignr_epi8(ghcd, fe_ba, 8));
+}
+
+bool cpu_has_sha_ni() {
+  unsigned a, b, c, d;
+  if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_SSE4_1) || !(c & bit_SSSE3)) return false;
+  return __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & bit_SHA);
+}
+std::atomic<bool> g_hardware{cpu_has_sha_ni()};
+#else
+std::atomic<bool> g_hardware{false};
+#endif
+
+}  // namespace
+
+bool set_sha256_hardware(bool use) {
+#if defined(__x86_64__)
+  return g_hardware.exchange(use && cpu_has_sha_ni());
+#else
+  return g_hardware.exchange(false);
+#endif
+}
+
+Sha256::Sha256()
+    : state_{0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19} {}
+
+void Sha256::compress(const uint8_t* blocks, size_t count) {
+#if defined(__x86_64__)
+  if (g_hardware.load(std::memory_order_relaxed)) return compress_sha_ni(state_, blocks, count);
+#endif
+  for (size_t b = 0; b < count; ++b) compress_portable(state_, blocks + 64 * b);
 }
 
 void Sha256::update(const void* data, size_t nbytes) {
@@ -72,10 +146,13 @@ void Sha256::update(const void* data, size_t nbytes) {
     p += take;
     nbytes -= take;
     if (buffered_ < buffer_.size()) return;
-    compress(buffer_.data());
+    compress(buffer_.data(), 1);
     buffered_ = 0;
   }
-  for (; nbytes >= 64; p += 64, nbytes -= 64) compress(p);  // whole blocks straight from the input
+  const size_t blocks = nbytes / 64;  // whole blocks straight from the input
+  compress(p, blocks);
+  p += 64 * blocks;
+  nbytes -= 64 * blocks;
   std::memcpy(buffer_.data(), p, nbytes);
   buffered_ = nbytes;
 }

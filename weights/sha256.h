@@ -1,5 +1,7 @@
 // SHA-256 (FIPS 180-4), for checking downloaded weights against their published digest and for
-// naming a set of weights by its content. Portable, no library dependency.
+// naming a set of weights by its content. No library dependency: portable code, and the x86 SHA
+// extensions where the CPU has them (4-5x faster; naming VGG16's 58 MB of features was a quarter of
+// a cold `stylenet features`).
 #pragma once
 #include <array>
 #include <cstddef>
@@ -21,13 +23,17 @@ class Sha256 {
   std::string finish_hex();
 
  private:
-  void compress(const uint8_t* block);
+  void compress(const uint8_t* blocks, size_t count);
 
   std::array<uint32_t, 8> state_;
   std::array<uint8_t, 64> buffer_{};
   size_t buffered_ = 0;
   uint64_t total_bytes_ = 0;
 };
+
+// Whether the SHA extensions are used (where the CPU has them); false forces the portable code
+// (tests compare the two). Process-wide; returns the previous setting.
+bool set_sha256_hardware(bool use);
 
 std::string sha256_hex(std::string_view bytes);
 // Streams the file (it is never held whole in memory); throws sn::Error naming the path.
