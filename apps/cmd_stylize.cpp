@@ -8,6 +8,7 @@
 #include "stylenet/paint.h"
 #include "vision/data.h"
 #include "vision/image.h"
+#include "weights/sha256.h"
 
 namespace sn::cli {
 
@@ -34,6 +35,7 @@ struct Request {
   PaintOptions paint;
   bool optimize = false;  // no model needed
   bool quiet = false;
+  fs::path style_cache;    // empty: styles' statistics kept in memory only
 };
 
 std::vector<double> parse_style_weights(const Args& args, size_t styles) {
@@ -93,6 +95,8 @@ Request parse_request(const Args& args) {
   const std::string format = args.get("format", "png");
   if (format != "png" && format != "jpg") throw UsageError("--format must be png or jpg");
   r.quiet = args.flag("quiet");
+  const std::string cache = args.get("style-cache", "");
+  r.style_cache = cache == "off" ? fs::path() : cache.empty() ? default_style_cache_dir() : fs::path(cache);
   for (const auto& s : r.style_files) {
     if (!fs::is_regular_file(s)) throw Error("style image '" + s + "' does not exist");
     image_size(s);
@@ -105,33 +109,48 @@ Request parse_request(const Args& args) {
   return r;
 }
 
-std::unique_ptr<StyleModel> load_model(const Args& args, bool needs_builtin_style) {
+fs::path model_path(const Args& args) {
   const fs::path path = args.has("model") ? resolve_model_path(args.get("model", "")) : default_model_path();
   if (!fs::exists(path)) throw Error("model '" + path.string() + "' does not exist (train one with 'stylenet train')");
+  return path;
+}
+
+std::unique_ptr<StyleModel> load_model(const fs::path& path, bool needs_builtin_style) {
   auto model = std::make_unique<StyleModel>(StyleModel::load(path));
   if (needs_builtin_style && !model->collection)
     throw UsageError("--style is required: model '" + path.string() + "' has no built-in style");
   return model;
 }
 
+// What the style cache's entries depend on besides the style and the encoder: the model's weights
+// and this program (a later build may compute the statistics differently), by their digests.
+std::string cache_identity(const fs::path& model) {
+  return "model " + sha256_file_hex(model) + "; program " + sha256_file_hex("/proc/self/exe");
+}
+
 int run(const std::vector<std::string>& argv) {
   const Args args(argv,
                   {"content", "style", "style-weights", "out", "model", "method", "alpha", "level-alpha", "size", "style-size",
-                   "tile", "threads", "steps", "laplacian-weight", "format", "max-time", "device", "smooth"},
+                   "tile", "threads", "steps", "laplacian-weight", "format", "max-time", "device", "smooth",
+                   "style-cache"},
                   {"preserve-color", "quiet", "full-scale-only", "no-color-match"});
   if (!args.positional().empty()) throw UsageError("unexpected argument '" + args.positional()[0] + "'");
   apply_threads(args);
   const Request r = parse_request(args);
   const Vgg16 encoder = Vgg16::load();
-  const std::unique_ptr<StyleModel> model = r.optimize ? nullptr : load_model(args, r.style_files.empty());
+  const fs::path path = r.optimize ? fs::path() : model_path(args);
+  const std::unique_ptr<StyleModel> model = r.optimize ? nullptr : load_model(path, r.style_files.empty());
   if (model) model->to(r.paint.device);
+  const StyleCache style_cache(r.style_cache, r.optimize ? "" : cache_identity(path));
+  PaintOptions paint_options = r.paint;
+  paint_options.stylize.style_cache = &style_cache;
   std::vector<StyleImage> styles;
   for (size_t i = 0; i < r.style_files.size(); ++i) styles.push_back({load_image(r.style_files[i]), r.style_weights[i]});
   styles = prepare_styles(std::move(styles), r.paint);
   ProgressLine photos("stylize", static_cast<int64_t>(r.jobs.size()), r.quiet || r.jobs.size() < 2);
   for (size_t i = 0; i < r.jobs.size(); ++i) {
     const auto& [in, out] = r.jobs[i];
-    PaintOptions options = r.paint;
+    PaintOptions options = paint_options;
     // Coarse to fine runs --steps at each scale (0 total until the photo's size is known).
     ProgressLine steps("optimize " + fs::path(in).filename().string(), 0, r.quiet);
     options.optimize_progress = [&](int64_t step, int64_t total, double loss) {
@@ -174,6 +193,10 @@ extern const Command kStylizeCommand = {
         "  --size N             resize the photo so its short side is N pixels first (default: as is)\n"
         "  --style-size N       short side of the style images (default 512; 0 = as is)\n"
         "  --tile N             tile side for large images (default 512; 0 = whole image at once)\n"
+        "  --style-cache DIR    where what the model takes from each style image is kept, so a\n"
+        "                       style is encoded once, not on every run (default\n"
+        "                       $XDG_CACHE_HOME/stylenet/styles or ~/.cache/stylenet/styles; 'off':\n"
+        "                       not kept between runs)\n"
         "  --steps N            optimisation steps for --method optimize at each scale (default 300);\n"
         "                       it runs coarse to fine, at short sides 128, 256, ... below the photo's,\n"
         "                       each scale from the last one's result, with a progress bar\n"

@@ -3,7 +3,8 @@
 Used only as a benchmark peer (run with /usr/bin/python3, which has torch); the product never
 imports it. Times everything after `import torch`: read the torchvision state_dict (torch.load),
 build VGG16's features, load the weights, read and normalise the image, run to the layer, save
-the activation as .npy. Prints the seconds on stdout.
+the activation as .npy. Prints the seconds on stdout, then the seconds of the forward pass alone
+(the first call in this process: what scripts/bench-cold.sh compares as the cold forward pass).
 
   cold_torch.py --weights W.pth --image I --layer relu5_3 --out F.npy --threads T
 """
@@ -43,9 +44,11 @@ def main():
     mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
     std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
     with torch.inference_mode():
+        t_forward = time.perf_counter()
         y = features((x - mean) / std)
+        t_forward = time.perf_counter() - t_forward
     np.save(a.out, y.numpy())
-    print(f"{time.perf_counter() - t0:.6f}")
+    print(f"{time.perf_counter() - t0:.6f} {t_forward:.6f}")
 
 
 if __name__ == "__main__":

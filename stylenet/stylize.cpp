@@ -2,10 +2,12 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "autograd/grad_mode.h"
 #include "autograd/nn_ops.h"
+#include "stylenet/methods.h"
 #include "stylenet/tiling.h"
 #include "tensor/error.h"
 #include "vision/image.h"
@@ -45,16 +47,27 @@ std::vector<std::unique_ptr<Fusion>> fusions_with_styles(const Vgg16& encoder, c
                                                         const std::vector<StyleImage>& styles,
                                                         const StylizeOptions& opt) {
   std::vector<std::unique_ptr<Fusion>> fusions;
-  for (size_t i = 0; i < taps.size(); ++i)
-    fusions.push_back(Fusion::make(i == 0 ? opt.method : opt.level_method, model.fusion.get()));
+  std::string request = "encoder " + encoder.identity().str() + "; eps " + std::to_string(kFusionEps);
+  for (size_t i = 0; i < taps.size(); ++i) {
+    const FusionMethod method = i == 0 ? opt.method : opt.level_method;
+    fusions.push_back(Fusion::make(method, model.fusion.get()));
+    request += "; " + taps[i] + " " + fusion_method_name(method);
+  }
   if (styles.empty()) fusions[0]->add_style(model.collection->statistics());
   for (const StyleImage& s : styles) {
-    const std::map<std::string, Tensor> S = encoder.features(s.image, taps);
-    for (size_t i = 0; i < taps.size(); ++i) {
-      const Tensor& F = S.at(taps[i]);
-      SN_CHECK(F.size(2) * F.size(3) >= 2, "stylize: style image too small");
-      fusions[i]->add_style(F, s.weight);
+    const StyleCache* cache = s.image.device() == Device{} ? opt.style_cache : nullptr;
+    std::optional<std::vector<StyleStatistics>> stats = cache ? cache->find(s.image, request) : std::nullopt;
+    if (!stats) {
+      const std::map<std::string, Tensor> S = encoder.features(s.image, taps);
+      stats.emplace();
+      for (size_t i = 0; i < taps.size(); ++i) {
+        const Tensor& F = S.at(taps[i]);
+        SN_CHECK(F.size(2) * F.size(3) >= 2, "stylize: style image too small");
+        stats->push_back(fusions[i]->style_statistics(F));
+      }
+      if (cache) cache->keep(s.image, request, *stats);
     }
+    for (size_t i = 0; i < taps.size(); ++i) fusions[i]->add_style(std::move((*stats)[i]), s.weight);
   }
   return fusions;
 }

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "stylenet/fusion.h"
+#include "stylenet/style_cache.h"
 #include "stylenet/style_model.h"
 #include "vision/vgg16.h"
 
@@ -38,6 +39,9 @@ struct StylizeOptions {
   // Encoder features of tiles kept between the passes (else recomputed per pass): 256 MB holds a
   // 1024 px photo's whole at relu3_1 (about 90 MB) and bounds what a 4K photo adds to its peak.
   int64_t feature_cache_bytes = int64_t{256} << 20;
+  // Where each style's statistics are looked up before encoding it, and kept after (null: encoded
+  // on every call). The caller's StyleCache must be for `model` (its identity names the model).
+  const StyleCache* style_cache = nullptr;
 };
 
 // content [1, 3, H, W] in [0, 1] -> stylized [1, 3, H, W] in [0, 1]. `model` gives the decoder

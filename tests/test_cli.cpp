@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 #include "vision/data.h"
 #include "vision/image.h"
@@ -88,6 +89,16 @@ TEST_CASE("cli: demo writes its sheet atomically and fails cleanly without data"
 
 namespace {
 
+std::string file_bytes(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+size_t files_in(const fs::path& dir) {
+  std::error_code ec;
+  return static_cast<size_t>(std::distance(fs::directory_iterator(dir, ec), fs::directory_iterator()));
+}
+
 std::string sample_file(const std::string& prefix) {
   const auto files = sn::sample_images(prefix);
   REQUIRE_FALSE(files.empty());
@@ -125,6 +136,30 @@ TEST_CASE("cli: stylize writes the image, a folder of images, and refuses bad in
   CHECK(fs::file_size(out) > 500);
   const sn::Tensor img = sn::load_image(out);
   CHECK(std::min(img.size(2), img.size(3)) == 48);
+
+  // The style cache: a style is encoded once and read back on the next run, the same picture; off
+  // keeps nothing. (Without --style-cache it is under $XDG_CACHE_HOME: set to the folder here.)
+  const fs::path cache = dir.path / "styles";
+  std::vector<std::string> cached_png;
+  for (const std::string& run : {"first", "second"}) {
+    const std::string png = (dir.path / (run + ".png")).string();
+    const ProcessResult r = run_cli({"stylize", "--model", model, "--size", "48", "--style-size", "48", "--content",
+                                     content, "--style", style, "--out", png},
+                                    {"XDG_CACHE_HOME=" + dir.path.string()});
+    CAPTURE(r.err);
+    REQUIRE(r.status == 0);
+    cached_png.push_back(file_bytes(png));
+  }
+  CHECK(cached_png[0] == cached_png[1]);
+  CHECK(files_in(dir.path / "stylenet" / "styles") == 1);
+  const ProcessResult off = with({"--content", content, "--style", style, "--out", (dir.path / "off.png").string(),
+                                  "--style-cache", "off"});
+  CHECK(off.status == 0);
+  CHECK(file_bytes(dir.path / "off.png") == cached_png[0]);
+  const ProcessResult own = with({"--content", content, "--style", style, "--out", (dir.path / "own.png").string(),
+                                  "--style-cache", cache.string()});
+  CHECK(own.status == 0);
+  CHECK(files_in(cache) == 1);
 
   const ProcessResult builtin = run_cli({"stylize", "--model", (dir.path / "collection.safetensors").string(), "--size",
                                         "48", "--content", content, "--out", (dir.path / "builtin.png").string()});

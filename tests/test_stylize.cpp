@@ -4,12 +4,15 @@
 
 #include <array>
 #include <filesystem>
+#include <fstream>
 
 #include "autograd/grad_mode.h"
 #include "stylenet/optimize.h"
 #include "stylenet/stylize.h"
 #include "tests/style_fixtures.h"
+#include "tests/temp_dir.h"
 #include "tests/tensor_compare.h"
+#include "weights/safetensors.h"
 
 using namespace sn;
 using namespace sn::test;
@@ -112,6 +115,41 @@ TEST_CASE("stylize: alpha 0 is the decoder's reconstruction, styles blend by wei
   CHECK_THROWS_AS(stylize(standin_encoder(), m, content, {}, o), Error);
   o.alpha = 1.5;
   CHECK_THROWS_AS(stylize(standin_encoder(), m, content, {{style, 1.0}}, o), Error);
+}
+
+TEST_CASE("stylize: a style's statistics from the style cache give the same picture; the cache is read, and skipped when bad") {
+  Generator gen(6);
+  StyleModel m({"relu3_1", 0.125, 8}, standin_encoder().identity().str(), &gen);
+  m.add_level(StyleModel({"relu2_1", 0.125, 8}, standin_encoder().identity().str(), &gen));
+  const Tensor content = resize_image(load_image(sample_path("content_")), 40, 48);
+  const Tensor style = resize_image(load_image(sample_path("style_")), 48, 56);
+  StylizeOptions o;
+  o.multi_level = true;  // learned at relu3_1, WCT at relu2_1: every kind of statistics
+  const Tensor plain = stylize(standin_encoder(), m, content, {{style, 1.0}}, o);
+  TempDir dir("style_cache");
+  const auto with_cache = [&](const std::string& identity) {
+    const StyleCache cache(dir.path, identity);
+    StylizeOptions c = o;
+    c.style_cache = &cache;
+    return stylize(standin_encoder(), m, content, {{style, 1.0}}, c);
+  };
+  CHECK(max_abs_diff(with_cache("model a"), plain) == 0.0);  // encoded, then written
+  REQUIRE(dir.files().size() == 1);
+  const fs::path file = dir.path / dir.files()[0];
+  CHECK(max_abs_diff(with_cache("model a"), plain) == 0.0);  // read back (a new cache: from disk)
+  // Read, not recomputed: a file holding other statistics under the same name changes the picture.
+  SafetensorsContents kept = load_safetensors(file);
+  kept.tensors.set("0.mean", kept.tensors.at("0.mean") + 1.0);
+  save_safetensors(file, kept.tensors, kept.metadata);
+  CHECK(max_abs_diff(with_cache("model a"), plain) > 0.0);
+  // Another model's statistics are not this one's: a second file.
+  CHECK(max_abs_diff(with_cache("model b"), plain) == 0.0);
+  CHECK(dir.files().size() == 2);
+  // A damaged file is skipped (the style encoded again) and rewritten whole.
+  { std::ofstream(file, std::ios::binary | std::ios::trunc) << "not safetensors"; }
+  CHECK(max_abs_diff(with_cache("model a"), plain) == 0.0);
+  CHECK(max_abs_diff(with_cache("model a"), plain) == 0.0);
+  CHECK(load_safetensors(file).tensors.contains("1.colouring"));
 }
 
 TEST_CASE("optimisation mode lowers the style loss of the image it paints") {

@@ -265,27 +265,40 @@ inline void row_to_lanes(const float* x, float* r, int rows) {
     for (int l = 0; l < L; ++l) r[k * L + l] = x[M * l + k];
 }
 
+// U is written a run of rows (o) of one GEMM panel at a time: in the packed layout those rows are
+// contiguous for each c, so each (xi, c) is one short contiguous store instead of one scattered
+// store per (o, xi, c) (a frozen layer's first use, or any call of a trainable one, transforms
+// all of U: on VGG16's 512-channel layers the scattered stores made it 3x the GEMMs' time).
 template <int M>
 void weights(const float* w, int64_t O, int64_t C, int64_t o0, int64_t o1, const PackedALayout& ul, float* U) {
   constexpr int A = Tile<M>::A;
-  alignas(64) float g[9][L], t[A][3][L], u[A][A][L];
+  constexpr int64_t kMaxRun = 16;  // rows per run: a whole panel of every kernel set (mr <= 16)
+  alignas(64) float g[9][L], t[A][3][L];
+  alignas(64) float u[kMaxRun][A * A][L];  // per row of the run: u[.][A r + s] = (G g G^T)[r][s]
   const int64_t ux = static_cast<int64_t>(ul.floats());
-  int64_t at[L];  // where (o, c0 + l) goes in each U[xi]
-  for (int64_t o = o0; o < o1; ++o)
+  int64_t at[L];  // where (run's first row, c0 + l) goes in each U[xi]
+  for (int64_t r0 = o0; r0 < o1;) {
+    const int64_t panel_end = ul.mr ? (r0 / ul.mr + 1) * ul.mr : r0 + 1;  // row-major: one row a run
+    int64_t r1 = panel_end < o1 ? panel_end : o1;
+    r1 = r1 < r0 + kMaxRun ? r1 : r0 + kMaxRun;
     for (int64_t c0 = 0; c0 < C; c0 += L) {
       const int n = static_cast<int>(C - c0 < L ? C - c0 : L);
-      const float* src = w + (o * C + c0) * 9;
-      for (int k = 0; k < 9; ++k)
-        for (int l = 0; l < L; ++l) g[k][l] = l < n ? src[l * 9 + k] : 0.0f;
-      for (int col = 0; col < 3; ++col) Tile<M>::g(&g[col][0], 3 * L, &t[0][col][0], 3 * L);  // G g
-      for (int r = 0; r < A; ++r) Tile<M>::g(&t[r][0][0], L, &u[r][0][0], L);                 // (G g) G^T
-      for (int l = 0; l < n; ++l) at[l] = ul.offset(o, c0 + l);
-      for (int xi = 0; xi < A * A; ++xi) {
-        float* dst = U + xi * ux;
-        const float* s = &u[xi / A][xi % A][0];
-        for (int l = 0; l < n; ++l) dst[at[l]] = s[l];
+      for (int64_t o = r0; o < r1; ++o) {
+        const float* src = w + (o * C + c0) * 9;
+        for (int k = 0; k < 9; ++k)
+          for (int l = 0; l < L; ++l) g[k][l] = l < n ? src[l * 9 + k] : 0.0f;
+        for (int col = 0; col < 3; ++col) Tile<M>::g(&g[col][0], 3 * L, &t[0][col][0], 3 * L);  // G g
+        for (int r = 0; r < A; ++r) Tile<M>::g(&t[r][0][0], L, &u[o - r0][A * r][0], L);         // (G g) G^T
       }
+      for (int l = 0; l < n; ++l) at[l] = ul.offset(r0, c0 + l);
+      for (int xi = 0; xi < A * A; ++xi)
+        for (int l = 0; l < n; ++l) {
+          float* dst = U + xi * ux + at[l];
+          for (int64_t r = 0; r < r1 - r0; ++r) dst[r] = u[r][xi][l];
+        }
     }
+    r0 = r1;
+  }
 }
 
 // A lane group's tiles as runs within one tile row of one image ("segments"): a group of L
