@@ -134,4 +134,13 @@ void conv2d_backward_input(const ConvShape& s, const float* dy, const float* w, 
   conv2d_backward_input_gemm(s, dy, w, dx, key);
 }
 
+ConvAlgo conv2d_backward_weight_algo(const ConvShape& s) {
+  return winograd_tile(conv2d_algo(s)) ? ConvAlgo::Winograd4x3 : ConvAlgo::Im2colGemm;
+}
+
+void conv2d_backward_weight(const ConvShape& s, const float* dy, const float* x, float* dw) {
+  if (conv2d_backward_weight_algo(s) == ConvAlgo::Winograd4x3) return conv2d_backward_weight_winograd(s, dy, x, dw);
+  conv2d_backward_weight_gemm(s, dy, x, dw);
+}
+
 }  // namespace sn::cpu

@@ -96,8 +96,13 @@ ConvAlgo conv2d_backward_input_algo(const ConvShape& s, bool weights_cached = fa
 // Requires that Winograd applies to backward_input_as_forward(s) (m as for the forward).
 void conv2d_backward_input_winograd(const ConvShape& s, const float* dy, const float* w, float* dx,
                                     const WeightKey& key = {}, int m = 4);
-// dw [O, Cg, KH, KW] from dy and x.
+// dw [O, Cg, KH, KW] from dy and x: Winograd F(4x4, 3x3) where the forward (trainable weights)
+// would run Winograd, else im2col + GEMM.
+ConvAlgo conv2d_backward_weight_algo(const ConvShape& s);
 void conv2d_backward_weight(const ConvShape& s, const float* dy, const float* x, float* dw);
+void conv2d_backward_weight_gemm(const ConvShape& s, const float* dy, const float* x, float* dw);
+// Requires winograd_applies(s).
+void conv2d_backward_weight_winograd(const ConvShape& s, const float* dy, const float* x, float* dw);
 // db [O]: dy summed over N, OH, OW.
 void conv2d_backward_bias(const ConvShape& s, const float* dy, float* db);
 

@@ -222,7 +222,7 @@ void conv2d_backward_input_gemm(const ConvShape& s, const float* dy, const float
     }
 }
 
-void conv2d_backward_weight(const ConvShape& s, const float* dy, const float* x, float* dw) {
+void conv2d_backward_weight_gemm(const ConvShape& s, const float* dy, const float* x, float* dw) {
   const int64_t K = s.K(), P = s.OH * s.OW, Cg = s.Cg(), Og = s.Og();
   const int64_t rows = s.pointwise() ? s.OH : band_rows(s);
   std::optional<WorkspaceLease> col;  // only where the GEMM cannot make col^T itself (OpenBLAS, Ref)

@@ -167,6 +167,35 @@ void check_tile(int m) { SN_CHECK(m == 4 || m == 6, "winograd: tile ", m, " is n
 
 }  // namespace
 
+// dU[xi] = sum over the tile blocks of dM[xi] V[xi]^T, then dw = G^T dU G. The blocks are sized
+// as the forward's shared ones (V and dM within kBlockBudget) and each xi's sum runs over them in
+// order on one thread, so the bits do not depend on the thread count.
+void conv2d_backward_weight_winograd(const ConvShape& s, const float* dy, const float* x, float* dw) {
+  constexpr int m = 4;
+  const int64_t xis = positions(m), tiles = s.N * ((s.OH + m - 1) / m) * ((s.OW + m - 1) / m);
+  const int64_t block = block_tiles(s, m, tiles);
+  const WinogradKernels& k = kernels(m);
+  const TileGeometry gx{s.C, s.H, s.W, s.O, s.OH, s.OW, s.ph, s.pw, (s.OH + m - 1) / m, (s.OW + m - 1) / m};
+  const TileGeometry gy{s.O, s.OH, s.OW, s.O, s.OH, s.OW, 0, 0, gx.tiles_h, gx.tiles_w};
+  WorkspaceLease V(xis * s.C * block), dM(xis * s.O * block), dU(xis * s.O * s.C);
+  if (tiles == 0) std::fill(dU.data(), dU.data() + xis * s.O * s.C, 0.0f);
+  for (int64_t t0 = 0; t0 < tiles; t0 += block) {
+    const int64_t tb = std::min(block, tiles - t0);
+    parallel_for(0, s.C, std::max<int64_t>(1, 256 / tb),
+                 [&](int64_t c0, int64_t c1) { k.input(gx, x, c0, c1, t0, tb, V.data()); });
+    parallel_for(0, s.O, std::max<int64_t>(1, 256 / tb),
+                 [&](int64_t o0, int64_t o1) { k.output_grad(gy, dy, o0, o1, t0, tb, dM.data()); });
+    parallel_for(0, xis, 1, [&](int64_t xi0, int64_t xi1) {
+      SerialRegion serial;
+      for (int64_t xi = xi0; xi < xi1; ++xi)
+        sgemm(Trans::No, Trans::Yes, s.O, s.C, tb, 1.0f, dM.data() + xi * s.O * tb, tb, V.data() + xi * s.C * tb, tb,
+              t0 == 0 ? 0.0f : 1.0f, dU.data() + xi * s.O * s.C, s.C);
+    });
+  }
+  parallel_for(0, s.O, std::max<int64_t>(1, 4096 / s.C),
+               [&](int64_t o0, int64_t o1) { k.weight_grad(dU.data(), s.O, s.C, o0, o1, dw); });
+}
+
 void conv2d_forward_winograd(const ConvShape& s, const float* x, const float* w, const float* bias, float* y,
                              bool relu, const WeightKey& key, int m) {
   check_tile(m);

@@ -85,6 +85,32 @@ struct Tile<4> {
       out[5 * os + l] = z2;
     }
   }
+  // Backward weights only (F(4x4)): out[0..5] = A z for four lane-vectors z (A = (A^T)^T), and
+  // out[0..2] = G^T z for six.
+  static void a(const float* __restrict z, int64_t zs, float* __restrict out, int64_t os) {
+    SN_LANES_INDEPENDENT
+    for (int l = 0; l < L; ++l) {
+      const float z0 = z[l], z1 = z[zs + l], z2 = z[2 * zs + l], z3 = z[3 * zs + l];
+      const float p02 = z0 + z2, p13 = z1 + z3, q02 = z0 + 4 * z2, q13 = 2 * z1 + 8 * z3;
+      out[l] = z0;
+      out[os + l] = p02 + p13;
+      out[2 * os + l] = p02 - p13;
+      out[3 * os + l] = q02 + q13;
+      out[4 * os + l] = q02 - q13;
+      out[5 * os + l] = z3;
+    }
+  }
+  static void gt(const float* __restrict z, int64_t zs, float* __restrict out, int64_t os) {
+    SN_LANES_INDEPENDENT
+    for (int l = 0; l < L; ++l) {
+      const float z0 = z[l], z1 = z[zs + l], z2 = z[2 * zs + l], z3 = z[3 * zs + l], z4 = z[4 * zs + l],
+                  z5 = z[5 * zs + l];
+      const float p12 = z1 + z2, m12 = z2 - z1, p34 = z3 + z4, m34 = z3 - z4;
+      out[l] = z0 * 0.25f - p12 * (1.0f / 6) + p34 * (1.0f / 24);
+      out[os + l] = m12 * (1.0f / 6) + m34 * (1.0f / 12);
+      out[2 * os + l] = (p34 - p12) * (1.0f / 6) + z5;
+    }
+  }
   // out[0..3] = A^T z for six lane-vectors z.
   static void at(const float* __restrict z, int64_t zs, float* __restrict out, int64_t os) {
     SN_LANES_INDEPENDENT
@@ -444,14 +470,18 @@ struct PatchPlan {
 };
 #endif
 
-template <int M>
-void input(const TileGeometry& g, const float* x, int64_t c0, int64_t c1, int64_t t0, int64_t tb, float* V) {
+// Calls f(c, t1, n_lanes, d) for each plane c in [c0, c1) and each lane group [t1, t1 + n_lanes)
+// of the block's tiles (from t0), d holding the group's a x a patches of plane c (d[r][k][l]: row
+// r, column k of lane l's patch, zero outside the planes). The block's tiles go in spans of up to
+// kSpanGroups lane groups, each span's planes outer: each plane's rows stay in cache from one
+// group to the next (planes inner, one group at a time, measured 5-10 % slower on VGG16's 224
+// layers), and on AVX-512 each group's PatchPlan is made once per span, not once per plane (a
+// fixed array: no library templates here, see the top).
+template <int M, class F>
+void for_each_patch_group(const TileGeometry& g, const float* x, int64_t c0, int64_t c1, int64_t t0, int64_t tb,
+                          F&& f) {
   constexpr int A = Tile<M>::A;
-  alignas(64) float d[A][A][L], t[A][A][L], v[A][A][L];
-  // The block's tiles in spans of up to kSpanGroups lane groups, each span's channels outer: each
-  // plane's rows stay in cache from one group to the next (channels inner, one group at a time,
-  // measured 5-10 % slower on VGG16's 224 layers), and on AVX-512 each group's PatchPlan is made
-  // once per span, not once per channel (a fixed array: no library templates here, see the top).
+  alignas(64) float d[A][A][L];
   constexpr int64_t kSpanGroups = 32;
   for (int64_t span = 0; span < tb; span += kSpanGroups * L) {
     const int64_t span_end = span + kSpanGroups * L < tb ? span + kSpanGroups * L : tb;
@@ -468,19 +498,70 @@ void input(const TileGeometry& g, const float* x, int64_t c0, int64_t c1, int64_
 #else
         gather_or_read_patches<M>(g, x, c, t0 + t1, n_lanes, &d[0][0][0]);
 #endif
-        for (int a = 0; a < A; ++a) Tile<M>::bt(&d[a][0][0], L, &t[a][0][0], L);  // rows: d B
-        if (n_lanes == L) {  // columns: B^T (d B), straight into V[xi = A r + s][c][t1 ..]
-          for (int s = 0; s < A; ++s) Tile<M>::bt(&t[0][s][0], A * L, V + (s * g.C + c) * tb + t1, A * g.C * tb);
-          continue;
-        }
-        for (int s = 0; s < A; ++s) Tile<M>::bt(&t[0][s][0], A * L, &v[0][s][0], A * L);  // columns: B^T (d B)
-        for (int xi = 0; xi < A * A; ++xi) {
-          float* dst = V + (xi * g.C + c) * tb + t1;
-          const float* src = &v[xi / A][xi % A][0];
-          for (int l = 0; l < n_lanes; ++l) dst[l] = src[l];
-        }
+        f(c, t1, n_lanes, d);
       }
   }
+}
+
+// The a x a values per lane in v[xi / a][xi % a][.], stored to X[xi][p][t1 ..] (X: a^2 x P x tb)
+// for the first n_lanes lanes.
+template <int A>
+void store_lanes(const float (&v)[A][A][L], float* X, int64_t P, int64_t p, int64_t tb, int64_t t1, int n_lanes) {
+  for (int xi = 0; xi < A * A; ++xi) {
+    float* dst = X + (xi * P + p) * tb + t1;
+    const float* src = &v[xi / A][xi % A][0];
+    for (int l = 0; l < n_lanes; ++l) dst[l] = src[l];
+  }
+}
+
+template <int M>
+void input(const TileGeometry& g, const float* x, int64_t c0, int64_t c1, int64_t t0, int64_t tb, float* V) {
+  constexpr int A = Tile<M>::A;
+  alignas(64) float t[A][A][L], v[A][A][L];
+  for_each_patch_group<M>(g, x, c0, c1, t0, tb, [&](int64_t c, int64_t t1, int n_lanes, const float (&d)[A][A][L]) {
+    for (int a = 0; a < A; ++a) Tile<M>::bt(&d[a][0][0], L, &t[a][0][0], L);  // rows: d B
+    if (n_lanes == L) {  // columns: B^T (d B), straight into V[xi = A r + s][c][t1 ..]
+      for (int s = 0; s < A; ++s) Tile<M>::bt(&t[0][s][0], A * L, V + (s * g.C + c) * tb + t1, A * g.C * tb);
+      return;
+    }
+    for (int s = 0; s < A; ++s) Tile<M>::bt(&t[0][s][0], A * L, &v[0][s][0], A * L);  // columns: B^T (d B)
+    store_lanes<A>(v, V, g.C, c, tb, t1, n_lanes);
+  });
+}
+
+// Backward weights: dM[xi][o][t1 ..] = (A dY A^T)[xi] for the block's output-gradient tiles (the
+// m x m patches of dy's planes, zero past the map; `g` describes dy: C = O, H = OH, W = OW, no
+// padding). The patch groups are gathered as the input's a x a ones, of which the m x m corner is used.
+template <int M>
+void output_grad(const TileGeometry& g, const float* dy, int64_t o0, int64_t o1, int64_t t0, int64_t tb, float* dM) {
+  constexpr int A = Tile<M>::A;
+  alignas(64) float t[M][A][L], v[A][A][L];
+  for_each_patch_group<M>(g, dy, o0, o1, t0, tb, [&](int64_t o, int64_t t1, int n_lanes, const float (&d)[A][A][L]) {
+    for (int r = 0; r < M; ++r) Tile<M>::a(&d[r][0][0], L, &t[r][0][0], L);  // rows: dY A^T
+    for (int s = 0; s < A; ++s) Tile<M>::a(&t[0][s][0], A * L, &v[0][s][0], A * L);  // columns: A (dY A^T)
+    store_lanes<A>(v, dM, g.C, o, tb, t1, n_lanes);
+  });
+}
+
+// Backward weights: dw[o][c] = G^T dU[o][c] G for o in [o0, o1), dU [xi][O][C] row-major.
+template <int M>
+void weight_grad(const float* dU, int64_t O, int64_t C, int64_t o0, int64_t o1, float* dw) {
+  constexpr int A = Tile<M>::A;
+  alignas(64) float u[A][A][L], t[A][3][L], w[3][3][L];
+  for (int64_t o = o0; o < o1; ++o)
+    for (int64_t c0 = 0; c0 < C; c0 += L) {
+      const int n = static_cast<int>(C - c0 < L ? C - c0 : L);
+      for (int xi = 0; xi < A * A; ++xi) {
+        const float* src = dU + (xi * O + o) * C + c0;
+        for (int l = 0; l < L; ++l) u[xi / A][xi % A][l] = l < n ? src[l] : 0.0f;
+      }
+      for (int r = 0; r < A; ++r) Tile<M>::gt(&u[r][0][0], L, &t[r][0][0], L);  // rows: dU G
+      for (int j = 0; j < 3; ++j) Tile<M>::gt(&t[0][j][0], 3 * L, &w[0][j][0], 3 * L);  // columns: G^T (dU G)
+      for (int l = 0; l < n; ++l) {
+        float* dst = dw + (o * C + c0 + l) * 9;
+        for (int k = 0; k < 9; ++k) dst[k] = w[k / 3][k % 3][l];
+      }
+    }
 }
 
 template <int M>
@@ -535,8 +616,8 @@ void output(const TileGeometry& g, const float* M_, int64_t o0, int64_t o1, int6
   }
 }
 
-constexpr WinogradKernels kKernels4 = {weights<4>, input<4>, output<4>};
-constexpr WinogradKernels kKernels6 = {weights<6>, input<6>, output<6>};
+constexpr WinogradKernels kKernels4 = {weights<4>, input<4>, output<4>, output_grad<4>, weight_grad<4>};
+constexpr WinogradKernels kKernels6 = {weights<6>, input<6>, output<6>, nullptr, nullptr};  // no backward weights
 
 }  // namespace
 }  // namespace sn::cpu::winograd_detail

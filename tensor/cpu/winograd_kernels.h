@@ -7,6 +7,8 @@
 //   U[xi][o][c]       transformed weights  (G g G^T),   a^2 x O x C
 //   V[xi][c][tb]      transformed input    (B^T d B),   a^2 x C x Tb
 //   M[xi][o][tb]      products             U[xi] V[xi], a^2 x O x Tb
+// and for the weight gradient (F(4x4)): dM[xi][o][tb] = A dY A^T of the output gradient's tiles and
+// dU[xi] (O x C) = dM[xi] V[xi]^T summed over the blocks, dw = G^T dU G.
 // so each xi is one ordinary GEMM  M[xi] (O x Tb) = U[xi] (O x C) * V[xi] (C x Tb).
 #pragma once
 #include <cstdint>
@@ -33,6 +35,13 @@ struct WinogradKernels {
   // applies ReLU when asked. y is the whole batch.
   void (*output)(const TileGeometry& g, const float* M, int64_t o0, int64_t o1, int64_t t0, int64_t tb,
                  const float* bias, bool relu, float* y);
+  // Backward weights (F(4x4) only; null for F(6x6)). dM[xi][o][tb] = (A dY A^T)[xi] for output
+  // channels [o0, o1) and the block's tiles, from dy (whole batch; `g` describes dy as the input
+  // of a convolution: C = O, H = OH, W = OW, no padding).
+  void (*output_grad)(const TileGeometry& g, const float* dy, int64_t o0, int64_t o1, int64_t t0, int64_t tb,
+                      float* dM);
+  // dw [O, C, 3, 3] for output channels [o0, o1) from dU[xi][O][C] (row-major): G^T dU G.
+  void (*weight_grad)(const float* dU, int64_t O, int64_t C, int64_t o0, int64_t o1, float* dw);
 };
 
 // The kernels of F(m x m, 3x3), m = 4 or 6.
