@@ -87,8 +87,9 @@ Macs conv_macs(const cpu::ConvShape& s, bool train) {
   };
   // Forward only: frozen weights, cached from the warm-up on; training: trainable weights, never cached.
   Macs m{done_by(cpu::conv2d_algo(s, !train), s), direct};
-  if (train) {  // backward data (Winograd on the equivalent forward, or GEMM) and weights (GEMM)
-    m.done += done_by(cpu::conv2d_backward_input_algo(s), cpu::backward_input_as_forward(s)) + direct;
+  if (train) {  // backward data (Winograd on the equivalent forward, or GEMM) and weights (the same)
+    m.done += done_by(cpu::conv2d_backward_input_algo(s), cpu::backward_input_as_forward(s)) +
+              done_by(cpu::conv2d_backward_weight_algo(s), s);
     m.direct += 2 * direct;
   }
   return m;
