@@ -26,6 +26,19 @@ const char* nonempty_env(const char* name) {
   return v && *v ? v : nullptr;
 }
 
+// Whether statistics read back have the shapes the fusions make (a file that does not is treated as
+// unreadable): mean and std [1, c, 1, 1], transform [1, k, k], colouring [1, c, c] in float64.
+bool plausible(const StyleStatistics& s) {
+  const Tensor& m = s.mean;
+  if (!m.defined() || m.dim() != 4 || m.size(0) != 1 || m.size(2) != 1 || m.size(3) != 1) return false;
+  const int64_t c = m.size(1);
+  if (s.std.defined() && s.std.shape() != m.shape()) return false;
+  if (s.transform.defined() && (s.transform.dim() != 3 || s.transform.size(0) != 1 ||
+                                s.transform.size(1) != s.transform.size(2)))
+    return false;
+  return !s.colouring.defined() || (s.colouring.dtype() == DType::Float64 && s.colouring.shape() == Shape{1, c, c});
+}
+
 // Deletes the oldest files past `keep` (best effort).
 void prune(const fs::path& dir, size_t keep) {
   std::error_code ec;
@@ -89,7 +102,7 @@ std::optional<std::vector<StyleStatistics>> StyleCache::read(const std::string& 
       for (size_t f = 0; f < std::size(kFields); ++f)
         if (const Tensor* t = file.tensors.find(std::to_string(i) + "." + kFields[f])) stats[i].*kMembers[f] = *t;
     for (const StyleStatistics& s : stats)
-      if (!s.mean.defined()) return std::nullopt;  // every method keeps the mean
+      if (!plausible(s)) return std::nullopt;
     fs::last_write_time(path, fs::file_time_type::clock::now(), ec);  // recently used: pruned last
     return stats;
   } catch (const std::exception&) {

@@ -39,6 +39,16 @@ void check_arguments(const StyleModel& model, const Tensor& content, const std::
            content.size(2), " is too small (at least ", 2 * ds, " pixels a side)");
 }
 
+// Whether statistics from the style cache have the channels of each tap (and the model's k).
+bool fit_taps(const std::vector<StyleStatistics>& stats, const std::vector<std::string>& taps, const StyleModel& model) {
+  if (stats.size() != taps.size()) return false;
+  for (size_t i = 0; i < taps.size(); ++i) {
+    if (stats[i].mean.size(1) != Decoder::tap_channels(taps[i])) return false;
+    if (stats[i].transform.defined() && stats[i].transform.size(1) != model.config().k) return false;
+  }
+  return true;
+}
+
 // One fusion per tap (the model's, then each level's), each holding every style's statistics at
 // its tap: each style image is encoded once, down to the deepest tap, and its features dropped as
 // soon as the statistics are taken. With no style images, the model's built-in style at its tap.
@@ -57,6 +67,7 @@ std::vector<std::unique_ptr<Fusion>> fusions_with_styles(const Vgg16& encoder, c
   for (const StyleImage& s : styles) {
     const StyleCache* cache = s.image.device() == Device{} ? opt.style_cache : nullptr;
     std::optional<std::vector<StyleStatistics>> stats = cache ? cache->find(s.image, request) : std::nullopt;
+    if (stats && !fit_taps(*stats, taps, model)) stats.reset();  // a file of other shapes: encode again
     if (!stats) {
       const std::map<std::string, Tensor> S = encoder.features(s.image, taps);
       stats.emplace();
