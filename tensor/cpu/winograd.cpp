@@ -173,12 +173,12 @@ void check_tile(int m) { SN_CHECK(m == 4 || m == 6, "winograd: tile ", m, " is n
 void conv2d_backward_weight_winograd(const ConvShape& s, const float* dy, const float* x, float* dw) {
   constexpr int m = 4;
   const int64_t xis = positions(m), tiles = s.N * ((s.OH + m - 1) / m) * ((s.OW + m - 1) / m);
+  if (tiles == 0) return std::fill(dw, dw + s.O * s.C * 9, 0.0f);  // nothing summed: zero
   const int64_t block = block_tiles(s, m, tiles);
   const WinogradKernels& k = kernels(m);
   const TileGeometry gx{s.C, s.H, s.W, s.O, s.OH, s.OW, s.ph, s.pw, (s.OH + m - 1) / m, (s.OW + m - 1) / m};
   const TileGeometry gy{s.O, s.OH, s.OW, s.O, s.OH, s.OW, 0, 0, gx.tiles_h, gx.tiles_w};
   WorkspaceLease V(xis * s.C * block), dM(xis * s.O * block), dU(xis * s.O * s.C);
-  if (tiles == 0) std::fill(dU.data(), dU.data() + xis * s.O * s.C, 0.0f);
   for (int64_t t0 = 0; t0 < tiles; t0 += block) {
     const int64_t tb = std::min(block, tiles - t0);
     parallel_for(0, s.C, std::max<int64_t>(1, 256 / tb),
