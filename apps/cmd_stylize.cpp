@@ -124,8 +124,13 @@ std::unique_ptr<StyleModel> load_model(const fs::path& path, bool needs_builtin_
 
 // What the style cache's entries depend on besides the style and the encoder: the model's weights
 // and this program (a later build may compute the statistics differently), by their digests.
+// Empty where the program cannot be read (no /proc): then nothing is kept on disk.
 std::string cache_identity(const fs::path& model) {
-  return "model " + sha256_file_hex(model) + "; program " + sha256_file_hex("/proc/self/exe");
+  try {
+    return "model " + sha256_file_hex(model) + "; program " + sha256_file_hex("/proc/self/exe");
+  } catch (const Error&) {
+    return {};
+  }
 }
 
 int run(const std::vector<std::string>& argv) {
@@ -141,7 +146,8 @@ int run(const std::vector<std::string>& argv) {
   const fs::path path = r.optimize ? fs::path() : model_path(args);
   const std::unique_ptr<StyleModel> model = r.optimize ? nullptr : load_model(path, r.style_files.empty());
   if (model) model->to(r.paint.device);
-  const StyleCache style_cache(r.style_cache, r.optimize ? "" : cache_identity(path));
+  const std::string identity = r.optimize ? std::string() : cache_identity(path);
+  const StyleCache style_cache(identity.empty() ? fs::path() : r.style_cache, identity);
   PaintOptions paint_options = r.paint;
   paint_options.stylize.style_cache = &style_cache;
   std::vector<StyleImage> styles;
