@@ -8,8 +8,9 @@
 
 #include "tensor/error.h"
 
+#include "tensor/cpu/isa.h"
+
 #if defined(__x86_64__)
-#include <cpuid.h>
 #include <immintrin.h>
 #endif
 
@@ -106,32 +107,33 @@ __attribute__((target("sha,sse4.1,ssse3"))) void compress_sha_ni(std::array<uint
   _mm_storeu_si128(reinterpret_cast<__m128i*>(state.data() + 4), _mm_alignr_epi8(ghcd, fe_ba, 8));
 }
 
-bool cpu_has_sha_ni() {
-  unsigned a, b, c, d;
-  if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_SSE4_1) || !(c & bit_SSSE3)) return false;
-  return __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & bit_SHA);
-}
-std::atomic<bool> g_hardware{cpu_has_sha_ni()};
-#else
-std::atomic<bool> g_hardware{false};
 #endif
+
+// Whether compress_sha_ni is built (x86-64) and the CPU has the SHA extensions.
+bool available() {
+#if defined(__x86_64__)
+  return cpu::cpu_features().sha;
+#else
+  return false;
+#endif
+}
+
+// Whether to use compress_sha_ni; set_sha256_hardware changes it (false where it is unavailable).
+std::atomic<bool>& hardware() {
+  static std::atomic<bool> use{available()};
+  return use;
+}
 
 }  // namespace
 
-bool set_sha256_hardware(bool use) {
-#if defined(__x86_64__)
-  return g_hardware.exchange(use && cpu_has_sha_ni());
-#else
-  return g_hardware.exchange(false);
-#endif
-}
+bool set_sha256_hardware(bool use) { return hardware().exchange(use && available()); }
 
 Sha256::Sha256()
     : state_{0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19} {}
 
 void Sha256::compress(const uint8_t* blocks, size_t count) {
 #if defined(__x86_64__)
-  if (g_hardware.load(std::memory_order_relaxed)) return compress_sha_ni(state_, blocks, count);
+  if (hardware().load(std::memory_order_relaxed)) return compress_sha_ni(state_, blocks, count);
 #endif
   for (size_t b = 0; b < count; ++b) compress_portable(state_, blocks + 64 * b);
 }

@@ -29,12 +29,14 @@ CpuFeatures detect() {
   unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
   if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return f;
   const bool fma = ecx & (1u << 12), osxsave = ecx & (1u << 27), avx = ecx & (1u << 28);
+  const bool ssse3_sse41 = (ecx & (1u << 9)) && (ecx & (1u << 19));
+  if (__get_cpuid_max(0, nullptr) < 7) return f;
+  __cpuid_count(7, 0, eax, ebx, ecx, edx);
+  f.sha = ssse3_sse41 && (ebx & (1u << 29));  // SSE state only: no OS support to check
   if (!osxsave || !avx) return f;  // without OSXSAVE, XGETBV itself is unavailable
   const uint64_t xcr0 = read_xcr0();
   const bool os_ymm = (xcr0 & 0x6) == 0x6;     // SSE (bit 1) and AVX upper halves (bit 2)
   const bool os_zmm = (xcr0 & 0xe6) == 0xe6;   // plus opmask (5), ZMM0-15 upper (6), ZMM16-31 (7)
-  if (__get_cpuid_max(0, nullptr) < 7) return f;
-  __cpuid_count(7, 0, eax, ebx, ecx, edx);
   const bool avx2 = ebx & (1u << 5);
   const bool f512 = ebx & (1u << 16), dq = ebx & (1u << 17), bw = ebx & (1u << 30),
              vl = ebx & (1u << 31);

@@ -21,6 +21,7 @@ Isa parse_isa(std::string_view name);   // inverse of isa_name; throws sn::Error
 struct CpuFeatures {
   bool avx2_fma = false;  // AVX2 + FMA3, and the OS saves YMM state
   bool avx512 = false;    // AVX-512 F+VL+BW+DQ, and the OS saves ZMM and opmask state
+  bool sha = false;       // the SHA extensions with SSSE3 and SSE4.1 (weights/sha256.cpp)
 };
 const CpuFeatures& cpu_features();  // detected once
 
