@@ -60,28 +60,11 @@ bool use_fast(const Tensor& t) {
   return t.dtype() == DType::Float32 && t.is_contiguous() && cpu::active_isa() != cpu::Isa::Ref;
 }
 
-// Where `small` broadcast to `full` is one value per row of full's trailing dims from some k on
-// (small's dims equal full's before k, 1 from k: [N, C, 1, 1] against [N, C, H, W]), the rows'
-// length (inner); 0 otherwise.
-int64_t row_length(const Shape& small, const Shape& full) {
-  if (small.size() > full.size()) return 0;
-  const size_t pad = full.size() - small.size();
-  size_t k = full.size();
-  while (k > pad && small[k - 1 - pad] == 1) --k;
-  for (size_t d = 0; d < k; ++d)
-    if ((d < pad ? 1 : small[d - pad]) != full[d]) return 0;
-  int64_t inner = 1;
-  for (size_t d = k; d < full.size(); ++d) inner *= full[d];
-  return inner;
-}
-
-// Where t is float32 and a broadcast view of one value per row (strides 0 over its trailing dims
-// from some k, contiguous before: what a reduction's backward expands its gradient into), the
-// rows' length; 0 otherwise.
-int64_t broadcast_row_length(const Tensor& t) {
-  if (t.dtype() != DType::Float32 || t.is_contiguous() || cpu::active_isa() == cpu::Isa::Ref) return 0;
-  const Shape& shape = t.shape();
-  const Shape& strides = t.strides();
+// Where an operand of `shape` with `strides` (its own, or broadcast_strides of a smaller one) holds
+// one value per row of the trailing dims from some k on (strides 0 there, contiguous before:
+// [N, C, 1, 1] broadcast against [N, C, H, W], or the view a reduction's backward expands its
+// gradient into), the rows' length; 0 otherwise (and for rows of one element: no broadcast).
+int64_t row_length(const Shape& shape, const Shape& strides) {
   size_t k = shape.size();
   int64_t inner = 1;
   for (; k > 0 && (strides[k - 1] == 0 || shape[k - 1] == 1); --k) inner *= shape[k - 1];
@@ -90,7 +73,13 @@ int64_t broadcast_row_length(const Tensor& t) {
     if (shape[d] != 1 && strides[d] != expected) return 0;
     expected *= shape[d];
   }
-  return inner;
+  return inner > 1 ? inner : 0;
+}
+
+// The same for an operand t of a float32 op broadcast to `shape`, where the fast kernels run.
+int64_t row_length(const Tensor& t, const Shape& shape) {
+  if (t.dtype() != DType::Float32 || cpu::active_isa() == cpu::Isa::Ref) return 0;
+  return row_length(shape, broadcast_strides(t.shape(), t.strides(), shape));
 }
 
 // The value of each row of such a view, as a contiguous [outer] tensor (a view, no copy).
@@ -111,7 +100,7 @@ Tensor unary(Unary op, const Tensor& x, double a, double b) {
     return out;
   }
   // A broadcast view of one value per row: the op once per row, then the rows filled.
-  if (const int64_t inner = out.numel() > 0 ? broadcast_row_length(x) : 0) {
+  if (const int64_t inner = out.numel() > 0 ? row_length(x, x.shape()) : 0) {
     const Tensor rows = unary(op, row_values(x, inner), a, b);
     cpu::expand_rows_f32(rows.data<float>(), out.data<float>(), out.numel() / inner, inner);
     return out;
@@ -149,8 +138,7 @@ Tensor binary(Binary op, const Tensor& a, const Tensor& b) {
     const Tensor& full = a_full ? a : b;
     const Tensor& rows = a_full ? b : a;
     if (!use_fast(full) || full.shape() != shape || out.numel() == 0) continue;
-    const int64_t inner = use_fast(rows) ? row_length(rows.shape(), shape)
-                          : rows.shape() == shape ? broadcast_row_length(rows) : 0;
+    const int64_t inner = row_length(rows, shape);
     if (inner == 0) continue;
     cpu::binary_rows_f32(op, full.data<float>(), rows.data<float>(), !a_full, out.data<float>(),
                          out.numel() / inner, inner);
