@@ -69,6 +69,28 @@ int64_t thread_block_tiles(const ConvShape& s, int m, int64_t tiles, int threads
   return fit;
 }
 
+// The tiles of F(m x m) over s's output, and s's planes.
+TileGeometry tile_geometry(const ConvShape& s, int m) {
+  return {s.C, s.H, s.W, s.O, s.OH, s.OW, s.ph, s.pw, (s.OH + m - 1) / m, (s.OW + m - 1) / m};
+}
+
+// V of the tb tiles from t0, the input planes shared out among the threads.
+void input_transform(const TileGeometry& g, int m, const float* x, int64_t t0, int64_t tb, float* V) {
+  parallel_for(0, g.C, std::max<int64_t>(1, 256 / tb),
+               [&](int64_t c0, int64_t c1) { kernels(m).input(g, x, c0, c1, t0, tb, V); });
+}
+
+// f(xi) for the a^2 positions, shared out whole among the threads and each run serially: one fork
+// and join per block instead of one per GEMM, and each GEMM packs its B once (a GEMM cut between
+// threads packs it in each). VGG16 at 224, 2 threads: conv4_2 (49 tiles, 512 channels) 9.2 -> 6.0 ms.
+template <class F>
+void each_position(int m, F&& f) {
+  parallel_for(0, positions(m), 1, [&](int64_t xi0, int64_t xi1) {
+    SerialRegion serial;
+    for (int64_t xi = xi0; xi < xi1; ++xi) f(xi);
+  });
+}
+
 // U = G w G^T for w [O, C, 3, 3], written straight in the packed layout of the A of each of the
 // a^2 GEMMs (no row-major U and no packing pass: half the memory traffic and fresh pages of a
 // weight transform, which a one-shot run pays for every layer), for the weight cache.
@@ -101,24 +123,13 @@ struct BlockJob {
   bool relu;
 
   void run(int64_t t0, int64_t tb, float* V, float* M) const {
-    const WinogradKernels& k = kernels(m);
-    const int64_t xis = positions(m);
-    const TileGeometry g = geometry();
-    parallel_for(0, s.C, std::max<int64_t>(1, 256 / tb),
-                 [&](int64_t c0, int64_t c1) { k.input(g, x, c0, c1, t0, tb, V); });
-    // The a^2 GEMMs shared out whole among the threads, each one serial: one fork and join per
-    // block instead of one per GEMM, and each GEMM packs its B once (a GEMM cut between threads
-    // packs it in each). VGG16 at 224, 2 threads: conv4_2 (49 tiles, 512 channels) 9.2 -> 6.0 ms.
-    parallel_for(0, xis, 1, [&](int64_t xi0, int64_t xi1) {
-      SerialRegion serial;
-      for (int64_t xi = xi0; xi < xi1; ++xi)
-        sgemm_packed(packed[xi], Trans::No, tb, 1.0f, V + xi * s.C * tb, tb, 0.0f, M + xi * s.O * tb, tb);
+    const TileGeometry g = tile_geometry(s, m);
+    input_transform(g, m, x, t0, tb, V);
+    each_position(m, [&](int64_t xi) {
+      sgemm_packed(packed[xi], Trans::No, tb, 1.0f, V + xi * s.C * tb, tb, 0.0f, M + xi * s.O * tb, tb);
     });
     parallel_for(0, s.O, std::max<int64_t>(1, 256 / tb),
-                 [&](int64_t o0, int64_t o1) { k.output(g, M, o0, o1, t0, tb, bias, relu, y); });
-  }
-  TileGeometry geometry() const {
-    return {s.C, s.H, s.W, s.O, s.OH, s.OW, s.ph, s.pw, (s.OH + m - 1) / m, (s.OW + m - 1) / m};
+                 [&](int64_t o0, int64_t o1) { kernels(m).output(g, M, o0, o1, t0, tb, bias, relu, y); });
   }
 };
 
@@ -126,7 +137,7 @@ struct BlockJob {
 void forward_with(const ConvShape& s, int m, const float* x, const std::vector<PackedA>& packed, const float* bias,
                   float* y, bool relu) {
   const BlockJob job{s, m, x, packed, bias, y, relu};
-  const TileGeometry g = job.geometry();
+  const TileGeometry g = tile_geometry(s, m);
   const int64_t xis = positions(m), tiles = s.N * g.tiles_h * g.tiles_w;
   if (const int64_t tb = thread_block_tiles(s, m, tiles, threads_here())) {
     // Each chunk runs whole blocks start to end, serially, with V and M of its own.
@@ -172,24 +183,21 @@ void check_tile(int m) { SN_CHECK(m == 4 || m == 6, "winograd: tile ", m, " is n
 // order on one thread, so the bits do not depend on the thread count.
 void conv2d_backward_weight_winograd(const ConvShape& s, const float* dy, const float* x, float* dw) {
   constexpr int m = 4;
-  const int64_t xis = positions(m), tiles = s.N * ((s.OH + m - 1) / m) * ((s.OW + m - 1) / m);
+  const TileGeometry gx = tile_geometry(s, m);
+  const int64_t xis = positions(m), tiles = s.N * gx.tiles_h * gx.tiles_w;
   if (tiles == 0) return std::fill(dw, dw + s.O * s.C * 9, 0.0f);  // nothing summed: zero
   const int64_t block = block_tiles(s, m, tiles);
   const WinogradKernels& k = kernels(m);
-  const TileGeometry gx{s.C, s.H, s.W, s.O, s.OH, s.OW, s.ph, s.pw, (s.OH + m - 1) / m, (s.OW + m - 1) / m};
   const TileGeometry gy{s.O, s.OH, s.OW, s.O, s.OH, s.OW, 0, 0, gx.tiles_h, gx.tiles_w};
   WorkspaceLease V(xis * s.C * block), dM(xis * s.O * block), dU(xis * s.O * s.C);
   for (int64_t t0 = 0; t0 < tiles; t0 += block) {
     const int64_t tb = std::min(block, tiles - t0);
-    parallel_for(0, s.C, std::max<int64_t>(1, 256 / tb),
-                 [&](int64_t c0, int64_t c1) { k.input(gx, x, c0, c1, t0, tb, V.data()); });
+    input_transform(gx, m, x, t0, tb, V.data());
     parallel_for(0, s.O, std::max<int64_t>(1, 256 / tb),
                  [&](int64_t o0, int64_t o1) { k.output_grad(gy, dy, o0, o1, t0, tb, dM.data()); });
-    parallel_for(0, xis, 1, [&](int64_t xi0, int64_t xi1) {
-      SerialRegion serial;
-      for (int64_t xi = xi0; xi < xi1; ++xi)
-        sgemm(Trans::No, Trans::Yes, s.O, s.C, tb, 1.0f, dM.data() + xi * s.O * tb, tb, V.data() + xi * s.C * tb, tb,
-              t0 == 0 ? 0.0f : 1.0f, dU.data() + xi * s.O * s.C, s.C);
+    each_position(m, [&](int64_t xi) {
+      sgemm(Trans::No, Trans::Yes, s.O, s.C, tb, 1.0f, dM.data() + xi * s.O * tb, tb, V.data() + xi * s.C * tb, tb,
+            t0 == 0 ? 0.0f : 1.0f, dU.data() + xi * s.O * s.C, s.C);
     });
   }
   parallel_for(0, s.O, std::max<int64_t>(1, 4096 / s.C),

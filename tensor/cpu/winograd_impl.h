@@ -503,10 +503,17 @@ void for_each_patch_group(const TileGeometry& g, const float* x, int64_t c0, int
   }
 }
 
-// The a x a values per lane in v[xi / a][xi % a][.], stored to X[xi][p][t1 ..] (X: a^2 x P x tb)
-// for the first n_lanes lanes.
-template <int A>
-void store_lanes(const float (&v)[A][A][L], float* X, int64_t P, int64_t p, int64_t tb, int64_t t1, int n_lanes) {
+// The column pass of a transform, col(s, out, os) writing column s's a values os apart, into
+// X[xi = a r + s][p][t1 ..] (X: a^2 x P x tb): straight for a whole lane group, through a buffer
+// for the first n_lanes lanes of a partial one.
+template <int A, class Col>
+void columns_into(float* X, int64_t P, int64_t p, int64_t tb, int64_t t1, int n_lanes, Col&& col) {
+  if (n_lanes == L) {
+    for (int s = 0; s < A; ++s) col(s, X + (s * P + p) * tb + t1, A * P * tb);
+    return;
+  }
+  alignas(64) float v[A][A][L];
+  for (int s = 0; s < A; ++s) col(s, &v[0][s][0], A * L);
   for (int xi = 0; xi < A * A; ++xi) {
     float* dst = X + (xi * P + p) * tb + t1;
     const float* src = &v[xi / A][xi % A][0];
@@ -517,15 +524,11 @@ void store_lanes(const float (&v)[A][A][L], float* X, int64_t P, int64_t p, int6
 template <int M>
 void input(const TileGeometry& g, const float* x, int64_t c0, int64_t c1, int64_t t0, int64_t tb, float* V) {
   constexpr int A = Tile<M>::A;
-  alignas(64) float t[A][A][L], v[A][A][L];
+  alignas(64) float t[A][A][L];
   for_each_patch_group<M>(g, x, c0, c1, t0, tb, [&](int64_t c, int64_t t1, int n_lanes, const float (&d)[A][A][L]) {
     for (int a = 0; a < A; ++a) Tile<M>::bt(&d[a][0][0], L, &t[a][0][0], L);  // rows: d B
-    if (n_lanes == L) {  // columns: B^T (d B), straight into V[xi = A r + s][c][t1 ..]
-      for (int s = 0; s < A; ++s) Tile<M>::bt(&t[0][s][0], A * L, V + (s * g.C + c) * tb + t1, A * g.C * tb);
-      return;
-    }
-    for (int s = 0; s < A; ++s) Tile<M>::bt(&t[0][s][0], A * L, &v[0][s][0], A * L);  // columns: B^T (d B)
-    store_lanes<A>(v, V, g.C, c, tb, t1, n_lanes);
+    columns_into<A>(V, g.C, c, tb, t1, n_lanes,                                  // columns: B^T (d B)
+                    [&](int s, float* out, int64_t os) { Tile<M>::bt(&t[0][s][0], A * L, out, os); });
   });
 }
 
@@ -535,11 +538,11 @@ void input(const TileGeometry& g, const float* x, int64_t c0, int64_t c1, int64_
 template <int M>
 void output_grad(const TileGeometry& g, const float* dy, int64_t o0, int64_t o1, int64_t t0, int64_t tb, float* dM) {
   constexpr int A = Tile<M>::A;
-  alignas(64) float t[M][A][L], v[A][A][L];
+  alignas(64) float t[M][A][L];
   for_each_patch_group<M>(g, dy, o0, o1, t0, tb, [&](int64_t o, int64_t t1, int n_lanes, const float (&d)[A][A][L]) {
     for (int r = 0; r < M; ++r) Tile<M>::a(&d[r][0][0], L, &t[r][0][0], L);  // rows: dY A^T
-    for (int s = 0; s < A; ++s) Tile<M>::a(&t[0][s][0], A * L, &v[0][s][0], A * L);  // columns: A (dY A^T)
-    store_lanes<A>(v, dM, g.C, o, tb, t1, n_lanes);
+    columns_into<A>(dM, g.C, o, tb, t1, n_lanes,                              // columns: A (dY A^T)
+                    [&](int s, float* out, int64_t os) { Tile<M>::a(&t[0][s][0], A * L, out, os); });
   });
 }
 
