@@ -1,9 +1,9 @@
 #include "stylenet/style_cache.h"
 
 #include <algorithm>
-#include <cstdlib>
 #include <system_error>
 
+#include "tensor/env.h"
 #include "weights/safetensors.h"
 #include "weights/sha256.h"
 
@@ -20,11 +20,6 @@ constexpr const char* kFormat = "stylenet-style-statistics-1";
 constexpr const char* kFields[] = {"mean", "std", "transform", "colouring"};
 Tensor StyleStatistics::*const kMembers[] = {&StyleStatistics::mean, &StyleStatistics::std,
                                              &StyleStatistics::transform, &StyleStatistics::colouring};
-
-const char* nonempty_env(const char* name) {
-  const char* v = std::getenv(name);
-  return v && *v ? v : nullptr;
-}
 
 // Whether statistics read back have the shapes the fusions make (a file that does not is treated as
 // unreadable): mean and std [1, c, 1, 1], transform [1, k, k], colouring [1, c, c] in float64.
@@ -126,9 +121,8 @@ void StyleCache::write(const std::string& key, const std::vector<StyleStatistics
 }
 
 fs::path default_style_cache_dir() {
-  if (const char* xdg = nonempty_env("XDG_CACHE_HOME")) return fs::path(xdg) / "stylenet" / "styles";
-  if (const char* home = nonempty_env("HOME")) return fs::path(home) / ".cache" / "stylenet" / "styles";
-  return {};
+  const fs::path dir = user_cache_dir();
+  return dir.empty() ? dir : dir / "styles";
 }
 
 }  // namespace sn

@@ -2,8 +2,15 @@
 // one wording for a bad value, so that every variable fails the same clear way.
 #pragma once
 #include <cstdint>
+#include <filesystem>
 
 namespace sn {
+
+// $name, or null when it is unset or empty.
+const char* env_value(const char* name);
+// This user's cache folder for StyleNet: $XDG_CACHE_HOME/stylenet, else $HOME/.cache/stylenet;
+// empty when neither is set.
+std::filesystem::path user_cache_dir();
 
 // $name as an integer in [min, max], or `fallback` when it is unset or empty. Throws sn::Error
 // naming the variable, its value and `what` it must be ("a thread count (an integer >= 1)").

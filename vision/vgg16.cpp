@@ -12,6 +12,7 @@
 #include "vision/image.h"
 #include "weights/weight_file.h"
 #include "tensor/random.h"
+#include "tensor/env.h"
 #include "weights/sha256.h"
 
 namespace sn {
@@ -73,11 +74,6 @@ std::vector<std::pair<std::string, Shape>> expected_tensors(VggParts parts) {
 }
 
 bool is_feature_key(const std::string& key) { return key.rfind("features.", 0) == 0; }
-
-const char* env(const char* name) {
-  const char* v = std::getenv(name);
-  return v && *v ? v : nullptr;
-}
 
 }  // namespace
 
@@ -225,14 +221,13 @@ Vgg16 Vgg16::standin(VggParts parts, uint64_t seed) {
 }
 
 std::filesystem::path default_weights_path() {
-  if (const char* xdg = env("XDG_CACHE_HOME")) return std::filesystem::path(xdg) / "stylenet" / "vgg16.safetensors";
-  const char* home = env("HOME");
-  return std::filesystem::path(home ? home : ".") / ".cache" / "stylenet" / "vgg16.safetensors";
+  const std::filesystem::path dir = user_cache_dir();
+  return (dir.empty() ? std::filesystem::path(".") / ".cache" / "stylenet" : dir) / "vgg16.safetensors";
 }
 
 Vgg16 Vgg16::load(const std::string& weights, VggParts parts) {
   if (!weights.empty()) return from_file(weights, parts);
-  const char* chosen = env("STYLENET_WEIGHTS");
+  const char* chosen = env_value("STYLENET_WEIGHTS");
   if (chosen && std::string(chosen) != "standin") {
     // An explicit choice that is missing is an error, never a silent switch to the stand-in.
     SN_CHECK(std::filesystem::exists(chosen), "STYLENET_WEIGHTS names '", chosen, "', which does not exist");
