@@ -59,8 +59,7 @@ std::string StyleCache::key(const Tensor& style, const std::string& request) con
   return h.finish_hex();
 }
 
-std::optional<std::vector<StyleStatistics>> StyleCache::find(const Tensor& style, const std::string& request) const {
-  const std::string k = key(style, request);
+std::optional<std::vector<StyleStatistics>> StyleCache::find(const std::string& k) const {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (const auto it = memory_.find(k); it != memory_.end()) return it->second;
@@ -73,8 +72,7 @@ std::optional<std::vector<StyleStatistics>> StyleCache::find(const Tensor& style
   return stats;
 }
 
-void StyleCache::keep(const Tensor& style, const std::string& request, const std::vector<StyleStatistics>& stats) const {
-  const std::string k = key(style, request);
+void StyleCache::keep(const std::string& k, const std::vector<StyleStatistics>& stats) const {
   {
     std::lock_guard<std::mutex> lock(mu_);
     memory_[k] = stats;

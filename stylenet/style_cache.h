@@ -27,16 +27,17 @@ class StyleCache {
   // `dir` empty: memory only. `model_identity` names the model's weights (its file's digest).
   StyleCache(std::filesystem::path dir, std::string model_identity);
 
-  // The statistics kept for `style` ([1, 3, h, w] on the CPU) as `request` describes them (encoder,
-  // taps and methods: stylize.cpp's style_request), if any.
-  std::optional<std::vector<StyleStatistics>> find(const Tensor& style, const std::string& request) const;
+  // The name of the statistics of `style` ([1, 3, h, w] on the CPU) as `request` describes them
+  // (encoder, taps and methods: see stylize.cpp).
+  std::string key(const Tensor& style, const std::string& request) const;
+  // The statistics kept under `key`, if any.
+  std::optional<std::vector<StyleStatistics>> find(const std::string& key) const;
   // Keeps them: in memory, and in the folder if there is one (at most kMaxFiles files, the oldest go).
-  void keep(const Tensor& style, const std::string& request, const std::vector<StyleStatistics>& stats) const;
+  void keep(const std::string& key, const std::vector<StyleStatistics>& stats) const;
 
   static constexpr int kMaxFiles = 64;
 
  private:
-  std::string key(const Tensor& style, const std::string& request) const;
   std::optional<std::vector<StyleStatistics>> read(const std::string& key) const;
   void write(const std::string& key, const std::vector<StyleStatistics>& stats) const;
 

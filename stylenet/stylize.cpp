@@ -66,7 +66,8 @@ std::vector<std::unique_ptr<Fusion>> fusions_with_styles(const Vgg16& encoder, c
   if (styles.empty()) fusions[0]->add_style(model.collection->statistics());
   for (const StyleImage& s : styles) {
     const StyleCache* cache = s.image.device() == Device{} ? opt.style_cache : nullptr;
-    std::optional<std::vector<StyleStatistics>> stats = cache ? cache->find(s.image, request) : std::nullopt;
+    const std::string key = cache ? cache->key(s.image, request) : std::string();
+    std::optional<std::vector<StyleStatistics>> stats = cache ? cache->find(key) : std::nullopt;
     if (stats && !fit_taps(*stats, taps, model)) stats.reset();  // a file of other shapes: encode again
     if (!stats) {
       const std::map<std::string, Tensor> S = encoder.features(s.image, taps);
@@ -76,7 +77,7 @@ std::vector<std::unique_ptr<Fusion>> fusions_with_styles(const Vgg16& encoder, c
         SN_CHECK(F.size(2) * F.size(3) >= 2, "stylize: style image too small");
         stats->push_back(fusions[i]->style_statistics(F));
       }
-      if (cache) cache->keep(s.image, request, *stats);
+      if (cache) cache->keep(key, *stats);
     }
     for (size_t i = 0; i < taps.size(); ++i) fusions[i]->add_style(std::move((*stats)[i]), s.weight);
   }
