@@ -6,7 +6,6 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 
 #include "vision/data.h"
 #include "vision/image.h"
@@ -14,6 +13,7 @@
 #include "tensor/cuda/cuda.h"
 #include "tests/run_process.h"
 #include "tests/temp_dir.h"
+#include "weights/atomic_file.h"
 
 using namespace sn::test;
 namespace fs = std::filesystem;
@@ -89,11 +89,6 @@ TEST_CASE("cli: demo writes its sheet atomically and fails cleanly without data"
 
 namespace {
 
-std::string file_bytes(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
 size_t files_in(const fs::path& dir) {
   std::error_code ec;
   return static_cast<size_t>(std::distance(fs::directory_iterator(dir, ec), fs::directory_iterator()));
@@ -148,14 +143,14 @@ TEST_CASE("cli: stylize writes the image, a folder of images, and refuses bad in
                                     {"XDG_CACHE_HOME=" + dir.path.string()});
     CAPTURE(r.err);
     REQUIRE(r.status == 0);
-    cached_png.push_back(file_bytes(png));
+    cached_png.push_back(sn::read_file(png));
   }
   CHECK(cached_png[0] == cached_png[1]);
   CHECK(files_in(dir.path / "stylenet" / "styles") == 1);
   const ProcessResult off = with({"--content", content, "--style", style, "--out", (dir.path / "off.png").string(),
                                   "--style-cache", "off"});
   CHECK(off.status == 0);
-  CHECK(file_bytes(dir.path / "off.png") == cached_png[0]);
+  CHECK(sn::read_file(dir.path / "off.png") == cached_png[0]);
   const ProcessResult own = with({"--content", content, "--style", style, "--out", (dir.path / "own.png").string(),
                                   "--style-cache", cache.string()});
   CHECK(own.status == 0);
