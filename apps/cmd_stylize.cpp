@@ -81,7 +81,11 @@ Request parse_request(const Args& args) {
     throw UsageError("--smooth and --no-color-match apply to the feed-forward methods, not optimisation");
   p.stylize.tile = args.get_int("tile", p.stylize.tile, 0, 8192);
   p.size = args.get_int("size", 0, 0, 16384);
-  p.style_size = args.get_int("style-size", p.style_size, 0, 4096);
+  if (args.get("style-size", "auto") != "auto") try {
+      p.style_size = args.get_int("style-size", 0, 0, 4096);
+    } catch (const UsageError&) {
+      throw UsageError("--style-size expects auto or an integer from 0 to 4096, got '" + args.get("style-size", "") + "'");
+    }
   p.optimize.steps = args.get_int("steps", p.optimize.steps, 1, 100000);
   p.optimize.loss.weights.laplacian = args.get_double("laplacian-weight", 0.0, 0.0, 1e6);
   p.optimize.max_seconds = args.get_double("max-time", 0.0, 0.0, 1e7);
@@ -150,9 +154,9 @@ int run(const std::vector<std::string>& argv) {
   const StyleCache style_cache(identity.empty() ? fs::path() : r.style_cache, identity);
   PaintOptions paint_options = r.paint;
   paint_options.stylize.style_cache = &style_cache;
-  std::vector<StyleImage> styles;
-  for (size_t i = 0; i < r.style_files.size(); ++i) styles.push_back({load_image(r.style_files[i]), r.style_weights[i]});
-  styles = prepare_styles(std::move(styles), r.paint);
+  std::vector<StyleImage> loaded_styles, styles;
+  for (size_t i = 0; i < r.style_files.size(); ++i) loaded_styles.push_back({load_image(r.style_files[i]), r.style_weights[i]});
+  int64_t styles_side = -2;  // the side `styles` were resized to (none yet)
   ProgressLine photos("stylize", static_cast<int64_t>(r.jobs.size()), r.quiet || r.jobs.size() < 2);
   for (size_t i = 0; i < r.jobs.size(); ++i) {
     const auto& [in, out] = r.jobs[i];
@@ -163,7 +167,12 @@ int run(const std::vector<std::string>& argv) {
       steps.set_total(total);
       steps.update(step, "loss " + std::to_string(loss));
     };
-    const Tensor result = paint(encoder, model.get(), load_image(in), styles, options);
+    const Tensor photo = load_image(in);
+    if (const int64_t side = style_side(options, photo); side != styles_side) {  // photos of one size share them
+      styles = prepare_styles(loaded_styles, options, photo);
+      styles_side = side;
+    }
+    const Tensor result = paint(encoder, model.get(), photo, styles, options);
     save_image(result, out.string());
     photos.update(static_cast<int64_t>(i + 1), out.filename().string());
     if (!r.quiet && !photos.shown())
@@ -197,7 +206,8 @@ extern const Command kStylizeCommand = {
     finish_help() +
     std::string(
         "  --size N             resize the photo so its short side is N pixels first (default: as is)\n"
-        "  --style-size N       short side of the style images (default 512; 0 = as is)\n"
+        "  --style-size N       short side of the style images (default auto: twice the photo's,\n"
+        "                       128 to 512 px; 0 = as is)\n"
         "  --tile N             tile side for large images (default 512; 0 = whole image at once)\n"
         "  --style-cache DIR    where what the model takes from each style image is kept, so a\n"
         "                       style is encoded once, not on every run (default\n"

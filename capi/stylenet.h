@@ -82,12 +82,16 @@ typedef enum sn_method {
 /* The most shallower levels a model has (relu2_1, relu1_1 under a relu3_1 tap; one more under relu4_1). */
 #define SN_MAX_LEVEL_ALPHA 4
 
+/* sn_options.style_size's default: the style taken at twice the photo's short side, 128 to 512 px. */
+#define SN_STYLE_SIZE_AUTO (-1)
+
 typedef struct sn_options {
   sn_method method;      /* default SN_LEARNED_MULTILEVEL (SN_LEARNED for a built-in style: style NULL) */
   double alpha;          /* style strength in [0, 1]; default 1 */
   int32_t preserve_color;/* keep the photo's colours; default 0 */
   int32_t size;          /* resize the photo so its short side is this first; 0 (default): as is */
-  int32_t style_size;    /* short side of the style picture; default 512; 0: as is */
+  int32_t style_size;    /* short side of the style picture; default SN_STYLE_SIZE_AUTO (twice the
+                            photo's short side, 128 to 512 px); 0: as is */
   int32_t tile;          /* tile side for large pictures; default 512; 0: whole picture at once */
   int32_t steps;         /* optimisation steps for SN_OPTIMIZE; default 300 */
   int32_t level_count;   /* multi-level methods: the first level_count entries of level_alpha are the

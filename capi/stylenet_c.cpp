@@ -93,7 +93,8 @@ sn::PaintOptions paint_options(const sn_options* o) {
   require(o != nullptr, "options is NULL");
   require(o->method >= SN_LEARNED && o->method <= SN_LEARNED_MULTILEVEL, "options->method is not an sn_method");
   require(o->alpha >= 0 && o->alpha <= 1, "options->alpha must be in [0, 1]");
-  require(o->size >= 0 && o->style_size >= 0 && o->tile >= 0 && o->steps >= 1, "options has a negative size or no steps");
+  require(o->size >= 0 && (o->style_size >= 0 || o->style_size == SN_STYLE_SIZE_AUTO) && o->tile >= 0 && o->steps >= 1,
+          "options has a negative size (style_size: or SN_STYLE_SIZE_AUTO) or no steps");
   require(o->level_count >= 0 && o->level_count <= SN_MAX_LEVEL_ALPHA, "options->level_count must be in [0, SN_MAX_LEVEL_ALPHA]");
   require(o->smooth >= 0 && o->smooth <= 64, "options->smooth must be in [0, 64]");
   sn::PaintOptions p;
@@ -124,7 +125,8 @@ sn::Tensor paint(const sn_encoder* encoder, const sn_model* model, const sn_imag
     require(model && model->model.collection && (p.method == sn::Method::Learned || p.method == sn::kDefaultMethod),
             "style is NULL and the model has no built-in style (or the method is not SN_LEARNED)");
   }
-  return sn::paint(encoder->vgg, model ? &model->model : nullptr, to_tensor(*photo), sn::prepare_styles(styles, p), p);
+  const sn::Tensor picture = to_tensor(*photo);
+  return sn::paint(encoder->vgg, model ? &model->model : nullptr, picture, sn::prepare_styles(styles, p, picture), p);
 }
 
 }  // namespace

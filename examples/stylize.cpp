@@ -17,8 +17,9 @@ int main(int argc, char** argv) {
     const sn::StyleModel model = sn::StyleModel::load(sn::resolve_model_path("default"));
     sn::PaintOptions options;                                                         // `stylenet stylize`'s defaults
     if (argc > 4) options.size = std::atoi(argv[4]);
-    const auto styles = sn::prepare_styles({{sn::load_image(argv[2]), 1.0}}, options);
-    const sn::Tensor out = sn::paint(encoder, &model, sn::load_image(argv[1]), styles, options);
+    const sn::Tensor photo = sn::load_image(argv[1]);
+    const auto styles = sn::prepare_styles({{sn::load_image(argv[2]), 1.0}}, options, photo);
+    const sn::Tensor out = sn::paint(encoder, &model, photo, styles, options);
     sn::save_image(out, argv[3]);
     std::printf("wrote %s (%lldx%lld)\n", argv[3], static_cast<long long>(out.size(3)), static_cast<long long>(out.size(2)));
     return 0;

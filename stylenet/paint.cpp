@@ -12,9 +12,17 @@ void check_paint_method(Method method) {
   SN_CHECK(info.stylize, "method '", info.name, "' is an evaluation of `stylenet eval`, not a way to paint");
 }
 
-std::vector<StyleImage> prepare_styles(std::vector<StyleImage> styles, const PaintOptions& options) {
-  if (options.style_size > 0)
-    for (StyleImage& s : styles) s.image = resize_short_side(s.image, options.style_size);
+int64_t style_side(const PaintOptions& options, const Tensor& photo) {
+  if (options.style_size != kAutoStyleSize) return options.style_size;
+  const int64_t photo_side = options.size > 0 ? options.size : std::min(photo.size(2), photo.size(3));
+  return std::clamp(2 * photo_side, kAutoStyleMin, kAutoStyleMax);
+}
+
+std::vector<StyleImage> prepare_styles(std::vector<StyleImage> styles, const PaintOptions& options, const Tensor& photo) {
+  SN_CHECK(options.style_size >= 0 || options.style_size == kAutoStyleSize, "paint: style_size ", options.style_size,
+           " is negative");
+  if (const int64_t side = style_side(options, photo); side > 0)
+    for (StyleImage& s : styles) s.image = resize_short_side(s.image, side);
   return styles;
 }
 

@@ -74,9 +74,9 @@ TEST_CASE("C API: a picture through it is the C++ library's, into its buffer or 
   p.stylize.alpha = 0.8;
   p.size = 32;
   const sn::StyleModel model = sn::StyleModel::load(small_model(dir.path, standin_encoder().identity().str()));
-  const sn::Tensor want = sn::paint(standin_encoder(), &model,
-                                    sn::from_rgb8(photo.image.pixels, 40, 52, photo.image.stride),
-                                    sn::prepare_styles({{sn::from_rgb8(style.image.pixels, 36, 36, 108), 1.0}}, p), p);
+  const sn::Tensor photo_cpp = sn::from_rgb8(photo.image.pixels, 40, 52, photo.image.stride);
+  const sn::Tensor want = sn::paint(standin_encoder(), &model, photo_cpp,
+                                    sn::prepare_styles({{sn::from_rgb8(style.image.pixels, 36, 36, 108), 1.0}}, p, photo_cpp), p);
   Picture expected(want);
   REQUIRE(out.width == expected.image.width);
   REQUIRE(out.height == expected.image.height);
@@ -112,8 +112,9 @@ TEST_CASE("C API: per-level strengths reach the multi-level methods") {
   p.size = 40;
   p.stylize.level_alpha = {0.25, 0.75};
   const sn::StyleModel model = sn::StyleModel::load(sn::default_model_path());
-  const Picture want(sn::paint(standin_encoder(), &model, sn::from_rgb8(photo.image.pixels, 40, 48, photo.image.stride),
-                               sn::prepare_styles({{sn::from_rgb8(style.image.pixels, 32, 32, 96), 1.0}}, p), p));
+  const sn::Tensor photo_cpp = sn::from_rgb8(photo.image.pixels, 40, 48, photo.image.stride);
+  const Picture want(sn::paint(standin_encoder(), &model, photo_cpp,
+                               sn::prepare_styles({{sn::from_rgb8(style.image.pixels, 32, 32, 96), 1.0}}, p, photo_cpp), p));
   REQUIRE(out.width == want.image.width);
   REQUIRE(out.height == want.image.height);
   CHECK(std::memcmp(out.pixels, want.image.pixels, want.bytes.size()) == 0);

@@ -132,11 +132,29 @@ TEST_CASE("cli: stylize writes the image, a folder of images, and refuses bad in
   const sn::Tensor img = sn::load_image(out);
   CHECK(std::min(img.size(2), img.size(3)) == 48);
 
+  // The default style size is twice the photo's short side, at least 128: here 128 (not 48).
+  std::vector<std::string> by_size;
+  for (const std::string size : {"auto", "128", "48"}) {
+    const std::string png = (dir.path / ("style" + size + ".png")).string();
+    const std::vector<std::string> a = {"stylize", "--model", model, "--size", "48", "--content", content, "--style",
+                                        style, "--out", png, "--style-cache", "off"};
+    std::vector<std::string> sized = a;
+    if (size != "auto") sized.insert(sized.end(), {"--style-size", size});
+    REQUIRE(run_cli(sized).status == 0);
+    by_size.push_back(sn::read_file(png));
+  }
+  CHECK(by_size[0] == by_size[1]);
+  CHECK(by_size[0] != by_size[2]);
+  const ProcessResult bad_size =
+      run_cli({"stylize", "--model", model, "--content", content, "--style", style, "--out", out, "--style-size", "big"});
+  CHECK(bad_size.status != 0);
+  CHECK(bad_size.err.find("--style-size expects auto or an integer") != std::string::npos);
+
   // The style cache: a style is encoded once and read back on the next run, the same picture; off
   // keeps nothing. (Without --style-cache it is under $XDG_CACHE_HOME: set to the folder here.)
   const fs::path cache = dir.path / "styles";
   std::vector<std::string> cached_png;
-  for (const std::string& run : {"first", "second"}) {
+  for (const std::string run : {"first", "second"}) {
     const std::string png = (dir.path / (run + ".png")).string();
     const ProcessResult r = run_cli({"stylize", "--model", model, "--size", "48", "--style-size", "48", "--content",
                                      content, "--style", style, "--out", png},

@@ -157,3 +157,28 @@ TEST_CASE("paint: the fusion methods finish (smoothing, colours); kept colours a
   smooth_only.match_colors = false;
   CHECK(max_abs_diff(kept, finish(stylize(standin_encoder(), m, photo, styles, so), photo, styles, smooth_only)) < 1e-6);
 }
+
+TEST_CASE("prepare_styles: the default style size is twice the photo's short side, 128 to 512 px") {
+  const Tensor style = Tensor::zeros({1, 3, 300, 1000});
+  auto side_for = [&](int64_t photo_h, int64_t photo_w, int64_t style_size, int64_t size = 0) {
+    PaintOptions o;
+    o.style_size = style_size;
+    o.size = size;
+    const Tensor photo = Tensor::zeros({1, 3, photo_h, photo_w});
+    const Tensor prepared = prepare_styles({{style, 1.0}}, o, photo)[0].image;
+    CHECK(std::min(prepared.size(2), prepared.size(3)) == style_side(o, photo));
+    return style_side(o, photo);
+  };
+  CHECK(side_for(64, 64, kAutoStyleSize) == 128);
+  CHECK(side_for(100, 90, kAutoStyleSize) == 180);
+  CHECK(side_for(400, 300, kAutoStyleSize) == 512);
+  CHECK(side_for(1000, 2000, kAutoStyleSize, 80) == 160);  // the photo's side after --size
+  CHECK(side_for(64, 64, 77) == 77);                        // an explicit size wins
+  PaintOptions as_is;
+  as_is.style_size = 0;
+  CHECK(style_side(as_is, style) == 0);
+  CHECK(prepare_styles({{style, 1.0}}, as_is, style)[0].image.size(3) == 1000);
+  PaintOptions negative;
+  negative.style_size = -5;
+  CHECK_THROWS_WITH_AS(prepare_styles({{style, 1.0}}, negative, style), doctest::Contains("is negative"), Error);
+}
