@@ -8,7 +8,9 @@
 // different order (reductions, instance-norm statistics) get a bound instead.
 #include <doctest/doctest.h>
 
+#include <bit>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <string>
 #include <vector>
@@ -16,6 +18,7 @@
 #include "autograd/ops.h"
 #include "tensor/cpu/isa.h"
 #include "tensor/cpu/parallel.h"
+#include "tensor/cpu/pointwise.h"
 #include "tensor/kernels/core.h"
 #include "tensor/kernels/image.h"
 #include "tensor/random.h"
@@ -153,6 +156,36 @@ TEST_CASE("fast unary and binary kernels give the reference's exact values") {
     for_every_path([&] { return kernels::unary(static_cast<Unary>(op), row_view, 0.3, 1.7); },
                    equal_to(detail::cat("unary ", op, " on a row view")));
   for_every_path([&] { return kernels::unary(Unary::Relu, transposed_view(a)); }, equal_to("relu non-contiguous"));
+}
+
+TEST_CASE("fast F16/BF16 widening gives the reference's exact bits for every 16-bit pattern, unaligned") {
+  // Every pattern once, then a tail that is no multiple of a vector, starting one byte into the
+  // buffer as a weight file's data section may.
+  const int64_t n = 65536 + 37;
+  std::vector<char> bytes(2 * n + 1);
+  for (int64_t i = 0; i < n; ++i) {
+    const uint16_t h = static_cast<uint16_t>(i * 40503u);  // odd multiplier: a permutation of 0..65535
+    std::memcpy(&bytes[1 + 2 * i], &h, 2);
+  }
+  for (HalfFormat format : {HalfFormat::F16, HalfFormat::BF16}) {
+    CAPTURE(format == HalfFormat::F16 ? "f16" : "bf16");
+    for_every_path(
+        [&] {
+          Tensor y = Tensor::empty({n});
+          widen_half_f32(format, bytes.data() + 1, y.data<float>(), n);
+          return y;
+        },
+        [&](const Tensor& got, const Tensor& want) {
+          CHECK(std::memcmp(got.data<float>(), want.data<float>(), sizeof(float) * n) == 0);
+        });
+  }
+  // And the reference is tensor/half.h's scalar conversion.
+  IsaScope is(Isa::Ref);
+  float y[2];
+  const uint16_t pair[2] = {0x0001, 0x7E01};  // the smallest subnormal, a NaN with a payload
+  widen_half_f32(HalfFormat::F16, pair, y, 2);
+  CHECK(y[0] == 0x1p-24f);
+  CHECK(std::bit_cast<uint32_t>(y[1]) == std::bit_cast<uint32_t>(half_bits_to_float(0x7E01)));
 }
 
 TEST_CASE("fast relu_backward (conv2d_relu's mask) gives the reference's exact values") {

@@ -11,7 +11,7 @@
 #include "weights/atomic_file.h"
 #include "tests/temp_dir.h"
 #include "weights/checkpoint.h"
-#include "weights/half.h"
+#include "tensor/half.h"
 #include "weights/json.h"
 #include "weights/npy.h"
 #include "weights/safetensors.h"

@@ -10,7 +10,8 @@
 
 #include "tensor/error.h"
 #include "weights/binary_util.h"
-#include "weights/half.h"
+#include "tensor/cpu/pointwise.h"
+#include "tensor/half.h"
 #include "weights/mapped_file.h"
 #include "weights/pickle.h"
 #include "weights/zip_reader.h"
@@ -292,12 +293,8 @@ Tensor storage_tensor(const StorageRecord& s, std::string_view file_bytes, const
     if (s.type->element == Element::F32 || f64) {
       std::memcpy(out + begin * esize, in, (end - begin) * esize);
     } else {
-      float* dst = reinterpret_cast<float*>(out) + begin;
-      for (uint64_t i = 0; i < end - begin; ++i) {
-        uint16_t bits;
-        std::memcpy(&bits, in + 2 * i, 2);  // the file's data need not be aligned
-        dst[i] = s.type->element == Element::F16 ? half_bits_to_float(bits) : bf16_bits_to_float(bits);
-      }
+      cpu::widen_half_f32(s.type->element == Element::F16 ? HalfFormat::F16 : HalfFormat::BF16, in,
+                          reinterpret_cast<float*>(out) + begin, static_cast<int64_t>(end - begin));
     }
     if (file) file->release(static_cast<size_t>(in - file_bytes.data()), (end - begin) * esize);
   }

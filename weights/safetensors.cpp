@@ -7,7 +7,8 @@
 #include <vector>
 
 #include "weights/binary_util.h"
-#include "weights/half.h"
+#include "tensor/cpu/pointwise.h"
+#include "tensor/half.h"
 #include "weights/json.h"
 #include "weights/mapped_file.h"
 
@@ -165,12 +166,8 @@ Tensor tensor_from_bytes(const Entry& e, const char* data) {
     if (n > 0) std::memcpy(t.raw_data(), data, e.end - e.begin);
     return t;
   }
-  float* out = t.data<float>();
-  for (size_t i = 0; i < n; ++i) {
-    uint16_t bits;
-    std::memcpy(&bits, data + 2 * i, 2);  // the data section need not be aligned
-    out[i] = e.dtype == FileDType::F16 ? half_bits_to_float(bits) : bf16_bits_to_float(bits);
-  }
+  cpu::widen_half_f32(e.dtype == FileDType::F16 ? HalfFormat::F16 : HalfFormat::BF16, data, t.data<float>(),
+                      static_cast<int64_t>(n));
   return t;
 }
 

@@ -43,6 +43,21 @@ void unary_f32(kernels::Unary op, const float* x, float* y, int64_t n, float a, 
   parallel_for(0, n, kGrain, [&](int64_t i0, int64_t i1) { t.unary(op, x + i0, y + i0, i1 - i0, a, b); });
 }
 
+void widen_half_f32(HalfFormat format, const void* bits, float* y, int64_t n) {
+  const char* b = static_cast<const char*>(bits);
+  const bool bf16 = format == HalfFormat::BF16;
+  if (active_isa() == Isa::Ref) {  // the reference: tensor/half.h one value at a time
+    for (int64_t i = 0; i < n; ++i) {
+      uint16_t h;
+      std::memcpy(&h, b + 2 * i, 2);
+      y[i] = bf16 ? bf16_bits_to_float(h) : half_bits_to_float(h);
+    }
+    return;
+  }
+  const PointwiseTable& t = table();
+  parallel_for(0, n, kGrain, [&](int64_t i0, int64_t i1) { t.widen_half(b + 2 * i0, y + i0, i1 - i0, bf16); });
+}
+
 void binary_f32(kernels::Binary op, const float* a, int64_t sa, const float* b, int64_t sb, float* y, int64_t n) {
   const PointwiseTable& t = table();
   parallel_for(0, n, kGrain,

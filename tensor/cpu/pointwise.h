@@ -16,6 +16,7 @@
 #pragma once
 #include <cstdint>
 
+#include "tensor/half.h"
 #include "tensor/kernels/core.h"
 
 namespace sn::cpu {
@@ -34,6 +35,10 @@ void expand_rows_f32(const float* r, float* y, int64_t outer, int64_t inner);
 // dx[i] = y[i] > 0 ? dy[i] : 0 (ReLU's backward from its output, kernels::relu_backward).
 void relu_backward_f32(const float* dy, const float* y, float* dx, int64_t n);
 // dst[i] += alpha * src[i * ss], ss in {0, 1}.
+// y[i] = the 16-bit float bits[i] widened (exact; tensor/half.h's scalar functions are the
+// reference); bits need not be aligned.
+void widen_half_f32(HalfFormat format, const void* bits, float* y, int64_t n);
+
 void axpy_f32(float* dst, const float* src, int64_t ss, float alpha, int64_t n);
 
 // out[o] = reduce(x[o * inner .. (o + 1) * inner)) for o < outer: a contiguous tensor reduced over

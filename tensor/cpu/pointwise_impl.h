@@ -225,10 +225,31 @@ void nearest_row(const float* src, float* dst, int64_t W, int64_t sw) {
   }
 }
 
+// y[i] = the F16 (or BF16) value of bits[i], as tensor/half.h's half_bits_to_float and
+// bf16_bits_to_float give it, bit for bit (NaN payloads too), but branch-free so it vectorises:
+// a half subnormal is its integer mantissa times 2^-24 (both exact in float). `bits` need not be
+// 2-byte aligned: a weight file's data section need not be.
+typedef uint16_t unaligned_u16 __attribute__((aligned(1)));
+void widen_half(const void* bits, float* __restrict y, int64_t n, bool bf16) {
+  const unaligned_u16* h = static_cast<const unaligned_u16*>(bits);
+  if (bf16) {
+    for (int64_t i = 0; i < n; ++i) y[i] = __builtin_bit_cast(float, static_cast<uint32_t>(h[i]) << 16);
+    return;
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    const uint32_t v = h[i];
+    const uint32_t sign = (v & 0x8000u) << 16, exp = (v >> 10) & 0x1Fu, mant = v & 0x3FFu;
+    const uint32_t normal = sign | ((exp + 112u) << 23) | (mant << 13);
+    const uint32_t inf_nan = sign | 0x7F800000u | (mant << 13);
+    const uint32_t subnormal = sign | __builtin_bit_cast(uint32_t, static_cast<float>(static_cast<int32_t>(mant)) * 0x1p-24f);
+    y[i] = __builtin_bit_cast(float, exp == 0 ? subnormal : exp == 31 ? inf_nan : normal);
+  }
+}
+
 constexpr PointwiseTable kTable = {unary,         binary,         relu_backward,  axpy,           sum,
                                    maxmin,        sumsq_centred,  affine,         norm_grad_sums,
                                    norm_grad_input, max_pool_2x2_row, max_pool_2x2_backward_row,
-                                   nearest_row};
+                                   nearest_row,   widen_half};
 
 }  // namespace
 }  // namespace sn::cpu::pointwise_detail

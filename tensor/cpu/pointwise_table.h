@@ -24,6 +24,7 @@ struct PointwiseTable {
   void (*max_pool_2x2_backward_row)(const float* r0, const float* r1, const float* dy, float* d0, float* d1,
                                     int64_t ow);
   void (*nearest_row)(const float* src, float* dst, int64_t W, int64_t sw);
+  void (*widen_half)(const void* bits, float* y, int64_t n, bool bf16);
 };
 
 const PointwiseTable& avx2_table();

@@ -9,6 +9,9 @@
 
 namespace sn {
 
+// The two 16-bit float formats a weight file may hold (bulk widening: tensor/cpu/pointwise.h).
+enum class HalfFormat { F16, BF16 };
+
 inline uint16_t float_to_half_bits(float f) {
   const uint32_t x = std::bit_cast<uint32_t>(f);
   const uint32_t sign = (x >> 16) & 0x8000u;
