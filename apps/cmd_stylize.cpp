@@ -150,7 +150,8 @@ int run(const std::vector<std::string>& argv) {
   const fs::path path = r.optimize ? fs::path() : model_path(args);
   const std::unique_ptr<StyleModel> model = r.optimize ? nullptr : load_model(path, r.style_files.empty());
   if (model) model->to(r.paint.device);
-  const std::string identity = r.optimize ? std::string() : cache_identity(path);
+  // No digests to take where nothing is kept on disk (--style-cache off, or optimisation).
+  const std::string identity = r.optimize || r.style_cache.empty() ? std::string() : cache_identity(path);
   const StyleCache style_cache(identity.empty() ? fs::path() : r.style_cache, identity);
   PaintOptions paint_options = r.paint;
   paint_options.stylize.style_cache = &style_cache;
