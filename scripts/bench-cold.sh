@@ -14,9 +14,14 @@
 #    The weight file is torchvision.models.vgg16()'s state_dict in the legacy container (the
 #    official file's), as tests/vgg/gen_vgg.py writes it; made once under the build folder.
 # 2. `stylenet stylize` of a 64x64 photo with the default model and method (whole process),
-#    with a 512 px style (the CLI's default --style-size) and with a 64 px one, both with no style
-#    cache (--style-cache off: the style encoded, as on a first run), and with the 512 px style's
+#    with the default style size (auto: twice the photo's short side, here 128 px), with a 512 px
+#    style (the default before 2026-12-05) and with a 64 px one, each with no style cache
+#    (--style-cache off: the style encoded, as on a first run), and with the default style's
 #    statistics in the style cache (every run after the first with that style).
+# Each PyTorch run is waited for to its exit (a process substitution let the next timed command
+# start while PyTorch still freed its gigabytes: +0.1 s on this VM). The first process after a
+# PyTorch run still meets memory the kernel has to hand out afresh (by hand on this VM: the cold
+# forward 0.15-0.18 s right after PyTorch, 0.10-0.12 s in a second process).
 # 2 threads; medians. Builds build/ (Release) if needed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -53,28 +58,31 @@ declare -A runs
 for _ in $(seq "$REPS"); do
   for layer in relu1_1 relu5_3; do
     runs[sn_$layer]+=" $(wall "$BUILD/apps/stylenet" features --weights "$weights" --image "$tmp/i224.png" --layers "$layer" --out "$tmp/f.npy")"
-    read -r total _ < <("$PY" bench/cold_torch.py --weights "$weights" --image "$tmp/i224.png" --layer "$layer" --out "$tmp/f.npy" --threads 2)
+    read -r total _ <<<"$("$PY" bench/cold_torch.py --weights "$weights" --image "$tmp/i224.png" --layer "$layer" --out "$tmp/f.npy" --threads 2)"
     runs[pt_$layer]+=" $total"
   done
   runs[sn_first]+=" $("$BUILD/bench/stylenet_vgg_bench" --threads 2 --warmup 0 --reps 1 | "$PY" -c 'import json, sys; print(json.load(sys.stdin)["median_s"])')"
-  read -r _ forward < <("$PY" bench/cold_torch.py --weights "$weights" --image "$tmp/i224.png" --layer pool5 --out "$tmp/f.npy" --threads 2)
+  read -r _ forward <<<"$("$PY" bench/cold_torch.py --weights "$weights" --image "$tmp/i224.png" --layer pool5 --out "$tmp/f.npy" --threads 2)"
   runs[pt_first]+=" $forward"
-  runs[st_512]+=" $(wall "$BUILD/apps/stylenet" stylize --content "$tmp/i64.png" --style "$style" --out "$tmp/o.png" --style-cache off)"
+  runs[st_auto]+=" $(wall "$BUILD/apps/stylenet" stylize --content "$tmp/i64.png" --style "$style" --out "$tmp/o.png" --style-cache off)"
+  runs[st_512]+=" $(wall "$BUILD/apps/stylenet" stylize --content "$tmp/i64.png" --style "$style" --style-size 512 --out "$tmp/o.png" --style-cache off)"
   runs[st_64]+=" $(wall "$BUILD/apps/stylenet" stylize --content "$tmp/i64.png" --style "$style" --style-size 64 --out "$tmp/o.png" --style-cache off)"
   runs[st_cached]+=" $(wall "$BUILD/apps/stylenet" stylize --content "$tmp/i64.png" --style "$style" --out "$tmp/o.png" --style-cache "$tmp/styles")"
 done
 
 "$PY" - "${runs[sn_relu1_1]}" "${runs[sn_relu5_3]}" "${runs[pt_relu1_1]}" "${runs[pt_relu5_3]}" "${runs[sn_first]}" \
-  "${runs[pt_first]}" "${runs[st_512]}" "${runs[st_64]}" "${runs[st_cached]}" <<'PYEOF'
+  "${runs[pt_first]}" "${runs[st_auto]}" "${runs[st_512]}" "${runs[st_64]}" "${runs[st_cached]}" <<'PYEOF'
 import statistics, sys
 med = [statistics.median(float(x) for x in a.split()) for a in sys.argv[1:]]
-sn1, sn5, pt1, pt5, sn_first, pt_first, st512, st64, st_cached = med
+sn1, sn5, pt1, pt5, sn_first, pt_first, st_auto, st512, st64, st_cached = med
 print(f"{'cold, 2 threads (medians)':<52}{'StyleNet s':>11}{'PyTorch s':>11}{'ratio':>8}")
 print(f"{'features 224x224 to relu1_1 (whole process)':<52}{sn1:>11.3f}{pt1:>11.3f}{sn1 / pt1:>8.2f}")
 print(f"{'features 224x224 to relu5_3 (whole process)':<52}{sn5:>11.3f}{pt5:>11.3f}{sn5 / pt5:>8.2f}")
+print(f"{'  relu5_3 minus relu1_1 (noisy: see above)':<52}{sn5 - sn1:>11.3f}{pt5 - pt1:>11.3f}{(sn5 - sn1) / (pt5 - pt1):>8.2f}")
 print(f"{'the cold forward pass (first call, 224x224 to pool5)':<52}{sn_first:>11.3f}{pt_first:>11.3f}{sn_first / pt_first:>8.2f}")
+print(f"{'stylize 64x64 photo, default style size (whole process)':<52}{st_auto:>11.3f}")
 print(f"{'stylize 64x64 photo, 512 px style (whole process)':<52}{st512:>11.3f}")
 print(f"{'stylize 64x64 photo, 64 px style (whole process)':<52}{st64:>11.3f}")
-print(f"{'stylize 64x64 photo, 512 px style in the style cache':<52}{st_cached:>11.3f}")
+print(f"{'stylize 64x64 photo, its style in the style cache':<52}{st_cached:>11.3f}")
 print("PyTorch times start after `import torch` (the interpreter and the import are not counted).")
 PYEOF
