@@ -14,6 +14,9 @@
 #include "optim/adam.h"
 #include "optim/sgd.h"
 #include "tensor/cpu/conv.h"
+#include "tensor/cpu/isa.h"
+#include "tensor/cpu/parallel.h"
+#include "tensor/cpu/workspace.h"
 #include "tensor/cpu/weight_cache.h"
 #include "tensor/kernels/core.h"
 #include "tensor/random.h"
@@ -117,6 +120,49 @@ TEST_CASE("weight cache: a frozen layer with few tiles runs Winograd on every ca
   CHECK(cpu::weight_cache_stats().hits == before.hits + 1);        // used by the third
   const Tensor trainable = w.clone_data().set_requires_grad(true);
   CHECK(max_abs_diff(conv2d(x, trainable, b, same()).detach(), by_gemm) == 0.0);
+}
+
+// 320 -> 400 channels on 8 x 8: F(4x4)'s transformed weights take 18 MB, more than a slice
+// (tensor/cpu/winograd.cpp, kWeightSliceBytes), so the first call on frozen weights, which makes
+// them for itself alone (forward and backward data), transforms them a slice of whole GEMM panels
+// at a time, the last one partial: the same bits as the whole transform that the second call
+// makes and keeps, and as trainable weights' whole transform, in a fraction of the memory.
+TEST_CASE("weight cache: a one-shot Winograd call streams its transformed weights, with the same bits") {
+  Generator gen(9);
+  const Tensor x = Tensor::randn({1, 320, 8, 8}, gen), w = Tensor::randn({400, 320, 3, 3}, gen) * 0.02;
+  const Tensor b = Tensor::randn({400}, gen);
+  const size_t whole_u = size_t{36} * 320 * 400 * sizeof(float);
+  for (const char* force : {"winograd", "winograd6"}) {
+    for (cpu::Isa isa : cpu::supported_isas()) {
+      if (isa == cpu::Isa::Ref) continue;
+      for (int threads : {1, 2}) {
+        CAPTURE(force);
+        CAPTURE(cpu::isa_name(isa));
+        CAPTURE(threads);
+        cpu::set_conv_algo_override(force);
+        const cpu::IsaScope is(isa);
+        const cpu::ThreadsScope ts(threads);
+        const Tensor frozen = w.clone_data();
+        cpu::release_workspaces();
+        const auto [first_y, first_dx] = run(x, frozen, b);  // streamed
+        CHECK(cpu::workspace_bytes() < whole_u);
+        const auto [second_y, second_dx] = run(x, frozen, b);  // whole, and kept
+        CHECK(cpu::workspace_bytes() >= whole_u);
+        CHECK(max_abs_diff(first_y, second_y) == 0.0);
+        CHECK(max_abs_diff(first_dx, second_dx) == 0.0);
+        const auto [third_y, third_dx] = run(x, frozen, b);  // from the cache
+        CHECK(max_abs_diff(first_y, third_y) == 0.0);
+        const auto [trained_y, trained_dx] = run(x, frozen.clone_data().set_requires_grad(true), b);  // whole
+        CHECK(max_abs_diff(first_y, trained_y) == 0.0);
+        CHECK(max_abs_diff(first_dx, trained_dx) == 0.0);
+        // And it is the convolution (the reference loops, double accumulation).
+        cpu::set_conv_algo_override("auto");
+        const cpu::IsaScope ref(cpu::Isa::Ref);
+        CHECK(max_abs_diff(first_y, conv2d(x, frozen.clone_data(), b, same())) < 2e-4);
+      }
+    }
+  }
+  cpu::set_conv_algo_override("auto");
 }
 
 TEST_CASE("weight cache: only frozen weights are kept, and every writer of weights invalidates them") {

@@ -18,12 +18,13 @@ size_t bytes_of(const DerivedWeights& d) {
 
 class WeightCache {
  public:
+  // only_kept: null instead of weights made for this call alone (kept_derived_weights).
   std::shared_ptr<const DerivedWeights> get(const WeightKey& key, const std::string& kind,
-                                            const std::function<DerivedWeights()>& make) {
+                                            const std::function<DerivedWeights()>& make, bool only_kept) {
     // Read here, never in forget(), which runs in Storage's destructor, where a bad value's
     // exception would terminate the program.
     const size_t budget = weight_cache_budget();
-    if (!key || budget == 0) return std::make_shared<const DerivedWeights>(make());
+    if (!key || budget == 0) return only_kept ? nullptr : std::make_shared<const DerivedWeights>(make());
     const std::string name = std::to_string(key.storage) + "@" + std::to_string(key.offset) + ":" + kind;
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -34,6 +35,7 @@ class WeightCache {
         return it->second->value;
       }
       ++misses_;
+      if (only_kept && first_use(name, key)) return nullptr;
     }
     // Made outside the lock (it runs parallel kernels); two threads may both make it, the last
     // one inserted stays.
@@ -43,12 +45,8 @@ class WeightCache {
     if (const auto it = index_.find(name); it != index_.end()) erase(it->second);  // an older version
     // Kept from the second use on: a one-shot run (`features`, a small `stylize`) would pay for
     // fresh memory to hold what it never uses again (the cold VGG16 pass: +0.2 s, +150 MB).
-    const auto [first, fresh] = seen_.try_emplace(name, Seen{key.storage, key.version});
-    if (fresh || first->second.version != key.version) {
-      first->second.version = key.version;
-      return value;
-    }
-    seen_.erase(first);
+    if (first_use(name, key)) return value;
+    seen_.erase(name);
     if (bytes > budget) return value;
     lru_.push_front({name, key.storage, key.version, value, bytes});
     index_[name] = lru_.begin();
@@ -87,6 +85,13 @@ class WeightCache {
     std::shared_ptr<const DerivedWeights> value;  // callers may still hold it after eviction
     size_t bytes;
   };
+  // Whether this is the first use of these weights (this version); notes it. Under mu_.
+  bool first_use(const std::string& name, const WeightKey& key) {
+    const auto [seen, fresh] = seen_.try_emplace(name, Seen{key.storage, key.version});
+    if (!fresh && seen->second.version == key.version) return false;
+    seen->second.version = key.version;
+    return true;
+  }
   void erase(std::list<Entry>::iterator it) {
     bytes_ -= it->bytes;
     index_.erase(it->name);
@@ -121,7 +126,11 @@ size_t weight_cache_budget() {
 
 std::shared_ptr<const DerivedWeights> derived_weights(const WeightKey& key, const std::string& kind,
                                                       const std::function<DerivedWeights()>& make) {
-  return cache().get(key, kind, make);
+  return cache().get(key, kind, make, false);
+}
+std::shared_ptr<const DerivedWeights> kept_derived_weights(const WeightKey& key, const std::string& kind,
+                                                           const std::function<DerivedWeights()>& make) {
+  return cache().get(key, kind, make, true);
 }
 void forget_cached_weights(uint64_t storage) { cache().forget(storage); }
 WeightCacheStats weight_cache_stats() { return cache().stats(); }

@@ -45,6 +45,13 @@ struct DerivedWeights {
 // key. `kind` names everything besides the weights that the result depends on.
 std::shared_ptr<const DerivedWeights> derived_weights(const WeightKey& key, const std::string& kind,
                                                       const std::function<DerivedWeights()>& make);
+// As derived_weights where the result is cached or is to be kept now (the second use on); where
+// it would serve this call alone (no key, the cache off, the first use of these weights) returns
+// null without calling make(), for a caller that can do without the whole derived weights at once
+// (Winograd then transforms its weights a slice at a time: a one-shot run faults in a slice's
+// fresh memory, not the whole transform's).
+std::shared_ptr<const DerivedWeights> kept_derived_weights(const WeightKey& key, const std::string& kind,
+                                                           const std::function<DerivedWeights()>& make);
 // Drops every entry of a storage (called when it is freed).
 void forget_cached_weights(uint64_t storage);
 
