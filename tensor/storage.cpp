@@ -220,9 +220,13 @@ Storage::Storage(size_t nbytes, Device device)
     : data_(allocator_for(device).allocate(nbytes)), nbytes_(nbytes), device_(device),
       id_(next_storage_id.fetch_add(1, std::memory_order_relaxed)) {}
 
+Storage::Storage(void* data, size_t nbytes, std::shared_ptr<const void> owner)
+    : data_(data), nbytes_(nbytes), owner_(std::move(owner)),
+      id_(next_storage_id.fetch_add(1, std::memory_order_relaxed)) {}
+
 Storage::~Storage() {
   if (cached_.load(std::memory_order_relaxed)) cpu::forget_cached_weights(id_);
-  allocator_for(device_).deallocate(data_, nbytes_);
+  if (!owner_) allocator_for(device_).deallocate(data_, nbytes_);
 }
 
 }  // namespace sn

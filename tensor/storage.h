@@ -52,6 +52,9 @@ void release_cpu_cache();
 class Storage {
  public:
   Storage(size_t nbytes, Device device);
+  // Host memory someone else owns (a weight file's mapping, tensor/tensor.h's Tensor::wrap): kept
+  // valid by `owner` for as long as the storage lives, never freed by it.
+  Storage(void* data, size_t nbytes, std::shared_ptr<const void> owner);
   ~Storage();
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
@@ -75,6 +78,7 @@ class Storage {
   void* data_ = nullptr;
   size_t nbytes_ = 0;
   Device device_;
+  std::shared_ptr<const void> owner_;  // set for memory someone else owns
   uint64_t id_;
   std::atomic<uint64_t> version_{0};
   std::atomic<bool> cached_{false};

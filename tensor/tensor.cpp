@@ -26,6 +26,18 @@ Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
   return Tensor(std::move(impl));
 }
 
+Tensor Tensor::wrap(void* data, const Shape& shape, DType dtype, std::shared_ptr<const void> owner) {
+  check_shape(shape, "wrap");
+  SN_CHECK(owner && reinterpret_cast<uintptr_t>(data) % dtype_size(dtype) == 0,
+           "Tensor::wrap: the memory needs an owner and ", dtype_size(dtype), "-byte alignment");
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = std::make_shared<Storage>(data, sn::numel(shape) * dtype_size(dtype), std::move(owner));
+  impl->shape = shape;
+  impl->strides = contiguous_strides(shape);
+  impl->dtype = dtype;
+  return Tensor(std::move(impl));
+}
+
 Tensor Tensor::zeros(const Shape& shape, DType dtype, Device device) { return full(shape, 0.0, dtype, device); }
 Tensor Tensor::ones(const Shape& shape, DType dtype, Device device) { return full(shape, 1.0, dtype, device); }
 

@@ -47,6 +47,10 @@ class Tensor {
 
   // ---- factories (new storage, no autograd history) ----
   static Tensor empty(const Shape& shape, DType dtype = DType::Float32, Device device = {});
+  // A contiguous host tensor on memory someone else owns, without a copy (a weight file's
+  // mapping): `owner` keeps `data` valid for the tensor's lifetime. `data` must be aligned to the
+  // dtype's size and writable (in-place ops write to it).
+  static Tensor wrap(void* data, const Shape& shape, DType dtype, std::shared_ptr<const void> owner);
   static Tensor zeros(const Shape& shape, DType dtype = DType::Float32, Device device = {});
   static Tensor ones(const Shape& shape, DType dtype = DType::Float32, Device device = {});
   static Tensor full(const Shape& shape, double value, DType dtype = DType::Float32, Device device = {});

@@ -13,6 +13,8 @@
 #include <filesystem>
 
 #include "tensor/random.h"
+#include "tests/mapping_check.h"
+#include "tests/temp_dir.h"
 #include "tests/vgg/pth_builder.h"
 #include "tests/vgg/vgg_test_util.h"
 #include "weights/atomic_file.h"
@@ -73,6 +75,37 @@ TEST_CASE("pth: hand-made state_dicts load from both containers") {
     // select: the entry is validated but not built
     CHECK(decode_pth(bytes, "m", PthOptions{[](const std::string&) { return false; }}).tensors.empty());
   }
+}
+
+TEST_CASE("pth: from a file, an aligned float32 storage is the file's pages, private to the process") {
+  TempDir dir("pth");
+  int aligned = 0;
+  // Names of 1 to 4 letters move the storage through every offset modulo 4 in both containers.
+  for (const std::string name : {"w", "ww", "www", "wwww"}) {
+    for (const auto& [container, bytes] : both(one_tensor_pickle(name, {2, 3}))) {
+      CAPTURE(container);
+      CAPTURE(name);
+      const fs::path path = dir.path / (name + container + ".pth");
+      write_file_atomic(path, bytes);
+      // Where the storage lies 4-byte aligned in the file it is wrapped, else copied.
+      const size_t at = bytes.find(six_floats());
+      REQUIRE(at != std::string::npos);
+      aligned += at % 4 == 0;
+      Tensor w;
+      {
+        const PthContents c = load_pth(path);
+        w = c.tensors.at(name);
+      }  // the tensor alone keeps the mapping
+      CHECK(in_mapping_of(w.raw_data(), path) == (at % 4 == 0));
+      CHECK(w.to_vector<float>() == std::vector<float>{0, 1, 2, 3, 4, 5});
+      w.copy_from(Tensor::zeros({2, 3}));  // written in place: the process's own copy of the page
+      CHECK(w.to_vector<float>() == std::vector<float>(6, 0.0f));
+      CHECK(read_file(path) == bytes);
+      write_file_atomic(path, std::string("replaced"));  // a new file under the name: w keeps the old
+      CHECK(w.to_vector<float>() == std::vector<float>(6, 0.0f));
+    }
+  }
+  CHECK(aligned >= 2);
 }
 
 TEST_CASE("pth: files PyTorch wrote keep values, dtypes, views and shared storages") {

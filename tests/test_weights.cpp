@@ -9,6 +9,7 @@
 
 #include "tensor/random.h"
 #include "weights/atomic_file.h"
+#include "tests/mapping_check.h"
 #include "tests/temp_dir.h"
 #include "weights/checkpoint.h"
 #include "tensor/half.h"
@@ -18,6 +19,7 @@
 #include "weights/sha256.h"
 
 using namespace sn;
+using sn::test::in_mapping_of;
 using sn::test::TempDir;
 namespace fs = std::filesystem;
 
@@ -255,6 +257,33 @@ TEST_CASE("safetensors files on disk: save, load, and a missing file is an sn::E
 }
 
 // ---------------------------------------------------------------- npy
+
+TEST_CASE("safetensors from a file: aligned float tensors are the file's pages, private to the process") {
+  TempDir dir("weights");
+  Generator gen(12);
+  TensorDict d;
+  d.insert("f32", Tensor::randn({5, 7}, gen));
+  d.insert("f64", Tensor::randn({3}, gen, DType::Float64));
+  const fs::path path = dir.path / "w.safetensors", half = dir.path / "h.safetensors";
+  save_safetensors(path, d);
+  save_safetensors(half, d, {}, StoredDType::F16);
+  const std::string bytes = read_file(path);
+  TensorDict loaded;
+  {
+    const SafetensorsContents c = load_safetensors(path), h = load_safetensors(half);
+    loaded = c.tensors;
+    CHECK_FALSE(in_mapping_of(h.tensors.at("f32").raw_data(), half));  // F16: widened into a copy
+  }
+  for (const char* key : {"f32", "f64"}) {
+    CAPTURE(key);
+    Tensor t = loaded.at(key);
+    CHECK(in_mapping_of(t.raw_data(), path));  // the reference layout keeps every tensor aligned
+    CHECK(vals(t) == vals(d.at(key)));
+    t.copy_from(Tensor::zeros(t.shape(), t.dtype()));
+    CHECK(vals(t) == std::vector<double>(static_cast<size_t>(t.numel()), 0.0));
+  }
+  CHECK(read_file(path) == bytes);  // written in place in the process only
+}
 
 TEST_CASE("npy round-trips float32/float64 with NumPy's exact header layout") {
   Tensor t = Tensor::from_vector<float>({1, 2, 3, 4, 5, 6}, {2, 3});

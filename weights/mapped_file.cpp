@@ -23,7 +23,8 @@ MappedFile::MappedFile(const std::filesystem::path& path) : path_(path) {
   }
   size_ = static_cast<size_t>(st.st_size);
   if (size_ > 0) {  // mmap refuses length 0; an empty file is simply an empty view
-    data_ = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
+    // Private and writable: tensors made from the mapping may be written in place (copy on write).
+    data_ = ::mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE, fd, 0);
     if (data_ == MAP_FAILED) {
       const int err = errno;
       ::close(fd);

@@ -279,13 +279,18 @@ const Object& parse_zip(const std::string& source, StateDictResolver& resolver, 
 }
 
 // The storage's elements as an sn tensor of the matching float dtype (half widths widen to
-// float32). Copies in slices and hands each slice's file pages back as soon as it is copied, so a
-// 400 MB storage never sits in memory twice.
-Tensor storage_tensor(const StorageRecord& s, std::string_view file_bytes, const MappedFile* file) {
+// float32). From a mapped file, aligned float32/float64 storages are the file's pages themselves
+// (weights/mapped_file.h); others are copied in slices, each slice's file pages handed back as
+// soon as it is copied, so a 400 MB storage never sits in memory twice.
+Tensor storage_tensor(const StorageRecord& s, std::string_view file_bytes, const std::shared_ptr<const MappedFile>& file) {
   constexpr uint64_t kSliceElements = 1 << 22;
   const bool f64 = s.type->element == Element::F64;
-  Tensor t = Tensor::empty({static_cast<int64_t>(s.numel)}, f64 ? DType::Float64 : DType::Float32);
+  const DType dtype = f64 ? DType::Float64 : DType::Float32;
   const std::string_view data = *s.data;
+  if (file && s.numel > 0 && (s.type->element == Element::F32 || f64) &&
+      reinterpret_cast<uintptr_t>(data.data()) % s.type->element_size == 0)
+    return Tensor::wrap(const_cast<char*>(data.data()), {static_cast<int64_t>(s.numel)}, dtype, file);
+  Tensor t = Tensor::empty({static_cast<int64_t>(s.numel)}, dtype);
   char* out = static_cast<char*>(t.raw_data());
   for (uint64_t begin = 0; begin < s.numel; begin += kSliceElements) {
     const uint64_t end = std::min(s.numel, begin + kSliceElements), esize = s.type->element_size;
@@ -302,7 +307,7 @@ Tensor storage_tensor(const StorageRecord& s, std::string_view file_bytes, const
 }
 
 PthContents decode(std::string_view bytes, const std::string& source, const PthOptions& options,
-                   const MappedFile* file) {
+                   const std::shared_ptr<const MappedFile>& file) {
   StateDictResolver resolver(bytes.size());
   pickle::Unpickler u(source, resolver);
   PthContents out;
@@ -356,11 +361,11 @@ PthContents decode_pth(std::string_view bytes, std::string_view source, const Pt
 }
 
 PthContents load_pth(const std::filesystem::path& path, const PthOptions& options) {
-  return load_pth(MappedFile(path), options);
+  return load_pth(std::make_shared<const MappedFile>(path), options);
 }
 
-PthContents load_pth(const MappedFile& file, const PthOptions& options) {
-  return decode(file.bytes(), file.path().string(), options, &file);
+PthContents load_pth(const std::shared_ptr<const MappedFile>& file, const PthOptions& options) {
+  return decode(file->bytes(), file->path().string(), options, file);
 }
 
 }  // namespace sn

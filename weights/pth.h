@@ -14,6 +14,7 @@
 // Half and bfloat16 storages load as float32; integer and bool tensors are refused.
 #pragma once
 #include <filesystem>
+#include <memory>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -37,7 +38,8 @@ struct PthContents {
 // so the peak resident memory is about one copy of the selected tensors.
 PthContents load_pth(const std::filesystem::path& path, const PthOptions& options = {});
 class MappedFile;
-PthContents load_pth(const MappedFile& file, const PthOptions& options = {});
+// The tensors may share the mapping (weights/mapped_file.h): it lives as long as they do.
+PthContents load_pth(const std::shared_ptr<const MappedFile>& file, const PthOptions& options = {});
 // The same from bytes in memory; `source` names them in error messages.
 PthContents decode_pth(std::string_view bytes, std::string_view source = "<memory>",
                        const PthOptions& options = {});

@@ -158,9 +158,15 @@ class HeaderChecker {
   }
 };
 
-Tensor tensor_from_bytes(const Entry& e, const char* data) {
+// From a mapped file, aligned F32/F64 data is the tensor itself (weights/mapped_file.h); other
+// data is copied (F16/BF16 widened).
+Tensor tensor_from_bytes(const Entry& e, const char* data, const std::shared_ptr<const MappedFile>& file) {
   const bool wide = e.dtype == FileDType::F64;
-  Tensor t = Tensor::empty(e.shape, wide ? DType::Float64 : DType::Float32);
+  const DType dtype = wide ? DType::Float64 : DType::Float32;
+  if (file && e.end > e.begin && (wide || e.dtype == FileDType::F32) &&
+      reinterpret_cast<uintptr_t>(data) % dtype_size(dtype) == 0)
+    return Tensor::wrap(const_cast<char*>(data), e.shape, dtype, file);
+  Tensor t = Tensor::empty(e.shape, dtype);
   const size_t n = static_cast<size_t>(t.numel());
   if (e.dtype == FileDType::F64 || e.dtype == FileDType::F32) {
     if (n > 0) std::memcpy(t.raw_data(), data, e.end - e.begin);
@@ -226,7 +232,7 @@ std::string encode_safetensors(const TensorDict& tensors, const Metadata& metada
 namespace {
 
 SafetensorsContents decode(std::string_view bytes, std::string_view source, const TensorSelect& select,
-                           const MappedFile* file) {
+                           const std::shared_ptr<const MappedFile>& file) {
   HeaderChecker pre(source, 0);
   if (bytes.size() < 8) pre.fail("file of ", bytes.size(), " bytes is too short to hold the 8-byte header length");
   const uint64_t header_len = read_le(bytes, 0, 8);
@@ -262,8 +268,11 @@ SafetensorsContents decode(std::string_view bytes, std::string_view source, cons
 
   for (const Entry& e : entries) {
     if (select && !select(e.name)) continue;
-    out.tensors.insert(e.name, tensor_from_bytes(e, data.data() + e.begin));
-    if (file) file->release(static_cast<size_t>(data.data() + e.begin - bytes.data()), e.end - e.begin);
+    Tensor t = tensor_from_bytes(e, data.data() + e.begin, file);
+    // Pages copied from are handed back (not those the tensor is: they are its memory).
+    if (file && t.raw_data() != data.data() + e.begin)
+      file->release(static_cast<size_t>(data.data() + e.begin - bytes.data()), e.end - e.begin);
+    out.tensors.insert(e.name, std::move(t));
   }
   return out;
 }
@@ -280,11 +289,11 @@ void save_safetensors(const std::filesystem::path& path, const TensorDict& tenso
 }
 
 SafetensorsContents load_safetensors(const std::filesystem::path& path, const TensorSelect& select) {
-  return load_safetensors(MappedFile(path), select);
+  return load_safetensors(std::make_shared<const MappedFile>(path), select);
 }
 
-SafetensorsContents load_safetensors(const MappedFile& file, const TensorSelect& select) {
-  return decode(file.bytes(), file.path().string(), select, &file);
+SafetensorsContents load_safetensors(const std::shared_ptr<const MappedFile>& file, const TensorSelect& select) {
+  return decode(file->bytes(), file->path().string(), select, file);
 }
 
 }  // namespace sn

@@ -9,6 +9,7 @@
 // tensor is built. Tensors stored as F16/BF16 load as float32; F32/F64 load as themselves.
 #pragma once
 #include <filesystem>
+#include <memory>
 #include <functional>
 #include <map>
 #include <string>
@@ -51,6 +52,7 @@ void save_safetensors(const std::filesystem::path& path, const TensorDict& tenso
 // tensor's file pages back once copied, so a load holds about one copy of the selected tensors.
 SafetensorsContents load_safetensors(const std::filesystem::path& path, const TensorSelect& select = {});
 class MappedFile;
-SafetensorsContents load_safetensors(const MappedFile& file, const TensorSelect& select = {});
+// The tensors may share the mapping (weights/mapped_file.h): it lives as long as they do.
+SafetensorsContents load_safetensors(const std::shared_ptr<const MappedFile>& file, const TensorSelect& select = {});
 
 }  // namespace sn
