@@ -4,6 +4,7 @@
 #include <system_error>
 
 #include "tensor/env.h"
+#include "weights/atomic_file.h"
 #include "weights/safetensors.h"
 #include "weights/sha256.h"
 
@@ -32,17 +33,6 @@ bool plausible(const StyleStatistics& s) {
                                 s.transform.size(1) != s.transform.size(2)))
     return false;
   return !s.colouring.defined() || (s.colouring.dtype() == DType::Float64 && s.colouring.shape() == Shape{1, c, c});
-}
-
-// Deletes the oldest files past `keep` (best effort).
-void prune(const fs::path& dir, size_t keep) {
-  std::error_code ec;
-  std::vector<std::pair<fs::file_time_type, fs::path>> files;
-  for (const auto& e : fs::directory_iterator(dir, ec))
-    if (e.path().extension() == ".safetensors") files.emplace_back(e.last_write_time(ec), e.path());
-  if (files.size() <= keep) return;
-  std::sort(files.begin(), files.end());
-  for (size_t i = 0; i + keep < files.size(); ++i) fs::remove(files[i].second, ec);
 }
 
 }  // namespace
@@ -112,7 +102,7 @@ void StyleCache::write(const std::string& key, const std::vector<StyleStatistics
   try {
     fs::create_directories(dir_);
     save_safetensors(dir_ / (key + ".safetensors"), tensors, {{"format", kFormat}, {"count", std::to_string(stats.size())}});
-    prune(dir_, kMaxFiles);
+    prune_oldest_files(dir_, ".safetensors", kMaxFiles);
   } catch (const std::exception&) {
     // A cache that cannot be written only costs the next run the encoding.
   }

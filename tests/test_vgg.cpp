@@ -30,7 +30,9 @@
 #include "vision/vgg16.h"
 #include "vision/vgg16_convert.h"
 #include "weights/weight_file.h"
+#include "tests/temp_dir.h"
 #include "tests/vgg/vgg_test_util.h"
+#include "weights/atomic_file.h"
 #include "weights/npy.h"
 #include "weights/pth.h"
 #include "weights/sha256.h"
@@ -136,6 +138,29 @@ TEST_CASE("vgg16: loading holds one copy; a features-only load never reads the c
     CHECK(features_mb < 100.0);
     CHECK(full_mb < 553.4 + 80.0);
   }
+}
+
+TEST_CASE("vgg16: a weight file's digest is hashed once per version of the file") {
+  TempDir cache("vgg_digests");
+  const char* saved = std::getenv("XDG_CACHE_HOME");
+  const std::string restore = saved ? saved : "";
+  ::setenv("XDG_CACHE_HOME", cache.path.c_str(), 1);
+  const fs::path file = vgg_dir() / "vgg16_zip.pth";
+  const std::string hashed = Vgg16::from_file(file).identity().features_sha256;
+  CHECK(hashed == Vgg16::features_sha256(Vgg16::from_file(file).state_dict()));
+  const fs::path digests = cache.path / "stylenet" / "digests";
+  REQUIRE(fs::is_directory(digests));
+  int entries = 0;
+  for (const auto& e : fs::directory_iterator(digests)) {
+    ++entries;
+    CHECK(read_file(e.path()) == hashed);
+    // The next load takes the digest from here, not from the weights: a planted one shows it.
+    write_file_atomic(e.path(), std::string(64, 'a'));
+  }
+  CHECK(entries == 1);
+  CHECK(Vgg16::from_file(file).identity().features_sha256 == std::string(64, 'a'));
+  if (saved) ::setenv("XDG_CACHE_HOME", restore.c_str(), 1);
+  else ::unsetenv("XDG_CACHE_HOME");
 }
 
 TEST_CASE("vgg16: every tap on real images matches PyTorch") {

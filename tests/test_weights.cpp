@@ -12,6 +12,7 @@
 #include "tests/mapping_check.h"
 #include "tests/temp_dir.h"
 #include "weights/checkpoint.h"
+#include "weights/digest_cache.h"
 #include "tensor/half.h"
 #include "weights/json.h"
 #include "weights/npy.h"
@@ -283,6 +284,41 @@ TEST_CASE("safetensors from a file: aligned float tensors are the file's pages, 
     CHECK(vals(t) == std::vector<double>(static_cast<size_t>(t.numel()), 0.0));
   }
   CHECK(read_file(path) == bytes);  // written in place in the process only
+}
+
+TEST_CASE("a file's digest is remembered for that version of the file only") {
+  TempDir dir("digests");
+  const char* saved = std::getenv("XDG_CACHE_HOME");
+  const std::string restore = saved ? saved : "";
+  ::setenv("XDG_CACHE_HOME", (dir.path / "cache").c_str(), 1);
+  const fs::path file = dir.path / "weights.bin";
+  write_file_atomic(file, std::string("weights, version 1"));
+  const std::string d1 = sha256_hex("version 1"), d2 = sha256_hex("version 2");
+  CHECK_FALSE(FileDigest(file, "k").remembered());
+  FileDigest(file, "k").remember(d1);
+  CHECK(FileDigest(file, "k").remembered() == d1);
+  CHECK_FALSE(FileDigest(file, "other kind").remembered());
+  FileDigest(file, "k").remember("not a digest");  // refused: the entry stays as it was
+  CHECK(FileDigest(file, "k").remembered() == d1);
+  // A new version of the file (a rename over it, or written in place) has no digest yet; and one
+  // taken while the file changed underneath is not kept for the new version.
+  const FileDigest before(file, "k");
+  write_file_atomic(file, std::string("weights, version 2"));
+  before.remember(d2);
+  CHECK_FALSE(FileDigest(file, "k").remembered());
+  FileDigest(file, "k").remember(d2);
+  CHECK(FileDigest(file, "k").remembered() == d2);
+  // A damaged entry is ignored (and rewritten by the next remember).
+  for (const auto& e : fs::directory_iterator(dir.path / "cache" / "stylenet" / "digests"))
+    write_file_atomic(e.path(), std::string("garbage"));
+  CHECK_FALSE(FileDigest(file, "k").remembered());
+  // No cache folder: nothing remembered, nothing thrown.
+  ::setenv("XDG_CACHE_HOME", (dir.path / "file-not-folder" / "x").c_str(), 1);
+  write_file_atomic(dir.path / "file-not-folder", std::string("a file where the folder would be"));
+  FileDigest(file, "k").remember(d2);
+  CHECK_FALSE(FileDigest(file, "k").remembered());
+  if (saved) ::setenv("XDG_CACHE_HOME", restore.c_str(), 1);
+  else ::unsetenv("XDG_CACHE_HOME");
 }
 
 TEST_CASE("npy round-trips float32/float64 with NumPy's exact header layout") {

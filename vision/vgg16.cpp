@@ -4,12 +4,14 @@
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
+#include <optional>
 #include <set>
 
 #include "autograd/nn_ops.h"
 #include "autograd/ops.h"
 #include "layers/init.h"
 #include "vision/image.h"
+#include "weights/digest_cache.h"
 #include "weights/weight_file.h"
 #include "tensor/random.h"
 #include "tensor/env.h"
@@ -134,6 +136,7 @@ std::string Vgg16::features_sha256(const TensorDict& sd) {
 // draw order, and `gen` is positioned at the first of them; a pass draws through its last layer.
 struct Vgg16::Params {
   VggIdentity identity;  // features_sha256 filled by the first identity() call when empty
+  std::optional<FileDigest> file_digest;  // where the weights came from a file: its digest kept there
   std::once_flag hashed;
   std::mutex mu;
   TensorDict dict;
@@ -179,7 +182,9 @@ Vgg16::Vgg16(const TensorDict& state_dict, VggParts parts, VggIdentity identity)
 
 const VggIdentity& Vgg16::identity() const {
   std::call_once(params_->hashed, [&] {
-    if (params_->identity.features_sha256.empty()) params_->identity.features_sha256 = features_sha256(state_dict());
+    if (!params_->identity.features_sha256.empty()) return;
+    params_->identity.features_sha256 = features_sha256(state_dict());
+    if (params_->file_digest) params_->file_digest->remember(params_->identity.features_sha256);
   });
   return params_->identity;
 }
@@ -202,10 +207,16 @@ Tensor Vgg16::param(const std::string& key, Device device) const {
 }
 
 Vgg16 Vgg16::from_file(const std::filesystem::path& path, VggParts parts) {
+  // The file's version before it is read: its features' digest is hashed once per version of the
+  // file (weights/digest_cache.h), not on every run.
+  FileDigest digest(path, "vgg16 features_sha256 v1");
   WeightFile file = read_weight_file(path, parts == VggParts::Features ? is_feature_key : nullptr);
   VggIdentity id;
   id.source = path.string();
-  return Vgg16(file.tensors, parts, id);
+  id.features_sha256 = digest.remembered().value_or("");
+  Vgg16 vgg(file.tensors, parts, id);
+  vgg.params_->file_digest = std::move(digest);
+  return vgg;
 }
 
 Vgg16 Vgg16::standin(VggParts parts, uint64_t seed) {

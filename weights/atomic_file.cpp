@@ -3,10 +3,12 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <vector>
 
 #include "tensor/error.h"
 
@@ -108,6 +110,16 @@ std::string read_file(const std::filesystem::path& path) {
   in.read(bytes.data(), size);
   SN_CHECK(in.gcount() == size, "error while reading '", path.string(), "'");
   return bytes;
+}
+
+void prune_oldest_files(const std::filesystem::path& dir, const std::string& extension, size_t keep) {
+  std::error_code ec;
+  std::vector<std::pair<std::filesystem::file_time_type, std::filesystem::path>> files;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec))
+    if (e.path().extension() == extension) files.emplace_back(e.last_write_time(ec), e.path());
+  if (files.size() <= keep) return;
+  std::sort(files.begin(), files.end());
+  for (size_t i = 0; i + keep < files.size(); ++i) std::filesystem::remove(files[i].second, ec);
 }
 
 }  // namespace sn

@@ -38,4 +38,8 @@ void write_file_atomic(const std::filesystem::path& path, std::string_view bytes
 // The whole file; throws sn::Error naming the path when it cannot be read.
 std::string read_file(const std::filesystem::path& path);
 
+// Deletes the oldest files of `dir` ending in `extension` past the newest `keep` (a bounded cache
+// folder; best effort, never throws).
+void prune_oldest_files(const std::filesystem::path& dir, const std::string& extension, size_t keep);
+
 }  // namespace sn
