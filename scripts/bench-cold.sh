@@ -55,7 +55,12 @@ wall() {  # seconds of one command, its output discarded
 declare -A runs
 # The cached runs' cache, filled once beforehand.
 "$BUILD/apps/stylenet" stylize --content "$tmp/i64.png" --style "$style" --out "$tmp/o.png" --style-cache "$tmp/styles" >/dev/null
-for _ in $(seq "$REPS"); do
+# The stylize rows as arguments after the common ones; taken in a rotating order, so that none is
+# always the first process after a PyTorch run (see above).
+declare -A stylize_args=([st_auto]="--style-cache off" [st_512]="--style-size 512 --style-cache off"
+                         [st_64]="--style-size 64 --style-cache off" [st_cached]="--style-cache $tmp/styles")
+stylize_rows=(st_auto st_512 st_64 st_cached)
+for rep in $(seq "$REPS"); do
   for layer in relu1_1 relu5_3; do
     runs[sn_$layer]+=" $(wall "$BUILD/apps/stylenet" features --weights "$weights" --image "$tmp/i224.png" --layers "$layer" --out "$tmp/f.npy")"
     read -r total _ <<<"$("$PY" bench/cold_torch.py --weights "$weights" --image "$tmp/i224.png" --layer "$layer" --out "$tmp/f.npy" --threads 2)"
@@ -64,10 +69,11 @@ for _ in $(seq "$REPS"); do
   runs[sn_first]+=" $("$BUILD/bench/stylenet_vgg_bench" --threads 2 --warmup 0 --reps 1 | "$PY" -c 'import json, sys; print(json.load(sys.stdin)["median_s"])')"
   read -r _ forward <<<"$("$PY" bench/cold_torch.py --weights "$weights" --image "$tmp/i224.png" --layer pool5 --out "$tmp/f.npy" --threads 2)"
   runs[pt_first]+=" $forward"
-  runs[st_auto]+=" $(wall "$BUILD/apps/stylenet" stylize --content "$tmp/i64.png" --style "$style" --out "$tmp/o.png" --style-cache off)"
-  runs[st_512]+=" $(wall "$BUILD/apps/stylenet" stylize --content "$tmp/i64.png" --style "$style" --style-size 512 --out "$tmp/o.png" --style-cache off)"
-  runs[st_64]+=" $(wall "$BUILD/apps/stylenet" stylize --content "$tmp/i64.png" --style "$style" --style-size 64 --out "$tmp/o.png" --style-cache off)"
-  runs[st_cached]+=" $(wall "$BUILD/apps/stylenet" stylize --content "$tmp/i64.png" --style "$style" --out "$tmp/o.png" --style-cache "$tmp/styles")"
+  for i in 0 1 2 3; do
+    row=${stylize_rows[$(((rep + i) % 4))]}
+    # shellcheck disable=SC2086  # the row's arguments split on purpose
+    runs[$row]+=" $(wall "$BUILD/apps/stylenet" stylize --content "$tmp/i64.png" --style "$style" --out "$tmp/o.png" ${stylize_args[$row]})"
+  done
 done
 
 "$PY" - "${runs[sn_relu1_1]}" "${runs[sn_relu5_3]}" "${runs[pt_relu1_1]}" "${runs[pt_relu5_3]}" "${runs[sn_first]}" \
