@@ -81,11 +81,13 @@ Request parse_request(const Args& args) {
     throw UsageError("--smooth and --no-color-match apply to the feed-forward methods, not optimisation");
   p.stylize.tile = args.get_int("tile", p.stylize.tile, 0, 8192);
   p.size = args.get_int("size", 0, 0, 16384);
-  if (args.get("style-size", "auto") != "auto") try {
+  if (const std::string size = args.get("style-size", "auto"); size != "auto") {
+    try {
       p.style_size = args.get_int("style-size", 0, 0, 4096);
     } catch (const UsageError&) {
-      throw UsageError("--style-size expects auto or an integer from 0 to 4096, got '" + args.get("style-size", "") + "'");
+      throw UsageError("--style-size expects auto or an integer from 0 to 4096, got '" + size + "'");
     }
+  }
   p.optimize.steps = args.get_int("steps", p.optimize.steps, 1, 100000);
   p.optimize.loss.weights.laplacian = args.get_double("laplacian-weight", 0.0, 0.0, 1e6);
   p.optimize.max_seconds = args.get_double("max-time", 0.0, 0.0, 1e7);

@@ -156,12 +156,12 @@ void forward_with(const ConvShape& s, int m, const float* x, const std::vector<P
 }
 
 // Output channels per slice of transformed weights when the first call on frozen weights makes
-// them for itself alone, or 0 where it takes them whole. Sliced where they exceed
-// kWeightSliceBytes and all tiles are one
-// shared block (V is transformed once, each slice's GEMMs run over all of it, so nothing is
-// transformed twice): a 512-channel layer's U is 38 MB, fresh memory the first call of a one-shot
-// run faulted in for each size of layer (+45 ms on a cold VGG16 pass on this VM). Slices are whole
-// GEMM panels, so each output is summed as in the whole GEMM: the same bits.
+// them for itself alone (or the weight cache is off), or 0 where it takes them whole. Sliced where
+// they exceed kWeightSliceBytes and all tiles are one shared block (V is transformed once, each
+// slice's GEMMs run over all of it, so nothing is transformed twice): a 512-channel layer's U is
+// 38 MB, fresh memory that the first call of a one-shot run faulted in for each size of layer
+// (+45 ms on a cold VGG16 pass on this VM). Slices are whole GEMM panels, so each output is summed
+// as in the whole GEMM: the same bits.
 int64_t streamed_rows(const ConvShape& s, int m) {
   const int64_t tiles = s.N * ((s.OH + m - 1) / m) * ((s.OW + m - 1) / m);
   const int64_t row_bytes = positions(m) * s.C * int64_t{sizeof(float)};
