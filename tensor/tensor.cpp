@@ -16,26 +16,29 @@ TensorImpl& Tensor::impl() const {
   return *impl_;
 }
 
-Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
-  check_shape(shape, "empty");
+namespace {
+// A contiguous tensor of `shape` over all of `storage`.
+Tensor contiguous_over(std::shared_ptr<Storage> storage, const Shape& shape, DType dtype) {
   auto impl = std::make_shared<TensorImpl>();
-  impl->storage = std::make_shared<Storage>(sn::numel(shape) * dtype_size(dtype), device);
+  impl->storage = std::move(storage);
   impl->shape = shape;
   impl->strides = contiguous_strides(shape);
   impl->dtype = dtype;
   return Tensor(std::move(impl));
+}
+}  // namespace
+
+Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
+  check_shape(shape, "empty");
+  return contiguous_over(std::make_shared<Storage>(sn::numel(shape) * dtype_size(dtype), device), shape, dtype);
 }
 
 Tensor Tensor::wrap(void* data, const Shape& shape, DType dtype, std::shared_ptr<const void> owner) {
   check_shape(shape, "wrap");
   SN_CHECK(owner && reinterpret_cast<uintptr_t>(data) % dtype_size(dtype) == 0,
            "Tensor::wrap: the memory needs an owner and ", dtype_size(dtype), "-byte alignment");
-  auto impl = std::make_shared<TensorImpl>();
-  impl->storage = std::make_shared<Storage>(data, sn::numel(shape) * dtype_size(dtype), std::move(owner));
-  impl->shape = shape;
-  impl->strides = contiguous_strides(shape);
-  impl->dtype = dtype;
-  return Tensor(std::move(impl));
+  return contiguous_over(std::make_shared<Storage>(data, sn::numel(shape) * dtype_size(dtype), std::move(owner)),
+                         shape, dtype);
 }
 
 Tensor Tensor::zeros(const Shape& shape, DType dtype, Device device) { return full(shape, 0.0, dtype, device); }

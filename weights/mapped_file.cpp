@@ -47,4 +47,10 @@ void MappedFile::release(size_t offset, size_t nbytes) const {
   if (end > begin) ::madvise(static_cast<char*>(data_) + begin, end - begin, MADV_DONTNEED);
 }
 
+Tensor mapped_tensor(const std::shared_ptr<const MappedFile>& file, const char* data, const Shape& shape, DType dtype) {
+  if (numel(shape) == 0 || reinterpret_cast<uintptr_t>(data) % dtype_size(dtype) != 0) return Tensor();
+  // The mapping is writable (private): the tensor may be written in place.
+  return Tensor::wrap(const_cast<char*>(data), shape, dtype, file);
+}
+
 }  // namespace sn

@@ -20,7 +20,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <string_view>
+
+#include "tensor/tensor.h"
 
 namespace sn {
 
@@ -45,5 +48,10 @@ class MappedFile {
   void* data_ = nullptr;
   size_t size_ = 0;
 };
+
+// The contiguous tensor of `shape` and float32/float64 `dtype` that is the file's bytes at `data`
+// (inside `file`'s mapping) themselves, sharing the mapping; undefined where those bytes are not
+// aligned for the dtype or there are none: the loader copies them then.
+Tensor mapped_tensor(const std::shared_ptr<const MappedFile>& file, const char* data, const Shape& shape, DType dtype);
 
 }  // namespace sn

@@ -287,10 +287,10 @@ Tensor storage_tensor(const StorageRecord& s, std::string_view file_bytes, const
   const bool f64 = s.type->element == Element::F64;
   const DType dtype = f64 ? DType::Float64 : DType::Float32;
   const std::string_view data = *s.data;
-  if (file && s.numel > 0 && (s.type->element == Element::F32 || f64) &&
-      reinterpret_cast<uintptr_t>(data.data()) % s.type->element_size == 0)
-    return Tensor::wrap(const_cast<char*>(data.data()), {static_cast<int64_t>(s.numel)}, dtype, file);
-  Tensor t = Tensor::empty({static_cast<int64_t>(s.numel)}, dtype);
+  const Shape shape{static_cast<int64_t>(s.numel)};
+  if (file && (s.type->element == Element::F32 || f64))
+    if (Tensor mapped = mapped_tensor(file, data.data(), shape, dtype); mapped.defined()) return mapped;
+  Tensor t = Tensor::empty(shape, dtype);
   char* out = static_cast<char*>(t.raw_data());
   for (uint64_t begin = 0; begin < s.numel; begin += kSliceElements) {
     const uint64_t end = std::min(s.numel, begin + kSliceElements), esize = s.type->element_size;

@@ -163,9 +163,8 @@ class HeaderChecker {
 Tensor tensor_from_bytes(const Entry& e, const char* data, const std::shared_ptr<const MappedFile>& file) {
   const bool wide = e.dtype == FileDType::F64;
   const DType dtype = wide ? DType::Float64 : DType::Float32;
-  if (file && e.end > e.begin && (wide || e.dtype == FileDType::F32) &&
-      reinterpret_cast<uintptr_t>(data) % dtype_size(dtype) == 0)
-    return Tensor::wrap(const_cast<char*>(data), e.shape, dtype, file);
+  if (file && (wide || e.dtype == FileDType::F32))
+    if (Tensor mapped = mapped_tensor(file, data, e.shape, dtype); mapped.defined()) return mapped;
   Tensor t = Tensor::empty(e.shape, dtype);
   const size_t n = static_cast<size_t>(t.numel());
   if (e.dtype == FileDType::F64 || e.dtype == FileDType::F32) {
