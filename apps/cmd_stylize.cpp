@@ -1,6 +1,7 @@
 // `stylenet stylize`: paints a photo (or a folder of photos) in the style of one or more images.
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 
 #include "apps/args.h"
 #include "apps/command.h"
@@ -8,7 +9,7 @@
 #include "stylenet/paint.h"
 #include "vision/data.h"
 #include "vision/image.h"
-#include "weights/sha256.h"
+#include "weights/digest_cache.h"
 
 namespace sn::cli {
 
@@ -129,11 +130,12 @@ std::unique_ptr<StyleModel> load_model(const fs::path& path, bool needs_builtin_
 }
 
 // What the style cache's entries depend on besides the style and the encoder: the model's weights
-// and this program (a later build may compute the statistics differently), by their digests.
-// Empty where the program cannot be read (no /proc): then nothing is kept on disk.
+// and this program (a later build may compute the statistics differently), by their digests (each
+// hashed once per version of its file). Empty where the program cannot be read (no /proc): then
+// nothing is kept on disk.
 std::string cache_identity(const fs::path& model) {
   try {
-    return "model " + sha256_file_hex(model) + "; program " + sha256_file_hex("/proc/self/exe");
+    return "model " + remembered_file_sha256(model) + "; program " + remembered_file_sha256("/proc/self/exe");
   } catch (const Error&) {
     return {};
   }
@@ -159,7 +161,7 @@ int run(const std::vector<std::string>& argv) {
   paint_options.stylize.style_cache = &style_cache;
   std::vector<StyleImage> loaded_styles, styles;
   for (size_t i = 0; i < r.style_files.size(); ++i) loaded_styles.push_back({load_image(r.style_files[i]), r.style_weights[i]});
-  int64_t styles_side = -2;  // the side `styles` were resized to (none yet)
+  std::optional<int64_t> styles_side;  // the side `styles` were resized to
   ProgressLine photos("stylize", static_cast<int64_t>(r.jobs.size()), r.quiet || r.jobs.size() < 2);
   for (size_t i = 0; i < r.jobs.size(); ++i) {
     const auto& [in, out] = r.jobs[i];

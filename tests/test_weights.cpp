@@ -312,6 +312,11 @@ TEST_CASE("a file's digest is remembered for that version of the file only") {
   for (const auto& e : fs::directory_iterator(dir.path / "cache" / "stylenet" / "digests"))
     write_file_atomic(e.path(), std::string("garbage"));
   CHECK_FALSE(FileDigest(file, "k").remembered());
+  // A whole file's SHA-256, hashed once per version: the second call reads the remembered one.
+  const fs::path other = dir.path / "model.bin";
+  write_file_atomic(other, std::string("a model"));
+  CHECK(remembered_file_sha256(other) == sha256_file_hex(other));
+  CHECK(FileDigest(other, "sha256 of the file").remembered() == sha256_file_hex(other));
   // No cache folder: nothing remembered, nothing thrown.
   ::setenv("XDG_CACHE_HOME", (dir.path / "file-not-folder" / "x").c_str(), 1);
   write_file_atomic(dir.path / "file-not-folder", std::string("a file where the folder would be"));

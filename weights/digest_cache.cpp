@@ -62,4 +62,12 @@ void FileDigest::remember(const std::string& digest) const {
   }
 }
 
+std::string remembered_file_sha256(const std::filesystem::path& file) {
+  const FileDigest digest(file, "sha256 of the file");
+  if (std::optional<std::string> known = digest.remembered()) return *known;
+  const std::string hex = sha256_file_hex(file);
+  digest.remember(hex);
+  return hex;
+}
+
 }  // namespace sn

@@ -29,4 +29,7 @@ class FileDigest {
   std::string kind_;
 };
 
+// sha256_file_hex(file) (weights/sha256.h), hashed once per version of the file. Throws as it does.
+std::string remembered_file_sha256(const std::filesystem::path& file);
+
 }  // namespace sn
