@@ -1,6 +1,6 @@
 #include "stylenet/style_cache.h"
 
-#include <algorithm>
+#include <iterator>
 #include <system_error>
 
 #include "tensor/env.h"

@@ -2,11 +2,12 @@
 //
 // A real VGG16 is named by the SHA-256 of its 59 MB of features weights (vision/vgg16.h), which a
 // model file's encoder is checked against: hashing them read every page of the weights (most of
-// which a `stylize` never uses otherwise) on every run. The digest is kept under the user's cache
-// folder, keyed by what it is of (`kind`) and by the file's identity as the file system reports
-// it (canonical path, device, inode, size, modification time in nanoseconds): a file written
-// anew, by a rename over it or in place, no longer matches. Nothing is kept where there is no
-// cache folder or it cannot be written: the next run hashes again.
+// which a `stylize` never uses otherwise) on every run. The style cache names its entries by the
+// digests of the model file and of the program, which were hashed on every `stylize` too. A digest
+// is kept under the user's cache folder, keyed by what it is of (`kind`) and by the file's identity
+// as the file system reports it (canonical path, device, inode, size, modification time in
+// nanoseconds): a file written anew, by a rename over it or in place, no longer matches. Nothing
+// is kept where there is no cache folder or it cannot be written: the next run hashes again.
 #pragma once
 #include <filesystem>
 #include <optional>
