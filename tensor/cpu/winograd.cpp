@@ -82,6 +82,14 @@ void input_transform(const TileGeometry& g, int m, const float* x, int64_t t0, i
                [&](int64_t c0, int64_t c1) { kernels(m).input(g, x, c0, c1, t0, tb, V); });
 }
 
+// The tb tiles from t0 of M back into output pixels (with bias and ReLU), the output planes shared
+// out among the threads.
+void output_transform(const TileGeometry& g, int m, const float* M, int64_t t0, int64_t tb, const float* bias,
+                      bool relu, float* y) {
+  parallel_for(0, g.O, std::max<int64_t>(1, 256 / tb),
+               [&](int64_t o0, int64_t o1) { kernels(m).output(g, M, o0, o1, t0, tb, bias, relu, y); });
+}
+
 // f(xi) for the a^2 positions, shared out whole among the threads and each run serially: one fork
 // and join per block instead of one per GEMM, and each GEMM packs its B once (a GEMM cut between
 // threads packs it in each). VGG16 at 224, 2 threads: conv4_2 (49 tiles, 512 channels) 9.2 -> 6.0 ms.
@@ -130,8 +138,7 @@ struct BlockJob {
     each_position(m, [&](int64_t xi) {
       sgemm_packed(packed[xi], Trans::No, tb, 1.0f, V + xi * s.C * tb, tb, 0.0f, M + xi * s.O * tb, tb);
     });
-    parallel_for(0, s.O, std::max<int64_t>(1, 256 / tb),
-                 [&](int64_t o0, int64_t o1) { kernels(m).output(g, M, o0, o1, t0, tb, bias, relu, y); });
+    output_transform(g, m, M, t0, tb, bias, relu, y);
   }
 };
 
@@ -163,7 +170,8 @@ void forward_with(const ConvShape& s, int m, const float* x, const std::vector<P
 // (+45 ms on a cold VGG16 pass on this VM). Slices are whole GEMM panels, so each output is summed
 // as in the whole GEMM: the same bits.
 int64_t streamed_rows(const ConvShape& s, int m) {
-  const int64_t tiles = s.N * ((s.OH + m - 1) / m) * ((s.OW + m - 1) / m);
+  const TileGeometry g = tile_geometry(s, m);
+  const int64_t tiles = s.N * g.tiles_h * g.tiles_w;
   const int64_t row_bytes = positions(m) * s.C * int64_t{sizeof(float)};
   if (row_bytes * s.O <= kWeightSliceBytes || block_tiles(s, m, tiles) < tiles ||
       thread_block_tiles(s, m, tiles, threads_here()))
@@ -188,8 +196,7 @@ void forward_streamed(const ConvShape& s, int m, const float* x, const float* w,
                    M.data() + (xi * s.O + o0) * tiles, tiles);
     });
   }
-  parallel_for(0, s.O, std::max<int64_t>(1, 256 / tiles),
-               [&](int64_t o0, int64_t o1) { kernels(m).output(g, M.data(), o0, o1, 0, tiles, bias, relu, y); });
+  output_transform(g, m, M.data(), 0, tiles, bias, relu, y);
 }
 
 // The weights [O, C, 3, 3] a convolution runs on: the caller's own, or (backward data) written
