@@ -11,6 +11,7 @@
 
 #include "tensor/cpu/parallel.h"
 #include "tensor/error.h"
+#include "tests/env_scope.h"
 
 using namespace sn;
 using namespace sn::cpu;
@@ -97,18 +98,12 @@ TEST_CASE("threads: set_num_threads, scopes, STYLENET_THREADS") {
   CHECK_THROWS_AS(set_num_threads(0), Error);
   CHECK(num_threads() == before);
 
-  const char* saved = std::getenv("STYLENET_THREADS");
-  const std::string saved_value = saved ? saved : "";
-  setenv("STYLENET_THREADS", "3", 1);
+  const test::EnvScope threads("STYLENET_THREADS", "3");
   CHECK(default_num_threads() == 3);
   for (const char* bad : {"0", "-2", "two", "2x"}) {
-    setenv("STYLENET_THREADS", bad, 1);
+    threads.set(bad);
     CHECK_THROWS_WITH_AS(default_num_threads(), doctest::Contains("STYLENET_THREADS"), Error);
   }
-  if (saved)
-    setenv("STYLENET_THREADS", saved_value.c_str(), 1);
-  else
-    unsetenv("STYLENET_THREADS");
 }
 
 TEST_CASE("parallel_for: exceptions reach the caller; nested loops work") {

@@ -30,6 +30,7 @@
 #include "vision/vgg16.h"
 #include "vision/vgg16_convert.h"
 #include "weights/weight_file.h"
+#include "tests/env_scope.h"
 #include "tests/temp_dir.h"
 #include "tests/vgg/vgg_test_util.h"
 #include "weights/atomic_file.h"
@@ -142,9 +143,7 @@ TEST_CASE("vgg16: loading holds one copy; a features-only load never reads the c
 
 TEST_CASE("vgg16: a weight file's digest is hashed once per version of the file") {
   TempDir cache("vgg_digests");
-  const char* saved = std::getenv("XDG_CACHE_HOME");
-  const std::string restore = saved ? saved : "";
-  ::setenv("XDG_CACHE_HOME", cache.path.c_str(), 1);
+  const EnvScope xdg("XDG_CACHE_HOME", cache.path.string());
   const fs::path file = vgg_dir() / "vgg16_zip.pth";
   const std::string hashed = Vgg16::from_file(file).identity().features_sha256;
   CHECK(hashed == Vgg16::features_sha256(Vgg16::from_file(file).state_dict()));
@@ -159,8 +158,6 @@ TEST_CASE("vgg16: a weight file's digest is hashed once per version of the file"
   }
   CHECK(entries == 1);
   CHECK(Vgg16::from_file(file).identity().features_sha256 == std::string(64, 'a'));
-  if (saved) ::setenv("XDG_CACHE_HOME", restore.c_str(), 1);
-  else ::unsetenv("XDG_CACHE_HOME");
 }
 
 TEST_CASE("vgg16: every tap on real images matches PyTorch") {

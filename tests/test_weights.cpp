@@ -9,6 +9,7 @@
 
 #include "tensor/random.h"
 #include "weights/atomic_file.h"
+#include "tests/env_scope.h"
 #include "tests/mapping_check.h"
 #include "tests/temp_dir.h"
 #include "weights/checkpoint.h"
@@ -20,6 +21,7 @@
 #include "weights/sha256.h"
 
 using namespace sn;
+using sn::test::EnvScope;
 using sn::test::in_mapping_of;
 using sn::test::TempDir;
 namespace fs = std::filesystem;
@@ -288,9 +290,7 @@ TEST_CASE("safetensors from a file: aligned float tensors are the file's pages, 
 
 TEST_CASE("a file's digest is remembered for that version of the file only") {
   TempDir dir("digests");
-  const char* saved = std::getenv("XDG_CACHE_HOME");
-  const std::string restore = saved ? saved : "";
-  ::setenv("XDG_CACHE_HOME", (dir.path / "cache").c_str(), 1);
+  const EnvScope xdg("XDG_CACHE_HOME", (dir.path / "cache").string());
   const fs::path file = dir.path / "weights.bin";
   write_file_atomic(file, std::string("weights, version 1"));
   const std::string d1 = sha256_hex("version 1"), d2 = sha256_hex("version 2");
@@ -318,12 +318,10 @@ TEST_CASE("a file's digest is remembered for that version of the file only") {
   CHECK(remembered_file_sha256(other) == sha256_file_hex(other));
   CHECK(FileDigest(other, "sha256 of the file").remembered() == sha256_file_hex(other));
   // No cache folder: nothing remembered, nothing thrown.
-  ::setenv("XDG_CACHE_HOME", (dir.path / "file-not-folder" / "x").c_str(), 1);
+  xdg.set((dir.path / "file-not-folder" / "x").string());
   write_file_atomic(dir.path / "file-not-folder", std::string("a file where the folder would be"));
   FileDigest(file, "k").remember(d2);
   CHECK_FALSE(FileDigest(file, "k").remembered());
-  if (saved) ::setenv("XDG_CACHE_HOME", restore.c_str(), 1);
-  else ::unsetenv("XDG_CACHE_HOME");
 }
 
 TEST_CASE("npy round-trips float32/float64 with NumPy's exact header layout") {
