@@ -136,11 +136,10 @@ TEST_CASE("cli: stylize writes the image, a folder of images, and refuses bad in
   std::vector<std::string> by_size;
   for (const std::string size : {"auto", "128", "48"}) {
     const std::string png = (dir.path / ("style" + size + ".png")).string();
-    const std::vector<std::string> a = {"stylize", "--model", model, "--size", "48", "--content", content, "--style",
-                                        style, "--out", png, "--style-cache", "off"};
-    std::vector<std::string> sized = a;
-    if (size != "auto") sized.insert(sized.end(), {"--style-size", size});
-    REQUIRE(run_cli(sized).status == 0);
+    std::vector<std::string> a = {"stylize", "--model", model, "--size", "48", "--content", content, "--style",
+                                  style, "--out", png, "--style-cache", "off"};
+    if (size != "auto") a.insert(a.end(), {"--style-size", size});
+    REQUIRE(run_cli(a).status == 0);
     by_size.push_back(sn::read_file(png));
   }
   CHECK(by_size[0] == by_size[1]);
