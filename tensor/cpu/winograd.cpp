@@ -136,7 +136,8 @@ struct BlockJob {
     const TileGeometry g = tile_geometry(s, m);
     input_transform(g, m, x, t0, tb, V);
     each_position(m, [&](int64_t xi) {
-      sgemm_packed(packed[xi], Trans::No, tb, 1.0f, V + xi * s.C * tb, tb, 0.0f, M + xi * s.O * tb, tb);
+      sgemm_packed(packed[xi], Trans::No, tb, 1.0f, V + xi * position_stride(s.C, tb), tb, 0.0f,
+                   M + xi * position_stride(s.O, tb), tb);
     });
     output_transform(g, m, M, t0, tb, bias, relu, y);
   }
@@ -152,13 +153,13 @@ void forward_with(const ConvShape& s, int m, const float* x, const std::vector<P
     // Each chunk runs whole blocks start to end, serially, with V and M of its own.
     parallel_for(0, (tiles + tb - 1) / tb, 1, [&](int64_t b0, int64_t b1) {
       SerialRegion serial;
-      WorkspaceLease V(xis * s.C * tb), M(xis * s.O * tb);
+      WorkspaceLease V(xis * position_stride(s.C, tb)), M(xis * position_stride(s.O, tb));
       for (int64_t b = b0; b < b1; ++b) job.run(b * tb, std::min(tb, tiles - b * tb), V.data(), M.data());
     });
     return;
   }
   const int64_t block = block_tiles(s, m, tiles);
-  WorkspaceLease V(xis * s.C * block), M(xis * s.O * block);
+  WorkspaceLease V(xis * position_stride(s.C, block)), M(xis * position_stride(s.O, block));
   for (int64_t t0 = 0; t0 < tiles; t0 += block) job.run(t0, std::min(block, tiles - t0), V.data(), M.data());
 }
 
@@ -186,14 +187,14 @@ void forward_streamed(const ConvShape& s, int m, const float* x, const float* w,
                       bool relu, int64_t rows) {
   const TileGeometry g = tile_geometry(s, m);
   const int64_t xis = positions(m), tiles = s.N * g.tiles_h * g.tiles_w;
-  WorkspaceLease V(xis * s.C * tiles), M(xis * s.O * tiles);
+  WorkspaceLease V(xis * position_stride(s.C, tiles)), M(xis * position_stride(s.O, tiles));
   input_transform(g, m, x, 0, tiles, V.data());
   for (int64_t o0 = 0; o0 < s.O; o0 += rows) {
     const int64_t n = std::min(rows, s.O - o0);
     const DerivedWeights u = transformed_weights(w + o0 * s.C * 9, n, s.C, m);
     each_position(m, [&](int64_t xi) {
-      sgemm_packed(u.packed[xi], Trans::No, tiles, 1.0f, V.data() + xi * s.C * tiles, tiles, 0.0f,
-                   M.data() + (xi * s.O + o0) * tiles, tiles);
+      sgemm_packed(u.packed[xi], Trans::No, tiles, 1.0f, V.data() + xi * position_stride(s.C, tiles), tiles, 0.0f,
+                   M.data() + xi * position_stride(s.O, tiles) + o0 * tiles, tiles);
     });
   }
   output_transform(g, m, M.data(), 0, tiles, bias, relu, y);
@@ -238,14 +239,16 @@ void conv2d_backward_weight_winograd(const ConvShape& s, const float* dy, const 
   const int64_t block = block_tiles(s, m, tiles);
   const WinogradKernels& k = kernels(m);
   const TileGeometry gy{s.O, s.OH, s.OW, s.O, s.OH, s.OW, 0, 0, gx.tiles_h, gx.tiles_w};
-  WorkspaceLease V(xis * s.C * block), dM(xis * s.O * block), dU(xis * s.O * s.C);
+  WorkspaceLease V(xis * position_stride(s.C, block)), dM(xis * position_stride(s.O, block)),
+      dU(xis * s.O * s.C);
   for (int64_t t0 = 0; t0 < tiles; t0 += block) {
     const int64_t tb = std::min(block, tiles - t0);
     input_transform(gx, m, x, t0, tb, V.data());
     parallel_for(0, s.O, std::max<int64_t>(1, 256 / tb),
                  [&](int64_t o0, int64_t o1) { k.output_grad(gy, dy, o0, o1, t0, tb, dM.data()); });
     each_position(m, [&](int64_t xi) {
-      sgemm(Trans::No, Trans::Yes, s.O, s.C, tb, 1.0f, dM.data() + xi * s.O * tb, tb, V.data() + xi * s.C * tb, tb,
+      sgemm(Trans::No, Trans::Yes, s.O, s.C, tb, 1.0f, dM.data() + xi * position_stride(s.O, tb), tb,
+            V.data() + xi * position_stride(s.C, tb), tb,
             t0 == 0 ? 0.0f : 1.0f, dU.data() + xi * s.O * s.C, s.C);
     });
   }

@@ -504,18 +504,19 @@ void for_each_patch_group(const TileGeometry& g, const float* x, int64_t c0, int
 }
 
 // The column pass of a transform, col(s, out, os) writing column s's a values os apart, into
-// X[xi = a r + s][p][t1 ..] (X: a^2 x P x tb): straight for a whole lane group, through a buffer
-// for the first n_lanes lanes of a partial one.
+// X[xi = a r + s][p][t1 ..] (X: a^2 x P x tb, the positions position_stride apart): straight for
+// a whole lane group, through a buffer for the first n_lanes lanes of a partial one.
 template <int A, class Col>
 void columns_into(float* X, int64_t P, int64_t p, int64_t tb, int64_t t1, int n_lanes, Col&& col) {
+  const int64_t xs = position_stride(P, tb);
   if (n_lanes == L) {
-    for (int s = 0; s < A; ++s) col(s, X + (s * P + p) * tb + t1, A * P * tb);
+    for (int s = 0; s < A; ++s) col(s, X + s * xs + p * tb + t1, A * xs);
     return;
   }
   alignas(64) float v[A][A][L];
   for (int s = 0; s < A; ++s) col(s, &v[0][s][0], A * L);
   for (int xi = 0; xi < A * A; ++xi) {
-    float* dst = X + (xi * P + p) * tb + t1;
+    float* dst = X + xi * xs + p * tb + t1;
     const float* src = &v[xi / A][xi % A][0];
     for (int l = 0; l < n_lanes; ++l) dst[l] = src[l];
   }
@@ -572,15 +573,16 @@ void output(const TileGeometry& g, const float* M_, int64_t o0, int64_t o1, int6
             const float* bias, bool relu, float* y) {
   constexpr int A = Tile<M>::A;
   alignas(64) float m[A][A][L], t[M][A][L], out[M][M][L];
+  const int64_t xs = position_stride(g.O, tb);
   for (int64_t o = o0; o < o1; ++o) {
     const float b = bias ? bias[o] : 0.0f;
     for (int64_t t1 = 0; t1 < tb; t1 += L) {
       const int n_lanes = static_cast<int>(tb - t1 < L ? tb - t1 : L);
       if (n_lanes == L) {  // A^T m, read straight from M[xi = A r + s][o][t1 ..]
-        for (int s = 0; s < A; ++s) Tile<M>::at(M_ + (s * g.O + o) * tb + t1, A * g.O * tb, &t[0][s][0], A * L);
+        for (int s = 0; s < A; ++s) Tile<M>::at(M_ + s * xs + o * tb + t1, A * xs, &t[0][s][0], A * L);
       } else {
         for (int xi = 0; xi < A * A; ++xi) {
-          const float* src = M_ + (xi * g.O + o) * tb + t1;
+          const float* src = M_ + xi * xs + o * tb + t1;
           float* dst = &m[xi / A][xi % A][0];
           for (int l = 0; l < L; ++l) dst[l] = l < n_lanes ? src[l] : 0.0f;
         }

@@ -10,12 +10,21 @@
 // and for the weight gradient (F(4x4)): dM[xi][o][tb] = A dY A^T of the output gradient's tiles and
 // dU[xi] (O x C) = dM[xi] V[xi]^T summed over the blocks, dw = G^T dU G.
 // so each xi is one ordinary GEMM  M[xi] (O x Tb) = U[xi] (O x C) * V[xi] (C x Tb).
+// The P x Tb matrices of V, M and dM lie position_stride(P, Tb) floats apart, not P x Tb.
 #pragma once
 #include <cstdint>
 
 #include "tensor/cpu/gemm.h"
 
 namespace sn::cpu::winograd_detail {
+
+// Floats from one position's P x tb matrix of V, M or dM to the next: one cache line more than
+// P x tb. A transform reads or writes one lane group at all a^2 positions in a row, and P x tb
+// floats are a multiple of 4 KiB for most blocks (tb = 64, P = 64: 16 KiB), which put all 64 (36)
+// accesses in one set of the 12-way L1: each store waited for a line evicted by the one before.
+// With the extra line they fall in consecutive sets: VGG16's conv1_2 at 224, 1 thread, 15.9 ->
+// 12.8 ms (stylenet_vgg_bench --layers 1, medians of 5 alternating runs).
+inline int64_t position_stride(int64_t P, int64_t tb) { return P * tb + 16; }
 
 struct TileGeometry {
   int64_t C, H, W;          // input planes of one image
