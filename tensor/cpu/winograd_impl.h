@@ -202,18 +202,17 @@ inline void transpose_blocks(__m512& a, __m512& b, __m512& c, __m512& d) {
 inline __m512i six_l() { return _mm512_setr_epi32(0, 6, 12, 18, 24, 30, 36, 42, 48, 54, 60, 66, 72, 78, 84, 90); }
 #endif
 
-// x[M l + k] = r[k * L + l] for k < M, l < L.
-template <int M>
-inline void lanes_to_row(const float* r, float* x) {
 #if defined(__AVX512F__)
+// x[M l + k] = r[k * L + l] for k < M, l < L, as the M vectors of 16 floats x[16 q ..].
+template <int M>
+inline void lanes_to_vectors(const float* r, __m512* x) {
   static_assert(L == 16);
   if constexpr (M == 4) {
     __m512 a = _mm512_loadu_ps(r), b = _mm512_loadu_ps(r + L), c = _mm512_loadu_ps(r + 2 * L),
            d = _mm512_loadu_ps(r + 3 * L);
     transpose_in_blocks(a, b, c, d);
     transpose_blocks(a, b, c, d);
-    _mm512_storeu_ps(x, a), _mm512_storeu_ps(x + 16, b), _mm512_storeu_ps(x + 32, c), _mm512_storeu_ps(x + 48, d);
-    return;
+    x[0] = a, x[1] = b, x[2] = c, x[3] = d;
   } else {
     // Output vector q holds x[16 q + i] = r[k][l] with e = 16 q + i, l = e / 6, k = e % 6: from
     // the pair of lane-vectors (r[2j], r[2j + 1]), j = k / 2, at position 16 (k % 2) + l.
@@ -239,14 +238,47 @@ inline void lanes_to_row(const float* r, float* x) {
       __m512 v = _mm512_permutex2var_ps(r0, ix, r1);
       v = _mm512_mask_blend_ps(plan.second[q], v, _mm512_permutex2var_ps(r2, ix, r3));
       v = _mm512_mask_blend_ps(plan.third[q], v, _mm512_permutex2var_ps(r4, ix, r5));
-      _mm512_storeu_ps(x + 16 * q, v);
+      x[q] = v;
     }
-    return;
+  }
+}
+
+// dst[e - lo] = x[e] for e in [lo, hi) of the M vectors x (masked stores: no copy through memory,
+// and none of the short memcpy calls a loop became).
+template <int M>
+inline void store_positions(const __m512* x, int64_t lo, int64_t hi, float* dst) {
+  for (int64_t q = lo / 16; q < M && 16 * q < hi; ++q) {
+    const int64_t a = lo - 16 * q > 0 ? lo - 16 * q : 0, b = hi - 16 * q < 16 ? hi - 16 * q : 16;
+    if (b - a == 16) {
+      _mm512_storeu_ps(dst + 16 * q - lo, x[q]);
+      continue;
+    }
+    const __mmask16 mask = static_cast<__mmask16>((1u << b) - (1u << a));
+    _mm512_mask_storeu_ps(dst + 16 * q - lo, mask, x[q]);  // masked-off lanes are not written
+  }
+}
+#endif
+
+// The lanes' values as one row: x[M l + k] = r[k * L + l] for k < M, l < L (lane l's M values
+// as M consecutive floats), stored a span of positions at a time.
+template <int M>
+struct LaneRow {
+#if defined(__AVX512F__)
+  __m512 x[M];
+  explicit LaneRow(const float* r) { lanes_to_vectors<M>(r, x); }
+  // dst[e - lo] = x[e] for e in [lo, hi).
+  void store(int64_t lo, int64_t hi, float* dst) const { store_positions<M>(x, lo, hi, dst); }
+#else
+  float x[M * L];
+  explicit LaneRow(const float* r) {
+    for (int l = 0; l < L; ++l)
+      for (int k = 0; k < M; ++k) x[M * l + k] = r[k * L + l];
+  }
+  void store(int64_t lo, int64_t hi, float* dst) const {
+    for (int64_t e = lo; e < hi; ++e) dst[e - lo] = x[e];
   }
 #endif
-  for (int l = 0; l < L; ++l)
-    for (int k = 0; k < M; ++k) x[M * l + k] = r[k * L + l];
-}
+};
 
 #if defined(__AVX512F__)
 // r[k * L + l] = x[M l + k] for k < `rows` (<= M), l < L, with x given as its M vectors of 16.
@@ -595,26 +627,18 @@ void output(const TileGeometry& g, const float* M_, int64_t o0, int64_t o1, int6
       for (int e = 0; e < M * M * L; ++e) o_flat[e] += b;
       if (relu)
         for (int e = 0; e < M * M * L; ++e) o_flat[e] = o_flat[e] > 0.0f ? o_flat[e] : 0.0f;
-      // Each output row of a run of tiles in one tile row is M count contiguous pixels: the lanes
-      // as one row (lanes_to_row), copied out run by run, clipped at the map's right and bottom.
+      // Each output row of a run of tiles in one tile row is M count contiguous pixels: the
+      // lanes as one row (LaneRow), stored run by run, clipped at the map's right and bottom.
       Segment seg[L];
       const int runs = segments(g, t0 + t1, n_lanes, seg);
-      alignas(64) float row[M * L];
       for (int a = 0; a < M; ++a) {
-        const Segment& r0 = seg[0];
-        if (runs == 1 && r0.count == L && M * r0.i + a < g.OH && M * (r0.j + L) <= g.OW) {  // straight in
-          lanes_to_row<M>(&out[a][0][0], y + ((r0.n * g.O + o) * g.OH + M * r0.i + a) * g.OW + M * r0.j);
-          continue;
-        }
-        lanes_to_row<M>(&out[a][0][0], row);
+        const LaneRow<M> row(&out[a][0][0]);
         for (int k = 0; k < runs; ++k) {
           const Segment& r = seg[k];
           const int64_t oh = M * r.i + a, ow = M * r.j;
           if (oh >= g.OH) continue;
           const int64_t count = M * r.count < g.OW - ow ? M * r.count : g.OW - ow;
-          float* dst = y + ((r.n * g.O + o) * g.OH + oh) * g.OW + ow;
-          const float* src = row + M * r.lane;
-          for (int64_t xx = 0; xx < count; ++xx) dst[xx] = src[xx];
+          row.store(M * r.lane, M * r.lane + count, y + ((r.n * g.O + o) * g.OH + oh) * g.OW + ow);
         }
       }
     }
