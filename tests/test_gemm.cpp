@@ -232,6 +232,44 @@ TEST_CASE("PackedA::adopt: A written in PackedALayout gives sgemm's bits, every 
   set_gemm_backend(GemmBackend::Own);
 }
 
+// The same for B (the Winograd input transform writes V where the GEMM reads it): every element
+// placed by PackedBLayout::offset, K over several kc blocks, N over several nr panels plus a tail;
+// the last panel's columns past N zero up to N rounded up to 16 and NaN beyond, which must not
+// reach C. M = 5 (one row panel) makes the 2-thread grid split N, so tiles start at a
+// later panel.
+TEST_CASE("sgemm_packed: B written in PackedBLayout gives sgemm's bits, every ISA and backend, 1 and 2 threads") {
+  Generator g(24);
+  const int64_t K = 700, N = 77;
+  const std::vector<float> b = random_matrix(K, N, N, g);
+  for (int64_t M : {53, 5}) {
+    const std::vector<float> a = random_matrix(M, K, K, g);
+    for (GemmBackend be : {GemmBackend::Own, GemmBackend::OpenBlas})
+      for (Isa isa : supported_isas()) {
+        if (be == GemmBackend::OpenBlas && isa != supported_isas().back()) continue;
+        IsaScope is(isa);
+        set_gemm_backend(be);
+        const PackedBLayout layout = packed_b_layout(K, N);
+        CAPTURE(M);
+        CAPTURE(std::string(isa_name(isa)));
+        CAPTURE(gemm_backend_name(be));
+        CHECK((layout.nr == 0) == (be == GemmBackend::OpenBlas || isa == Isa::Ref));
+        std::vector<float> packed(layout.floats(), std::numeric_limits<float>::quiet_NaN());
+        for (int64_t k = 0; k < K; ++k)
+          for (int64_t n = 0; n < (layout.nr ? (N + 15) / 16 * 16 : N); ++n)
+            packed[layout.offset(k, n)] = n < N ? b[k * N + n] : 0.0f;
+        const PackedA pa(Trans::No, M, K, a.data(), K);
+        for (int threads : {1, 2}) {
+          ThreadsScope ts(threads);
+          std::vector<float> want(M * N, 1.0f), got(M * N, 1.0f);
+          sgemm(Trans::No, Trans::No, M, N, K, 0.5f, a.data(), K, b.data(), N, 0.25f, want.data(), N);
+          sgemm_packed(pa, layout, packed.data(), 0.5f, 0.25f, got.data(), N);
+          CHECK(got == want);
+        }
+      }
+  }
+  set_gemm_backend(GemmBackend::Own);
+}
+
 namespace {
 // op(B) served column by column from a row-major N x K matrix (op(B) = that matrix transposed),
 // as the convolution's im2col source serves it.

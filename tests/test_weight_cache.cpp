@@ -122,16 +122,17 @@ TEST_CASE("weight cache: a frozen layer with few tiles runs Winograd on every ca
   CHECK(max_abs_diff(conv2d(x, trainable, b, same()).detach(), by_gemm) == 0.0);
 }
 
-// 320 -> 400 channels on 8 x 8: F(4x4)'s transformed weights take 18 MB, more than a slice
+// 320 -> 640 channels on 8 x 8: F(4x4)'s transformed weights take 29 MB, more than a slice
 // (tensor/cpu/winograd.cpp, kWeightSliceBytes), so the first call on frozen weights, which makes
 // them for itself alone (forward and backward data), transforms them a slice of whole GEMM panels
 // at a time, the last one partial: the same bits as the whole transform that the second call
-// makes and keeps, and as trainable weights' whole transform, in a fraction of the memory.
+// makes and keeps, and as trainable weights' whole transform, in a fraction of the memory (the
+// forward's and the backward's slices, about 8 MB each, and their V and M, stay under the whole).
 TEST_CASE("weight cache: a one-shot Winograd call streams its transformed weights, with the same bits") {
   Generator gen(9);
-  const Tensor x = Tensor::randn({1, 320, 8, 8}, gen), w = Tensor::randn({400, 320, 3, 3}, gen) * 0.02;
-  const Tensor b = Tensor::randn({400}, gen);
-  const size_t whole_u = size_t{36} * 320 * 400 * sizeof(float);
+  const Tensor x = Tensor::randn({1, 320, 8, 8}, gen), w = Tensor::randn({640, 320, 3, 3}, gen) * 0.02;
+  const Tensor b = Tensor::randn({640}, gen);
+  const size_t whole_u = size_t{36} * 320 * 640 * sizeof(float);
   for (const char* force : {"winograd", "winograd6"}) {
     for (cpu::Isa isa : cpu::supported_isas()) {
       if (isa == cpu::Isa::Ref) continue;

@@ -99,23 +99,34 @@ struct PrePackedA {
   int64_t m_padded = 0, m0 = 0;
 };
 
-// Where gemm_tile's B panels come from: strided memory, or a BColumnSource whose columns start at
-// `n0` for this tile.
+// Where gemm_tile's B panels come from: strided memory, a BColumnSource whose columns start at
+// `n0` for this tile, or memory already in the packed layout (`packed`, a PackedBLayout with
+// n_padded columns, this tile's from column n0).
 struct BOperand {
   Strided strided{};
   const BColumnSource* source = nullptr;
   int64_t n0 = 0;
+  const float* packed = nullptr;
+  int64_t n_padded = 0;
 
-  BOperand tile(int64_t n) const { return {{strided.at(0, n), strided.rs, strided.cs}, source, n0 + n}; }
-  // The kb x nb block at (pc, jc) as B micro-panels.
-  void pack(int64_t pc, int64_t kb, int64_t jc, int64_t nb, int nr, float* dst, PackBuffers& buf) const {
-    if (!source) return pack_b({strided.at(pc, jc), strided.rs, strided.cs}, kb, nb, nr, dst);
+  BOperand tile(int64_t n) const {
+    return {{strided.at(0, n), strided.rs, strided.cs}, source, n0 + n, packed, n_padded};
+  }
+  // The kb x nb block at (pc, jc) as B micro-panels: packed into dst, or where they already are.
+  const float* pack(int64_t pc, int64_t kb, int64_t jc, int64_t nb, int nr, float* dst, PackBuffers& buf) const {
+    if (packed) return packed + pc * n_padded + (n0 + jc) * kb;  // n0, jc: whole panels
+    if (!source) {
+      pack_b({strided.at(pc, jc), strided.rs, strided.cs}, kb, nb, nr, dst);
+      return dst;
+    }
     float* lines = buf.lines(static_cast<size_t>(nr * kb));
+    const float* panels = dst;
     for (int64_t j0 = 0; j0 < nb; j0 += nr, dst += kb * nr) {
       const int n = static_cast<int>(std::min<int64_t>(nr, nb - j0));
       source->columns(pc, kb, n0 + jc + j0, n, lines);
       pack_b_lines(lines, kb, n, nr, dst);
     }
+    return panels;
   }
 };
 
@@ -128,7 +139,7 @@ void gemm_tile(const KernelSet& ks, int64_t M, int64_t N, int64_t K, float alpha
   const int64_t nc = std::min(ks.nc, round_up(N, ks.nr));
   float* own_a = pre.p ? nullptr : buf.a(mc * kc);
   const float* pa = own_a;
-  float* pb = buf.b(kc * nc);
+  float* pb = B.packed ? nullptr : buf.b(kc * nc);
   for (int64_t ic = 0; ic < M; ic += mc) {
     const int64_t mb = std::min(mc, M - ic);
     for (int64_t pc = 0; pc < K; pc += kc) {
@@ -140,14 +151,14 @@ void gemm_tile(const KernelSet& ks, int64_t M, int64_t N, int64_t K, float alpha
         pack_a({A.at(ic, pc), A.rs, A.cs}, mb, kb, ks.mr, own_a);
       for (int64_t jc = 0; jc < N; jc += nc) {
         const int64_t nb = std::min(nc, N - jc);
-        B.pack(pc, kb, jc, nb, ks.nr, pb, buf);
+        const float* bp = B.pack(pc, kb, jc, nb, ks.nr, pb, buf);
         for (int64_t ir = 0; ir < mb; ir += ks.mr) {
           const int m = static_cast<int>(std::min<int64_t>(ks.mr, mb - ir));
           const float* a_panel = pa + ir * kb;
           float* c_row = C + (ic + ir) * ldc + jc;
           for (int64_t jr = 0; jr < nb; jr += ks.nr) {
             const int n = static_cast<int>(std::min<int64_t>(ks.nr, nb - jr));
-            ks.kernel(kb, a_panel, pb + jr * kb, c_row + jr, ldc, alpha, beta_k, m, n);
+            ks.kernel(kb, a_panel, bp + jr * kb, c_row + jr, ldc, alpha, beta_k, m, n);
           }
         }
       }
@@ -362,6 +373,30 @@ void sgemm_packed(const PackedA& pa, Trans tb, int64_t N, float alpha, const flo
   check_args<float>("sgemm_packed", a.ta, tb, a.M, N, a.K, a.lda, ldb, ldc);
   if (trivial_gemm(a.M, N, a.K, alpha, beta, C, ldc)) return;
   sgemm_own(*ks, a.ta, a.M, N, a.K, alpha, a.A, a.lda, strided_b(tb, B, ldb), beta, C, ldc, a.packed);
+}
+
+PackedBLayout packed_b_layout(int64_t K, int64_t N) {
+  PackedBLayout l;
+  l.K = K, l.N = N;
+  const KernelSet* ks = packing_kernels(N, K);
+  if (!ks) return l;
+  l.nr = ks->nr, l.kc = std::min(ks->kc, K), l.n_padded = round_up(N, ks->nr);
+  return l;
+}
+
+void sgemm_packed(const PackedA& pa, const PackedBLayout& bl, const float* B, float alpha, float beta, float* C,
+                  int64_t ldc) {
+  const PackedA::Impl& a = *pa.impl_;
+  SN_CHECK(a.ta == Trans::No && bl.K == a.K, "sgemm_packed: B is ", bl.K, " x ", bl.N, ", A is ", a.M, " x ", a.K);
+  if (!bl.nr) return sgemm_packed(pa, Trans::No, bl.N, alpha, B, std::max<int64_t>(bl.N, 1), beta, C, ldc);
+  const KernelSet* ks = gemm_backend() == GemmBackend::Own ? kernels_for(active_isa()) : nullptr;
+  SN_CHECK(ks && a.ks == ks && ks->nr == bl.nr && std::min(ks->kc, bl.K) == bl.kc,
+           "sgemm_packed: the ISA or GEMM backend changed since B's packed layout was made");
+  check_args<float>("sgemm_packed", Trans::No, Trans::No, a.M, bl.N, a.K, a.lda, std::max<int64_t>(bl.N, 1), ldc);
+  if (trivial_gemm(a.M, bl.N, a.K, alpha, beta, C, ldc)) return;
+  BOperand b;
+  b.packed = B, b.n_padded = bl.n_padded;
+  sgemm_own(*ks, Trans::No, a.M, bl.N, a.K, alpha, a.A, a.lda, b, beta, C, ldc, a.packed);
 }
 
 void dgemm(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, double alpha, const double* A,

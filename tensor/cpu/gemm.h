@@ -41,6 +41,26 @@ struct PackedALayout {
   }
 };
 
+// Where element (k, n) of a K x N matrix B goes in the packed form our SGEMM multiplies, for a
+// producer that writes B there itself instead of writing B and having each SGEMM pack it (the
+// Winograd input transform: packing its V was 3 % of a VGG16 forward pass): k blocks of kc rows,
+// each holding every micro-panel of nr columns for those rows, k-major inside a panel. Of the
+// last panel's columns past N the kernels read those up to N rounded up to their vector width,
+// at most 16 floats, which must be zero; the rest are never read. nr == 0: B row-major with
+// ldb = N (the backends that read B itself).
+struct PackedBLayout {
+  int64_t K = 0, N = 0;
+  int64_t nr = 0, kc = 0, n_padded = 0;
+  size_t floats() const { return static_cast<size_t>((nr ? n_padded : N) * K); }
+  int64_t offset(int64_t k, int64_t n) const {
+    if (!nr) return k * N + n;
+    const int64_t pc = k / kc * kc, kb = K - pc < kc ? K - pc : kc;
+    return pc * n_padded + n / nr * nr * kb + (k - pc) * nr + n % nr;
+  }
+};
+// The layout a K x N B takes with the current ISA and backend.
+PackedBLayout packed_b_layout(int64_t K, int64_t N);
+
 // op(A) packed once into the micro-panel layout, for several SGEMMs that share it: a
 // convolution's weights are the A of every im2col band and every image of the batch, and packing
 // them again for each of those GEMMs cost 9% of a VGG16 forward pass. A must stay alive and
@@ -67,6 +87,7 @@ class PackedA {
 
  private:
   friend void sgemm_packed(const PackedA&, Trans, int64_t, float, const float*, int64_t, float, float*, int64_t);
+  friend void sgemm_packed(const PackedA&, const PackedBLayout&, const float*, float, float, float*, int64_t);
   struct Impl;
   explicit PackedA(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
@@ -74,6 +95,11 @@ class PackedA {
 // C[M x N] = alpha * op(A) * op(B) + beta * C with op(A) from `a`: the same bits as sgemm.
 void sgemm_packed(const PackedA& a, Trans tb, int64_t N, float alpha, const float* B, int64_t ldb, float beta,
                   float* C, int64_t ldc);
+
+// C[M x N] = alpha * A * B + beta * C with A from `a` (not transposed) and B (a.K x bl.N) written
+// in `bl` (made by packed_b_layout with the same ISA and backend): the same bits as sgemm.
+void sgemm_packed(const PackedA& a, const PackedBLayout& bl, const float* B, float alpha, float beta, float* C,
+                  int64_t ldc);
 
 // op(B) made on demand, a block of columns at a time, instead of read from memory: for an operand
 // that exists only as a rule (a convolution's im2col matrix in the backward-weights GEMM), which

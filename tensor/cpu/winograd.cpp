@@ -76,10 +76,16 @@ TileGeometry tile_geometry(const ConvShape& s, int m) {
   return {s.C, s.H, s.W, s.O, s.OH, s.OW, s.ph, s.pw, (s.OH + m - 1) / m, (s.OW + m - 1) / m};
 }
 
-// V of the tb tiles from t0, the input planes shared out among the threads.
-void input_transform(const TileGeometry& g, int m, const float* x, int64_t t0, int64_t tb, float* V) {
+// Floats of a block's a^2 matrices of V (in the layout the GEMM multiplies) or of M (row-major)
+// for tb tiles.
+int64_t v_floats(const ConvShape& s, int m, int64_t tb) { return positions(m) * position_stride(packed_b_layout(s.C, tb)); }
+int64_t m_floats(const ConvShape& s, int m, int64_t tb) { return positions(m) * position_stride(row_major(s.O, tb)); }
+
+// V of the tb tiles from t0 in layout vl, the input planes shared out among the threads.
+void input_transform(const TileGeometry& g, int m, const float* x, int64_t t0, int64_t tb, const PackedBLayout& vl,
+                     float* V) {
   parallel_for(0, g.C, std::max<int64_t>(1, 256 / tb),
-               [&](int64_t c0, int64_t c1) { kernels(m).input(g, x, c0, c1, t0, tb, V); });
+               [&](int64_t c0, int64_t c1) { kernels(m).input(g, x, c0, c1, t0, tb, vl, V); });
 }
 
 // The tb tiles from t0 of M back into output pixels (with bias and ReLU), the output planes shared
@@ -134,10 +140,11 @@ struct BlockJob {
 
   void run(int64_t t0, int64_t tb, float* V, float* M) const {
     const TileGeometry g = tile_geometry(s, m);
-    input_transform(g, m, x, t0, tb, V);
+    const PackedBLayout vl = packed_b_layout(s.C, tb);
+    input_transform(g, m, x, t0, tb, vl, V);
     each_position(m, [&](int64_t xi) {
-      sgemm_packed(packed[xi], Trans::No, tb, 1.0f, V + xi * position_stride(s.C, tb), tb, 0.0f,
-                   M + xi * position_stride(s.O, tb), tb);
+      sgemm_packed(packed[xi], vl, V + xi * position_stride(vl), 1.0f, 0.0f,
+                   M + xi * position_stride(row_major(s.O, tb)), tb);
     });
     output_transform(g, m, M, t0, tb, bias, relu, y);
   }
@@ -148,18 +155,18 @@ void forward_with(const ConvShape& s, int m, const float* x, const std::vector<P
                   float* y, bool relu) {
   const BlockJob job{s, m, x, packed, bias, y, relu};
   const TileGeometry g = tile_geometry(s, m);
-  const int64_t xis = positions(m), tiles = s.N * g.tiles_h * g.tiles_w;
+  const int64_t tiles = s.N * g.tiles_h * g.tiles_w;
   if (const int64_t tb = thread_block_tiles(s, m, tiles, threads_here())) {
     // Each chunk runs whole blocks start to end, serially, with V and M of its own.
     parallel_for(0, (tiles + tb - 1) / tb, 1, [&](int64_t b0, int64_t b1) {
       SerialRegion serial;
-      WorkspaceLease V(xis * position_stride(s.C, tb)), M(xis * position_stride(s.O, tb));
+      WorkspaceLease V(v_floats(s, m, tb)), M(m_floats(s, m, tb));
       for (int64_t b = b0; b < b1; ++b) job.run(b * tb, std::min(tb, tiles - b * tb), V.data(), M.data());
     });
     return;
   }
   const int64_t block = block_tiles(s, m, tiles);
-  WorkspaceLease V(xis * position_stride(s.C, block)), M(xis * position_stride(s.O, block));
+  WorkspaceLease V(v_floats(s, m, block)), M(m_floats(s, m, block));
   for (int64_t t0 = 0; t0 < tiles; t0 += block) job.run(t0, std::min(block, tiles - t0), V.data(), M.data());
 }
 
@@ -186,15 +193,16 @@ int64_t streamed_rows(const ConvShape& s, int m) {
 void forward_streamed(const ConvShape& s, int m, const float* x, const float* w, const float* bias, float* y,
                       bool relu, int64_t rows) {
   const TileGeometry g = tile_geometry(s, m);
-  const int64_t xis = positions(m), tiles = s.N * g.tiles_h * g.tiles_w;
-  WorkspaceLease V(xis * position_stride(s.C, tiles)), M(xis * position_stride(s.O, tiles));
-  input_transform(g, m, x, 0, tiles, V.data());
+  const int64_t tiles = s.N * g.tiles_h * g.tiles_w;
+  const PackedBLayout vl = packed_b_layout(s.C, tiles);
+  WorkspaceLease V(v_floats(s, m, tiles)), M(m_floats(s, m, tiles));
+  input_transform(g, m, x, 0, tiles, vl, V.data());
   for (int64_t o0 = 0; o0 < s.O; o0 += rows) {
     const int64_t n = std::min(rows, s.O - o0);
     const DerivedWeights u = transformed_weights(w + o0 * s.C * 9, n, s.C, m);
     each_position(m, [&](int64_t xi) {
-      sgemm_packed(u.packed[xi], Trans::No, tiles, 1.0f, V.data() + xi * position_stride(s.C, tiles), tiles, 0.0f,
-                   M.data() + xi * position_stride(s.O, tiles) + o0 * tiles, tiles);
+      sgemm_packed(u.packed[xi], vl, V.data() + xi * position_stride(vl), 1.0f, 0.0f,
+                   M.data() + xi * position_stride(row_major(s.O, tiles)) + o0 * tiles, tiles);
     });
   }
   output_transform(g, m, M.data(), 0, tiles, bias, relu, y);
@@ -239,16 +247,17 @@ void conv2d_backward_weight_winograd(const ConvShape& s, const float* dy, const 
   const int64_t block = block_tiles(s, m, tiles);
   const WinogradKernels& k = kernels(m);
   const TileGeometry gy{s.O, s.OH, s.OW, s.O, s.OH, s.OW, 0, 0, gx.tiles_h, gx.tiles_w};
-  WorkspaceLease V(xis * position_stride(s.C, block)), dM(xis * position_stride(s.O, block)),
+  // V is read transposed here: row-major, as dM.
+  WorkspaceLease V(xis * position_stride(row_major(s.C, block))), dM(xis * position_stride(row_major(s.O, block))),
       dU(xis * s.O * s.C);
   for (int64_t t0 = 0; t0 < tiles; t0 += block) {
     const int64_t tb = std::min(block, tiles - t0);
-    input_transform(gx, m, x, t0, tb, V.data());
+    input_transform(gx, m, x, t0, tb, row_major(s.C, tb), V.data());
     parallel_for(0, s.O, std::max<int64_t>(1, 256 / tb),
                  [&](int64_t o0, int64_t o1) { k.output_grad(gy, dy, o0, o1, t0, tb, dM.data()); });
     each_position(m, [&](int64_t xi) {
-      sgemm(Trans::No, Trans::Yes, s.O, s.C, tb, 1.0f, dM.data() + xi * position_stride(s.O, tb), tb,
-            V.data() + xi * position_stride(s.C, tb), tb,
+      sgemm(Trans::No, Trans::Yes, s.O, s.C, tb, 1.0f, dM.data() + xi * position_stride(row_major(s.O, tb)), tb,
+            V.data() + xi * position_stride(row_major(s.C, tb)), tb,
             t0 == 0 ? 0.0f : 1.0f, dU.data() + xi * s.O * s.C, s.C);
     });
   }

@@ -536,31 +536,35 @@ void for_each_patch_group(const TileGeometry& g, const float* x, int64_t c0, int
 }
 
 // The column pass of a transform, col(s, out, os) writing column s's a values os apart, into
-// X[xi = a r + s][p][t1 ..] (X: a^2 x P x tb, the positions position_stride apart): straight for
-// a whole lane group, through a buffer for the first n_lanes lanes of a partial one.
+// X[xi = a r + s] at (p, t1 ..) (each X[xi] P x tb in layout xl, position_stride apart; a lane
+// group's 16 columns are contiguous in every layout): straight for a whole lane group, through a
+// buffer for a partial one, of which a row-major X takes the first n_lanes lanes and a packed
+// one all 16 (the lanes past n_lanes are zero: the GEMM reads them as its panel's padding).
 template <int A, class Col>
-void columns_into(float* X, int64_t P, int64_t p, int64_t tb, int64_t t1, int n_lanes, Col&& col) {
-  const int64_t xs = position_stride(P, tb);
+void columns_into(float* X, const PackedBLayout& xl, int64_t p, int64_t t1, int n_lanes, Col&& col) {
+  const int64_t xs = position_stride(xl), at = xl.offset(p, t1);
   if (n_lanes == L) {
-    for (int s = 0; s < A; ++s) col(s, X + s * xs + p * tb + t1, A * xs);
+    for (int s = 0; s < A; ++s) col(s, X + s * xs + at, A * xs);
     return;
   }
   alignas(64) float v[A][A][L];
   for (int s = 0; s < A; ++s) col(s, &v[0][s][0], A * L);
+  const int lanes = xl.nr ? L : n_lanes;
   for (int xi = 0; xi < A * A; ++xi) {
-    float* dst = X + xi * xs + p * tb + t1;
+    float* dst = X + xi * xs + at;
     const float* src = &v[xi / A][xi % A][0];
-    for (int l = 0; l < n_lanes; ++l) dst[l] = src[l];
+    for (int l = 0; l < lanes; ++l) dst[l] = src[l];
   }
 }
 
 template <int M>
-void input(const TileGeometry& g, const float* x, int64_t c0, int64_t c1, int64_t t0, int64_t tb, float* V) {
+void input(const TileGeometry& g, const float* x, int64_t c0, int64_t c1, int64_t t0, int64_t tb,
+           const PackedBLayout& vl, float* V) {
   constexpr int A = Tile<M>::A;
   alignas(64) float t[A][A][L];
   for_each_patch_group<M>(g, x, c0, c1, t0, tb, [&](int64_t c, int64_t t1, int n_lanes, const float (&d)[A][A][L]) {
     for (int a = 0; a < A; ++a) Tile<M>::bt(&d[a][0][0], L, &t[a][0][0], L);  // rows: d B
-    columns_into<A>(V, g.C, c, tb, t1, n_lanes,                                  // columns: B^T (d B)
+    columns_into<A>(V, vl, c, t1, n_lanes,                                       // columns: B^T (d B)
                     [&](int s, float* out, int64_t os) { Tile<M>::bt(&t[0][s][0], A * L, out, os); });
   });
 }
@@ -574,7 +578,7 @@ void output_grad(const TileGeometry& g, const float* dy, int64_t o0, int64_t o1,
   alignas(64) float t[M][A][L];
   for_each_patch_group<M>(g, dy, o0, o1, t0, tb, [&](int64_t o, int64_t t1, int n_lanes, const float (&d)[A][A][L]) {
     for (int r = 0; r < M; ++r) Tile<M>::a(&d[r][0][0], L, &t[r][0][0], L);  // rows: dY A^T
-    columns_into<A>(dM, g.C, o, tb, t1, n_lanes,                              // columns: A (dY A^T)
+    columns_into<A>(dM, row_major(g.C, tb), o, t1, n_lanes,                   // columns: A (dY A^T)
                     [&](int s, float* out, int64_t os) { Tile<M>::a(&t[0][s][0], A * L, out, os); });
   });
 }
@@ -605,7 +609,7 @@ void output(const TileGeometry& g, const float* M_, int64_t o0, int64_t o1, int6
             const float* bias, bool relu, float* y) {
   constexpr int A = Tile<M>::A;
   alignas(64) float m[A][A][L], t[M][A][L], out[M][M][L];
-  const int64_t xs = position_stride(g.O, tb);
+  const int64_t xs = position_stride(row_major(g.O, tb));
   for (int64_t o = o0; o < o1; ++o) {
     const float b = bias ? bias[o] : 0.0f;
     for (int64_t t1 = 0; t1 < tb; t1 += L) {

@@ -10,7 +10,9 @@
 // and for the weight gradient (F(4x4)): dM[xi][o][tb] = A dY A^T of the output gradient's tiles and
 // dU[xi] (O x C) = dM[xi] V[xi]^T summed over the blocks, dw = G^T dU G.
 // so each xi is one ordinary GEMM  M[xi] (O x Tb) = U[xi] (O x C) * V[xi] (C x Tb).
-// The P x Tb matrices of V, M and dM lie position_stride(P, Tb) floats apart, not P x Tb.
+// V[xi] is written in the layout the GEMM multiplies (PackedBLayout: a row-major one where V is
+// also read transposed, or another backend runs), M[xi] and dM[xi] row-major; the a^2 matrices of
+// each lie position_stride apart.
 #pragma once
 #include <cstdint>
 
@@ -18,13 +20,15 @@
 
 namespace sn::cpu::winograd_detail {
 
-// Floats from one position's P x tb matrix of V, M or dM to the next: one cache line more than
-// P x tb. A transform reads or writes one lane group at all a^2 positions in a row, and P x tb
+// Floats from one position's matrix of V, M or dM (P x tb, in layout l) to the next: one cache
+// line more than it holds. A transform reads or writes one lane group at all a^2 positions in a row, and P x tb
 // floats are a multiple of 4 KiB for most blocks (tb = 64, P = 64: 16 KiB), which put all 64 (36)
 // accesses in one set of the 12-way L1: each store waited for a line evicted by the one before.
 // With the extra line they fall in consecutive sets: VGG16's conv1_2 at 224, 1 thread, 15.9 ->
 // 12.8 ms (stylenet_vgg_bench --layers 1, medians of 5 alternating runs).
-inline int64_t position_stride(int64_t P, int64_t tb) { return P * tb + 16; }
+inline int64_t position_stride(const PackedBLayout& l) { return static_cast<int64_t>(l.floats()) + 16; }
+// The P x tb row-major layout.
+inline PackedBLayout row_major(int64_t P, int64_t tb) { return {P, tb, 0, 0, 0}; }
 
 struct TileGeometry {
   int64_t C, H, W;          // input planes of one image
@@ -37,9 +41,11 @@ struct WinogradKernels {
   // U for output channels [o0, o1): w [O, C, 3, 3]. Each U[xi] (O x C) is written in `ul`'s
   // layout (the GEMM's packed A, or row-major), ul.floats() apart.
   void (*weights)(const float* w, int64_t O, int64_t C, int64_t o0, int64_t o1, const PackedALayout& ul, float* U);
-  // V for channels [c0, c1) and tiles [t0, t0 + tb) of the block; x is the whole batch.
+  // V (layout vl: C x tb) for channels [c0, c1) and tiles [t0, t0 + tb) of the block; x is the
+  // whole batch. In a packed layout the columns from tb to tb rounded up to 16 are zero (what the
+  // GEMM reads of the last panel's padding; see PackedBLayout).
   void (*input)(const TileGeometry& g, const float* x, int64_t c0, int64_t c1, int64_t t0, int64_t tb,
-                float* V);
+                const PackedBLayout& vl, float* V);
   // y for output channels [o0, o1) and the block's tiles, from M; adds bias (may be null) and
   // applies ReLU when asked. y is the whole batch.
   void (*output)(const TileGeometry& g, const float* M, int64_t o0, int64_t o1, int64_t t0, int64_t tb,
