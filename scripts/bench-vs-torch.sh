@@ -21,6 +21,9 @@
 #           learned-multilevel, the default since the decoder was tuned on fused features)
 # Also prints the SGEMM ratio to OpenBLAS on VGG-shaped GEMMs (bench/bench_gemm.cpp).
 # The machine may be shared: compare the ratios, which are measured in the same run.
+# STYLENET_BENCH_PAIRS=N (default 1) runs each workload as N alternating StyleNet/PyTorch pairs and
+# prints the medians over them and the median and range of the N pairs' ratios: on this VM the
+# host's load changes within minutes, and one pair's ratio moved by up to 1.5x between runs.
 # STYLENET_BENCH_ONLY=forward|train|stylize runs only that workload (and skips the SGEMM part);
 # STYLENET_BENCH_STYLIZE_THREADS sets the stylize workloads' threads (default 2);
 # STYLENET_BENCH_METHODS the stylize methods (default "learned multilevel learned-multilevel"); a
@@ -40,8 +43,12 @@ fi
 OUT="$(mktemp)"
 trap 'rm -f "$OUT"' EXIT
 ONLY="${STYLENET_BENCH_ONLY:-}"
-run_pair() {  # workload size batch threads
+PAIRS="${STYLENET_BENCH_PAIRS:-1}"
+run_pair() {  # workload size batch threads [method]
   if [ -n "$ONLY" ] && [ "$1" != "$ONLY" ]; then return; fi
+  for ((pair = 0; pair < PAIRS; ++pair)); do run_once "$@"; done
+}
+run_once() {
   if [ "$1" = stylize ]; then
     local args=(--size "$2" --threads "$4" --reps "$REPS" --warmup 1 --method "${5%%/*}" --finish on)
     [ "${5#*/}" = unfinished ] && args[-1]=off
@@ -64,23 +71,30 @@ for method in ${STYLENET_BENCH_METHODS:-learned multilevel learned-multilevel}; 
 done
 
 "$PY" - "$OUT" <<'PYEOF'
-import json, sys
+import json, sys, statistics
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 key = lambda r: (r["workload"], r["size"], r["batch"], r["threads"])
-sn = {key(r): r for r in rows if r["impl"] == "stylenet"}
-pt = {key(r): r for r in rows if r["impl"] == "pytorch"}
+sn, pt = {}, {}  # key -> that side's runs, one per pair, in order
+for r in rows:
+    (sn if r["impl"] == "stylenet" else pt).setdefault(key(r), []).append(r)
+med = statistics.median
 print(f"{'workload':<34}{'StyleNet s':>11}{'PyTorch s':>11}{'ratio':>8}{'SN RSS MB':>11}{'PT RSS MB':>11}"
-      f"{'SN GMAC':>9}{'of peak':>9}")
+      f"{'SN GMAC':>9}{'of peak':>9}{'pair ratios':>15}")
 for k in sn:
     s, p = sn[k], pt[k]
+    ratios = [a["median_s"] / b["median_s"] for a, b in zip(s, p)]
     name = f"{k[0]} {k[1]}x{k[1]} b{k[2]} {k[3]}thr"
-    arith = f"{s['gmacs']:>9.2f}{s['of_peak']:>9.0%}" if "gmacs" in s else ""
-    print(f"{name:<34}{s['median_s']:>11.3f}{p['median_s']:>11.3f}{s['median_s']/p['median_s']:>8.2f}"
-          f"{s['peak_rss_mb']:>11.0f}{p['peak_rss_mb']:>11.0f}{arith}")
-print("ratio = StyleNet median / PyTorch median (lower is better); medians of the timed repetitions;")
+    arith = f"{s[0]['gmacs']:>9.2f}{med(r['of_peak'] for r in s):>9.0%}" if "gmacs" in s[0] else f"{'':>18}"
+    spread = f"{min(ratios):>9.2f}-{max(ratios):.2f}" if len(ratios) > 1 else ""
+    print(f"{name:<34}{med(r['median_s'] for r in s):>11.3f}{med(r['median_s'] for r in p):>11.3f}"
+          f"{med(ratios):>8.2f}{max(r['peak_rss_mb'] for r in s):>11.0f}{max(r['peak_rss_mb'] for r in p):>11.0f}"
+          f"{arith}{spread}")
+print("ratio = median over the pairs of StyleNet median / PyTorch median (lower is better), each")
+print("side's median of its timed repetitions (with STYLENET_BENCH_PAIRS > 1: the medians over the")
+print("pairs, and the pairs' range of ratios);")
 print("SN GMAC = multiply-adds StyleNet's kernels do (Winograd counted as done); of peak = their rate over")
 print("the FMA peak measured in the same process, same ISA and threads (bench/fma_peak.h);")
-print(f"StyleNet ISA: {next(iter(sn.values()))['isa']}; torch {next(iter(pt.values()))['torch']}")
+print(f"StyleNet ISA: {next(iter(sn.values()))[0]['isa']}; torch {next(iter(pt.values()))[0]['torch']}")
 PYEOF
 
 [ -n "$ONLY" ] && exit 0
