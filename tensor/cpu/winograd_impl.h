@@ -198,6 +198,13 @@ inline void transpose_blocks(__m512& a, __m512& b, __m512& c, __m512& d) {
   b = _mm512_shuffle_f32x4(w0, w1, 0x88), d = _mm512_shuffle_f32x4(w0, w1, 0xDD);
 }
 
+// r[c] <- column c of the 16 x 16 matrix whose row j is r[j]: 4 x 4 transposes inside the 128-bit
+// blocks of each four rows, then of the blocks across the rows' fours.
+inline void transpose16(__m512* r) {
+  for (int i = 0; i < 4; ++i) transpose_in_blocks(r[4 * i], r[4 * i + 1], r[4 * i + 2], r[4 * i + 3]);
+  for (int k = 0; k < 4; ++k) transpose_blocks(r[k], r[4 + k], r[8 + k], r[12 + k]);
+}
+
 // Lane l's index into a row of tiles of side 6: 6 l.
 inline __m512i six_l() { return _mm512_setr_epi32(0, 6, 12, 18, 24, 30, 36, 42, 48, 54, 60, 66, 72, 78, 84, 90); }
 #endif
@@ -349,11 +356,25 @@ void weights(const float* w, int64_t O, int64_t C, int64_t o0, int64_t o1, const
         for (int r = 0; r < A; ++r) Tile<M>::g(&t[r][0][0], L, &u[o - r0][A * r][0], L);         // (G g) G^T
       }
       for (int l = 0; l < n; ++l) at[l] = ul.offset(r0, c0 + l);
+      const int rows = static_cast<int>(r1 - r0);
+#if defined(__AVX512F__)
+      // Each (xi, l) as a column of the run's rows x 16 lanes: transposed in registers, one masked
+      // store each (the scalar copy was 36 moves per weight, as long as the transform itself).
+      static_assert(kMaxRun == L);
+      const __mmask16 run = static_cast<__mmask16>((1u << rows) - 1);
+      for (int xi = 0; xi < A * A; ++xi) {
+        __m512 col[L];
+        for (int r = 0; r < L; ++r) col[r] = r < rows ? _mm512_load_ps(&u[r][xi][0]) : _mm512_setzero_ps();
+        transpose16(col);
+        for (int l = 0; l < n; ++l) _mm512_mask_storeu_ps(U + xi * ux + at[l], run, col[l]);
+      }
+#else
       for (int xi = 0; xi < A * A; ++xi)
         for (int l = 0; l < n; ++l) {
           float* dst = U + xi * ux + at[l];
-          for (int64_t r = 0; r < r1 - r0; ++r) dst[r] = u[r][xi][l];
+          for (int r = 0; r < rows; ++r) dst[r] = u[r][xi][l];
         }
+#endif
     }
     r0 = r1;
   }
