@@ -25,38 +25,36 @@ void sgemm(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, float alpha, con
 void dgemm(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, double alpha, const double* A,
            int64_t lda, const double* B, int64_t ldb, double beta, double* C, int64_t ldc);
 
+// The micro-panel layout of both packed operands, for element (i, k) with i along the panels (A's
+// rows, B's columns) and k the K dimension: k blocks of kc, each holding every panel of `panel`
+// lines for those k (the lines padded to `padded`), k-major inside a panel.
+inline int64_t panel_offset(int64_t i, int64_t k, int64_t K, int64_t panel, int64_t kc, int64_t padded) {
+  const int64_t pc = k / kc * kc, kb = K - pc < kc ? K - pc : kc;
+  return pc * padded + i / panel * panel * kb + (k - pc) * panel + i % panel;
+}
+
 // Where element (i, k) of an M x K matrix A goes in PackedA's packed copy, for a producer that
-// writes it there itself (PackedA::adopt) instead of writing A and then packing it: k blocks of kc
-// columns, each holding every micro-panel of mr rows for those columns, k-major inside a panel,
-// rows from M up to m_padded zero. mr == 0: A row-major with lda = K, for the backends that read
-// A itself (OpenBLAS, Ref).
+// writes it there itself (PackedA::adopt) instead of writing A and then packing it: panels of mr
+// rows (panel_offset), rows from M up to m_padded zero. mr == 0: A row-major with lda = K, for the
+// backends that read A itself (OpenBLAS, Ref).
 struct PackedALayout {
   int64_t M = 0, K = 0;
   int64_t mr = 0, kc = 0, m_padded = 0;
   size_t floats() const { return static_cast<size_t>((mr ? m_padded : M) * K); }
-  int64_t offset(int64_t i, int64_t k) const {
-    if (!mr) return i * K + k;
-    const int64_t pc = k / kc * kc, kb = K - pc < kc ? K - pc : kc;
-    return pc * m_padded + i / mr * mr * kb + (k - pc) * mr + i % mr;
-  }
+  int64_t offset(int64_t i, int64_t k) const { return mr ? panel_offset(i, k, K, mr, kc, m_padded) : i * K + k; }
 };
 
 // Where element (k, n) of a K x N matrix B goes in the packed form our SGEMM multiplies, for a
 // producer that writes B there itself instead of writing B and having each SGEMM pack it (the
-// Winograd input transform: packing its V was 3 % of a VGG16 forward pass): k blocks of kc rows,
-// each holding every micro-panel of nr columns for those rows, k-major inside a panel. Of the
-// last panel's columns past N the kernels read those up to N rounded up to their vector width,
-// at most 16 floats, which must be zero; the rest are never read. nr == 0: B row-major with
-// ldb = N (the backends that read B itself).
+// Winograd input transform: packing its V was 3 % of a VGG16 forward pass): panels of nr columns
+// (panel_offset). Of the last panel's columns past N the kernels read those up to N rounded up to
+// their vector width, at most 16 floats, which must be zero; the rest are never read. nr == 0: B
+// row-major with ldb = N (the backends that read B itself).
 struct PackedBLayout {
   int64_t K = 0, N = 0;
   int64_t nr = 0, kc = 0, n_padded = 0;
   size_t floats() const { return static_cast<size_t>((nr ? n_padded : N) * K); }
-  int64_t offset(int64_t k, int64_t n) const {
-    if (!nr) return k * N + n;
-    const int64_t pc = k / kc * kc, kb = K - pc < kc ? K - pc : kc;
-    return pc * n_padded + n / nr * nr * kb + (k - pc) * nr + n % nr;
-  }
+  int64_t offset(int64_t k, int64_t n) const { return nr ? panel_offset(n, k, K, nr, kc, n_padded) : k * N + n; }
 };
 // The layout a K x N B takes with the current ISA and backend.
 PackedBLayout packed_b_layout(int64_t K, int64_t N);

@@ -2,14 +2,14 @@
 // chosen and winograd_kernels.h for the layouts).
 //
 // Per call: transform the weights once (U; kept between calls by tensor/cpu/weight_cache.h when the
-// caller names them), then walk the output tiles of the whole batch in
-// blocks of Tb tiles: transform the block's input tiles (V), do the a^2 GEMMs M[xi] = U[xi] V[xi]
-// with our SGEMM, and transform M back into output pixels (adding bias and ReLU there, so the
-// fused conv + ReLU costs nothing extra). Where the channels are few enough, each thread runs
-// blocks of its own start to end, sized so V and M stay in its L2 (thread_block_tiles); otherwise
-// the threads share each block, sized so V and M stay a few MB. Either way the scratch does not
-// grow with the image or the batch, and the bits do not depend on the thread count (each output
-// is summed in the same order whatever the block).
+// caller names them), then walk the output tiles of the whole batch in blocks of Tb tiles:
+// transform the block's input tiles (V, written where the GEMM reads it: packed_b_layout), do the
+// a^2 GEMMs M[xi] = U[xi] V[xi] with our SGEMM, and transform M back into output pixels (adding
+// bias and ReLU there, so the fused conv + ReLU costs nothing extra). Where the channels are few
+// enough, each thread runs blocks of its own start to end, sized so V and M stay in its L2
+// (thread_block_tiles); otherwise the threads share each block, sized so V and M stay a few MB.
+// Either way the scratch does not grow with the image or the batch, and the bits do not depend on
+// the thread count (each output is summed in the same order whatever the block).
 //
 // Accuracy: the transforms multiply by constants up to 8 (F(6x6): 32) and sum up to 36 (64)
 // terms, so the rounding error is larger than a direct convolution's (for VGG-like data about
@@ -78,7 +78,9 @@ TileGeometry tile_geometry(const ConvShape& s, int m) {
 
 // Floats of a block's a^2 matrices of V (in the layout the GEMM multiplies) or of M (row-major)
 // for tb tiles.
-int64_t v_floats(const ConvShape& s, int m, int64_t tb) { return positions(m) * position_stride(packed_b_layout(s.C, tb)); }
+int64_t v_floats(const ConvShape& s, int m, int64_t tb) {
+  return positions(m) * position_stride(packed_b_layout(s.C, tb));
+}
 int64_t m_floats(const ConvShape& s, int m, int64_t tb) { return positions(m) * position_stride(row_major(s.O, tb)); }
 
 // V of the tb tiles from t0 in layout vl, the input planes shared out among the threads.
