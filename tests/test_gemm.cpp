@@ -9,6 +9,7 @@
 // element by element; a wrong index or a missed k block breaks it by orders of magnitude.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <limits>
@@ -18,6 +19,7 @@
 #include "tensor/cpu/gemm.h"
 #include "tensor/cpu/isa.h"
 #include "tensor/cpu/parallel.h"
+#include "tensor/cpu/workspace.h"
 #include "tensor/kernels/core.h"
 #include "tensor/random.h"
 
@@ -253,7 +255,9 @@ TEST_CASE("sgemm_packed: B written in PackedBLayout gives sgemm's bits, every IS
         CAPTURE(std::string(isa_name(isa)));
         CAPTURE(gemm_backend_name(be));
         CHECK((layout.nr == 0) == (be == GemmBackend::OpenBlas || isa == Isa::Ref));
-        std::vector<float> packed(layout.floats(), std::numeric_limits<float>::quiet_NaN());
+        const WorkspaceLease lease(layout.floats());  // 64-byte aligned, as the layout requires
+        float* packed = lease.data();
+        std::fill(packed, packed + layout.floats(), std::numeric_limits<float>::quiet_NaN());
         for (int64_t k = 0; k < K; ++k)
           for (int64_t n = 0; n < (layout.nr ? (N + 15) / 16 * 16 : N); ++n)
             packed[layout.offset(k, n)] = n < N ? b[k * N + n] : 0.0f;
@@ -262,7 +266,7 @@ TEST_CASE("sgemm_packed: B written in PackedBLayout gives sgemm's bits, every IS
           ThreadsScope ts(threads);
           std::vector<float> want(M * N, 1.0f), got(M * N, 1.0f);
           sgemm(Trans::No, Trans::No, M, N, K, 0.5f, a.data(), K, b.data(), N, 0.25f, want.data(), N);
-          sgemm_packed(pa, layout, packed.data(), 0.5f, 0.25f, got.data(), N);
+          sgemm_packed(pa, layout, packed, 0.5f, 0.25f, got.data(), N);
           CHECK(got == want);
         }
       }

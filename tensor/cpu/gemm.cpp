@@ -25,6 +25,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -392,6 +393,7 @@ void sgemm_packed(const PackedA& pa, const PackedBLayout& bl, const float* B, fl
   const KernelSet* ks = gemm_backend() == GemmBackend::Own ? kernels_for(active_isa()) : nullptr;
   SN_CHECK(ks && a.ks == ks && ks->nr == bl.nr && std::min(ks->kc, bl.K) == bl.kc,
            "sgemm_packed: the ISA or GEMM backend changed since B's packed layout was made");
+  SN_CHECK(reinterpret_cast<uintptr_t>(B) % 64 == 0, "sgemm_packed: packed B must be 64-byte aligned");
   check_args<float>("sgemm_packed", Trans::No, Trans::No, a.M, bl.N, a.K, a.lda, std::max<int64_t>(bl.N, 1), ldc);
   if (trivial_gemm(a.M, bl.N, a.K, alpha, beta, C, ldc)) return;
   BOperand b;

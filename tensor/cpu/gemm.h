@@ -95,7 +95,8 @@ void sgemm_packed(const PackedA& a, Trans tb, int64_t N, float alpha, const floa
                   float* C, int64_t ldc);
 
 // C[M x N] = alpha * A * B + beta * C with A from `a` (not transposed) and B (a.K x bl.N) written
-// in `bl` (made by packed_b_layout with the same ISA and backend): the same bits as sgemm.
+// in `bl` (made by packed_b_layout with the same ISA and backend) at 64-byte aligned `B` (the
+// kernels load its panels aligned): the same bits as sgemm.
 void sgemm_packed(const PackedA& a, const PackedBLayout& bl, const float* B, float alpha, float beta, float* C,
                   int64_t ldc);
 
