@@ -21,9 +21,10 @@
 #           learned-multilevel, the default since the decoder was tuned on fused features)
 # Also prints the SGEMM ratio to OpenBLAS on VGG-shaped GEMMs (bench/bench_gemm.cpp).
 # The machine may be shared: compare the ratios, which are measured in the same run.
-# STYLENET_BENCH_PAIRS=N (default 1) runs each workload as N alternating StyleNet/PyTorch pairs and
-# prints the medians over them and the median and range of the N pairs' ratios: on this VM the
-# host's load changes within minutes, and one pair's ratio moved by up to 1.5x between runs.
+# STYLENET_BENCH_PAIRS=N (default 1) runs each workload as N StyleNet/PyTorch pairs, every other
+# one PyTorch first, and prints the medians over them and the median and range of the N pairs'
+# ratios: on this VM the host's load changes within minutes, and one pair's ratio moved by up to
+# 1.5x between runs.
 # STYLENET_BENCH_ONLY=forward|train|stylize runs only that workload (and skips the SGEMM part);
 # STYLENET_BENCH_STYLIZE_THREADS sets the stylize workloads' threads (default 2);
 # STYLENET_BENCH_METHODS the stylize methods (default "learned multilevel learned-multilevel"); a
@@ -46,19 +47,23 @@ ONLY="${STYLENET_BENCH_ONLY:-}"
 PAIRS="${STYLENET_BENCH_PAIRS:-1}"
 run_pair() {  # workload size batch threads [method]
   if [ -n "$ONLY" ] && [ "$1" != "$ONLY" ]; then return; fi
-  for ((pair = 0; pair < PAIRS; ++pair)); do run_once "$@"; done
+  # Every other pair starts with PyTorch: the second process of a pair can run slower (by up to
+  # 15 % on this VM for two StyleNet binaries), and neither side should always be second.
+  for ((pair = 0; pair < PAIRS; ++pair)); do
+    if ((pair % 2)); then run_once pytorch "$@" && run_once stylenet "$@"; else run_once stylenet "$@" && run_once pytorch "$@"; fi
+  done
 }
-run_once() {
-  if [ "$1" = stylize ]; then
-    local args=(--size "$2" --threads "$4" --reps "$REPS" --warmup 1 --method "${5%%/*}" --finish on)
-    [ "${5#*/}" = unfinished ] && args[-1]=off
-    "$BUILD/bench/stylenet_stylize_bench" "${args[@]}" >>"$OUT"
-    OMP_NUM_THREADS="$4" "$PY" bench/stylize_torch.py "${args[@]}" >>"$OUT"
-    return
-  fi
+run_once() {  # stylenet|pytorch workload size batch threads [method]
+  local side=$1
+  shift
   local args=(--workload "$1" --size "$2" --batch "$3" --threads "$4" --reps "$REPS" --warmup "$WARMUP")
-  "$BUILD/bench/stylenet_vgg_bench" "${args[@]}" >>"$OUT"
-  OMP_NUM_THREADS="$4" "$PY" bench/vgg_torch.py "${args[@]}" >>"$OUT"
+  local ours="$BUILD/bench/stylenet_vgg_bench" theirs=bench/vgg_torch.py
+  if [ "$1" = stylize ]; then
+    args=(--size "$2" --threads "$4" --reps "$REPS" --warmup 1 --method "${5%%/*}" --finish on)
+    [ "${5#*/}" = unfinished ] && args[-1]=off
+    ours="$BUILD/bench/stylenet_stylize_bench" theirs=bench/stylize_torch.py
+  fi
+  if [ "$side" = stylenet ]; then "$ours" "${args[@]}" >>"$OUT"; else OMP_NUM_THREADS="$4" "$PY" "$theirs" "${args[@]}" >>"$OUT"; fi
 }
 echo "running (reps=$REPS) ..." >&2
 run_pair forward 224 1 1
