@@ -20,12 +20,12 @@
 
 namespace sn::cpu::winograd_detail {
 
-// Floats from one position's matrix of V, M or dM (P x tb, in layout l) to the next: one cache
-// line more than it holds. A transform reads or writes one lane group at all a^2 positions in a row, and P x tb
-// floats are a multiple of 4 KiB for most blocks (tb = 64, P = 64: 16 KiB), which put all 64 (36)
-// accesses in one set of the 12-way L1: each store waited for a line evicted by the one before.
-// With the extra line they fall in consecutive sets: VGG16's conv1_2 at 224, 1 thread, 15.9 ->
-// 12.8 ms (stylenet_vgg_bench --layers 1, medians of 5 alternating runs).
+// Floats from one position's matrix of V, M or dM (P x tb, in layout l) to the next: one cache line
+// more than it holds. A transform reads or writes one lane group at all a^2 positions in a row, and
+// P x tb floats are a multiple of 4 KiB for most blocks (tb = 64, P = 64: 16 KiB), which put all 64
+// (36) accesses in one set of the 12-way L1: each store waited for a line evicted by the one
+// before. With the extra line they fall in consecutive sets: VGG16's conv1_2 at 224, 1 thread,
+// 15.9 -> 12.8 ms (stylenet_vgg_bench --layers 1, medians of 5 alternating runs).
 inline int64_t position_stride(const PackedBLayout& l) { return static_cast<int64_t>(l.floats()) + 16; }
 // The P x tb row-major layout.
 inline PackedBLayout row_major(int64_t P, int64_t tb) { return {P, tb, 0, 0, 0}; }
