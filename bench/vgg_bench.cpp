@@ -15,7 +15,8 @@
 // The network is built here from autograd ops with seeded He-normal weights rather than through
 // stylenet::Vgg16, so the benchmark depends only on the kernels it measures; the layers and their
 // order are exactly torchvision's. Prints one JSON line with every repetition's seconds, the
-// median, the process's peak RSS, and the arithmetic: the multiply-adds the kernels actually do
+// median, the process's peak RSS, its page faults (in all, and per timed repetition: a warm pass
+// that still maps fresh memory shows here), and the arithmetic: the multiply-adds the kernels actually do
 // ("gmacs": Winograd's 36 per 4x4 tile and channel pair, im2col's 9 per pixel and pair) and as a
 // direct convolution ("gmacs_direct"), and the achieved rate as a fraction of the FMA peak measured
 // in the same process for the same ISA and thread count (bench/fma_peak.h).
@@ -51,6 +52,12 @@ namespace {
 struct Conv {
   Tensor w, b;
 };
+
+long minor_faults() {
+  struct rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_minflt;
+}
 
 // torchvision cfg "D": channel counts, 0 = max-pool.
 const int kCfg[] = {64, 64, 0, 128, 128, 0, 256, 256, 256, 0, 512, 512, 512, 0, 512, 512, 512, 0};
@@ -178,7 +185,9 @@ int main(int argc, char** argv) try {
 
   std::vector<double> times;
   double checksum = 0.0;
+  long faults_before_timed = 0;  // minor page faults when the timed repetitions began
   for (int r = 0; r < warmup + reps; ++r) {
+    if (r == warmup) faults_before_timed = minor_faults();
     record_layers = layers && !train && r >= warmup;
     count_macs = r == 0;
     const double t0 = now();
@@ -213,10 +222,11 @@ int main(int argc, char** argv) try {
       dev.gpu() || cpu::active_isa() == cpu::Isa::Ref ? 0.0 : bench::peak_gflops(cpu::active_isa(), threads);
   const double of_peak = peak > 0 && median > 0 ? 2 * total_macs.done / median * 1e-9 / peak : 0.0;
   std::printf("{\"impl\": \"stylenet\", \"workload\": \"%s\", \"size\": %lld, \"batch\": %lld, \"threads\": %d, "
-              "\"isa\": \"%s\", \"median_s\": %.6f, \"peak_rss_mb\": %.1f, \"minor_faults\": %ld, \"checksum\": %.6g, "
+              "\"isa\": \"%s\", \"median_s\": %.6f, \"peak_rss_mb\": %.1f, \"minor_faults\": %ld, \"faults_per_rep\": %.1f, \"checksum\": %.6g, "
               "\"gmacs\": %.3f, \"gmacs_direct\": %.3f, \"fma_peak_gflops\": %.1f, \"of_peak\": %.3f, ",
               workload.c_str(), static_cast<long long>(size), static_cast<long long>(batch), threads,
-              cpu::isa_name(cpu::active_isa()), median, ru.ru_maxrss / 1024.0, ru.ru_minflt, checksum,
+              cpu::isa_name(cpu::active_isa()), median, ru.ru_maxrss / 1024.0, ru.ru_minflt,
+              reps > 0 ? double(minor_faults() - faults_before_timed) / reps : 0.0, checksum,
               total_macs.done * 1e-9, total_macs.direct * 1e-9, peak, of_peak);
   dev.print_json_fields();
   std::printf("\"times\": [");

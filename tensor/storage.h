@@ -18,32 +18,29 @@ class Allocator {
   virtual void deallocate(void* p, size_t nbytes) noexcept = 0;
 };
 
-// 64-byte aligned host memory (one cache line, one AVX-512 vector).
+// 64-byte aligned host memory (one cache line, one AVX-512 vector), from tensor/host_memory.h.
 //
 // Large blocks (activations, gradients) are recycled: a freed block of >= 256 KiB is kept and
 // handed to a later request of up to its size (but at least half of it), because every fresh
 // block costs a page fault per 4 KiB on first touch, which profiling measured at 18% of a VGG16
 // forward pass. The cache is bounded so that memory still goes back to the system:
 //   * resident memory stays at or below the program's high-water mark of live blocks: before a
-//     fresh block is allocated, cached blocks are freed until live + cached + new fits under it,
-//     so a cache never raises the peak RSS of a run (blocks in use are counted at their size);
+//     fresh block is allocated, cached blocks smaller than it are freed until live + cached + new
+//     fits under the mark, so the cache raises the peak RSS of a run (blocks in use counted at
+//     their size) only where that would take freeing a block over 4x the new one, and then by
+//     no more than the new block (a repeated sequence of calls then settles with no misses);
 //   * the cache holds at most the live large blocks' size + 32 MB, so it shrinks as a job's
 //     memory is freed (activations recycle through a forward pass, whose live memory includes
 //     the weights; after the job, almost everything is returned);
 //   * at most STYLENET_CPU_CACHE_MB (default 1024; 0 disables caching) is cached at any time;
 //   * release_cpu_cache() frees every cached block (e.g. after a batch of inference).
 Allocator& cpu_allocator();
-// The raw host memory under cpu_allocator(), without its recycling: 64-byte aligned; blocks of 4
-// MiB and more are their own mappings, 2 MiB aligned and marked for transparent huge pages (a
-// fault per 2 MiB instead of per 4 KiB). host_free needs the size that was allocated.
-void* host_allocate(size_t nbytes);
-void host_free(void* p, size_t nbytes) noexcept;
 Allocator& allocator_for(Device device);
 
 struct CpuCacheStats {
   size_t cached_bytes = 0;  // freed blocks held for reuse
   size_t live_bytes = 0;    // large blocks in use (at their block size)
-  size_t peak_bytes = 0;    // high-water mark of live_bytes, the bound for live + cached
+  size_t peak_bytes = 0;    // the bound for live + cached: their high-water mark (see above)
   size_t hits = 0, misses = 0;
 };
 CpuCacheStats cpu_cache_stats();

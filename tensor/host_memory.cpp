@@ -1,0 +1,186 @@
+#include "tensor/host_memory.h"
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <new>
+
+#include "tensor/error.h"
+
+#ifdef __linux__
+#include <sys/mman.h>
+#endif
+
+#if defined(__SANITIZE_ADDRESS__)
+#define SN_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SN_ASAN 1
+#endif
+#endif
+
+namespace sn {
+
+namespace {
+
+[[noreturn]] void out_of_memory(size_t nbytes) {
+  throw Error(detail::cat("out of memory: could not allocate ", nbytes, " bytes"));
+}
+
+void* heap_allocate(size_t nbytes) {
+  try {
+    return ::operator new(nbytes, std::align_val_t{64});
+  } catch (const std::bad_alloc&) {
+    out_of_memory(nbytes);
+  }
+}
+void heap_free(void* p) noexcept { ::operator delete(p, std::align_val_t{64}); }
+
+size_t round_up(size_t n, size_t unit) { return (n + unit - 1) / unit * unit; }
+
+#ifdef __linux__
+constexpr size_t kHugePage = size_t{2} << 20;
+constexpr size_t kHugeMin = 2 * kHugePage;   // blocks this large are their own mappings
+constexpr size_t kSlabMin = size_t{256} << 10;  // blocks this large, and smaller than kHugeMin, use slabs
+constexpr size_t kSlabBytes = 4 * kHugePage;  // at least two of the largest slab blocks
+constexpr size_t kPage = size_t{4} << 10;
+// Empty slabs kept mapped: a forward pass frees and re-takes its activations every call, and an
+// unmapped slab faults in again.
+constexpr size_t kEmptySlabsKept = 1;
+
+void* map_huge(size_t nbytes) {
+  const size_t size = round_up(nbytes, kHugePage);
+  // Over-map by one huge page and trim, so the block starts on a 2 MiB boundary.
+  void* raw = mmap(nullptr, size + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (raw == MAP_FAILED) out_of_memory(nbytes);
+  const uintptr_t start = reinterpret_cast<uintptr_t>(raw);
+  const uintptr_t aligned = round_up(start, kHugePage);
+  if (aligned > start) munmap(raw, aligned - start);
+  if (const size_t tail = start + size + kHugePage - (aligned + size)) munmap(reinterpret_cast<void*>(aligned + size), tail);
+  void* p = reinterpret_cast<void*>(aligned);
+  madvise(p, size, MADV_HUGEPAGE);  // advice only: without THP the block is still valid memory
+  return p;
+}
+void unmap_huge(void* p, size_t nbytes) noexcept { munmap(p, round_up(nbytes, kHugePage)); }
+
+// Blocks of kSlabMin..kHugeMin from huge-page slabs (see host_memory.h): first fit over the
+// slabs' free ranges, which merge with their neighbours when blocks are freed. A freed block keeps
+// its pages, as glibc's heap would: cpu_allocator() frees a block when its cache holds more than
+// the live high-water mark allows, and the block that replaces it, usually of a similar size,
+// then lands on pages already faulted in instead of faulting in fresh ones.
+class SlabArena {
+ public:
+  void* allocate(size_t nbytes) {
+    const size_t size = round_up(nbytes, kPage);
+    std::lock_guard lock(mu_);
+    for (auto& [base, slab] : slabs_)
+      for (auto range = slab.free.begin(); range != slab.free.end(); ++range)
+        if (range->second >= size) return carve(base, slab, range, size);
+    const auto base = reinterpret_cast<uintptr_t>(map_huge(kSlabBytes));
+    Slab& slab = slabs_[base];
+    slab.free.emplace(0, kSlabBytes);
+    ++empty_slabs_;
+    return carve(base, slab, slab.free.begin(), size);
+  }
+
+  void free(void* p, size_t nbytes) noexcept {
+    std::lock_guard lock(mu_);
+    const auto it = std::prev(slabs_.upper_bound(reinterpret_cast<uintptr_t>(p)));
+    Slab& slab = it->second;
+    give_back(slab.free, reinterpret_cast<uintptr_t>(p) - it->first, round_up(nbytes, kPage));
+    --blocks_;
+    if (--slab.live > 0) return;
+    if (empty_slabs_ < kEmptySlabsKept) {
+      ++empty_slabs_;  // kept for the next blocks, its pages faulted in already
+      return;
+    }
+    unmap_huge(reinterpret_cast<void*>(it->first), kSlabBytes);
+    slabs_.erase(it);
+  }
+
+  HostMemoryStats stats() {
+    std::lock_guard lock(mu_);
+    return {slabs_.size(), blocks_};
+  }
+
+ private:
+  using Ranges = std::map<size_t, size_t>;  // offset -> length, disjoint and not adjacent
+  struct Slab {
+    Ranges free;
+    size_t live = 0;  // blocks carved from it and not yet freed
+  };
+
+  void* carve(uintptr_t base, Slab& slab, Ranges::iterator range, size_t size) {
+    const auto [offset, length] = *range;
+    slab.free.erase(range);
+    if (length > size) slab.free.emplace(offset + size, length - size);
+    if (slab.live++ == 0) --empty_slabs_;
+    ++blocks_;
+    return reinterpret_cast<void*>(base + offset);
+  }
+
+  // Returns [offset, offset + size) to `free`, merged with the ranges it touches.
+  static void give_back(Ranges& free, size_t offset, size_t size) {
+    auto next = free.lower_bound(offset);
+    if (next != free.end() && offset + size == next->first) {
+      size += next->second;
+      next = free.erase(next);
+    }
+    if (next != free.begin()) {
+      const auto prev = std::prev(next);
+      if (prev->first + prev->second == offset) {
+        prev->second += size;
+        return;
+      }
+    }
+    free.emplace_hint(next, offset, size);
+  }
+
+  std::mutex mu_;
+  std::map<uintptr_t, Slab> slabs_;  // by base address
+  size_t blocks_ = 0, empty_slabs_ = 0;
+};
+
+SlabArena& slab_arena() {
+  static SlabArena* a = new SlabArena;  // never destroyed: static tensors may be freed after exit
+  return *a;
+}
+
+#ifdef SN_ASAN
+constexpr bool kUseSlabs = false;  // keep these blocks on the heap, where ASan checks bounds
+#else
+constexpr bool kUseSlabs = true;
+#endif
+
+bool in_slab(size_t nbytes) { return kUseSlabs && nbytes >= kSlabMin && nbytes < kHugeMin; }
+#endif
+
+}  // namespace
+
+void* host_allocate(size_t nbytes) {
+#ifdef __linux__
+  if (nbytes >= kHugeMin) return map_huge(nbytes);
+  if (in_slab(nbytes)) return slab_arena().allocate(nbytes);
+#endif
+  return heap_allocate(nbytes);
+}
+
+void host_free(void* p, size_t nbytes) noexcept {
+#ifdef __linux__
+  if (nbytes >= kHugeMin) return unmap_huge(p, nbytes);
+  if (in_slab(nbytes)) return slab_arena().free(p, nbytes);
+#endif
+  heap_free(p);
+}
+
+HostMemoryStats host_memory_stats() { return host_memory_has_slabs() ? slab_arena().stats() : HostMemoryStats{}; }
+
+bool host_memory_has_slabs() {
+#ifdef __linux__
+  return kUseSlabs;
+#else
+  return false;
+#endif
+}
+
+}  // namespace sn

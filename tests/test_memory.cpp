@@ -1,0 +1,148 @@
+// Host memory and its recycling (tensor/host_memory.h, tensor/storage.h): where blocks come
+// from, that they do not overlap, that freed memory is reused rather than faulted in again, and
+// that the cache stays under its bounds.
+#include <doctest/doctest.h>
+
+#include <sys/resource.h>
+
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "tensor/host_memory.h"
+#include "tensor/storage.h"
+#include "tensor/tensor.h"
+
+using namespace sn;
+
+namespace {
+
+long minor_faults() {
+  struct rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_minflt;
+}
+
+struct Block {
+  unsigned char* p;
+  size_t n;
+};
+
+}  // namespace
+
+TEST_CASE("host memory: blocks of 256 KiB to 4 MiB do not overlap, and all are handed back") {
+  const HostMemoryStats s0 = host_memory_stats();
+  std::vector<Block> blocks;
+  // Odd sizes around the slab bounds, each filled end to end with its own byte.
+  for (int round = 0; round < 3; ++round)
+    for (size_t n : {size_t{256} << 10, (size_t{300} << 10) + 13, size_t{1} << 20, (size_t{3} << 20) + 5,
+                     (size_t{4} << 20) - 64, size_t{700} << 10}) {
+      auto* p = static_cast<unsigned char*>(host_allocate(n));
+      CHECK(reinterpret_cast<uintptr_t>(p) % 64 == 0);
+      std::memset(p, static_cast<int>(blocks.size() + 1), n);
+      blocks.push_back({p, n});
+    }
+  if (host_memory_has_slabs()) CHECK(host_memory_stats().slab_blocks == s0.slab_blocks + blocks.size());
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    const auto want = static_cast<unsigned char>(i + 1);
+    size_t wrong = 0;
+    for (size_t j = 0; j < blocks[i].n; ++j) wrong += blocks[i].p[j] != want;
+    CHECK_MESSAGE(wrong == 0, "block ", i, " was overwritten by another");
+  }
+  for (const Block& b : blocks) host_free(b.p, b.n);
+  CHECK(host_memory_stats().slab_blocks == s0.slab_blocks);
+  CHECK(host_memory_stats().slabs <= s0.slabs + 4);  // empty slabs beyond the few kept are unmapped
+}
+
+TEST_CASE("host memory: a freed slab range is reused, merged with its free neighbours, without new faults") {
+  if (!host_memory_has_slabs()) {
+    MESSAGE("skipped: no slabs in this build (not Linux, or AddressSanitizer)");
+    return;
+  }
+  // Fill slabs with 1 MiB blocks, free them all: the ranges merge, so a 3.5 MiB block then fits
+  // in a slab already mapped.
+  std::vector<void*> blocks;
+  for (int i = 0; i < 16; ++i) blocks.push_back(host_allocate(size_t{1} << 20));
+  for (void* p : blocks) host_free(p, size_t{1} << 20);
+  const size_t slabs = host_memory_stats().slabs;
+  void* big = host_allocate(size_t{7} << 19);
+  CHECK(host_memory_stats().slabs == slabs);
+  host_free(big, size_t{7} << 19);
+  // Taking and touching a block again and again faults its pages in once.
+  auto cycle = [] {
+    auto* p = static_cast<unsigned char*>(host_allocate(size_t{1} << 20));
+    std::memset(p, 1, size_t{1} << 20);
+    host_free(p, size_t{1} << 20);
+  };
+  cycle();
+  const long before = minor_faults();
+  for (int i = 0; i < 100; ++i) cycle();
+  CHECK(minor_faults() - before < 10);  // a fresh 1 MiB each time would be 100 faults or more
+}
+
+TEST_CASE("cpu allocator: blocks of 4 MiB and more are whole mappings on 2 MiB boundaries (huge pages)") {
+  // Odd sizes, filled end to end, freed to the cache and released (unmapped with the size they
+  // were mapped with) several times: a wrong length would unmap a neighbour and fault here.
+  for (int round = 0; round < 3; ++round) {
+    std::vector<Tensor> blocks;
+    for (int64_t floats : {(int64_t{1} << 20) + 7, (int64_t{3} << 20) + 1, (int64_t{5} << 19) + 13}) {
+      Tensor t = Tensor::full({floats}, round + 1.0);
+#ifdef __linux__
+      CHECK(reinterpret_cast<uintptr_t>(t.data<float>()) % (uintptr_t{2} << 20) == 0);
+#endif
+      CHECK(t.data<float>()[floats - 1] == float(round + 1));
+      blocks.push_back(t);
+    }
+    double sum = 0;
+    for (const Tensor& t : blocks)
+      for (float v : t.to_vector<float>()) sum += v;
+    CHECK(sum == doctest::Approx((round + 1.0) * ((1 << 20) + 7 + (3 << 20) + 1 + (5 << 19) + 13)));
+    blocks.clear();
+    if (round == 1) release_cpu_cache();
+  }
+  release_cpu_cache();
+}
+
+TEST_CASE("cpu allocator: freed large blocks are reused, cached + live stays under the live high-water mark") {
+  release_cpu_cache();
+  const CpuCacheStats s0 = cpu_cache_stats();
+  const void* first = nullptr;
+  {
+    const Tensor a = Tensor::empty({int64_t{1} << 20});  // 4 MiB
+    first = a.data<float>();
+  }
+  CHECK(cpu_cache_stats().cached_bytes >= (size_t{4} << 20));
+  {
+    const Tensor b = Tensor::empty({int64_t{1} << 20});
+    CHECK(b.data<float>() == first);  // the freed block, no fresh pages
+    CHECK(cpu_cache_stats().hits == s0.hits + 1);
+    const Tensor c = Tensor::empty({int64_t{1} << 17});  // 512 KiB: nothing cached fits, a miss
+    CHECK(cpu_cache_stats().hits == s0.hits + 1);
+    const CpuCacheStats s = cpu_cache_stats();
+    CHECK(s.cached_bytes + s.live_bytes <= s.peak_bytes);
+  }
+  const CpuCacheStats s = cpu_cache_stats();
+  CHECK(s.cached_bytes + s.live_bytes <= s.peak_bytes);
+  release_cpu_cache();
+  CHECK(cpu_cache_stats().cached_bytes == 0);
+}
+
+TEST_CASE("cpu allocator: a miss does not free a cached block over 4x its size, so a repeated sequence settles") {
+  // VGG16's forward in miniature: weights stay in use; two big maps, the first freed, then a
+  // small one while the second is in use. Freeing the cached big block to make room for the small
+  // one would fault in a fresh big block on every pass.
+  release_cpu_cache();
+  const int64_t big = int64_t{4} << 20, small = int64_t{1} << 18;  // 16 MiB, 1 MiB
+  const Tensor weights = Tensor::empty({big});
+  const size_t misses = cpu_cache_stats().misses;
+  for (int pass = 0; pass < 4; ++pass) {
+    Tensor a = Tensor::empty({big});
+    const Tensor b = Tensor::empty({big});
+    a = Tensor();
+    const Tensor c = Tensor::empty({small});
+    const CpuCacheStats s = cpu_cache_stats();
+    CHECK(s.cached_bytes + s.live_bytes <= s.peak_bytes);
+  }
+  CHECK(cpu_cache_stats().misses - misses == 3);  // the first pass's three blocks, none after
+  release_cpu_cache();
+}
