@@ -143,6 +143,44 @@ void BM_Sgemm(benchmark::State& state, Impl impl, Shape3 s, Trans ta, Trans tb) 
   state.counters["peak"] = benchmark::Counter(flops * 1e-9 * state.iterations() / peak, benchmark::Counter::kIsRate);
 }
 
+// The GEMMs of one warm Winograd F(4x4) forward at batch 1, as the convolution runs them: 36
+// positions, each its own packed A (the cached transformed weights, O x C: 37.7 MB for a 512-channel
+// layer, streamed from memory) times B in the packed layout the input transform writes (C x tiles).
+// GFLOP/s counts the useful columns only, so lanes padded to the 16-float vector show as a loss
+// (49 tiles fill 49 of 64 columns).
+void BM_WinogradGemm(benchmark::State& state, int64_t channels, int64_t tiles, bool swapped) {
+  if (!isa_supported(Isa::Avx512)) return state.SkipWithError("ISA not available");
+  const int threads = static_cast<int>(state.range(0));
+  const double peak = peak_gflops(Isa::Avx512, threads);
+  constexpr int kPositions = 36;
+  IsaScope is(Isa::Avx512);
+  ThreadsScope ts(threads);
+  Generator g(7);
+  // Not swapped: M (O x tiles) = U (O x C) V (C x tiles). Swapped: M^T (tiles x O) = V^T U^T, the
+  // weights the wide operand.
+  const int64_t rows = swapped ? tiles : channels, cols = swapped ? channels : tiles;
+  const Tensor a = Tensor::rand({kPositions, rows, channels}, g, -1, 1);
+  std::vector<PackedA> A;
+  for (int p = 0; p < kPositions; ++p)
+    A.emplace_back(Trans::No, rows, channels, a.data<float>() + p * rows * channels, channels);
+  const PackedBLayout layout = packed_b_layout(channels, cols);
+  const auto stride = static_cast<int64_t>(layout.floats() + 16);  // 64-byte aligned positions
+  const Tensor B = Tensor::rand({kPositions * stride}, g, -1, 1);
+  Tensor C = Tensor::zeros({kPositions, rows, cols});
+  auto run = [&] {
+    for (int p = 0; p < kPositions; ++p)
+      sgemm_packed(A[p], layout, B.data<float>() + p * stride, 1.0f, 0.0f, C.data<float>() + p * rows * cols, cols);
+  };
+  run();
+  for (auto _ : state) {
+    run();
+    benchmark::ClobberMemory();
+  }
+  const double flops = 2.0 * kPositions * channels * channels * tiles;
+  state.counters["GFLOP/s"] = benchmark::Counter(flops * 1e-9 * state.iterations(), benchmark::Counter::kIsRate);
+  state.counters["peak"] = benchmark::Counter(flops * 1e-9 * state.iterations() / peak, benchmark::Counter::kIsRate);
+}
+
 const char* impl_name(Impl impl) {
   return impl == Impl::OwnAvx2 ? "own_avx2" : impl == Impl::OwnAvx512 ? "own_avx512" : "openblas";
 }
@@ -164,6 +202,13 @@ void register_all() {
   // The backward passes of a convolution: dW = dY @ cols^T (NT), dcols = W^T @ dY (TN).
   add({"conv3_2", 256, 56 * 56, 256 * 9}, Trans::No, Trans::Yes, "_NT");
   add({"conv3_2", 256 * 9, 56 * 56, 256}, Trans::Yes, Trans::No, "_TN");
+  // VGG16's Winograd layers at 224 (channels, tiles): conv3_x, conv4_x, conv5_x, and conv4 at 256.
+  for (auto [channels, tiles] : {std::pair<int64_t, int64_t>{256, 196}, {512, 49}, {512, 16}, {512, 64}})
+    for (bool swapped : {false, true})
+      benchmark::RegisterBenchmark(("BM_WinogradGemm/c" + std::to_string(channels) + "_t" + std::to_string(tiles) +
+                                    (swapped ? "/tiles_x_weights" : "/weights_x_tiles")).c_str(),
+                                   BM_WinogradGemm, channels, tiles, swapped)
+          ->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime()->Unit(benchmark::kMillisecond)->MinTime(0.2);
 }
 
 // See the top of the file: make OpenBLAS use its best kernels for this CPU.

@@ -21,6 +21,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <string>
 #include <vector>
@@ -184,6 +185,12 @@ struct AlgoScope {
   ~AlgoScope() { cpu::set_conv_algo_override("auto"); }
 };
 
+// Forces the Winograd GEMMs' orientation for the scope ("columns" or "rows", see conv.h).
+struct TilesScope {
+  explicit TilesScope(const char* name) { cpu::set_winograd_tiles_override(name); }
+  ~TilesScope() { cpu::set_winograd_tiles_override("auto"); }
+};
+
 // More tiles than one Winograd block holds: 5120 of F(4x4) and 2210 of F(6x6) here, against
 // winograd.cpp's 448 and 256 per thread block at 16 + 16 channels (and 3640 and 2048 per shared
 // block), so each thread runs several blocks and the last one is narrower.
@@ -206,38 +213,46 @@ TEST_CASE("conv2d Winograd F(4x4,3x3) and im2col forced on every 3x3 stride-1 sh
   asym.p.padding = {0, 1};
   wcases.push_back(asym);
   for (const char* algo : {"winograd", "winograd6", "gemm"})
-    for (Isa isa : supported_isas()) {
-      if (isa == Isa::Ref) continue;
-      IsaScope is(isa);
-      AlgoScope as(algo);
-      for (int threads : {1, 2}) {
-        ThreadsScope ts(threads);
-        CAPTURE(algo);
-        CAPTURE(isa_name(isa));
-        CAPTURE(threads);
-        for (const ConvCase& c : wcases)
-          for (bool noncontig : {false, true}) check_conv(c, noncontig);
+    for (const char* tiles : {"columns", "rows"}) {
+      if (!std::strcmp(algo, "gemm") && !std::strcmp(tiles, "rows")) continue;
+      for (Isa isa : supported_isas()) {
+        if (isa == Isa::Ref) continue;
+        IsaScope is(isa);
+        AlgoScope as(algo);
+        TilesScope tsc(tiles);
+        for (int threads : {1, 2}) {
+          ThreadsScope ts(threads);
+          CAPTURE(algo);
+          CAPTURE(tiles);
+          CAPTURE(isa_name(isa));
+          CAPTURE(threads);
+          for (const ConvCase& c : wcases)
+            for (bool noncontig : {false, true}) check_conv(c, noncontig);
+        }
       }
     }
 }
 
-TEST_CASE("conv2d Winograd over several tile blocks: every ISA, 1 and 2 threads") {
+TEST_CASE("conv2d Winograd over several tile blocks: every ISA, 1 and 2 threads, tiles as columns and rows") {
   for (const char* algo : {"winograd", "winograd6"})
-    for (Isa isa : supported_isas()) {
-      if (isa == Isa::Ref) continue;
-      IsaScope is(isa);
-      AlgoScope as(algo);
-      Results one_thread;
-      for (int threads : {1, 2}) {
-        ThreadsScope ts(threads);
-        CAPTURE(algo);
-        CAPTURE(isa_name(isa));
-        CAPTURE(threads);
-        const Results r = check_conv(kSeveralTileBlocks, false);
-        if (threads == 1) one_thread = r;
-        else CHECK((same_bits(r.y, one_thread.y) && same_bits(r.dx, one_thread.dx) && same_bits(r.dw, one_thread.dw)));
+    for (const char* tiles : {"columns", "rows"})
+      for (Isa isa : supported_isas()) {
+        if (isa == Isa::Ref) continue;
+        IsaScope is(isa);
+        AlgoScope as(algo);
+        TilesScope tsc(tiles);
+        Results one_thread;
+        for (int threads : {1, 2}) {
+          ThreadsScope ts(threads);
+          CAPTURE(algo);
+          CAPTURE(tiles);
+          CAPTURE(isa_name(isa));
+          CAPTURE(threads);
+          const Results r = check_conv(kSeveralTileBlocks, false);
+          if (threads == 1) one_thread = r;
+          else CHECK((same_bits(r.y, one_thread.y) && same_bits(r.dx, one_thread.dx) && same_bits(r.dw, one_thread.dw)));
+        }
       }
-    }
 }
 
 // With OpenBLAS doing the GEMMs the input transform writes V row-major (PackedBLayout's nr == 0)

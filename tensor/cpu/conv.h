@@ -79,6 +79,10 @@ void conv2d_forward(const ConvShape& s, const float* x, const float* w, const fl
                     bool relu = false, const WeightKey& key = {});
 void conv2d_forward_gemm(const ConvShape& s, const float* x, const float* w, const float* bias, float* y,
                          bool relu = false, const WeightKey& key = {});
+// Which operand of Winograd's GEMMs the tiles are (winograd.cpp): "auto" (by shape), "columns"
+// (M = U V: the tiles along the vector lanes) or "rows" (M^T = V^T U^T: the output channels along
+// the lanes), where our SGEMM runs them; for tests and benchmarks.
+void set_winograd_tiles_override(const char* name);
 // Requires winograd_applies(s). m: the output tile side, 4 (F(4x4, 3x3)) or 6 (F(6x6, 3x3)).
 void conv2d_forward_winograd(const ConvShape& s, const float* x, const float* w, const float* bias, float* y,
                              bool relu = false, const WeightKey& key = {}, int m = 4);

@@ -16,6 +16,8 @@
 // 1e-6..1e-5 relative to the output's scale, vs ~1e-7; F(6x6) about twice F(4x4)'s);
 // tests/test_conv_fast.cpp bounds both and README states the measured error on VGG16.
 #include <algorithm>
+#include <atomic>
+#include <cstring>
 #include <functional>
 #include <optional>
 #include <string>
@@ -109,12 +111,11 @@ void each_position(int m, F&& f) {
   });
 }
 
-// U = G w G^T for w [O, C, 3, 3], written straight in the packed layout of the A of each of the
-// a^2 GEMMs (no row-major U and no packing pass: half the memory traffic and fresh pages of a
-// weight transform, which a one-shot run pays for every layer), for the weight cache.
-DerivedWeights transformed_weights(const float* w, int64_t O, int64_t C, int m) {
+// U = G w G^T for w [O, C, 3, 3], each U[xi] written straight in layout ul (no row-major U and no
+// packing pass: half the memory traffic and fresh pages of a weight transform, which a one-shot run
+// pays for every layer), ul.floats() apart, into a lease for the weight cache.
+DerivedWeights transform_weights(const float* w, int64_t O, int64_t C, int m, const PackedALayout& ul) {
   const int64_t xis = positions(m);
-  const PackedALayout ul = PackedA::layout(O, C);
   DerivedWeights d;
   d.packed_floats = xis * ul.floats();
   d.packed_memory = std::make_unique<WorkspaceLease>(d.packed_floats);
@@ -125,7 +126,14 @@ DerivedWeights transformed_weights(const float* w, int64_t O, int64_t C, int m) 
         for (int64_t i = O; i < ul.m_padded; ++i) u[xi * ul.floats() + ul.offset(i, k)] = 0.0f;
   parallel_for(0, O, std::max<int64_t>(1, 4096 / C),
                [&](int64_t o0, int64_t o1) { kernels(m).weights(w, O, C, o0, o1, ul, u); });
-  for (int64_t xi = 0; xi < xis; ++xi) d.packed.push_back(PackedA::adopt(ul, u + xi * ul.floats()));
+  return d;
+}
+
+// U[xi] in the packed layout of the A of each of the a^2 GEMMs M[xi] = U[xi] V[xi].
+DerivedWeights transformed_weights(const float* w, int64_t O, int64_t C, int m) {
+  const PackedALayout ul = PackedA::layout(O, C);
+  DerivedWeights d = transform_weights(w, O, C, m, ul);
+  for (int64_t xi = 0; xi < positions(m); ++xi) d.packed.push_back(PackedA::adopt(ul, d.packed_memory->data() + xi * ul.floats()));
   return d;
 }
 
@@ -210,6 +218,65 @@ void forward_streamed(const ConvShape& s, int m, const float* x, const float* w,
   output_transform(g, m, M.data(), 0, tiles, bias, relu, y);
 }
 
+// ---- The tiles as the GEMMs' rows ----
+// With few tiles and many channels (VGG16's conv4_x and conv5_x at 224, batch 1: 49 and 16 tiles,
+// 512 channels), M[xi] = U[xi] V[xi] has few columns: 49 tiles fill 49 of the 64 columns of two
+// 32-wide panels, and each panel of U, streamed from memory, serves two micro-tiles. Transposed,
+// M^T[xi] = V^T[xi] U^T[xi], the output channels are the vector columns (no padding for 512) and
+// U^T's panels serve every row block of tiles. stylenet_bench_gemm BM_WinogradGemm (a layer's 36
+// GEMMs, 1 / 2 threads, AVX-512): 49 tiles x 512 channels 7.48 -> 5.93 / 5.15 -> 3.14 ms, 16 tiles
+// 2.66 -> 2.33 / 1.54 -> 1.34 ms, 196 tiles x 256 channels 5.29 -> 4.81 / 2.77 -> 2.77 ms.
+std::atomic<int> tiles_override{-1};  // -1: by shape, 0: columns, 1: rows (set_winograd_tiles_override)
+
+bool tiles_as_rows(const ConvShape& s, int m) {
+  if (!packed_b_layout(s.C, s.O).nr) return false;  // V^T and U^T are written in our SGEMM's packed layouts
+  if (const int forced = tiles_override.load(std::memory_order_relaxed); forced >= 0) return forced == 1;
+  const TileGeometry g = tile_geometry(s, m);
+  return s.N * g.tiles_h * g.tiles_w <= 64 && s.C >= 64 && s.O >= 64;
+}
+
+// U^T[xi] (C x O) in the packed layout of the B of M^T[xi] = V^T[xi] U^T[xi]: the same panels as
+// U[xi] (O x C) in an A layout of panels nr rows high.
+DerivedWeights transformed_weights_rows(const float* w, int64_t O, int64_t C, int m) {
+  const PackedBLayout bl = packed_b_layout(C, O);
+  return transform_weights(w, O, C, m, PackedALayout{O, C, bl.nr, bl.kc, bl.n_padded});
+}
+
+// Floats from one position's V^T (layout vl) to the next: a whole number of cache lines, plus one
+// (see position_stride).
+int64_t rows_stride(const PackedALayout& vl) { return (static_cast<int64_t>(vl.floats()) + 15) / 16 * 16 + 16; }
+
+// The convolution with the tiles as the GEMMs' rows, U^T from transformed_weights_rows: blocks of
+// tiles as in forward_with's shared blocks, each: V^T, the a^2 GEMMs, y from M^T.
+void forward_rows(const ConvShape& s, int m, const float* x, const float* UT, const float* bias, float* y,
+                  bool relu) {
+  const TileGeometry g = tile_geometry(s, m);
+  const int64_t tiles = s.N * g.tiles_h * g.tiles_w, block = block_tiles(s, m, tiles);
+  const PackedBLayout ul = packed_b_layout(s.C, s.O);
+  const WinogradKernels& k = kernels(m);
+  WorkspaceLease V(positions(m) * rows_stride(PackedA::layout(block, s.C))), MT(positions(m) * (block * s.O + 16));
+  for (int64_t t0 = 0; t0 < tiles; t0 += block) {
+    const int64_t tb = std::min(block, tiles - t0), ms = tb * s.O + 16;
+    const PackedALayout vl = PackedA::layout(tb, s.C);
+    const int64_t vs = rows_stride(vl), reached = (tb + 15) / 16 * 16;
+    // The padding rows no lane group reaches (tb = 16, mr = 12: rows 16 .. 23) are zero; they lie
+    // in the last panel, contiguous for each plane.
+    if (reached < vl.m_padded)
+      for (int64_t xi = 0; xi < positions(m); ++xi)
+        for (int64_t c = 0; c < s.C; ++c)
+          std::memset(V.data() + xi * vs + vl.offset(reached, c), 0, (vl.m_padded - reached) * sizeof(float));
+    parallel_for(0, g.C, std::max<int64_t>(1, 256 / tb),
+                 [&](int64_t c0, int64_t c1) { k.input_rows(g, x, c0, c1, t0, tb, vl, vs, V.data()); });
+    each_position(m, [&](int64_t xi) {
+      sgemm_packed(PackedA::adopt(vl, V.data() + xi * vs), ul, UT + xi * ul.floats(), 1.0f, 0.0f,
+                   MT.data() + xi * ms, s.O);
+    });
+    parallel_for(0, (s.O + 15) / 16, 1, [&](int64_t b0, int64_t b1) {
+      k.output_rows(g, MT.data(), ms, 16 * b0, std::min(16 * b1, s.O), t0, tb, bias, relu, y);
+    });
+  }
+}
+
 // The weights [O, C, 3, 3] a convolution runs on: the caller's own, or (backward data) written
 // into `scratch`. Called only when they are to be transformed (not on a weight-cache hit).
 using WeightsFn = std::function<const float*(std::optional<WorkspaceLease>& scratch)>;
@@ -220,10 +287,20 @@ void forward(const ConvShape& s, int m, const float* x, const WeightsFn& weights
              bool relu, const WeightKey& key, const std::string& kind) {
   std::optional<WorkspaceLease> scratch;
   const auto make = [&] { return transformed_weights(weights(scratch), s.O, s.C, m); };
+  const auto make_rows = [&] { return transformed_weights_rows(weights(scratch), s.O, s.C, m); };
+  const bool rows = tiles_as_rows(s, m);
   // Trainable weights (no key) take them whole: a training step recycles the same memory every
   // step, where slices cost more GEMM calls (VGG16 -> relu4_3 fwd+bwd at 128² b4: +4 %).
+  if (!key && rows) return forward_rows(s, m, x, make_rows().packed_memory->data(), bias, y, relu);
   if (!key) return forward_with(s, m, x, make().packed, bias, y, relu);
   const std::string derived = derived_kind(kind.c_str(), s);
+  if (rows) {
+    if (const auto u = kept_derived_weights(key, derived + " tiles as rows", make_rows))
+      return forward_rows(s, m, x, u->packed_memory->data(), bias, y, relu);
+    // The first use (a one-shot call keeps nothing): as below, but nothing kept in the other form.
+    if (const int64_t r = streamed_rows(s, m)) return forward_streamed(s, m, x, weights(scratch), bias, y, relu, r);
+    return forward_with(s, m, x, make().packed, bias, y, relu);
+  }
   if (const int64_t rows = streamed_rows(s, m)) {
     if (const auto u = kept_derived_weights(key, derived, make)) return forward_with(s, m, x, u->packed, bias, y, relu);
     return forward_streamed(s, m, x, weights(scratch), bias, y, relu, rows);
@@ -237,6 +314,13 @@ std::string kind_name(int m, const char* what) { return "winograd" + std::to_str
 void check_tile(int m) { SN_CHECK(m == 4 || m == 6, "winograd: tile ", m, " is not 4 or 6"); }
 
 }  // namespace
+
+void set_winograd_tiles_override(const char* name) {
+  const std::string n = name ? name : "auto";
+  SN_CHECK(n == "auto" || n == "columns" || n == "rows", "set_winograd_tiles_override: '", n,
+           "' is not auto, columns or rows");
+  tiles_override.store(n == "auto" ? -1 : n == "rows" ? 1 : 0, std::memory_order_relaxed);
+}
 
 // dU[xi] = sum over the tile blocks of dM[xi] V[xi]^T, then dw = G^T dU G. The blocks are sized
 // as the forward's shared ones (V and dM within kBlockBudget) and each xi's sum runs over them in

@@ -590,6 +590,47 @@ void input(const TileGeometry& g, const float* x, int64_t c0, int64_t c1, int64_
   });
 }
 
+// The column pass of a transform into X[xi] laid out with the tiles as rows (xl: element (tile,
+// plane k); X[xi] xs apart): through a buffer, the group's 16 tiles cut into the runs of one GEMM
+// panel each (contiguous in the layout). Lanes past the block's tiles are zero and are written
+// up to the last panel's padding, which the GEMM reads.
+template <int A, class Col>
+void rows_into(float* X, const PackedALayout& xl, int64_t xs, int64_t k, int64_t t1, Col&& col) {
+  alignas(64) float v[A][A][L];
+  for (int s = 0; s < A; ++s) col(s, &v[0][s][0], A * L);
+  for (int l0 = 0; l0 < L && t1 + l0 < xl.m_padded;) {
+    const int64_t i = t1 + l0, panel_left = xl.mr - i % xl.mr, padded_left = xl.m_padded - i;
+    int n = L - l0;
+    n = panel_left < n ? static_cast<int>(panel_left) : n;
+    n = padded_left < n ? static_cast<int>(padded_left) : n;
+    const int64_t at = xl.offset(i, k);
+#if defined(__AVX512F__)
+    const __mmask16 run = static_cast<__mmask16>((1u << n) - 1);
+    for (int xi = 0; xi < A * A; ++xi)
+      _mm512_mask_storeu_ps(X + xi * xs + at, run, _mm512_maskz_loadu_ps(run, &v[xi / A][xi % A][l0]));
+#else
+    for (int xi = 0; xi < A * A; ++xi) {
+      float* dst = X + xi * xs + at;
+      const float* src = &v[xi / A][xi % A][l0];
+      for (int j = 0; j < n; ++j) dst[j] = src[j];
+    }
+#endif
+    l0 += n;
+  }
+}
+
+template <int M>
+void input_rows(const TileGeometry& g, const float* x, int64_t c0, int64_t c1, int64_t t0, int64_t tb,
+                const PackedALayout& vl, int64_t vs, float* V) {
+  constexpr int A = Tile<M>::A;
+  alignas(64) float t[A][A][L];
+  for_each_patch_group<M>(g, x, c0, c1, t0, tb, [&](int64_t c, int64_t t1, int, const float (&d)[A][A][L]) {
+    for (int a = 0; a < A; ++a) Tile<M>::bt(&d[a][0][0], L, &t[a][0][0], L);  // rows: d B
+    rows_into<A>(V, vl, vs, c, t1,                                               // columns: B^T (d B)
+                 [&](int s, float* out, int64_t os) { Tile<M>::bt(&t[0][s][0], A * L, out, os); });
+  });
+}
+
 // Backward weights: dM[xi][o][t1 ..] = (A dY A^T)[xi] for the block's output-gradient tiles (the
 // m x m patches of dy's planes, zero past the map; `g` describes dy: C = O, H = OH, W = OW, no
 // padding). The patch groups are gathered as the input's a x a ones, of which the m x m corner is used.
@@ -670,8 +711,73 @@ void output(const TileGeometry& g, const float* M_, int64_t o0, int64_t o1, int6
   }
 }
 
-constexpr WinogradKernels kKernels4 = {weights<4>, input<4>, output<4>, output_grad<4>, weight_grad<4>};
-constexpr WinogradKernels kKernels6 = {weights<6>, input<6>, output<6>, nullptr, nullptr};  // no backward weights
+// Stores tile (i, j)'s M x M pixels of the lanes' n planes (dst: plane 0 of the tile's image,
+// `plane` floats apart), clipped at the map's edge: on AVX-512 for F(4x4), the 16 pixels of each
+// plane gathered into one vector by a 16 x 16 transpose and stored a row at a time by masked
+// stores; otherwise one scalar store per pixel and plane.
+template <int M>
+void store_tile_planes(const TileGeometry& g, const float (&out)[M][M][L], int n, int64_t i, int64_t j,
+                       int64_t plane, float* dst) {
+  const int rows = static_cast<int>(g.OH - M * i < M ? g.OH - M * i : M);
+  const int cols = static_cast<int>(g.OW - M * j < M ? g.OW - M * j : M);
+  const int64_t at = M * i * g.OW + M * j;
+#if defined(__AVX512F__)
+  if constexpr (M == 4) {
+    __m512 v[L];
+    for (int p = 0; p < L; ++p) v[p] = _mm512_load_ps(&out[p / M][p % M][0]);
+    transpose16(v);  // v[l]: plane l's pixels, row-major
+    for (int l = 0; l < n; ++l)
+      for (int a = 0; a < rows; ++a) {
+        const __mmask16 row = static_cast<__mmask16>(((1u << cols) - 1) << (M * a));
+        _mm512_mask_storeu_ps(dst + l * plane + at + a * g.OW - M * a, row, v[l]);  // lanes M a ..
+      }
+    return;
+  }
+#endif
+  for (int a = 0; a < rows; ++a)
+    for (int q = 0; q < cols; ++q)
+      for (int l = 0; l < n; ++l) dst[l * plane + at + a * g.OW + q] = out[a][q][l];
+}
+
+// y for output channels [o0, o1) of the block's tiles from M^T[xi] (tb x O row-major, ms apart),
+// 16 channels at a time as the lanes: the transforms as in output(), then each lane's pixels
+// stored to its own plane.
+template <int M>
+void output_rows(const TileGeometry& g, const float* MT, int64_t ms, int64_t o0, int64_t o1, int64_t t0,
+                 int64_t tb, const float* bias, bool relu, float* y) {
+  constexpr int A = Tile<M>::A;
+  alignas(64) float m[A][A][L], t[M][A][L], out[M][M][L], b[L];
+  const int64_t per_image = g.tiles_h * g.tiles_w, plane = g.OH * g.OW;
+  for (int64_t oc = o0; oc < o1; oc += L) {
+    const int n = static_cast<int>(o1 - oc < L ? o1 - oc : L);
+    for (int l = 0; l < L; ++l) b[l] = bias && l < n ? bias[oc + l] : 0.0f;
+    for (int64_t t1 = 0; t1 < tb; ++t1) {
+      const float* at = MT + t1 * g.O + oc;  // M^T[xi][t1][oc ..] at at + xi ms
+      if (n == L) {  // A^T m, read straight from M^T
+        for (int s = 0; s < A; ++s) Tile<M>::at(at + s * ms, A * ms, &t[0][s][0], A * L);
+      } else {
+        for (int xi = 0; xi < A * A; ++xi)
+          for (int l = 0; l < L; ++l) m[xi / A][xi % A][l] = l < n ? at[xi * ms + l] : 0.0f;
+        for (int s = 0; s < A; ++s) Tile<M>::at(&m[0][s][0], A * L, &t[0][s][0], A * L);
+      }
+      for (int a = 0; a < M; ++a) Tile<M>::at(&t[a][0][0], L, &out[a][0][0], L);  // (A^T m) A
+      for (int a = 0; a < M; ++a)
+        for (int q = 0; q < M; ++q)
+          for (int l = 0; l < L; ++l) out[a][q][l] += b[l];
+      if (relu) {
+        float* o_flat = &out[0][0][0];
+        for (int e = 0; e < M * M * L; ++e) o_flat[e] = o_flat[e] > 0.0f ? o_flat[e] : 0.0f;
+      }
+      const int64_t tile = t0 + t1, img = tile / per_image, i = (tile % per_image) / g.tiles_w, j = tile % g.tiles_w;
+      store_tile_planes<M>(g, out, n, i, j, plane, y + (img * g.O + oc) * plane);
+    }
+  }
+}
+
+constexpr WinogradKernels kKernels4 = {weights<4>, input<4>, output<4>, output_grad<4>, weight_grad<4>,
+                                       input_rows<4>, output_rows<4>};
+constexpr WinogradKernels kKernels6 = {weights<6>, input<6>, output<6>, nullptr, nullptr,  // no backward weights
+                                       input_rows<6>, output_rows<6>};
 
 }  // namespace
 }  // namespace sn::cpu::winograd_detail
