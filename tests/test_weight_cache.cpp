@@ -27,15 +27,19 @@ using namespace sn::test;
 
 namespace {
 
-// Three cases, one per algorithm: 32 -> 32 channels on 40 x 40 (100 F(4x4) tiles), the same
-// forced to F(6x6), and 3 -> 16 channels (too few for Winograd: im2col + GEMM).
+// One case per algorithm and form of the transformed weights: 32 -> 32 channels on 40 x 40 (100
+// F(4x4) tiles), the same forced to F(6x6), 64 -> 64 channels on 16 x 16 (16 tiles: Winograd with
+// the tiles as the GEMMs' rows, its weights kept transposed), and 3 -> 16 channels (too few for
+// Winograd: im2col + GEMM).
 struct Case {
   int64_t in, out;
   cpu::ConvAlgo algo;
   const char* force;  // set_conv_algo_override for the case
+  int64_t side = 40;  // of the square input
 };
 const Case kCases[] = {{32, 32, cpu::ConvAlgo::Winograd4x3, "winograd"},
                        {32, 32, cpu::ConvAlgo::Winograd6x3, "winograd6"},
+                       {64, 64, cpu::ConvAlgo::Winograd4x3, "winograd", 16},
                        {3, 16, cpu::ConvAlgo::Im2colGemm, "auto"}};
 
 // Forces the case's algorithm for the scope.
@@ -78,9 +82,9 @@ TEST_CASE("weight cache: kept from the second call on, reused by the third, with
   Generator gen(1);
   for (const Case& c : kCases) {
     const Forced forced(c);
-    const Tensor x = Tensor::randn({1, c.in, 40, 40}, gen), w = Tensor::randn({c.out, c.in, 3, 3}, gen);  // frozen
+    const Tensor x = Tensor::randn({1, c.in, c.side, c.side}, gen), w = Tensor::randn({c.out, c.in, 3, 3}, gen);  // frozen
     const Tensor b = Tensor::randn({c.out}, gen);
-    cpu::ConvShape s{1, c.in, 40, 40, c.out, 3, 3, 40, 40, 1, 1, 1, 1, 1, 1, 1};
+    cpu::ConvShape s{1, c.in, c.side, c.side, c.out, 3, 3, c.side, c.side, 1, 1, 1, 1, 1, 1, 1};
     REQUIRE(cpu::conv2d_algo(s) == c.algo);
     const cpu::WeightCacheStats before = cpu::weight_cache_stats();
     const Tensor first = conv2d(x, w, b, same());
@@ -173,7 +177,7 @@ TEST_CASE("weight cache: only frozen weights are kept, and every writer of weigh
     Conv2dConfig cfg;
     cfg.padding = 1;
     Conv2d conv(c.in, c.out, 3, cfg, &gen);
-    const Tensor x = Tensor::randn({1, c.in, 40, 40}, gen);
+    const Tensor x = Tensor::randn({1, c.in, c.side, c.side}, gen);
     // Trainable weights are never kept: code outside the library may update them in place.
     const size_t entries = cpu::weight_cache_stats().entries;
     check_fresh(x, conv.weight, conv.bias, "construction");
