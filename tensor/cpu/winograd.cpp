@@ -5,7 +5,9 @@
 // caller names them), then walk the output tiles of the whole batch in blocks of Tb tiles:
 // transform the block's input tiles (V, written where the GEMM reads it: packed_b_layout), do the
 // a^2 GEMMs M[xi] = U[xi] V[xi] with our SGEMM, and transform M back into output pixels (adding
-// bias and ReLU there, so the fused conv + ReLU costs nothing extra). Where the channels are few
+// bias and ReLU there, so the fused conv + ReLU costs nothing extra). Where the tiles are few and
+// the channels many, the GEMMs run transposed, M^T[xi] = V^T[xi] U^T[xi] (the tiles as rows; see
+// tiles_as_rows), with U^T cached in that form. Where the channels are few
 // enough, each thread runs blocks of its own start to end, sized so V and M stay in its L2
 // (thread_block_tiles); otherwise the threads share each block, sized so V and M stay a few MB.
 // Either way the scratch does not grow with the image or the batch, and the bits do not depend on
@@ -219,20 +221,25 @@ void forward_streamed(const ConvShape& s, int m, const float* x, const float* w,
 }
 
 // ---- The tiles as the GEMMs' rows ----
-// With few tiles and many channels (VGG16's conv4_x and conv5_x at 224, batch 1: 49 and 16 tiles,
-// 512 channels), M[xi] = U[xi] V[xi] has few columns: 49 tiles fill 49 of the 64 columns of two
-// 32-wide panels, and each panel of U, streamed from memory, serves two micro-tiles. Transposed,
-// M^T[xi] = V^T[xi] U^T[xi], the output channels are the vector columns (no padding for 512) and
-// U^T's panels serve every row block of tiles. stylenet_bench_gemm BM_WinogradGemm (a layer's 36
-// GEMMs, 1 / 2 threads, AVX-512): 49 tiles x 512 channels 7.48 -> 5.93 / 5.15 -> 3.14 ms, 16 tiles
-// 2.66 -> 2.33 / 1.54 -> 1.34 ms, 196 tiles x 256 channels 5.29 -> 4.81 / 2.77 -> 2.77 ms.
+// With few tiles and many channels (VGG16's conv4_x at 224, batch 1: 49 tiles, 512 channels),
+// M[xi] = U[xi] V[xi] has few columns: 49 tiles fill 49 of the 64 columns of two 32-wide panels,
+// and each panel of U, streamed from memory, serves two micro-tiles. Transposed, M^T[xi] =
+// V^T[xi] U^T[xi], the output channels are the vector columns (no padding for 512) and U^T's
+// panels serve every row block of tiles. stylenet_bench_gemm BM_WinogradGemm (a layer's 36 GEMMs,
+// 1 / 2 threads, AVX-512): 49 tiles x 512 channels 7.48 -> 5.93 / 5.15 -> 3.14 ms.
+// Whole layers (stylenet_vgg_bench --layers 1 at several sizes, forced one way then the other,
+// 1 thread, AVX-512): faster with the tiles as rows at 25-100 tiles x 512 channels (conv4_2 at 224:
+// 8.9 -> 7.4 ms; 25 tiles 5.2 -> 4.3; 100 tiles 15.4 -> 13.6) and 36-49 tiles x 256 (2.3 -> 1.7);
+// slower at 16 tiles (as columns they fill one 16-wide vector exactly: 512 channels 3.45 -> 3.95),
+// with 128 channels (64 tiles 0.80 -> 0.99) and 64 (conv1_2), mixed at 196 tiles x 256.
 std::atomic<int> tiles_override{-1};  // -1: by shape, 0: columns, 1: rows (set_winograd_tiles_override)
 
 bool tiles_as_rows(const ConvShape& s, int m) {
   if (!packed_b_layout(s.C, s.O).nr) return false;  // V^T and U^T are written in our SGEMM's packed layouts
   if (const int forced = tiles_override.load(std::memory_order_relaxed); forced >= 0) return forced == 1;
   const TileGeometry g = tile_geometry(s, m);
-  return s.N * g.tiles_h * g.tiles_w <= 64 && s.C >= 64 && s.O >= 64;
+  const int64_t tiles = s.N * g.tiles_h * g.tiles_w;
+  return tiles > 16 && tiles <= 128 && s.C >= 256 && s.O >= 256;
 }
 
 // U^T[xi] (C x O) in the packed layout of the B of M^T[xi] = V^T[xi] U^T[xi]: the same panels as

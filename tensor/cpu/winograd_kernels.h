@@ -12,7 +12,10 @@
 // so each xi is one ordinary GEMM  M[xi] (O x Tb) = U[xi] (O x C) * V[xi] (C x Tb).
 // V[xi] is written in the layout the GEMM multiplies (PackedBLayout: a row-major one where V is
 // also read transposed, or another backend runs), M[xi] and dM[xi] row-major; the a^2 matrices of
-// each lie position_stride apart.
+// each lie position_stride apart. With the tiles as the GEMMs' rows (few tiles, many channels:
+// winograd.cpp) the same products are M^T[xi] (Tb x O, row-major) = V^T[xi] (Tb x C, our SGEMM's
+// packed A layout) U^T[xi] (C x O, its packed B layout, which is U[xi]'s packed A layout with
+// panels of nr rows, so the weight transform writes it unchanged).
 #pragma once
 #include <cstdint>
 
