@@ -41,7 +41,7 @@ size_t round_up(size_t n, size_t unit) { return (n + unit - 1) / unit * unit; }
 #ifdef __linux__
 constexpr size_t kHugePage = size_t{2} << 20;
 constexpr size_t kHugeMin = 2 * kHugePage;   // blocks this large are their own mappings
-constexpr size_t kSlabMin = size_t{256} << 10;  // blocks this large, and smaller than kHugeMin, use slabs
+constexpr size_t kSlabMin = size_t{64} << 10;   // blocks this large, and smaller than kHugeMin, use slabs
 constexpr size_t kSlabBytes = 4 * kHugePage;  // at least two of the largest slab blocks
 constexpr size_t kPage = size_t{4} << 10;
 // Empty slabs kept mapped: a forward pass frees and re-takes its activations every call, and an
