@@ -23,6 +23,13 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor
 Tensor conv2d_relu(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(),
                    const Conv2dOptions& opt = {});
 
+// max_pool2d(conv2d_relu(x, weight, bias, opt), 2 x 2 window, stride 2), VGG's last layer of each
+// block. Where nothing needs a gradient (inference) it is one op whose convolution pools its
+// output before storing it (the full-size map is never written: tensor/cpu/conv.h); otherwise the
+// two ops, recorded for backward. The same values either way.
+Tensor conv2d_relu_pool(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(),
+                        const Conv2dOptions& opt = {});
+
 struct Pool2dOptions {
   std::array<int64_t, 2> kernel{2, 2};
   std::array<int64_t, 2> stride{0, 0};   // 0 = same as kernel

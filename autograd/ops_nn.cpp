@@ -2,6 +2,7 @@
 // with one message naming the op and the shapes, computes its output with the reference kernel
 // from tensor/kernels/image.h, and records a backward that calls the matching backward kernel,
 // computing only the gradients some input asks for.
+#include "autograd/grad_mode.h"
 #include "autograd/nn_ops.h"
 
 #include "autograd/record.h"
@@ -114,6 +115,12 @@ Tensor conv2d_relu(const Tensor& x, const Tensor& weight, const Tensor& bias, co
     if (gb) r[2] = kernels::conv2d_backward_bias(g);
     return r;
   });
+}
+
+Tensor conv2d_relu_pool(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dOptions& opt) {
+  if (grad_enabled() && (wants_grad(x) || wants_grad(weight) || wants_grad(bias)))
+    return max_pool2d(conv2d_relu(x, weight, bias, opt), {});
+  return kernels::conv2d_relu_pool2x2(x, weight, bias, check_conv2d(x, weight, bias, opt));
 }
 
 Tensor max_pool2d(const Tensor& x, const Pool2dOptions& opt) {

@@ -7,8 +7,9 @@
 //                      [--device cpu|cuda[:N]] [--tf32 on|off]   (GPU: peak_gpu_bytes is StyleNet's
 //                      allocator's high-water mark, comparable to torch.cuda.max_memory_allocated)
 //
-//   forward: torchvision's VGG16 `features` (13 conv + ReLU as conv2d_relu, 5 max-pools, up to pool5) under
-//            NoGradGuard, as inference.
+//   forward: torchvision's VGG16 `features` (13 conv + ReLU, 5 max-pools, up to pool5) under NoGradGuard,
+//            as inference: conv2d_relu, and conv2d_relu_pool for each block's last conv and its pool
+//            (as stylenet::Vgg16 runs them).
 //   train:   VGG16 up to relu4_3 (10 conv + ReLU, 3 pools), loss = mean(out^2), backward to the
 //            weights, biases and the input image (both gradient kinds a conv layer has).
 //
@@ -129,8 +130,8 @@ Tensor run(const std::vector<Conv>& convs, Tensor x, bool with_last_pool) {
     t = t1;
   };
   int block = 1, in_block = 0;
-  for (int c : kCfg) {
-    if (c == 0) {
+  for (size_t k = 0; k < std::size(kCfg); ++k) {
+    if (kCfg[k] == 0) {  // a pool not fused with its conv (see below)
       if (next == convs.size() && !with_last_pool) break;
       x = max_pool2d(x, halve);
       mark("pool" + std::to_string(block++)), in_block = 0;
@@ -141,9 +142,16 @@ Tensor run(const std::vector<Conv>& convs, Tensor x, bool with_last_pool) {
     const int64_t n = x.size(0), in = x.size(1), h = x.size(2), w = x.size(3), out = convs[next].w.size(0);
     const Macs m = conv_macs({n, in, h, w, out, 3, 3, h, w, 1, 1, 1, 1, 1, 1, 1}, x.requires_grad());
     if (count_macs) total_macs.done += m.done, total_macs.direct += m.direct;
-    x = conv2d_relu(x, convs[next].w, convs[next].b, same);  // torchvision's conv + ReLU pair, fused
-    mark("conv" + std::to_string(block) + "_" + std::to_string(++in_block) + " " +
-         std::to_string(x.shape()[1]) + "x" + std::to_string(x.shape()[2]));
+    const std::string name = "conv" + std::to_string(block) + "_" + std::to_string(++in_block) + " " +
+                             std::to_string(out) + "x" + std::to_string(h);
+    const bool pool_next = kCfg[k + 1] == 0 && (next + 1 < convs.size() || with_last_pool);
+    if (pool_next && !x.requires_grad()) {  // the block's last conv, ReLU and pool as one op (inference)
+      x = conv2d_relu_pool(x, convs[next].w, convs[next].b, same);
+      mark(name + "+pool" + std::to_string(block++)), in_block = 0, ++k;
+    } else {
+      x = conv2d_relu(x, convs[next].w, convs[next].b, same);  // torchvision's conv + ReLU pair, fused
+      mark(name);
+    }
     ++next;
   }
   return x;

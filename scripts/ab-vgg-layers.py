@@ -56,8 +56,11 @@ def main():
         print(f"round {r + 1}/{rounds}", file=sys.stderr)
     labels = [label for label, _ in configs]
     print("layer".ljust(10) + "".join(label[:14].rjust(15) for label in labels))
-    for name in layers[labels[0]]:
-        print(name.ljust(10) + "".join(f"{statistics.median(layers[label][name]):15.2f}" for label in labels))
+    names = list(dict.fromkeys(n for label in labels for n in layers[label]))  # first seen first
+    # A layer one binary does not time on its own (a pool fused with its conv) shows as "-".
+    for name in names:
+        print(name.ljust(10) + "".join(f"{statistics.median(layers[label][name]):15.2f}" if name in layers[label]
+                                       else "-".rjust(15) for label in labels))
     print("TOTAL".ljust(10) + "".join(f"{statistics.median(totals[label]):15.2f}" for label in labels))
 
 

@@ -21,12 +21,14 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 #include <string>
 #include <vector>
 
 #include "autograd/engine.h"
+#include "autograd/grad_mode.h"
 #include "autograd/nn_ops.h"
 #include "autograd/ops.h"
 #include "tensor/cpu/conv.h"
@@ -369,6 +371,75 @@ TEST_CASE("conv2d_relu: the same bits as relu(conv2d) on every ISA and algorithm
       }
     }
   }
+}
+
+// Inference's conv + ReLU + 2x2 max-pool as one op (conv2d_relu_pool with nothing needing a
+// gradient: Winograd pools its output tiles before storing them): the same bits as the ops one
+// after the other on every ISA, algorithm, orientation of Winograd's GEMMs and thread count, with
+// odd sides (the pool drops the last row or column), ragged tiles and several tile blocks.
+TEST_CASE("conv2d_relu_pool: the same bits as max_pool2d(conv2d_relu) on every ISA, algorithm and thread count") {
+  const std::vector<ConvCase> pcases = {
+      {{2, 16, 13, 11}, 24, 3, 3, params(1, 1)},   // odd sides, batch 2
+      {{1, 16, 14, 150}, 16, 3, 3, params(1, 1)},  // wide rows: whole lane groups
+      {{1, 20, 9, 7}, 24, 3, 3, params(1, 0)},     // no padding: a 7 x 5 map
+      {{1, 3, 12, 12}, 5, 3, 3, params(1, 1)},     // few channels
+      kSeveralTileBlocks,
+  };
+  const auto bits = [](const Tensor& t) {
+    const std::vector<float> v = t.to_vector<float>();
+    std::vector<uint32_t> b(v.size());
+    std::memcpy(b.data(), v.data(), v.size() * sizeof(float));
+    return b;
+  };
+  NoGradGuard no_grad;
+  for (const char* algo : {"auto", "winograd", "winograd6", "gemm"})
+    for (const char* tiles : {"columns", "rows"})
+      for (Isa isa : supported_isas()) {
+        IsaScope is(isa);
+        AlgoScope as(algo);
+        TilesScope tsc(tiles);
+        for (int threads : {1, 2}) {
+          ThreadsScope ts(threads);
+          for (const ConvCase& c : pcases) {
+            CAPTURE(std::string(algo));
+            CAPTURE(std::string(tiles));
+            CAPTURE(isa_name(isa));
+            CAPTURE(threads);
+            CAPTURE(describe(c));
+            Generator gen(11);
+            const Tensor x = Tensor::randn(c.x, gen), w = Tensor::randn({c.O, c.x[1], 3, 3}, gen);
+            const Tensor b = Tensor::randn({c.O}, gen);
+            Conv2dOptions o;
+            o.padding = c.p.padding;
+            const Tensor fused = conv2d_relu_pool(x, w, b, o), apart = max_pool2d(conv2d_relu(x, w, b, o), {});
+            REQUIRE(fused.shape() == apart.shape());
+            CHECK(bits(fused) == bits(apart));
+            int64_t positive = 0;
+            for (float v : fused.to_vector<float>()) positive += v > 0;
+            CHECK(positive > 0);
+            CHECK(positive < fused.numel());  // some windows are all clamped to zero
+          }
+        }
+      }
+}
+
+// With a gradient wanted it is the two ops, recorded: the same values and gradients.
+TEST_CASE("conv2d_relu_pool: with gradients, the values and gradients of max_pool2d(conv2d_relu)") {
+  Generator gen(12);
+  const Tensor x0 = Tensor::randn({1, 16, 13, 11}, gen), w0 = Tensor::randn({24, 16, 3, 3}, gen);
+  const Tensor b = Tensor::randn({24}, gen);
+  Conv2dOptions o;
+  o.padding = {1, 1};
+  std::vector<float> y[2], dx[2], dw[2];
+  for (int fused = 0; fused < 2; ++fused) {
+    const Tensor x = x0.detach().set_requires_grad(true), w = w0.detach().set_requires_grad(true);
+    const Tensor out = fused ? conv2d_relu_pool(x, w, b, o) : max_pool2d(conv2d_relu(x, w, b, o), {});
+    backward(sum(mul(out, out)));
+    y[fused] = out.to_vector<float>(), dx[fused] = x.grad().to_vector<float>(), dw[fused] = w.grad().to_vector<float>();
+  }
+  CHECK(y[0] == y[1]);
+  CHECK(dx[0] == dx[1]);
+  CHECK(dw[0] == dw[1]);
 }
 
 TEST_CASE("conv2d fast path: the same bits run after run and for 1 and 2 threads") {

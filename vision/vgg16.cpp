@@ -317,8 +317,14 @@ Tensor Vgg16::run_features(const Tensor& image, size_t last_layer, const std::ve
       case Layer::Kind::Conv: {
         const Tensor w = param(conv_key(i, "weight"), device).to(dt), b = param(conv_key(i, "bias"), device).to(dt);
         // A conv and the ReLU after it run as one op (no separate ReLU pass, no pre-activation
-        // tensor kept for backward) unless the conv's own output is a requested tap.
-        if (i + 1 <= last_layer && layers[i + 1].kind == Layer::Kind::Relu && !wanted(i)) {
+        // tensor kept for backward) unless the conv's own output is a requested tap; with the pool
+        // after them too (the end of a block) where neither output is a tap (for inference the
+        // convolution then pools its output as it makes it: conv2d_relu_pool).
+        const bool relu_next = i + 1 <= last_layer && layers[i + 1].kind == Layer::Kind::Relu && !wanted(i);
+        if (relu_next && i + 2 <= last_layer && layers[i + 2].kind == Layer::Kind::Pool && !wanted(i + 1)) {
+          x = conv2d_relu_pool(x, w, b, same);
+          i += 2;  // x is now layer i + 2's output, recorded below under its name
+        } else if (relu_next) {
           x = conv2d_relu(x, w, b, same);
           ++i;  // the ReLU is done: x is now layer i + 1's output, recorded below under its name
         } else {

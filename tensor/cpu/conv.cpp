@@ -6,6 +6,8 @@
 #include "tensor/cpu/conv.h"
 #include "tensor/cpu/gemm.h"
 #include "tensor/cpu/isa.h"
+#include "tensor/cpu/pointwise.h"
+#include "tensor/cpu/workspace.h"
 #include "tensor/error.h"
 
 namespace sn::cpu {
@@ -110,6 +112,15 @@ void conv2d_forward(const ConvShape& s, const float* x, const float* w, const fl
     case ConvAlgo::Im2colGemm: break;
   }
   conv2d_forward_gemm(s, x, w, bias, y, relu, key);
+}
+
+void conv2d_relu_pool_forward(const ConvShape& s, const float* x, const float* w, const float* bias, float* y,
+                              const WeightKey& key) {
+  const ConvAlgo algo = conv2d_algo(s, weights_cacheable(key));
+  if (const int m = winograd_tile(algo)) return conv2d_forward_winograd(s, x, w, bias, y, true, key, m, true);
+  WorkspaceLease full(s.N * s.O * s.OH * s.OW);
+  conv2d_forward(s, x, w, bias, full.data(), true, key);
+  max_pool2d_f32({s.N * s.O, s.OH, s.OW, s.OH / 2, s.OW / 2, 2, 2, 2, 2, 0, 0}, full.data(), y);
 }
 
 std::string derived_kind(const char* what, const ConvShape& s) {

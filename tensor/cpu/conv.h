@@ -84,8 +84,15 @@ void conv2d_forward_gemm(const ConvShape& s, const float* x, const float* w, con
 // the lanes), where our SGEMM runs them; for tests and benchmarks.
 void set_winograd_tiles_override(const char* name);
 // Requires winograd_applies(s). m: the output tile side, 4 (F(4x4, 3x3)) or 6 (F(6x6, 3x3)).
+// pool (with relu): y is the 2 x 2 max-pool of the result (as conv2d_relu_pool_forward).
 void conv2d_forward_winograd(const ConvShape& s, const float* x, const float* w, const float* bias, float* y,
-                             bool relu = false, const WeightKey& key = {}, int m = 4);
+                             bool relu = false, const WeightKey& key = {}, int m = 4, bool pool = false);
+// y [N, O, OH / 2, OW / 2] = max_pool2d(relu(conv(x, w) + bias), kernel 2, stride 2), the same bits
+// as the three ops (VGG's conv + ReLU + pool at the end of each block, for inference). Winograd
+// pools its output tiles before storing them, so the full-size map is never written or read
+// again; the other algorithms run into scratch and pool that.
+void conv2d_relu_pool_forward(const ConvShape& s, const float* x, const float* w, const float* bias, float* y,
+                              const WeightKey& key = {});
 // dx [N, C, H, W] from dy [N, O, OH, OW].
 // Requires direct_applies(s). Derives nothing from w, so takes no key.
 void conv2d_forward_direct(const ConvShape& s, const float* x, const float* w, const float* bias, float* y,

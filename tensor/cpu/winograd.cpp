@@ -97,9 +97,9 @@ void input_transform(const TileGeometry& g, int m, const float* x, int64_t t0, i
 // The tb tiles from t0 of M back into output pixels (with bias and ReLU), the output planes shared
 // out among the threads.
 void output_transform(const TileGeometry& g, int m, const float* M, int64_t t0, int64_t tb, const float* bias,
-                      bool relu, float* y) {
+                      bool relu, bool pool, float* y) {
   parallel_for(0, g.O, std::max<int64_t>(1, 256 / tb),
-               [&](int64_t o0, int64_t o1) { kernels(m).output(g, M, o0, o1, t0, tb, bias, relu, y); });
+               [&](int64_t o0, int64_t o1) { kernels(m).output(g, M, o0, o1, t0, tb, bias, relu, pool, y); });
 }
 
 // f(xi) for the a^2 positions, shared out whole among the threads and each run serially: one fork
@@ -148,7 +148,7 @@ struct BlockJob {
   const std::vector<PackedA>& packed;
   const float* bias;
   float* y;
-  bool relu;
+  bool relu, pool;
 
   void run(int64_t t0, int64_t tb, float* V, float* M) const {
     const TileGeometry g = tile_geometry(s, m);
@@ -158,14 +158,14 @@ struct BlockJob {
       sgemm_packed(packed[xi], vl, V + xi * position_stride(vl), 1.0f, 0.0f,
                    M + xi * position_stride(row_major(s.O, tb)), tb);
     });
-    output_transform(g, m, M, t0, tb, bias, relu, y);
+    output_transform(g, m, M, t0, tb, bias, relu, pool, y);
   }
 };
 
 // The convolution with the weights transformed and packed (a^2 PackedA).
 void forward_with(const ConvShape& s, int m, const float* x, const std::vector<PackedA>& packed, const float* bias,
-                  float* y, bool relu) {
-  const BlockJob job{s, m, x, packed, bias, y, relu};
+                  float* y, bool relu, bool pool) {
+  const BlockJob job{s, m, x, packed, bias, y, relu, pool};
   const TileGeometry g = tile_geometry(s, m);
   const int64_t tiles = s.N * g.tiles_h * g.tiles_w;
   if (const int64_t tb = thread_block_tiles(s, m, tiles, threads_here())) {
@@ -203,7 +203,7 @@ int64_t streamed_rows(const ConvShape& s, int m) {
 // The convolution with its weights transformed a slice of `rows` output channels at a time into
 // one reused buffer (streamed_rows).
 void forward_streamed(const ConvShape& s, int m, const float* x, const float* w, const float* bias, float* y,
-                      bool relu, int64_t rows) {
+                      bool relu, bool pool, int64_t rows) {
   const TileGeometry g = tile_geometry(s, m);
   const int64_t tiles = s.N * g.tiles_h * g.tiles_w;
   const PackedBLayout vl = packed_b_layout(s.C, tiles);
@@ -217,7 +217,7 @@ void forward_streamed(const ConvShape& s, int m, const float* x, const float* w,
                    M.data() + xi * position_stride(row_major(s.O, tiles)) + o0 * tiles, tiles);
     });
   }
-  output_transform(g, m, M.data(), 0, tiles, bias, relu, y);
+  output_transform(g, m, M.data(), 0, tiles, bias, relu, pool, y);
 }
 
 // ---- The tiles as the GEMMs' rows ----
@@ -256,7 +256,7 @@ int64_t rows_stride(const PackedALayout& vl) { return (static_cast<int64_t>(vl.f
 // The convolution with the tiles as the GEMMs' rows, U^T from transformed_weights_rows: blocks of
 // tiles as in forward_with's shared blocks, each: V^T, the a^2 GEMMs, y from M^T.
 void forward_rows(const ConvShape& s, int m, const float* x, const float* UT, const float* bias, float* y,
-                  bool relu) {
+                  bool relu, bool pool) {
   const TileGeometry g = tile_geometry(s, m);
   const int64_t tiles = s.N * g.tiles_h * g.tiles_w, block = block_tiles(s, m, tiles);
   const PackedBLayout ul = packed_b_layout(s.C, s.O);
@@ -279,7 +279,7 @@ void forward_rows(const ConvShape& s, int m, const float* x, const float* UT, co
                    MT.data() + xi * ms, s.O);
     });
     parallel_for(0, (s.O + 15) / 16, 1, [&](int64_t b0, int64_t b1) {
-      k.output_rows(g, MT.data(), ms, 16 * b0, std::min(16 * b1, s.O), t0, tb, bias, relu, y);
+      k.output_rows(g, MT.data(), ms, 16 * b0, std::min(16 * b1, s.O), t0, tb, bias, relu, pool, y);
     });
   }
 }
@@ -291,28 +291,28 @@ using WeightsFn = std::function<const float*(std::optional<WorkspaceLease>& scra
 // With a key, the transformed and packed weights come from (or go to) the weight cache; without
 // one (trainable weights) they are made for this call.
 void forward(const ConvShape& s, int m, const float* x, const WeightsFn& weights, const float* bias, float* y,
-             bool relu, const WeightKey& key, const std::string& kind) {
+             bool relu, bool pool, const WeightKey& key, const std::string& kind) {
   std::optional<WorkspaceLease> scratch;
   const auto make = [&] { return transformed_weights(weights(scratch), s.O, s.C, m); };
   const auto make_rows = [&] { return transformed_weights_rows(weights(scratch), s.O, s.C, m); };
   const bool rows = tiles_as_rows(s, m);
   // Trainable weights (no key) take them whole: a training step recycles the same memory every
   // step, where slices cost more GEMM calls (VGG16 -> relu4_3 fwd+bwd at 128² b4: +4 %).
-  if (!key && rows) return forward_rows(s, m, x, make_rows().packed_memory->data(), bias, y, relu);
-  if (!key) return forward_with(s, m, x, make().packed, bias, y, relu);
+  if (!key && rows) return forward_rows(s, m, x, make_rows().packed_memory->data(), bias, y, relu, pool);
+  if (!key) return forward_with(s, m, x, make().packed, bias, y, relu, pool);
   const std::string derived = derived_kind(kind.c_str(), s);
   if (rows) {
     if (const auto u = kept_derived_weights(key, derived + " tiles as rows", make_rows))
-      return forward_rows(s, m, x, u->packed_memory->data(), bias, y, relu);
+      return forward_rows(s, m, x, u->packed_memory->data(), bias, y, relu, pool);
     // The first use (a one-shot call keeps nothing): as below, but nothing kept in the other form.
-    if (const int64_t r = streamed_rows(s, m)) return forward_streamed(s, m, x, weights(scratch), bias, y, relu, r);
-    return forward_with(s, m, x, make().packed, bias, y, relu);
+    if (const int64_t r = streamed_rows(s, m)) return forward_streamed(s, m, x, weights(scratch), bias, y, relu, pool, r);
+    return forward_with(s, m, x, make().packed, bias, y, relu, pool);
   }
   if (const int64_t rows = streamed_rows(s, m)) {
-    if (const auto u = kept_derived_weights(key, derived, make)) return forward_with(s, m, x, u->packed, bias, y, relu);
-    return forward_streamed(s, m, x, weights(scratch), bias, y, relu, rows);
+    if (const auto u = kept_derived_weights(key, derived, make)) return forward_with(s, m, x, u->packed, bias, y, relu, pool);
+    return forward_streamed(s, m, x, weights(scratch), bias, y, relu, pool, rows);
   }
-  forward_with(s, m, x, derived_weights(key, derived, make)->packed, bias, y, relu);
+  forward_with(s, m, x, derived_weights(key, derived, make)->packed, bias, y, relu, pool);
 }
 
 // The weight cache's name for the transformed weights of F(m x m).
@@ -359,9 +359,9 @@ void conv2d_backward_weight_winograd(const ConvShape& s, const float* dy, const 
 }
 
 void conv2d_forward_winograd(const ConvShape& s, const float* x, const float* w, const float* bias, float* y,
-                             bool relu, const WeightKey& key, int m) {
+                             bool relu, const WeightKey& key, int m, bool pool) {
   check_tile(m);
-  forward(s, m, x, [w](std::optional<WorkspaceLease>&) { return w; }, bias, y, relu, key, kind_name(m, ""));
+  forward(s, m, x, [w](std::optional<WorkspaceLease>&) { return w; }, bias, y, relu, pool, key, kind_name(m, ""));
 }
 
 void conv2d_backward_input_winograd(const ConvShape& s, const float* dy, const float* w, float* dx,
@@ -382,7 +382,7 @@ void conv2d_backward_input_winograd(const ConvShape& s, const float* dy, const f
     });
     return static_cast<const float*>(wf);
   };
-  forward(backward_input_as_forward(s), m, dy, flipped, nullptr, dx, false, key, kind_name(m, " flipped"));
+  forward(backward_input_as_forward(s), m, dy, flipped, nullptr, dx, false, false, key, kind_name(m, " flipped"));
 }
 
 }  // namespace sn::cpu

@@ -666,9 +666,44 @@ void weight_grad(const float* dU, int64_t O, int64_t C, int64_t o0, int64_t o1, 
     }
 }
 
+// The 2 x 2 max-pool of a tile's M x M outputs in each lane (M even: tiles start at even rows and
+// columns, so no pooling window straddles two tiles). Only after the ReLU: the values are then >= +0
+// and never NaN, so any order of the maxima gives max_pool2d's bits.
+template <int M>
+void pool_lanes(const float (&out)[M][M][L], float (&p)[M / 2][M / 2][L]) {
+  for (int a = 0; a < M / 2; ++a)
+    for (int q = 0; q < M / 2; ++q)
+      for (int l = 0; l < L; ++l) {
+        const float top = out[2 * a][2 * q][l] > out[2 * a][2 * q + 1][l] ? out[2 * a][2 * q][l] : out[2 * a][2 * q + 1][l];
+        const float bottom =
+            out[2 * a + 1][2 * q][l] > out[2 * a + 1][2 * q + 1][l] ? out[2 * a + 1][2 * q][l] : out[2 * a + 1][2 * q + 1][l];
+        p[a][q][l] = top > bottom ? top : bottom;
+      }
+}
+
+// The pooled map's side: max_pool2d's floor(side / 2).
+inline int64_t pooled(int64_t side) { return side / 2; }
+
+// Stores the pooled tiles of a lane group's runs (output() with pool): each run's rows of P = M / 2
+// pooled pixels per tile, clipped at the pooled map's right and bottom.
+template <int M>
+void store_pooled_runs(const TileGeometry& g, const float (&p)[M / 2][M / 2][L], const Segment* seg, int runs,
+                       int64_t o, float* y) {
+  constexpr int P = M / 2;
+  const int64_t PH = pooled(g.OH), PW = pooled(g.OW);
+  for (int k = 0; k < runs; ++k) {
+    const Segment& r = seg[k];
+    for (int a = 0; a < P && P * r.i + a < PH; ++a) {
+      float* row = y + ((r.n * g.O + o) * PH + P * r.i + a) * PW;
+      for (int l = 0; l < r.count; ++l)
+        for (int q = 0; q < P && P * (r.j + l) + q < PW; ++q) row[P * (r.j + l) + q] = p[a][q][r.lane + l];
+    }
+  }
+}
+
 template <int M>
 void output(const TileGeometry& g, const float* M_, int64_t o0, int64_t o1, int64_t t0, int64_t tb,
-            const float* bias, bool relu, float* y) {
+            const float* bias, bool relu, bool pool, float* y) {
   constexpr int A = Tile<M>::A;
   alignas(64) float m[A][A][L], t[M][A][L], out[M][M][L];
   const int64_t xs = position_stride(row_major(g.O, tb));
@@ -697,6 +732,12 @@ void output(const TileGeometry& g, const float* M_, int64_t o0, int64_t o1, int6
       // lanes as one row (LaneRow), stored run by run, clipped at the map's right and bottom.
       Segment seg[L];
       const int runs = segments(g, t0 + t1, n_lanes, seg);
+      if (pool) {
+        alignas(64) float p[M / 2][M / 2][L];
+        pool_lanes<M>(out, p);
+        store_pooled_runs<M>(g, p, seg, runs, o, y);
+        continue;
+      }
       for (int a = 0; a < M; ++a) {
         const LaneRow<M> row(&out[a][0][0]);
         for (int k = 0; k < runs; ++k) {
@@ -744,7 +785,7 @@ void store_tile_planes(const TileGeometry& g, const float (&out)[M][M][L], int n
 // stored to its own plane.
 template <int M>
 void output_rows(const TileGeometry& g, const float* MT, int64_t ms, int64_t o0, int64_t o1, int64_t t0,
-                 int64_t tb, const float* bias, bool relu, float* y) {
+                 int64_t tb, const float* bias, bool relu, bool pool, float* y) {
   constexpr int A = Tile<M>::A;
   alignas(64) float m[A][A][L], t[M][A][L], out[M][M][L], b[L];
   const int64_t per_image = g.tiles_h * g.tiles_w, plane = g.OH * g.OW;
@@ -769,6 +810,16 @@ void output_rows(const TileGeometry& g, const float* MT, int64_t ms, int64_t o0,
         for (int e = 0; e < M * M * L; ++e) o_flat[e] = o_flat[e] > 0.0f ? o_flat[e] : 0.0f;
       }
       const int64_t tile = t0 + t1, img = tile / per_image, i = (tile % per_image) / g.tiles_w, j = tile % g.tiles_w;
+      if (pool) {
+        alignas(64) float p[M / 2][M / 2][L];
+        pool_lanes<M>(out, p);
+        const int64_t PH = pooled(g.OH), PW = pooled(g.OW);
+        float* dst = y + (img * g.O + oc) * PH * PW;
+        for (int a = 0; a < M / 2 && M / 2 * i + a < PH; ++a)
+          for (int q = 0; q < M / 2 && M / 2 * j + q < PW; ++q)
+            for (int l = 0; l < n; ++l) dst[l * PH * PW + (M / 2 * i + a) * PW + M / 2 * j + q] = p[a][q][l];
+        continue;
+      }
       store_tile_planes<M>(g, out, n, i, j, plane, y + (img * g.O + oc) * plane);
     }
   }

@@ -50,9 +50,10 @@ struct WinogradKernels {
   void (*input)(const TileGeometry& g, const float* x, int64_t c0, int64_t c1, int64_t t0, int64_t tb,
                 const PackedBLayout& vl, float* V);
   // y for output channels [o0, o1) and the block's tiles, from M; adds bias (may be null) and
-  // applies ReLU when asked. y is the whole batch.
+  // applies ReLU when asked. y is the whole batch. pool (with relu only): y is the 2 x 2 max-pool
+  // of that, [N, O, OH / 2, OW / 2] (max_pool2d's floor), and the unpooled map is never written.
   void (*output)(const TileGeometry& g, const float* M, int64_t o0, int64_t o1, int64_t t0, int64_t tb,
-                 const float* bias, bool relu, float* y);
+                 const float* bias, bool relu, bool pool, float* y);
   // Backward weights (F(4x4) only; null for F(6x6)). dM[xi][o][tb] = (A dY A^T)[xi] for output
   // channels [o0, o1) and the block's tiles, from dy (whole batch; `g` describes dy as the input
   // of a convolution: C = O, H = OH, W = OW, no padding).
@@ -68,7 +69,7 @@ struct WinogradKernels {
   void (*input_rows)(const TileGeometry& g, const float* x, int64_t c0, int64_t c1, int64_t t0, int64_t tb,
                      const PackedALayout& vl, int64_t vs, float* V);
   void (*output_rows)(const TileGeometry& g, const float* MT, int64_t ms, int64_t o0, int64_t o1, int64_t t0,
-                      int64_t tb, const float* bias, bool relu, float* y);
+                      int64_t tb, const float* bias, bool relu, bool pool, float* y);
 };
 
 // The kernels of F(m x m, 3x3), m = 4 or 6.

@@ -115,6 +115,21 @@ Tensor conv2d(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias_in
   return out;
 }
 
+Tensor conv2d_relu_pool2x2(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias_in, const Conv2dParams& p) {
+  if (x_in.device().type != DeviceType::CPU || !use_fast(x_in.dtype()))
+    return max_pool2d(conv2d(x_in, weight_in, bias_in, p, true), Pool2dParams{});
+  check_same_device("conv2d", x_in, weight_in);
+  check_same_device("conv2d", x_in, bias_in);
+  const Tensor x = x_in.contiguous(), weight = weight_in.contiguous();
+  const Tensor bias = bias_in.defined() ? bias_in.contiguous() : Tensor();
+  const ConvGeometry g(x.shape(), weight.shape(), p);
+  Tensor out = Tensor::empty({g.N, g.O, g.OH / 2, g.OW / 2}, x.dtype());
+  cpu::conv2d_relu_pool_forward(g.cpu_shape(), x.data<float>(), weight.data<float>(),
+                                bias.defined() ? bias.data<float>() : nullptr, out.data<float>(),
+                                weight_key(weight_in, weight, p));
+  return out;
+}
+
 Tensor conv2d_backward_input(const Tensor& grad_out_in, const Tensor& weight_in, const Shape& x_shape,
                              const Conv2dParams& p) {
   check_same_device("conv2d_backward_input", grad_out_in, weight_in);

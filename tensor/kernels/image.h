@@ -34,6 +34,10 @@ int64_t conv_out_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad, i
 // relu: max(0, .) applied to the result (a conv layer followed by ReLU in one pass over y).
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dParams& p,
               bool relu = false);
+// max_pool2d(conv2d(x, weight, bias, p, relu = true)) with a 2 x 2, stride 2 window, as one op
+// ([N, O, OH / 2, OW / 2]; the same bits): float32 on the CPU pools inside the convolution
+// (cpu::conv2d_relu_pool_forward), everything else runs the two ops. Forward only.
+Tensor conv2d_relu_pool2x2(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dParams& p);
 // Gradient with respect to x (of shape x_shape) given grad_out [N, O, OH, OW].
 Tensor conv2d_backward_input(const Tensor& grad_out, const Tensor& weight, const Shape& x_shape,
                              const Conv2dParams& p);
