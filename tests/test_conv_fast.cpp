@@ -23,6 +23,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <initializer_list>
 #include <limits>
 #include <string>
 #include <vector>
@@ -193,6 +194,25 @@ struct TilesScope {
   ~TilesScope() { cpu::set_winograd_tiles_override("auto"); }
 };
 
+// Runs f() with each of `algos` forced, each orientation of Winograd's GEMMs and each fast ISA (the
+// configuration captured for failure messages); f picks its thread counts.
+template <class F>
+void for_each_forced(std::initializer_list<const char*> algos, F&& f) {
+  for (const char* algo : algos)
+    for (const char* tiles : {"columns", "rows"}) {
+      if (!std::strcmp(algo, "gemm") && !std::strcmp(tiles, "rows")) continue;  // no Winograd GEMMs to orient
+      for (Isa isa : supported_isas()) {
+        if (isa == Isa::Ref) continue;
+        IsaScope is(isa);
+        AlgoScope as(algo);
+        TilesScope tsc(tiles);
+        const std::string config = detail::cat(algo, ", tiles as ", tiles, ", ", isa_name(isa));
+        CAPTURE(config);
+        f();
+      }
+    }
+}
+
 // More tiles than one Winograd block holds: 5120 of F(4x4) and 2210 of F(6x6) here, against
 // winograd.cpp's 448 and 256 per thread block at 16 + 16 channels (and 3640 and 2048 per shared
 // block), so each thread runs several blocks and the last one is narrower.
@@ -214,47 +234,27 @@ TEST_CASE("conv2d Winograd F(4x4,3x3) and im2col forced on every 3x3 stride-1 sh
   ConvCase asym{{1, 16, 11, 23}, 18, 3, 3, params(1, 1)};
   asym.p.padding = {0, 1};
   wcases.push_back(asym);
-  for (const char* algo : {"winograd", "winograd6", "gemm"})
-    for (const char* tiles : {"columns", "rows"}) {
-      if (!std::strcmp(algo, "gemm") && !std::strcmp(tiles, "rows")) continue;
-      for (Isa isa : supported_isas()) {
-        if (isa == Isa::Ref) continue;
-        IsaScope is(isa);
-        AlgoScope as(algo);
-        TilesScope tsc(tiles);
-        for (int threads : {1, 2}) {
-          ThreadsScope ts(threads);
-          CAPTURE(algo);
-          CAPTURE(tiles);
-          CAPTURE(isa_name(isa));
-          CAPTURE(threads);
-          for (const ConvCase& c : wcases)
-            for (bool noncontig : {false, true}) check_conv(c, noncontig);
-        }
-      }
+  for_each_forced({"winograd", "winograd6", "gemm"}, [&] {
+    for (int threads : {1, 2}) {
+      ThreadsScope ts(threads);
+      CAPTURE(threads);
+      for (const ConvCase& c : wcases)
+        for (bool noncontig : {false, true}) check_conv(c, noncontig);
     }
+  });
 }
 
 TEST_CASE("conv2d Winograd over several tile blocks: every ISA, 1 and 2 threads, tiles as columns and rows") {
-  for (const char* algo : {"winograd", "winograd6"})
-    for (const char* tiles : {"columns", "rows"})
-      for (Isa isa : supported_isas()) {
-        if (isa == Isa::Ref) continue;
-        IsaScope is(isa);
-        AlgoScope as(algo);
-        TilesScope tsc(tiles);
-        Results one_thread;
-        for (int threads : {1, 2}) {
-          ThreadsScope ts(threads);
-          CAPTURE(algo);
-          CAPTURE(tiles);
-          CAPTURE(isa_name(isa));
-          CAPTURE(threads);
-          const Results r = check_conv(kSeveralTileBlocks, false);
-          if (threads == 1) one_thread = r;
-          else CHECK((same_bits(r.y, one_thread.y) && same_bits(r.dx, one_thread.dx) && same_bits(r.dw, one_thread.dw)));
-        }
-      }
+  for_each_forced({"winograd", "winograd6"}, [&] {
+    Results one_thread;
+    for (int threads : {1, 2}) {
+      ThreadsScope ts(threads);
+      CAPTURE(threads);
+      const Results r = check_conv(kSeveralTileBlocks, false);
+      if (threads == 1) one_thread = r;
+      else CHECK((same_bits(r.y, one_thread.y) && same_bits(r.dx, one_thread.dx) && same_bits(r.dw, one_thread.dw)));
+    }
+  });
 }
 
 // With OpenBLAS doing the GEMMs the input transform writes V row-major (PackedBLayout's nr == 0)
@@ -392,35 +392,27 @@ TEST_CASE("conv2d_relu_pool: the same bits as max_pool2d(conv2d_relu) on every I
     return b;
   };
   NoGradGuard no_grad;
-  for (const char* algo : {"auto", "winograd", "winograd6", "gemm"})
-    for (const char* tiles : {"columns", "rows"})
-      for (Isa isa : supported_isas()) {
-        IsaScope is(isa);
-        AlgoScope as(algo);
-        TilesScope tsc(tiles);
-        for (int threads : {1, 2}) {
-          ThreadsScope ts(threads);
-          for (const ConvCase& c : pcases) {
-            CAPTURE(std::string(algo));
-            CAPTURE(std::string(tiles));
-            CAPTURE(isa_name(isa));
-            CAPTURE(threads);
-            CAPTURE(describe(c));
-            Generator gen(11);
-            const Tensor x = Tensor::randn(c.x, gen), w = Tensor::randn({c.O, c.x[1], 3, 3}, gen);
-            const Tensor b = Tensor::randn({c.O}, gen);
-            Conv2dOptions o;
-            o.padding = c.p.padding;
-            const Tensor fused = conv2d_relu_pool(x, w, b, o), apart = max_pool2d(conv2d_relu(x, w, b, o), {});
-            REQUIRE(fused.shape() == apart.shape());
-            CHECK(bits(fused) == bits(apart));
-            int64_t positive = 0;
-            for (float v : fused.to_vector<float>()) positive += v > 0;
-            CHECK(positive > 0);
-            CHECK(positive < fused.numel());  // some windows are all clamped to zero
-          }
-        }
+  for_each_forced({"auto", "winograd", "winograd6", "gemm"}, [&] {
+    for (int threads : {1, 2}) {
+      ThreadsScope ts(threads);
+      for (const ConvCase& c : pcases) {
+        CAPTURE(threads);
+        CAPTURE(describe(c));
+        Generator gen(11);
+        const Tensor x = Tensor::randn(c.x, gen), w = Tensor::randn({c.O, c.x[1], 3, 3}, gen);
+        const Tensor b = Tensor::randn({c.O}, gen);
+        Conv2dOptions o;
+        o.padding = c.p.padding;
+        const Tensor fused = conv2d_relu_pool(x, w, b, o), apart = max_pool2d(conv2d_relu(x, w, b, o), {});
+        REQUIRE(fused.shape() == apart.shape());
+        CHECK(bits(fused) == bits(apart));
+        int64_t positive = 0;
+        for (float v : fused.to_vector<float>()) positive += v > 0;
+        CHECK(positive > 0);
+        CHECK(positive < fused.numel());  // some windows are all clamped to zero
       }
+    }
+  });
 }
 
 // With a gradient wanted it is the two ops, recorded: the same values and gradients.
