@@ -118,9 +118,15 @@ Tensor conv2d_relu(const Tensor& x, const Tensor& weight, const Tensor& bias, co
 }
 
 Tensor conv2d_relu_pool(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dOptions& opt) {
-  if (grad_enabled() && (wants_grad(x) || wants_grad(weight) || wants_grad(bias)))
+  const kernels::Conv2dParams p = check_conv2d(x, weight, bias, opt);
+  const auto out_size = [&](int i) {
+    return kernels::conv_out_size(x.size(2 + i), weight.size(2 + i), p.stride[i], p.padding[i], p.dilation[i]);
+  };
+  // Two ops where a gradient is wanted, and where the map is too small to pool (max_pool2d's error).
+  if ((grad_enabled() && (wants_grad(x) || wants_grad(weight) || wants_grad(bias))) || out_size(0) < 2 ||
+      out_size(1) < 2)
     return max_pool2d(conv2d_relu(x, weight, bias, opt), {});
-  return kernels::conv2d_relu_pool2x2(x, weight, bias, check_conv2d(x, weight, bias, opt));
+  return kernels::conv2d_relu_pool2x2(x, weight, bias, p);
 }
 
 Tensor max_pool2d(const Tensor& x, const Pool2dOptions& opt) {

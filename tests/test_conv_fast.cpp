@@ -432,6 +432,10 @@ TEST_CASE("conv2d_relu_pool: with gradients, the values and gradients of max_poo
   CHECK(y[0] == y[1]);
   CHECK(dx[0] == dx[1]);
   CHECK(dw[0] == dw[1]);
+  // A map too small to pool gets max_pool2d's error, gradient or not.
+  NoGradGuard no_grad;
+  CHECK_THROWS_WITH(conv2d_relu_pool(Tensor::randn({1, 16, 1, 5}, gen), w0, b, o),
+                    doctest::Contains("larger than the padded input"));
 }
 
 TEST_CASE("conv2d fast path: the same bits run after run and for 1 and 2 threads") {
