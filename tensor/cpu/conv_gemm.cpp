@@ -174,10 +174,13 @@ static std::shared_ptr<const DerivedWeights> pack_weights(const ConvShape& s, co
 // ReLU pass staying in the thread's cache (the general path's bands of 4 MiB of col went through
 // L3, each GEMM forked and joined the threads for a K of 27, and the bias + ReLU pass read the
 // band's output back). Each output is the same sum as in one big GEMM: the same bits.
-void forward_small(const ConvShape& s, const float* x, const float* w, const float* bias, float* y, bool relu) {
+void forward_small(const ConvShape& s, const float* x, const float* w, const float* bias, float* y, bool relu,
+                   const WeightKey& key) {
   const int64_t P = s.OH * s.OW;
   const int64_t rows = std::clamp<int64_t>(kSmallColBudget / std::max<int64_t>(s.K() * s.OW, 1), 1, s.OH);
   const int64_t bands = (s.OH + rows - 1) / rows;
+  const auto derived = pack_weights(s, w, Trans::No, rows, key);  // packed once, as the general path
+  const std::vector<PackedA>& wp = derived->packed;
   parallel_for(0, s.N * bands, 1, [&](int64_t b0, int64_t b1) {
     SerialRegion serial;
     WorkspaceLease col(s.K() * rows * s.OW);
@@ -186,7 +189,8 @@ void forward_small(const ConvShape& s, const float* x, const float* w, const flo
       const int64_t ncols = (oh1 - oh0) * s.OW;
       float* yb = y + n * s.O * P + oh0 * s.OW;
       im2col(s, x + n * s.C * s.H * s.W, oh0, oh1, col.data());
-      sgemm(Trans::No, Trans::No, s.O, ncols, s.K(), 1.0f, w, s.K(), col.data(), ncols, 0.0f, yb, P);
+      if (wp.empty()) sgemm(Trans::No, Trans::No, s.O, ncols, s.K(), 1.0f, w, s.K(), col.data(), ncols, 0.0f, yb, P);
+      else sgemm_packed(wp[0], Trans::No, ncols, 1.0f, col.data(), ncols, 0.0f, yb, P);
       bias_relu_band(yb, P, s.O, ncols, bias, relu);
     }
   });
@@ -195,7 +199,7 @@ void forward_small(const ConvShape& s, const float* x, const float* w, const flo
 void conv2d_forward_gemm(const ConvShape& s, const float* x, const float* w, const float* bias, float* y,
                          bool relu, const WeightKey& key) {
   if (s.groups == 1 && !s.pointwise() && s.O * s.K() <= kSmallWeights && gemm_backend() == GemmBackend::Own)
-    return forward_small(s, x, w, bias, y, relu);
+    return forward_small(s, x, w, bias, y, relu, key);
   const int64_t P = s.OH * s.OW, Cg = s.Cg(), Og = s.Og();
   const int64_t rows = s.pointwise() ? s.OH : band_rows(s);
   WorkspaceLease col(s.pointwise() ? 0 : s.K() * rows * s.OW);
