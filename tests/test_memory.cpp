@@ -35,8 +35,8 @@ TEST_CASE("host memory: blocks of 64 KiB to 4 MiB do not overlap, and all are ha
   std::vector<Block> blocks;
   // Odd sizes around the slab bounds, each filled end to end with its own byte.
   for (int round = 0; round < 3; ++round)
-    for (size_t n : {size_t{64} << 10, (size_t{100} << 10) + 3, size_t{256} << 10, (size_t{300} << 10) + 13, size_t{1} << 20, (size_t{3} << 20) + 5,
-                     (size_t{4} << 20) - 64, size_t{700} << 10}) {
+    for (size_t n : {size_t{64} << 10, (size_t{100} << 10) + 3, size_t{256} << 10, (size_t{300} << 10) + 13,
+                     size_t{1} << 20, (size_t{3} << 20) + 5, (size_t{4} << 20) - 64, size_t{700} << 10}) {
       auto* p = static_cast<unsigned char*>(host_allocate(n));
       CHECK(reinterpret_cast<uintptr_t>(p) % 64 == 0);
       std::memset(p, static_cast<int>(blocks.size() + 1), n);

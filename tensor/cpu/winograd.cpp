@@ -135,7 +135,8 @@ DerivedWeights transform_weights(const float* w, int64_t O, int64_t C, int m, co
 DerivedWeights transformed_weights(const float* w, int64_t O, int64_t C, int m) {
   const PackedALayout ul = PackedA::layout(O, C);
   DerivedWeights d = transform_weights(w, O, C, m, ul);
-  for (int64_t xi = 0; xi < positions(m); ++xi) d.packed.push_back(PackedA::adopt(ul, d.packed_memory->data() + xi * ul.floats()));
+  for (int64_t xi = 0; xi < positions(m); ++xi)
+    d.packed.push_back(PackedA::adopt(ul, d.packed_memory->data() + xi * ul.floats()));
   return d;
 }
 
@@ -305,11 +306,13 @@ void forward(const ConvShape& s, int m, const float* x, const WeightsFn& weights
     if (const auto u = kept_derived_weights(key, derived + " tiles as rows", make_rows))
       return forward_rows(s, m, x, u->packed_memory->data(), bias, y, relu, pool);
     // The first use (a one-shot call keeps nothing): as below, but nothing kept in the other form.
-    if (const int64_t r = streamed_rows(s, m)) return forward_streamed(s, m, x, weights(scratch), bias, y, relu, pool, r);
+    if (const int64_t r = streamed_rows(s, m))
+      return forward_streamed(s, m, x, weights(scratch), bias, y, relu, pool, r);
     return forward_with(s, m, x, make().packed, bias, y, relu, pool);
   }
   if (const int64_t rows = streamed_rows(s, m)) {
-    if (const auto u = kept_derived_weights(key, derived, make)) return forward_with(s, m, x, u->packed, bias, y, relu, pool);
+    if (const auto u = kept_derived_weights(key, derived, make))
+      return forward_with(s, m, x, u->packed, bias, y, relu, pool);
     return forward_streamed(s, m, x, weights(scratch), bias, y, relu, pool, rows);
   }
   forward_with(s, m, x, derived_weights(key, derived, make)->packed, bias, y, relu, pool);

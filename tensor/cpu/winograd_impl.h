@@ -691,14 +691,12 @@ void weight_grad(const float* dU, int64_t O, int64_t C, int64_t o0, int64_t o1, 
 // and never NaN, so any order of the maxima gives max_pool2d's bits.
 template <int M>
 void pool_lanes(const float (&out)[M][M][L], float (&p)[M / 2][M / 2][L]) {
+  const auto max = [](float u, float v) { return u > v ? u : v; };
   for (int a = 0; a < M / 2; ++a)
     for (int q = 0; q < M / 2; ++q)
-      for (int l = 0; l < L; ++l) {
-        const float top = out[2 * a][2 * q][l] > out[2 * a][2 * q + 1][l] ? out[2 * a][2 * q][l] : out[2 * a][2 * q + 1][l];
-        const float bottom =
-            out[2 * a + 1][2 * q][l] > out[2 * a + 1][2 * q + 1][l] ? out[2 * a + 1][2 * q][l] : out[2 * a + 1][2 * q + 1][l];
-        p[a][q][l] = top > bottom ? top : bottom;
-      }
+      for (int l = 0; l < L; ++l)
+        p[a][q][l] = max(max(out[2 * a][2 * q][l], out[2 * a][2 * q + 1][l]),
+                         max(out[2 * a + 1][2 * q][l], out[2 * a + 1][2 * q + 1][l]));
 }
 
 // The pooled map's side: max_pool2d's floor(side / 2).
