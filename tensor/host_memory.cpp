@@ -173,7 +173,12 @@ void host_free(void* p, size_t nbytes) noexcept {
   heap_free(p);
 }
 
-HostMemoryStats host_memory_stats() { return host_memory_has_slabs() ? slab_arena().stats() : HostMemoryStats{}; }
+HostMemoryStats host_memory_stats() {
+#ifdef __linux__
+  if (kUseSlabs) return slab_arena().stats();
+#endif
+  return {};
+}
 
 bool host_memory_has_slabs() {
 #ifdef __linux__

@@ -169,6 +169,26 @@ static std::shared_ptr<const DerivedWeights> pack_weights(const ConvShape& s, co
   return std::make_shared<const DerivedWeights>(make());
 }
 
+// Output rows [oh0, oh1) of image n's group g (y: the whole output): im2col into col (pointwise:
+// the input is the col matrix itself), the GEMM with the packed weights wp (or w, where none were
+// packed), then bias and ReLU.
+void forward_band(const ConvShape& s, const float* x, const float* w, const std::vector<PackedA>& wp,
+                  const float* bias, bool relu, int64_t n, int64_t g, int64_t oh0, int64_t oh1, float* col,
+                  float* y) {
+  const int64_t P = s.OH * s.OW, Og = s.Og(), ncols = (oh1 - oh0) * s.OW;
+  const float* xg = x + (n * s.C + g * s.Cg()) * s.H * s.W;
+  float* c = y + (n * s.O + g * Og) * P + oh0 * s.OW;
+  const float* b = xg + oh0 * s.OW;
+  int64_t ldb = P;
+  if (!s.pointwise()) {
+    im2col(s, xg, oh0, oh1, col);
+    b = col, ldb = ncols;
+  }
+  if (wp.empty()) sgemm(Trans::No, Trans::No, Og, ncols, s.K(), 1.0f, w + g * Og * s.K(), s.K(), b, ldb, 0.0f, c, P);
+  else sgemm_packed(wp[g], Trans::No, ncols, 1.0f, b, ldb, 0.0f, c, P);
+  bias_relu_band(c, P, Og, ncols, bias ? bias + g * Og : nullptr, relu);
+}
+
 // The forward of a convolution with few weights (few input channels: K = C KH KW is small) in small
 // bands of output rows shared out among the threads, each band's col matrix, GEMM output and bias +
 // ReLU pass staying in the thread's cache (the general path's bands of 4 MiB of col went through
@@ -176,22 +196,15 @@ static std::shared_ptr<const DerivedWeights> pack_weights(const ConvShape& s, co
 // band's output back). Each output is the same sum as in one big GEMM: the same bits.
 void forward_small(const ConvShape& s, const float* x, const float* w, const float* bias, float* y, bool relu,
                    const WeightKey& key) {
-  const int64_t P = s.OH * s.OW;
   const int64_t rows = std::clamp<int64_t>(kSmallColBudget / std::max<int64_t>(s.K() * s.OW, 1), 1, s.OH);
   const int64_t bands = (s.OH + rows - 1) / rows;
   const auto derived = pack_weights(s, w, Trans::No, rows, key);  // packed once, as the general path
-  const std::vector<PackedA>& wp = derived->packed;
   parallel_for(0, s.N * bands, 1, [&](int64_t b0, int64_t b1) {
     SerialRegion serial;
     WorkspaceLease col(s.K() * rows * s.OW);
     for (int64_t b = b0; b < b1; ++b) {
-      const int64_t n = b / bands, oh0 = b % bands * rows, oh1 = std::min(s.OH, oh0 + rows);
-      const int64_t ncols = (oh1 - oh0) * s.OW;
-      float* yb = y + n * s.O * P + oh0 * s.OW;
-      im2col(s, x + n * s.C * s.H * s.W, oh0, oh1, col.data());
-      if (wp.empty()) sgemm(Trans::No, Trans::No, s.O, ncols, s.K(), 1.0f, w, s.K(), col.data(), ncols, 0.0f, yb, P);
-      else sgemm_packed(wp[0], Trans::No, ncols, 1.0f, col.data(), ncols, 0.0f, yb, P);
-      bias_relu_band(yb, P, s.O, ncols, bias, relu);
+      const int64_t oh0 = b % bands * rows;
+      forward_band(s, x, w, derived->packed, bias, relu, b / bands, 0, oh0, std::min(s.OH, oh0 + rows), col.data(), y);
     }
   });
 }
@@ -200,32 +213,13 @@ void conv2d_forward_gemm(const ConvShape& s, const float* x, const float* w, con
                          bool relu, const WeightKey& key) {
   if (s.groups == 1 && !s.pointwise() && s.O * s.K() <= kSmallWeights && gemm_backend() == GemmBackend::Own)
     return forward_small(s, x, w, bias, y, relu, key);
-  const int64_t P = s.OH * s.OW, Cg = s.Cg(), Og = s.Og();
   const int64_t rows = s.pointwise() ? s.OH : band_rows(s);
   WorkspaceLease col(s.pointwise() ? 0 : s.K() * rows * s.OW);
   const auto derived = pack_weights(s, w, Trans::No, rows, key);
-  const std::vector<PackedA>& wp = derived->packed;
-  const auto gemm = [&](int64_t g, int64_t ncols, const float* b, int64_t ldb, float* c) {
-    if (wp.empty()) sgemm(Trans::No, Trans::No, Og, ncols, s.K(), 1.0f, w + g * Og * s.K(), s.K(), b, ldb, 0.0f, c, P);
-    else sgemm_packed(wp[g], Trans::No, ncols, 1.0f, b, ldb, 0.0f, c, P);
-  };
   for (int64_t n = 0; n < s.N; ++n)
-    for (int64_t g = 0; g < s.groups; ++g) {
-      const float* xg = x + (n * s.C + g * Cg) * s.H * s.W;
-      const float* bg = bias ? bias + g * Og : nullptr;
-      float* yg = y + (n * s.O + g * Og) * P;
-      for (int64_t oh0 = 0; oh0 < s.OH; oh0 += rows) {
-        const int64_t oh1 = std::min(s.OH, oh0 + rows), ncols = (oh1 - oh0) * s.OW;
-        const float* b = xg + oh0 * s.OW;  // pointwise: the input is the col matrix (ld = P)
-        int64_t ldb = P;
-        if (!s.pointwise()) {
-          im2col(s, xg, oh0, oh1, col.data());
-          b = col.data(), ldb = ncols;
-        }
-        gemm(g, ncols, b, ldb, yg + oh0 * s.OW);
-        bias_relu_band(yg + oh0 * s.OW, P, Og, ncols, bg, relu);
-      }
-    }
+    for (int64_t g = 0; g < s.groups; ++g)
+      for (int64_t oh0 = 0; oh0 < s.OH; oh0 += rows)
+        forward_band(s, x, w, derived->packed, bias, relu, n, g, oh0, std::min(s.OH, oh0 + rows), col.data(), y);
 }
 
 void conv2d_backward_input_gemm(const ConvShape& s, const float* dy, const float* w, float* dx,

@@ -770,16 +770,15 @@ void output(const TileGeometry& g, const float* M_, int64_t o0, int64_t o1, int6
   }
 }
 
-// Stores tile (i, j)'s M x M pixels of the lanes' n planes (dst: plane 0 of the tile's image,
-// `plane` floats apart), clipped at the map's edge: on AVX-512 for F(4x4), the 16 pixels of each
-// plane gathered into one vector by a 16 x 16 transpose and stored a row at a time by masked
-// stores; otherwise one scalar store per pixel and plane.
+// Stores tile (i, j)'s M x M pixels of the lanes' n planes of H x W (dst: plane 0 of the tile's
+// image), clipped at the planes' edge: on AVX-512 for F(4x4), the 16 pixels of each plane gathered
+// into one vector by a 16 x 16 transpose and stored a row at a time by masked stores; otherwise one
+// scalar store per pixel and plane.
 template <int M>
-void store_tile_planes(const TileGeometry& g, const float (&out)[M][M][L], int n, int64_t i, int64_t j,
-                       int64_t plane, float* dst) {
-  const int rows = static_cast<int>(g.OH - M * i < M ? g.OH - M * i : M);
-  const int cols = static_cast<int>(g.OW - M * j < M ? g.OW - M * j : M);
-  const int64_t at = M * i * g.OW + M * j;
+void store_tile_planes(int64_t H, int64_t W, const float (&out)[M][M][L], int n, int64_t i, int64_t j, float* dst) {
+  const int rows = static_cast<int>(H - M * i < M ? H - M * i : M);
+  const int cols = static_cast<int>(W - M * j < M ? W - M * j : M);
+  const int64_t plane = H * W, at = M * i * W + M * j;
 #if defined(__AVX512F__)
   if constexpr (M == 4) {
     __m512 v[L];
@@ -788,14 +787,14 @@ void store_tile_planes(const TileGeometry& g, const float (&out)[M][M][L], int n
     for (int l = 0; l < n; ++l)
       for (int a = 0; a < rows; ++a) {
         const __mmask16 row = static_cast<__mmask16>(((1u << cols) - 1) << (M * a));
-        _mm512_mask_storeu_ps(dst + l * plane + at + a * g.OW - M * a, row, v[l]);  // lanes M a ..
+        _mm512_mask_storeu_ps(dst + l * plane + at + a * W - M * a, row, v[l]);  // lanes M a ..
       }
     return;
   }
 #endif
   for (int a = 0; a < rows; ++a)
     for (int q = 0; q < cols; ++q)
-      for (int l = 0; l < n; ++l) dst[l * plane + at + a * g.OW + q] = out[a][q][l];
+      for (int l = 0; l < n; ++l) dst[l * plane + at + a * W + q] = out[a][q][l];
 }
 
 // y for output channels [o0, o1) of the block's tiles from M^T[xi] (tb x O row-major, ms apart),
@@ -832,13 +831,10 @@ void output_rows(const TileGeometry& g, const float* MT, int64_t ms, int64_t o0,
         alignas(64) float p[M / 2][M / 2][L];
         pool_lanes<M>(out, p);
         const int64_t PH = pooled(g.OH), PW = pooled(g.OW);
-        float* dst = y + (img * g.O + oc) * PH * PW;
-        for (int a = 0; a < M / 2 && M / 2 * i + a < PH; ++a)
-          for (int q = 0; q < M / 2 && M / 2 * j + q < PW; ++q)
-            for (int l = 0; l < n; ++l) dst[l * PH * PW + (M / 2 * i + a) * PW + M / 2 * j + q] = p[a][q][l];
+        store_tile_planes<M / 2>(PH, PW, p, n, i, j, y + (img * g.O + oc) * PH * PW);
         continue;
       }
-      store_tile_planes<M>(g, out, n, i, j, plane, y + (img * g.O + oc) * plane);
+      store_tile_planes<M>(g.OH, g.OW, out, n, i, j, y + (img * g.O + oc) * plane);
     }
   }
 }

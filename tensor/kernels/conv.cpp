@@ -99,19 +99,32 @@ bool use_fast(DType dt) { return dt == DType::Float32 && cpu::active_isa() != cp
 
 }  // namespace
 
+namespace {
+// A forward convolution's operands as the fast CPU kernels take them (contiguous), with its
+// geometry and the weight cache's key for the weights.
+struct FastConvArgs {
+  Tensor x, weight, bias;
+  ConvGeometry g;
+  cpu::WeightKey key;
+
+  FastConvArgs(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias_in, const Conv2dParams& p)
+      : x(x_in.contiguous()), weight(weight_in.contiguous()),
+        bias(bias_in.defined() ? bias_in.contiguous() : Tensor()), g(x.shape(), weight.shape(), p),
+        key(weight_key(weight_in, weight, p)) {}
+  const float* bias_data() const { return bias.defined() ? bias.data<float>() : nullptr; }
+};
+}  // namespace
+
 Tensor conv2d(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias_in, const Conv2dParams& p,
               bool relu) {
   check_same_device("conv2d", x_in, weight_in);
   check_same_device("conv2d", x_in, bias_in);
   SN_CUDA_ROUTE(x_in, conv2d(x_in, weight_in, bias_in, p, relu));
   if (!use_fast(x_in.dtype())) return conv2d_ref(x_in, weight_in, bias_in, p, relu);
-  const Tensor x = x_in.contiguous(), weight = weight_in.contiguous();
-  const Tensor bias = bias_in.defined() ? bias_in.contiguous() : Tensor();
-  const ConvGeometry g(x.shape(), weight.shape(), p);
-  Tensor out = Tensor::empty({g.N, g.O, g.OH, g.OW}, x.dtype());
-  cpu::conv2d_forward(g.cpu_shape(), x.data<float>(), weight.data<float>(),
-                      bias.defined() ? bias.data<float>() : nullptr, out.data<float>(), relu,
-                      weight_key(weight_in, weight, p));
+  const FastConvArgs a(x_in, weight_in, bias_in, p);
+  Tensor out = Tensor::empty({a.g.N, a.g.O, a.g.OH, a.g.OW}, a.x.dtype());
+  cpu::conv2d_forward(a.g.cpu_shape(), a.x.data<float>(), a.weight.data<float>(), a.bias_data(), out.data<float>(),
+                      relu, a.key);
   return out;
 }
 
@@ -120,13 +133,10 @@ Tensor conv2d_relu_pool2x2(const Tensor& x_in, const Tensor& weight_in, const Te
     return max_pool2d(conv2d(x_in, weight_in, bias_in, p, true), Pool2dParams{});
   check_same_device("conv2d", x_in, weight_in);
   check_same_device("conv2d", x_in, bias_in);
-  const Tensor x = x_in.contiguous(), weight = weight_in.contiguous();
-  const Tensor bias = bias_in.defined() ? bias_in.contiguous() : Tensor();
-  const ConvGeometry g(x.shape(), weight.shape(), p);
-  Tensor out = Tensor::empty({g.N, g.O, g.OH / 2, g.OW / 2}, x.dtype());
-  cpu::conv2d_relu_pool_forward(g.cpu_shape(), x.data<float>(), weight.data<float>(),
-                                bias.defined() ? bias.data<float>() : nullptr, out.data<float>(),
-                                weight_key(weight_in, weight, p));
+  const FastConvArgs a(x_in, weight_in, bias_in, p);
+  Tensor out = Tensor::empty({a.g.N, a.g.O, a.g.OH / 2, a.g.OW / 2}, a.x.dtype());
+  cpu::conv2d_relu_pool_forward(a.g.cpu_shape(), a.x.data<float>(), a.weight.data<float>(), a.bias_data(),
+                                out.data<float>(), a.key);
   return out;
 }
 
