@@ -20,8 +20,19 @@
 
 namespace sn::cpu::gemm_detail {
 
+// A tile of one vector's columns uses each A value for only that many columns, so where A is a
+// long packed operand it streams from memory at 48 B per 12 FMAs: faster than this VM's hardware
+// prefetch kept up with (14 GB/s against 33 GB/s a plain read loop reaches). Such tiles ask for
+// A kPrefetchSteps k steps ahead (6 KiB for AVX-512's 12 rows). VGG16's conv5_x at 224 (16 tiles,
+// 37.7 MB of cached transformed weights per layer): 2.9 -> 2.05 ms a layer on 1 thread
+// (stylenet_vgg_bench --layers 1, 4 ABBA rounds); BM_WinogradGemm c512_t16 weights_x_tiles
+// 2.7 -> 1.73 ms (32 steps ahead: 2.05, 256: 1.77). Prefetching A in every tile was level overall
+// (early layers 2-4 % faster, the tiles-as-rows conv4_x 5 % slower), and B in wider tiles slower.
+constexpr int kPrefetchSteps = 128;
+
 // One tile of M <= MRP rows and NV vectors (NV * width <= NRP columns), reading A and B panels
 // packed with strides MRP and NRP. `n` is the number of valid columns, in ((NV-1)*width, NV*width].
+// A one-vector tile prefetches A (kPrefetchSteps).
 template <class V, int MRP, int NRP, int M, int NV>
 void micro_tile(int64_t kc, const float* __restrict a, const float* __restrict b,
                 float* __restrict c, int64_t ldc, float alpha, float beta, int n) {
@@ -37,6 +48,7 @@ void micro_tile(int64_t kc, const float* __restrict a, const float* __restrict b
   for (int64_t k = 0; k < kc; ++k) {
     R bv[NV];
     for (int v = 0; v < NV; ++v) bv[v] = V::load(b + v * W);
+    if constexpr (NV == 1) V::prefetch(a + MRP * kPrefetchSteps);
     for (int r = 0; r < M; ++r) {
       const R av = V::broadcast(a + r);
       for (int v = 0; v < NV; ++v) acc[r][v] = V::fmadd(av, bv[v], acc[r][v]);
