@@ -7,7 +7,8 @@ Each COMMAND is a stylenet_vgg_bench invocation, optionally preceded by VAR=valu
 wrapper such as `taskset -c 0`; `--threads THREADS --warmup 3 --reps 8 --layers 1` is appended.
 Rounds run the commands in ABBA order (forward on even rounds, reversed on odd ones): on the shared
 2-core VM the second process of a back-to-back pair ran up to 15 % slower whichever binary it was.
-Prints each layer's median over the rounds (ms) and the whole pass's. For 1 thread, pin both
+Prints each round's pass totals as it goes (on stderr), then each layer's median over the rounds
+(ms) and the whole pass's. For 1 thread, pin both
 sides (`taskset -c 0`): unpinned, one process moved between 87 and 104 ms from round to round.
 
 Example (the binary of a commit against the working tree's, docs/measuring.md):
@@ -53,7 +54,10 @@ def main():
             for name, ms in per_layer.items():
                 layers[label].setdefault(name, []).append(ms)
             totals[label].append(total)
-        print(f"round {r + 1}/{rounds}", file=sys.stderr)
+        # Each round's totals: a round whose passes all drift (a slow hour of the shared machine,
+        # docs/measuring.md) shows here, where the medians would hide it.
+        this_round = "  ".join(f"{label} {totals[label][-1]:.2f}" for label, _ in configs)
+        print(f"round {r + 1}/{rounds}: {this_round} ms", file=sys.stderr)
     labels = [label for label, _ in configs]
     print("layer".ljust(10) + "".join(label[:14].rjust(15) for label in labels))
     names = list(dict.fromkeys(n for label in labels for n in layers[label]))  # first seen first
