@@ -629,10 +629,11 @@ void input(const TileGeometry& g, const float* x, int64_t c0, int64_t c1, int64_
            const PackedBLayout& vl, float* V) {
   constexpr int A = Tile<M>::A;
   alignas(64) float t[A][A][L];
-  // A V larger than L2 (the threads' shared blocks of many channels: 8 MB for VGG16's conv3_2 at
-  // 224) is written to lines that are not in the cache, whose fetches held the transform up: each
-  // group asks for the next plane's lines a plane ahead (conv3_2, conv3_3 at 224: 7.67 -> 7.41 ms
-  // and 7.31 -> 7.11 on 1 thread, 6 ABBA rounds; a thread's own block fits L2: level or slower).
+  // A V of more than 2 MiB (the threads' shared blocks of many channels: 8 MB for VGG16's conv3_2
+  // at 224; a thread's own block is sized to L2) is written to lines that are not in the cache,
+  // whose fetches held the transform up: each group asks for the next plane's lines a plane ahead
+  // (conv3_2, conv3_3 at 224: 7.67 -> 7.41 ms and 7.31 -> 7.11 on 1 thread, 6 ABBA rounds; asked
+  // for in every block, conv1_2's 1 MiB thread blocks too, it was 3 % slower there).
   const int64_t xs = position_stride(vl);
   const bool streamed = A * A * xs > (512 << 10);
   for_each_patch_group<M>(g, x, c0, c1, t0, tb, [&](int64_t c, int64_t t1, int n_lanes, const float (&d)[A][A][L]) {
