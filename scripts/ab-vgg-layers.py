@@ -8,8 +8,8 @@ wrapper such as `taskset -c 0`; `--threads THREADS --warmup 3 --reps 8 --layers 
 Rounds run the commands in ABBA order (forward on even rounds, reversed on odd ones): on the shared
 2-core VM the second process of a back-to-back pair ran up to 15 % slower whichever binary it was.
 Prints each round's pass totals as it goes (on stderr), then each layer's median over the rounds
-(ms) and the whole pass's. For 1 thread, pin both
-sides (`taskset -c 0`): unpinned, one process moved between 87 and 104 ms from round to round.
+(ms) and the whole pass's. For 1 thread, pin both sides (`taskset -c 0`): unpinned, one process
+moved between 87 and 104 ms from round to round.
 
 Example (the binary of a commit against the working tree's, docs/measuring.md):
     scripts/ab-vgg-layers.py 8 1 "old:taskset -c 0 /tmp/old/build/bench/stylenet_vgg_bench" \\

@@ -499,30 +499,24 @@ struct PatchPlan {
       out[q] = static_cast<__mmask16>(b > a ? (1u << b) - (1u << a) : 0u);
     }
   }
-  // d as gather_patches writes it, for plane c.
-  void gather(const TileGeometry& g, const float* x, int64_t c, float* d) const {
-    for (int a = 0; a < Tile<M>::A; ++a) gather_row(g, x, c, a, d);
-  }
-  // Row a of the patches (d[a][..][..]) only.
+  // Row a of plane c's patches as gather_patches writes them (d[a][..][..]).
   void gather_row(const TileGeometry& g, const float* x, int64_t c, int a, float* d) const {
     constexpr int A = Tile<M>::A;
-    {
-      __m512 first[M], last[M];
-      for (int q = 0; q < M; ++q) first[q] = last[q] = _mm512_setzero_ps();
-      for (int k = 0; k < count; ++k) {
-        const Run& r = runs[k];
-        const int64_t ih = r.row0 + a;
-        if (ih < 0 || ih >= g.H) continue;
-        // Masked-off positions are not read, so the base may lie outside the row.
-        const float* base = x + ((r.n * g.C + c) * g.H + ih) * g.W + r.shift;
-        for (int q = 0; q < M; ++q) {
-          first[q] = _mm512_mask_loadu_ps(first[q], r.first[q], base + 16 * q);
-          last[q] = _mm512_mask_loadu_ps(last[q], r.last[q], base + M + 16 * q);
-        }
+    __m512 first[M], last[M];
+    for (int q = 0; q < M; ++q) first[q] = last[q] = _mm512_setzero_ps();
+    for (int k = 0; k < count; ++k) {
+      const Run& r = runs[k];
+      const int64_t ih = r.row0 + a;
+      if (ih < 0 || ih >= g.H) continue;
+      // Masked-off positions are not read, so the base may lie outside the row.
+      const float* base = x + ((r.n * g.C + c) * g.H + ih) * g.W + r.shift;
+      for (int q = 0; q < M; ++q) {
+        first[q] = _mm512_mask_loadu_ps(first[q], r.first[q], base + 16 * q);
+        last[q] = _mm512_mask_loadu_ps(last[q], r.last[q], base + M + 16 * q);
       }
-      vectors_to_lanes<M>(first, d + a * A * L, M);
-      vectors_to_lanes<M>(last, d + (a * A + M) * L, 2);
     }
+    vectors_to_lanes<M>(first, d + a * A * L, M);
+    vectors_to_lanes<M>(last, d + (a * A + M) * L, 2);
   }
 };
 #endif

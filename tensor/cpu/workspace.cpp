@@ -27,7 +27,7 @@ Pool& pool() {
   return *p;
 }
 
-// Host memory as tensors get it (huge pages from 256 KiB up: the weight cache's packed weights
+// Host memory as tensors get it (huge pages from 64 KiB up: the weight cache's packed weights
 // live in leases, and faulting them in 4 KiB at a time cost a third of a cold VGG16 pass).
 float* allocate(size_t floats) { return static_cast<float*>(host_allocate(floats * sizeof(float))); }
 void deallocate(float* p, size_t floats) { host_free(p, floats * sizeof(float)); }
