@@ -78,14 +78,18 @@ ConvAlgo conv2d_algo(const ConvShape& s, bool weights_cached) {
   const int64_t tiles = s.N * ((s.OH + 3) / 4) * ((s.OW + 3) / 4), min_tiles = weights_cached ? 16 : 48;
   if (!(winograd_applies(s) && s.C >= 16 && s.O >= 16 && tiles >= min_tiles)) return ConvAlgo::Im2colGemm;
   // F(6x6) where its GEMMs are at least 15 % smaller than F(4x4)'s and a row holds at least two
-  // lane groups of its tiles (OW >= 187): its transforms cost more per multiply saved, and its
-  // 6-pixel tiles overhang the map's edge more. VGG16 at 224, 1 thread, AVX-512, weights cached
-  // (stylenet_vgg_bench --layers 1, three alternating runs, F(4x4) -> F(6x6)): 224^2 x 64 ch
-  // 26.3-37.2 -> 25.5-34.2 ms; 112^2 x 128 ch 13.3-19.9 -> 13.8-18.8 ms (level: F(4x4) there);
-  // 56^2 x 256 ch 5.6-8.5 -> 7.1-9.5 ms. With AVX2 (plain loops for the 6-wide lane transposes)
-  // F(6x6) measured no faster: F(4x4) everywhere.
-  const int64_t tiles6 = s.N * ((s.OH + 5) / 6) * ((s.OW + 5) / 6);
-  const bool six_pays = tiles6 * 64 * 100 <= tiles * 36 * 85 && (s.OW + 5) / 6 >= 32;
+  // lane groups of its tiles (OW >= 187), or one (OW >= 91) where the channels are few enough
+  // (C + O <= 256) that each thread still runs tile blocks of its own (winograd.cpp's
+  // thread_block_tiles: F(6x6)'s blocks are 64/36 the size): its transforms cost more per multiply
+  // saved, and its 6-pixel tiles overhang the map's edge more. VGG16, AVX-512, weights cached
+  // (stylenet_vgg_bench --layers 1, F(4x4) -> F(6x6), ABBA rounds): at 224, 1 thread, 112^2 x
+  // 64 -> 128 and 128 -> 128 ch 4.58 -> 4.17 and 7.14 -> 6.52 ms (6 rounds; 2 threads 2.90 -> 2.75
+  // and 4.21 -> 4.02), 56^2 x 256 ch 6.97 -> 9.26; at 512, 1 thread, 128^2 x 128 -> 256 ch (shared
+  // blocks with F(6x6), a thread's own with F(4x4)) 20.5 -> 25.0 ms, 256 -> 256 ch 41.7 -> 39.6.
+  // With AVX2 (plain loops for the 6-wide lane transposes) F(6x6) measured no faster: F(4x4)
+  // everywhere.
+  const int64_t tiles6 = s.N * ((s.OH + 5) / 6) * ((s.OW + 5) / 6), row6 = (s.OW + 5) / 6;
+  const bool six_pays = tiles6 * 64 * 100 <= tiles * 36 * 85 && (row6 >= 32 || (row6 >= 16 && s.C + s.O <= 256));
   return active_isa() == Isa::Avx512 && six_pays ? ConvAlgo::Winograd6x3 : ConvAlgo::Winograd4x3;
 }
 
