@@ -521,14 +521,22 @@ struct PatchPlan {
 };
 #endif
 
+// One cache line into L1, as an asm statement: GCC (12, -O2 and up) judged a function whose only
+// effect is __builtin_prefetch free of side effects and deleted every call to it, so the
+// prefetch_rows written with it compiled to nothing (from a37065d until it was found in the
+// disassembly; the gain measured for that commit was code placement, not prefetching).
+inline void prefetch_l1(const char* p) { asm volatile("prefetcht0 %0" : : "m"(*p)); }
+
 // Asks for the input rows that the tiles [ta, tb) read of plane c (a row shared by two tile rows
 // once), whole rows into L1. The transforms gather a plane's patches a row at a time, and each
 // plane is a jump of H W floats from the last, which the hardware prefetch does not foresee: the
-// input, just written by the layer before and larger than L2, came from memory a line at a time.
-// VGG16 at 224, AVX-512 (stylenet_vgg_bench --layers 1, 6 ABBA rounds, 1 thread): conv1_2 8.77 ->
-// 8.15 ms, conv2_1 4.81 -> 4.37, conv2_2 7.55 -> 6.79, conv3_1 3.92 -> 3.74, the pass 65.7 -> 63.3;
-// 2 threads 40.0 -> 38.9 (4 rounds). Into L2 only (prefetcht1) gained less (conv2_2: 7.02 against
-// 6.71). The AVX2 path (slower transforms, less bound by the loads) measured level: it does not ask.
+// input, just written by the layer before and larger than L2, came from memory a line at a time
+// (perf put half of the F(6x6) gather's samples on the first masked load of each row).
+// VGG16 at 224, AVX-512 (stylenet_vgg_bench --layers 1, 6 ABBA rounds, 1 thread, twice): conv1_2
+// 8.23 -> 7.71 and 8.67 -> 7.82 ms, conv2_1 4.01 -> 3.73, conv2_2 6.42 -> 5.82, the pass 63.5 ->
+// 60.8. Asking for each group of four lane groups' rows separately, or into L2 (prefetcht1), or
+// for the plane's next rows instead of the next plane's, measured the same or slower. The AVX2
+// path (STYLENET_ISA=avx2, 4 rounds): conv1_2 23.6 -> 21.4 ms, the pass 175 -> 172.
 template <int M>
 void prefetch_rows(const TileGeometry& g, const float* x, int64_t c, int64_t ta, int64_t tb) {
   constexpr int A = Tile<M>::A;
@@ -539,7 +547,7 @@ void prefetch_rows(const TileGeometry& g, const float* x, int64_t c, int64_t ta,
     for (int64_t r = r0; r < r0 + A; ++r) {
       if (r < 0 || r >= g.H || (n == done_n && r <= done_row)) continue;
       const char* row = reinterpret_cast<const char*>(x + ((n * g.C + c) * g.H + r) * g.W);
-      for (int64_t b = 0; b < row_bytes; b += 64) __builtin_prefetch(row + b, 0, 3);
+      for (int64_t b = 0; b < row_bytes; b += 64) prefetch_l1(row + b);
       done_n = n, done_row = r;
     }
   }
@@ -586,12 +594,14 @@ void for_each_patch_group(const TileGeometry& g, const float* x, int64_t c0, int
       }
     }
 #else
-    for (int64_t c = c0; c < c1; ++c)
+    for (int64_t c = c0; c < c1; ++c) {
+      if (c + 1 < c1) prefetch_rows<M>(g, x, c + 1, t0 + span, t0 + span_end);  // the next plane's
       for (int64_t t1 = span; t1 < span_end; t1 += L) {
         const int n_lanes = static_cast<int>(tb - t1 < L ? tb - t1 : L);
         gather_or_read_patches<M>(g, x, c, t0 + t1, n_lanes, &d[0][0][0]);
         f(c, t1, n_lanes, d);
       }
+    }
 #endif
   }
 }
