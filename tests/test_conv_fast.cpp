@@ -295,6 +295,36 @@ TEST_CASE("conv2d direct (at most 4 outputs, no padding) against the reference: 
   }
 }
 
+TEST_CASE("conv2d direct (at most 4 inputs, any padding) against the reference: every ISA, 1 and 2 threads") {
+  // VGG16's conv1_1 shape with several bands of rows and a ragged last strip; output channels that
+  // are not a whole block (5, 9, 12) or fewer than one; a row narrower than one vector; 5x5 and 3x1
+  // kernels; padding larger than the kernel (whole zero rows and columns); batch 2 with bands that
+  // cross no image edge. "auto" picks the direct kernel for all of them.
+  ConvCase nonsquare{{1, 3, 6, 100}, 8, 3, 1, params(1, 1)};
+  nonsquare.p.padding = {1, 0};
+  const std::vector<ConvCase> dcases = {
+      {{1, 3, 20, 70}, 64, 3, 3, params(1, 1)}, {{2, 1, 19, 40}, 5, 3, 3, params(1, 0)},
+      {{1, 4, 11, 35}, 12, 5, 5, params(1, 2)}, {{1, 2, 5, 5}, 9, 3, 3, params(1, 1)},
+      {{1, 3, 3, 3}, 16, 3, 3, params(1, 3), false}, nonsquare,
+  };
+  for (Isa isa : supported_isas()) {
+    if (isa == Isa::Ref) continue;
+    IsaScope is(isa);
+    for (int threads : {1, 2}) {
+      ThreadsScope ts(threads);
+      CAPTURE(isa_name(isa));
+      CAPTURE(threads);
+      for (const ConvCase& c : dcases) {
+        const int64_t ph = c.p.padding[0], pw = c.p.padding[1];
+        const cpu::ConvShape cs{c.x[0], c.x[1], c.x[2], c.x[3], c.O, c.KH, c.KW, c.x[2] + 2 * ph - c.KH + 1,
+                                c.x[3] + 2 * pw - c.KW + 1, 1, 1, ph, pw, 1, 1, 1};
+        CHECK(cpu::conv2d_algo(cs) == cpu::ConvAlgo::Direct);
+        for (bool noncontig : {false, true}) check_conv(c, noncontig);
+      }
+    }
+  }
+}
+
 TEST_CASE("conv2d fused bias + ReLU (cpu::conv2d_forward relu=true) on im2col and both Winograd tiles") {
   Generator gen(11);
   const Shape xs{2, 16, 15, 13};

@@ -7,14 +7,16 @@
 //   * Winograd F(4x4, 3x3) (winograd.cpp): 3x3, stride 1, dilation 1, groups 1, and at least 16
 //     input and 16 output channels. 36 GEMMs of O x C x tiles replace one of O x 9C x 16 tiles:
 //     2.25x fewer multiplies; its input/output transforms cost O(C + O) per tile, which the
-//     channel counts must amortise (VGG's first layer, C = 3, stays on im2col).
+//     channel counts must amortise (VGG's first layer, C = 3, runs direct).
 //   * Winograd F(6x6, 3x3), same conditions, on large maps: 64 GEMMs per 36 output pixels, 1.78
 //     multiplies per pixel and tap-row instead of 2.25, but tiles of 6 waste more at the edges and
 //     round about twice as much. Chosen where the rule in conv.cpp says (measured there).
-//   * direct (conv_direct.cpp): at most 4 output channels, stride 1, no padding (a decoder's last
-//     conv after its reflection pad, 64 -> 3 at full resolution): the outputs of a strip of pixels
-//     stay in registers and each input pixel is loaded once per tap; a GEMM with M = 3 would
-//     waste most of its micro-tile and im2col would copy 9 C floats per pixel.
+//   * direct (conv_direct.cpp), stride 1, no dilation or groups, for few output channels (at most
+//     4, no padding: a decoder's last conv after its reflection pad, 64 -> 3 at full resolution)
+//     or few input channels (at most 4, any padding: VGG16's conv1_1, 3 -> 64): the outputs of a
+//     strip of pixels (for a block of 8 channels with few inputs) stay in registers and each input
+//     pixel is loaded once per tap; a GEMM with M = 3 or K = 27 would waste much of its micro-tile
+//     or its k loop, and im2col would copy KH KW C floats per pixel.
 //   * im2col + SGEMM (conv_gemm.cpp): everything else (1x1, strided, dilated, grouped, few
 //     channels). The im2col matrix is built a band of output rows at a time so the scratch stays a
 //     few MB whatever the image size; 1x1 stride-1 unpadded convolutions skip im2col.
@@ -57,8 +59,9 @@ const char* conv_algo_name(ConvAlgo a);
 // The output tile side of a Winograd algorithm (4 or 6); 0 for the others.
 int winograd_tile(ConvAlgo a);
 bool winograd_applies(const ConvShape& s);
-// At most 4 output channels, stride 1, no padding or dilation or groups (a decoder's last conv
-// after its reflection pad): conv2d_forward_direct, forward only.
+// Stride 1, no dilation or groups, and at most 4 output channels with no padding (a decoder's last
+// conv after its reflection pad) or at most 4 input channels (VGG16's conv1_1):
+// conv2d_forward_direct, forward only.
 bool direct_applies(const ConvShape& s);
 // `weights_cached`: the weights are frozen and cached (weight_cache.h), so their Winograd form is
 // made once for all calls and only the input/output transforms need amortising: Winograd then

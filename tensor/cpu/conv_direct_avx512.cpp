@@ -3,5 +3,8 @@
 #include "tensor/cpu/conv_direct_impl.h"
 
 namespace sn::cpu::direct_detail {
-ForwardRows direct_avx512() { return forward_rows; }
+const DirectKernels& direct_avx512() {
+  static const DirectKernels kernels{few_outputs, few_inputs};
+  return kernels;
+}
 }  // namespace sn::cpu::direct_detail

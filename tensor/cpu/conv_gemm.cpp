@@ -33,10 +33,11 @@ namespace {
 constexpr int64_t kColBudget = 1 << 20;
 // Elements of copying work below which a parallel_for chunk is not worth a task.
 constexpr int64_t kCopyGrain = 1 << 14;
-// Convolutions whose weights are at most this many floats (VGG's conv1_1: 64 x 27) run in bands of
-// about kSmallColBudget col floats (1 MiB, this CPU's L2), each thread its own bands from im2col
-// to bias and ReLU (see forward_small). VGG16's conv1_1 at 224, 6 ABBA rounds: 2 threads 1.53 ->
-// 1.17 ms (with 256 KiB bands 0.94, but conv1_2 after it then ran 3 % slower), 1 thread 2.14 -> 2.02.
+// Convolutions whose weights are at most this many floats (64 x 27, the size of VGG's conv1_1, which
+// now runs direct) run in bands of about kSmallColBudget col floats (1 MiB, this CPU's L2), each
+// thread its own bands from im2col to bias and ReLU (see forward_small). conv1_1 at 224 on im2col, 6
+// ABBA rounds: 2 threads 1.53 -> 1.17 ms (with 256 KiB bands 0.94, but conv1_2 after it then ran 3 %
+// slower), 1 thread 2.14 -> 2.02.
 constexpr int64_t kSmallWeights = 1 << 14;
 constexpr int64_t kSmallColBudget = 1 << 18;
 

@@ -1,31 +1,10 @@
 // AVX2 + FMA SGEMM micro-kernel. Compiled with -mavx2 -mfma (only this file); called only when
 // active_isa() == Isa::Avx2.
-#include <immintrin.h>
-
 #include "tensor/cpu/gemm_kernel.h"
+#include "tensor/cpu/simd_vec.h"
 
 namespace sn::cpu::gemm_detail {
 namespace {
-
-struct Vec256 {
-  using reg = __m256;
-  static constexpr int width = 8;
-  static reg zero() { return _mm256_setzero_ps(); }
-  static reg load(const float* p) { return _mm256_load_ps(p); }
-  static reg loadu(const float* p) { return _mm256_loadu_ps(p); }
-  static reg broadcast(const float* p) { return _mm256_broadcast_ss(p); }
-  static reg set1(float x) { return _mm256_set1_ps(x); }
-  static reg fmadd(reg a, reg b, reg c) { return _mm256_fmadd_ps(a, b, c); }
-  static reg mul(reg a, reg b) { return _mm256_mul_ps(a, b); }
-  // No mask registers: a lane mask vector drives vmaskmov (masked-off lanes are not touched).
-  static __m256i first(int n) {
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-  }
-  static reg load_first(const float* p, int n) { return _mm256_maskload_ps(p, first(n)); }
-  static void store_first(float* p, reg v, int n) { _mm256_maskstore_ps(p, first(n), v); }
-  static void storeu(float* p, reg v) { _mm256_storeu_ps(p, v); }
-  static void prefetch(const float* p) { _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0); }
-};
 
 // Register tile 6 x 16: 6 rows x 2 ymm = 12 accumulators + 2 B vectors + 1 broadcast of the 16 ymm
 // registers. Per k step: 2 loads + 6 broadcasts feed 12 FMAs (6 cycles on two FMA ports).

@@ -1,29 +1,10 @@
 // AVX-512 SGEMM micro-kernel. Compiled with -mavx512f -mavx512vl -mavx512bw -mavx512dq (only this
 // file); called only when active_isa() == Isa::Avx512.
-#include <immintrin.h>
-
 #include "tensor/cpu/gemm_kernel.h"
+#include "tensor/cpu/simd_vec.h"
 
 namespace sn::cpu::gemm_detail {
 namespace {
-
-struct Vec512 {
-  using reg = __m512;
-  static constexpr int width = 16;
-  static reg zero() { return _mm512_setzero_ps(); }
-  static reg load(const float* p) { return _mm512_load_ps(p); }
-  static reg loadu(const float* p) { return _mm512_loadu_ps(p); }
-  static reg broadcast(const float* p) { return _mm512_set1_ps(*p); }
-  static reg set1(float x) { return _mm512_set1_ps(x); }
-  static reg fmadd(reg a, reg b, reg c) { return _mm512_fmadd_ps(a, b, c); }
-  static reg mul(reg a, reg b) { return _mm512_mul_ps(a, b); }
-  // AVX-512 masks make the partial edge vector as cheap as a full one.
-  static __mmask16 first(int n) { return static_cast<__mmask16>((1u << n) - 1); }
-  static reg load_first(const float* p, int n) { return _mm512_maskz_loadu_ps(first(n), p); }
-  static void store_first(float* p, reg v, int n) { _mm512_mask_storeu_ps(p, first(n), v); }
-  static void storeu(float* p, reg v) { _mm512_storeu_ps(p, v); }
-  static void prefetch(const float* p) { _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0); }
-};
 
 // Register tile 12 x 32: 12 rows x 2 zmm = 24 accumulators + 2 B vectors + 1 broadcast of the 32
 // zmm registers. Per k step: 2 loads + 12 broadcasts feed 24 FMAs, i.e. 12 cycles on the two

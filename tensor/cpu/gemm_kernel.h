@@ -1,12 +1,9 @@
 // The register-blocked SGEMM micro-kernel, written once over a vector type V.
 //
 // Included only by the per-ISA files (gemm_avx2.cpp, gemm_avx512.cpp), which are compiled with
-// their ISA's flags and define V in an anonymous namespace: every instantiation therefore has
-// internal linkage, and an AVX-512 copy can never be picked by the linker for the AVX2 path.
-//
-// V provides: reg, width, zero(), load(p) (aligned, for packed panels), loadu(p), broadcast(p),
-// set1(x), fmadd(a, b, c) = a * b + c, mul(a, b), load_first(p, n) / store_first(p, v, n) (the
-// first n < width lanes only, for the right edge of C), and prefetch(p).
+// their ISA's flags and take V from simd_vec.h, in an anonymous namespace: every instantiation
+// therefore has internal linkage, and an AVX-512 copy can never be picked by the linker for the
+// AVX2 path. (Packed panels are loaded aligned, V::load; the right edge of C partially.)
 //
 // C is row-major, so vectors run along N: one tile is M rows x NV vectors, M * NV accumulators
 // that stay in registers for the whole k loop. Each k step loads NV vectors of the B panel once
