@@ -270,43 +270,10 @@ TEST_CASE("conv2d Winograd with the OpenBLAS backend against the reference") {
   set_gemm_backend(GemmBackend::Own);
 }
 
-TEST_CASE("conv2d direct (at most 4 outputs, no padding) against the reference: every ISA, 1 and 2 threads") {
-  // Whole 32-pixel strips and a ragged end of the row, two output rows, a row narrower than a
-  // strip, 1 to 4 outputs, a 1x1 and a 5x3 kernel. "auto" picks the direct kernel for all of them.
-  const std::vector<ConvCase> dcases = {
-      {{1, 64, 20, 70}, 3, 3, 3, params(1, 0)}, {{2, 5, 9, 40}, 1, 3, 3, params(1, 0)},
-      {{1, 7, 4, 35}, 4, 3, 3, params(1, 0)},   {{1, 3, 5, 5}, 2, 3, 3, params(1, 0)},
-      {{1, 8, 6, 40}, 3, 1, 1, params(1, 0)},   {{1, 6, 9, 37}, 3, 5, 3, params(1, 0), false},
-  };
-  for (Isa isa : supported_isas()) {
-    if (isa == Isa::Ref) continue;
-    IsaScope is(isa);
-    for (int threads : {1, 2}) {
-      ThreadsScope ts(threads);
-      CAPTURE(isa_name(isa));
-      CAPTURE(threads);
-      for (const ConvCase& c : dcases) {
-        const cpu::ConvShape cs{c.x[0], c.x[1], c.x[2], c.x[3], c.O, c.KH, c.KW, c.x[2] - c.KH + 1, c.x[3] - c.KW + 1,
-                                1, 1, 0, 0, 1, 1, 1};
-        CHECK(cpu::conv2d_algo(cs) == cpu::ConvAlgo::Direct);
-        for (bool noncontig : {false, true}) check_conv(c, noncontig);
-      }
-    }
-  }
-}
-
-TEST_CASE("conv2d direct (at most 4 inputs, any padding) against the reference: every ISA, 1 and 2 threads") {
-  // VGG16's conv1_1 shape with several bands of rows and a ragged last strip; output channels that
-  // are not a whole block (5, 9, 12) or fewer than one; a row narrower than one vector; 5x5 and 3x1
-  // kernels; padding larger than the kernel (whole zero rows and columns); batch 2 with bands that
-  // cross no image edge. "auto" picks the direct kernel for all of them.
-  ConvCase nonsquare{{1, 3, 6, 100}, 8, 3, 1, params(1, 1)};
-  nonsquare.p.padding = {1, 0};
-  const std::vector<ConvCase> dcases = {
-      {{1, 3, 20, 70}, 64, 3, 3, params(1, 1)}, {{2, 1, 19, 40}, 5, 3, 3, params(1, 0)},
-      {{1, 4, 11, 35}, 12, 5, 5, params(1, 2)}, {{1, 2, 5, 5}, 9, 3, 3, params(1, 1)},
-      {{1, 3, 3, 3}, 16, 3, 3, params(1, 3), false}, nonsquare,
-  };
+namespace {
+// Stride-1 cases that "auto" runs on a direct kernel, checked against the reference on every ISA
+// with 1 and 2 threads.
+void check_direct(const std::vector<ConvCase>& dcases) {
   for (Isa isa : supported_isas()) {
     if (isa == Isa::Ref) continue;
     IsaScope is(isa);
@@ -323,6 +290,33 @@ TEST_CASE("conv2d direct (at most 4 inputs, any padding) against the reference: 
       }
     }
   }
+}
+}  // namespace
+
+TEST_CASE("conv2d direct (at most 4 outputs, no padding) against the reference: every ISA, 1 and 2 threads") {
+  // Whole 32-pixel strips and a ragged end of the row, two output rows, a row narrower than a
+  // strip, 1 to 4 outputs, a 1x1 and a 5x3 kernel. "auto" picks the direct kernel for all of them.
+  const std::vector<ConvCase> dcases = {
+      {{1, 64, 20, 70}, 3, 3, 3, params(1, 0)}, {{2, 5, 9, 40}, 1, 3, 3, params(1, 0)},
+      {{1, 7, 4, 35}, 4, 3, 3, params(1, 0)},   {{1, 3, 5, 5}, 2, 3, 3, params(1, 0)},
+      {{1, 8, 6, 40}, 3, 1, 1, params(1, 0)},   {{1, 6, 9, 37}, 3, 5, 3, params(1, 0), false},
+  };
+  check_direct(dcases);
+}
+
+TEST_CASE("conv2d direct (at most 4 inputs, any padding) against the reference: every ISA, 1 and 2 threads") {
+  // VGG16's conv1_1 shape with several bands of rows and a ragged last strip; output channels that
+  // are not a whole block (5, 9, 12) or fewer than one; a row narrower than one vector; 5x5 and 3x1
+  // kernels; padding larger than the kernel (whole zero rows and columns); batch 2 with bands that
+  // cross no image edge. "auto" picks the direct kernel for all of them.
+  ConvCase nonsquare{{1, 3, 6, 100}, 8, 3, 1, params(1, 1)};
+  nonsquare.p.padding = {1, 0};
+  const std::vector<ConvCase> dcases = {
+      {{1, 3, 20, 70}, 64, 3, 3, params(1, 1)}, {{2, 1, 19, 40}, 5, 3, 3, params(1, 0)},
+      {{1, 4, 11, 35}, 12, 5, 5, params(1, 2)}, {{1, 2, 5, 5}, 9, 3, 3, params(1, 1)},
+      {{1, 3, 3, 3}, 16, 3, 3, params(1, 3), false}, nonsquare,
+  };
+  check_direct(dcases);
 }
 
 TEST_CASE("conv2d fused bias + ReLU (cpu::conv2d_forward relu=true) on im2col and both Winograd tiles") {
