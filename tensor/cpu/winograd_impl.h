@@ -526,6 +526,8 @@ struct PatchPlan {
 // prefetch_rows written with it compiled to nothing (from a37065d until it was found in the
 // disassembly; the gain measured for that commit was code placement, not prefetching).
 inline void prefetch_l1(const char* p) { asm volatile("prefetcht0 %0" : : "m"(*p)); }
+// The same for a line about to be written (prefetchw: fetched ready to be modified).
+inline void prefetch_for_write(const char* p) { asm volatile("prefetchw %0" : : "m"(*p)); }
 
 // Asks for the input rows that the tiles [ta, tb) read of plane c (a row shared by two tile rows
 // once), whole rows into L1. The transforms gather a plane's patches a row at a time, and each
@@ -554,11 +556,12 @@ void prefetch_rows(const TileGeometry& g, const float* x, int64_t c, int64_t ta,
 }
 
 // Asks for the output rows that the tiles [ta, tb) write of plane o (M rows of OW per tile row, or
-// M / 2 of the pooled map's), whole rows, for writing: as with the input, each plane is a jump the
-// hardware prefetch does not foresee, and a store that misses waits for its line. VGG16 at 224,
-// 1 thread (stylenet_vgg_bench --layers 1, 6 ABBA rounds, twice): conv2_1 3.63 -> 3.50 and 3.69 ->
-// 3.50 ms, conv3_1 3.56 -> 3.33 and 3.55 -> 3.35, conv1_2 7.43 -> 7.29 and 7.44 -> 7.34; the
-// layers whose threads share a block (conv3_2, conv3_3) level; the pass within its noise.
+// M / 2 of the pooled map's floor(OH / 2)), whole rows, for writing: as with the input, each plane
+// is a jump the hardware prefetch does not foresee, and a store that misses waits for its line.
+// VGG16 at 224, 1 thread (stylenet_vgg_bench --layers 1, 6 ABBA rounds, twice): conv2_1 3.63 ->
+// 3.50 and 3.69 -> 3.50 ms, conv3_1 3.56 -> 3.33 and 3.55 -> 3.35, conv1_2 7.43 -> 7.29 and 7.44
+// -> 7.34; the layers whose threads share a block (conv3_2, conv3_3) level; the pass within its
+// noise.
 template <int M>
 void prefetch_out_rows(const TileGeometry& g, float* y, int64_t o, int64_t ta, int64_t tb, bool pool) {
   const int64_t per_image = g.tiles_h * g.tiles_w, rows = pool ? M / 2 : M;
@@ -567,7 +570,7 @@ void prefetch_out_rows(const TileGeometry& g, float* y, int64_t o, int64_t ta, i
     const int64_t n = t / per_image, r0 = rows * ((t % per_image) / g.tiles_w);
     for (int64_t r = r0; r < r0 + rows && r < H; ++r) {
       const char* row = reinterpret_cast<const char*>(y + ((n * g.O + o) * H + r) * W);
-      for (int64_t b = 0; b < row_bytes; b += 64) asm volatile("prefetchw %0" : : "m"(row[b]));
+      for (int64_t b = 0; b < row_bytes; b += 64) prefetch_for_write(row + b);
     }
   }
 }
