@@ -4,10 +4,10 @@
 //
 // Few outputs (plain loops the compiler vectorises): a strip of kStrip output pixels of one output
 // row holds all O (<= kMaxOut) outputs in registers; for every input channel and tap, the strip's
-// input pixels are loaded once and multiplied into each output. Per output pixel that is O * C * KH * KW multiply-adds and
-// C * KH * KW loads, with no im2col matrix: the decoders' last convolution (64 -> 3 at full
-// resolution) wrote and re-read 576 floats per pixel through im2col, 10 % of a 1024 px multilevel
-// stylize.
+// input pixels are loaded once and multiplied into each output. Per output pixel that is
+// O * C * KH * KW multiply-adds and C * KH * KW loads, with no im2col matrix: the decoders' last
+// convolution (64 -> 3 at full resolution) wrote and re-read 576 floats per pixel through im2col,
+// 10 % of a 1024 px multilevel stylize.
 #pragma once
 #include <algorithm>
 #include <cstdint>

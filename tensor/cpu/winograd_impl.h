@@ -555,9 +555,12 @@ void prefetch_rows(const TileGeometry& g, const float* x, int64_t c, int64_t ta,
   }
 }
 
+// The pooled map's side: max_pool2d's floor(side / 2).
+inline int64_t pooled(int64_t side) { return side / 2; }
+
 // Asks for the output rows that the tiles [ta, tb) write of plane o (M rows of OW per tile row, or
-// M / 2 of the pooled map's floor(OH / 2)), whole rows, for writing: as with the input, each plane
-// is a jump the hardware prefetch does not foresee, and a store that misses waits for its line.
+// M / 2 of the pooled map's), whole rows, for writing: as with the input, each plane is a jump the
+// hardware prefetch does not foresee, and a store that misses waits for its line.
 // VGG16 at 224, 1 thread (stylenet_vgg_bench --layers 1, 6 ABBA rounds, twice): conv2_1 3.63 ->
 // 3.50 and 3.69 -> 3.50 ms, conv3_1 3.56 -> 3.33 and 3.55 -> 3.35, conv1_2 7.43 -> 7.29 and 7.44
 // -> 7.34; the layers whose threads share a block (conv3_2, conv3_3) level; the pass within its
@@ -565,7 +568,8 @@ void prefetch_rows(const TileGeometry& g, const float* x, int64_t c, int64_t ta,
 template <int M>
 void prefetch_out_rows(const TileGeometry& g, float* y, int64_t o, int64_t ta, int64_t tb, bool pool) {
   const int64_t per_image = g.tiles_h * g.tiles_w, rows = pool ? M / 2 : M;
-  const int64_t H = pool ? g.OH / 2 : g.OH, W = pool ? g.OW / 2 : g.OW, row_bytes = W * int64_t{sizeof(float)};
+  const int64_t H = pool ? pooled(g.OH) : g.OH, W = pool ? pooled(g.OW) : g.OW;
+  const int64_t row_bytes = W * int64_t{sizeof(float)};
   for (int64_t t = ta; t < tb; t = (t / g.tiles_w + 1) * g.tiles_w) {
     const int64_t n = t / per_image, r0 = rows * ((t % per_image) / g.tiles_w);
     for (int64_t r = r0; r < r0 + rows && r < H; ++r) {
@@ -665,7 +669,7 @@ void input(const TileGeometry& g, const float* x, int64_t c0, int64_t c1, int64_
   for_each_patch_group<M>(g, x, c0, c1, t0, tb, [&](int64_t c, int64_t t1, int n_lanes, const float (&d)[A][A][L]) {
     if (streamed && c + 1 < c1) {  // the lines this group writes for the next plane, all a^2 positions
       const int64_t at = vl.offset(c + 1, t1);
-      for (int xi = 0; xi < A * A; ++xi) __builtin_prefetch(V + xi * xs + at, 1, 3);
+      for (int xi = 0; xi < A * A; ++xi) prefetch_l1(reinterpret_cast<const char*>(V + xi * xs + at));
     }
     for (int a = 0; a < A; ++a) Tile<M>::bt(&d[a][0][0], L, &t[a][0][0], L);  // rows: d B
     columns_into<A>(V, vl, c, t1, n_lanes,                                       // columns: B^T (d B)
@@ -761,9 +765,6 @@ void pool_lanes(const float (&out)[M][M][L], float (&p)[M / 2][M / 2][L]) {
         p[a][q][l] = max(max(out[2 * a][2 * q][l], out[2 * a][2 * q + 1][l]),
                          max(out[2 * a + 1][2 * q][l], out[2 * a + 1][2 * q + 1][l]));
 }
-
-// The pooled map's side: max_pool2d's floor(side / 2).
-inline int64_t pooled(int64_t side) { return side / 2; }
 
 // Stores the pooled tiles of a lane group's runs (output() with pool): each run's rows of P = M / 2
 // pooled pixels per tile, clipped at the pooled map's right and bottom.
