@@ -118,6 +118,7 @@ class CpuAllocator final : public Allocator {
       peak_ = live_bytes_;  // a fresh start: the cache may refill only up to today's live memory
     }
     for (const auto& [cap, p] : blocks) host_free(p, cap);
+    host_memory_release();  // and the pages host_free keeps for reuse
   }
 
   CpuCacheStats stats() {

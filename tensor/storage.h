@@ -33,7 +33,8 @@ class Allocator {
 //     memory is freed (activations recycle through a forward pass, whose live memory includes
 //     the weights; after the job, almost everything is returned);
 //   * at most STYLENET_CPU_CACHE_MB (default 1024; 0 disables caching) is cached at any time;
-//   * release_cpu_cache() frees every cached block (e.g. after a batch of inference).
+//   * release_cpu_cache() frees every cached block (e.g. after a batch of inference), and the
+//     pages tensor/host_memory.h keeps for a while after a large block is freed.
 Allocator& cpu_allocator();
 Allocator& allocator_for(Device device);
 

@@ -5,8 +5,10 @@
 
 #include <sys/resource.h>
 
+#include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <thread>
 #include <vector>
 
 #include "tensor/host_memory.h"
@@ -78,6 +80,69 @@ TEST_CASE("host memory: a freed slab range is reused, merged with its free neigh
   const long before = minor_faults();
   for (int i = 0; i < 100; ++i) cycle();
   CHECK(minor_faults() - before < 10);  // a fresh 1 MiB each time would be 100 faults or more
+}
+
+TEST_CASE("host memory: a freed block of 4 MiB or more keeps its pages for any later block that fits") {
+#ifndef __linux__
+  MESSAGE("skipped: large blocks are plain heap memory off Linux");
+  return;
+#endif
+  host_memory_release();
+  constexpr size_t MiB = size_t{1} << 20;
+  auto* big = static_cast<unsigned char*>(host_allocate(16 * MiB));
+  std::memset(big, 7, 16 * MiB);
+  host_free(big, 16 * MiB);
+  CHECK(host_memory_stats().kept_bytes == 16 * MiB);
+  // Two smaller blocks are carved from its range, on its faulted-in pages (THP or not: a fresh
+  // 4 MiB of 4 KiB pages would be a thousand faults, of huge pages at least two).
+  const long before = minor_faults();
+  auto* a = static_cast<unsigned char*>(host_allocate(6 * MiB - 100));
+  auto* b = static_cast<unsigned char*>(host_allocate(4 * MiB));
+  std::memset(a, 1, 6 * MiB - 100);
+  std::memset(b, 2, 4 * MiB);
+  CHECK(minor_faults() - before < 2);
+  CHECK(a == big);
+  CHECK(b == big + 6 * MiB);  // 2 MiB granules: the first block took 6 MiB
+  CHECK(host_memory_stats().kept_bytes == 6 * MiB);
+  CHECK(a[6 * MiB - 101] == 1);
+  // Freed, the pieces merge with each other and with the rest: the whole range serves 16 MiB again.
+  host_free(b, 4 * MiB);
+  host_free(a, 6 * MiB - 100);
+  CHECK(host_memory_stats().kept_bytes == 16 * MiB);
+  auto* again = static_cast<unsigned char*>(host_allocate(16 * MiB));
+  CHECK(again == big);
+  CHECK(host_memory_stats().kept_bytes == 0);
+  // A block no kept range fits maps fresh pages and gives back as many kept ones.
+  host_free(again, 16 * MiB);
+  auto* larger = static_cast<unsigned char*>(host_allocate(24 * MiB));
+  CHECK(host_memory_stats().kept_bytes == 0);
+  std::memset(larger, 3, 24 * MiB);
+  host_free(larger, 24 * MiB);
+  CHECK(host_memory_stats().kept_bytes == 24 * MiB);
+  host_memory_release();
+  CHECK(host_memory_stats().kept_bytes == 0);
+}
+
+TEST_CASE("host memory: kept pages go back to the system 2 s after their block was freed") {
+#ifndef __linux__
+  MESSAGE("skipped: large blocks are plain heap memory off Linux");
+  return;
+#endif
+  host_memory_release();
+  constexpr size_t MiB = size_t{1} << 20;
+  host_free(host_allocate(8 * MiB), 8 * MiB);
+  CHECK(host_memory_stats().kept_bytes == 8 * MiB);
+  void* small = host_allocate(4 * MiB);  // within the 2 s: carved from the kept range
+  host_free(small, 4 * MiB);
+  CHECK(host_memory_stats().kept_bytes == 8 * MiB);
+  std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+  // The next allocation or free gives back what was freed more than 2 s ago, then maps its own.
+  void* other = host_allocate(4 * MiB);
+  CHECK(host_memory_stats().kept_bytes == 0);
+  host_free(other, 4 * MiB);
+  CHECK(host_memory_stats().kept_bytes == 4 * MiB);
+  release_cpu_cache();  // which releases the kept pages too
+  CHECK(host_memory_stats().kept_bytes == 0);
 }
 
 TEST_CASE("cpu allocator: blocks of 4 MiB and more are whole mappings on 2 MiB boundaries (huge pages)") {
