@@ -30,6 +30,20 @@ struct Block {
   size_t n;
 };
 
+constexpr size_t MiB = size_t{1} << 20;
+
+// Whether freed blocks of 4 MiB and more keep their pages here (Linux), starting with none kept;
+// elsewhere they are plain heap memory and the test is skipped.
+bool kept_ranges_here() {
+#ifdef __linux__
+  host_memory_release();
+  return true;
+#else
+  MESSAGE("skipped: large blocks are plain heap memory off Linux");
+  return false;
+#endif
+}
+
 }  // namespace
 
 TEST_CASE("host memory: blocks of 64 KiB to 4 MiB do not overlap, and all are handed back") {
@@ -83,12 +97,7 @@ TEST_CASE("host memory: a freed slab range is reused, merged with its free neigh
 }
 
 TEST_CASE("host memory: a freed block of 4 MiB or more keeps its pages for any later block that fits") {
-#ifndef __linux__
-  MESSAGE("skipped: large blocks are plain heap memory off Linux");
-  return;
-#endif
-  host_memory_release();
-  constexpr size_t MiB = size_t{1} << 20;
+  if (!kept_ranges_here()) return;
   auto* big = static_cast<unsigned char*>(host_allocate(16 * MiB));
   std::memset(big, 7, 16 * MiB);
   host_free(big, 16 * MiB);
@@ -124,12 +133,7 @@ TEST_CASE("host memory: a freed block of 4 MiB or more keeps its pages for any l
 }
 
 TEST_CASE("host memory: kept pages go back to the system 2 s after their block was freed") {
-#ifndef __linux__
-  MESSAGE("skipped: large blocks are plain heap memory off Linux");
-  return;
-#endif
-  host_memory_release();
-  constexpr size_t MiB = size_t{1} << 20;
+  if (!kept_ranges_here()) return;
   host_free(host_allocate(8 * MiB), 8 * MiB);
   CHECK(host_memory_stats().kept_bytes == 8 * MiB);
   void* small = host_allocate(4 * MiB);  // within the 2 s: carved from the kept range
