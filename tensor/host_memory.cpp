@@ -5,6 +5,7 @@
 #include <map>
 #include <mutex>
 #include <new>
+#include <utility>
 
 #include "tensor/error.h"
 
@@ -64,6 +65,26 @@ void* map_huge(size_t nbytes) {
 }
 void unmap_huge(void* p, size_t nbytes) noexcept { munmap(p, round_up(nbytes, kHugePage)); }
 
+// Takes the ranges of `free` (start -> range, disjoint and not adjacent; len(range) its length)
+// that touch [at, at + size) out of it, and returns the range they make with it.
+template <class Ranges, class Len>
+std::pair<typename Ranges::key_type, size_t> take_touching(Ranges& free, typename Ranges::key_type at, size_t size,
+                                                           Len len) {
+  auto next = free.lower_bound(at);
+  if (next != free.end() && at + size == next->first) {
+    size += len(next->second);
+    next = free.erase(next);
+  }
+  if (next != free.begin()) {
+    const auto prev = std::prev(next);
+    if (prev->first + len(prev->second) == at) {
+      at = prev->first, size += len(prev->second);
+      free.erase(prev);
+    }
+  }
+  return {at, size};
+}
+
 // Blocks of kHugeMin and more: a freed block's pages are kept for kKeepFreed and handed out again,
 // whole or in part, to any later block that fits (the smallest free range that does; free ranges
 // merge with their neighbours), so a job whose large blocks change size from phase to phase reuses
@@ -104,21 +125,11 @@ class HugeRanges {
   void free(void* p, size_t nbytes) noexcept {
     std::lock_guard lock(mu_);
     const auto now = Clock::now();
-    auto at = reinterpret_cast<uintptr_t>(p);
-    size_t size = round_up(nbytes, kHugePage);
+    const size_t freed = round_up(nbytes, kHugePage);
     // Merged with the kept ranges it touches; the whole counts as freed now.
-    auto next = free_.lower_bound(at);
-    if (next != free_.end() && at + size == next->first) {
-      size += next->second.size, kept_ -= next->second.size;
-      next = free_.erase(next);
-    }
-    if (next != free_.begin()) {
-      const auto prev = std::prev(next);
-      if (prev->first + prev->second.size == at) {
-        at = prev->first, size += prev->second.size, kept_ -= prev->second.size;
-        free_.erase(prev);
-      }
-    }
+    const auto [at, size] =
+        take_touching(free_, reinterpret_cast<uintptr_t>(p), freed, [](const Kept& k) { return k.size; });
+    kept_ -= size - freed;
     try {
       free_.emplace(at, Kept{size, now});
       kept_ += size;
@@ -236,19 +247,8 @@ class SlabArena {
 
   // Returns [offset, offset + size) to `free`, merged with the ranges it touches.
   static void give_back(Ranges& free, size_t offset, size_t size) {
-    auto next = free.lower_bound(offset);
-    if (next != free.end() && offset + size == next->first) {
-      size += next->second;
-      next = free.erase(next);
-    }
-    if (next != free.begin()) {
-      const auto prev = std::prev(next);
-      if (prev->first + prev->second == offset) {
-        prev->second += size;
-        return;
-      }
-    }
-    free.emplace_hint(next, offset, size);
+    const auto [start, length] = take_touching(free, offset, size, [](size_t l) { return l; });
+    free.emplace(start, length);
   }
 
   std::mutex mu_;
