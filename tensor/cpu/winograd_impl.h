@@ -789,11 +789,19 @@ void output(const TileGeometry& g, const float* M_, int64_t o0, int64_t o1, int6
   constexpr int A = Tile<M>::A;
   alignas(64) float m[A][A][L], t[M][A][L], out[M][M][L];
   const int64_t xs = position_stride(row_major(g.O, tb));
+  // An M larger than L2 (the threads' shared blocks: 7.2 MB for VGG16's conv3_2 at 224) is read
+  // from 36 (F(6x6): 64) positions at once, more streams than the hardware prefetch follows: each
+  // group asks for the next plane's lines of every position, as input() does for V. VGG16 at 224
+  // (stylenet_vgg_bench --layers 1, 8 ABBA rounds): conv3_2 6.83 -> 6.61 ms and conv3_3 6.46 ->
+  // 6.28 on 1 thread, 4.00 -> 3.90 and 3.88 -> 3.74 on 2; layers whose M fits L2 level.
+  const bool streamed = A * A * xs > (512 << 10);
   for (int64_t o = o0; o < o1; ++o) {
     const float b = bias ? bias[o] : 0.0f;
     if (o + 1 < o1) prefetch_out_rows<M>(g, y, o + 1, t0, t0 + tb, pool);
     for (int64_t t1 = 0; t1 < tb; t1 += L) {
       const int n_lanes = static_cast<int>(tb - t1 < L ? tb - t1 : L);
+      if (streamed && o + 1 < o1)
+        for (int xi = 0; xi < A * A; ++xi) prefetch_l1(reinterpret_cast<const char*>(M_ + xi * xs + (o + 1) * tb + t1));
       if (n_lanes == L) {  // A^T m, read straight from M[xi = A r + s][o][t1 ..]
         for (int s = 0; s < A; ++s) Tile<M>::at(M_ + s * xs + o * tb + t1, A * xs, &t[0][s][0], A * L);
       } else {
@@ -871,11 +879,17 @@ void output_rows(const TileGeometry& g, const float* MT, int64_t ms, int64_t o0,
   constexpr int A = Tile<M>::A;
   alignas(64) float m[A][A][L], t[M][A][L], out[M][M][L], b[L];
   const int64_t per_image = g.tiles_h * g.tiles_w, plane = g.OH * g.OW;
+  // M^T larger than L2 (VGG16's conv4_x at 224: 3.6 MB): the next tile's lines of every position
+  // asked for a tile ahead, as in output(). conv4_1/4_2/4_3 at 224 (8 ABBA rounds, 1 thread): 3.69
+  // -> 3.58, 7.08 -> 6.97, 7.09 -> 6.97 ms; 2 threads 2.28 -> 2.21, 4.04 -> 3.90, 3.96 -> 3.88.
+  const bool streamed = A * A * ms > (512 << 10);
   for (int64_t oc = o0; oc < o1; oc += L) {
     const int n = static_cast<int>(o1 - oc < L ? o1 - oc : L);
     for (int l = 0; l < L; ++l) b[l] = bias && l < n ? bias[oc + l] : 0.0f;
     for (int64_t t1 = 0; t1 < tb; ++t1) {
       const float* at = MT + t1 * g.O + oc;  // M^T[xi][t1][oc ..] at at + xi ms
+      if (streamed && t1 + 1 < tb)  // the next tile's lines, O floats on in each position
+        for (int xi = 0; xi < A * A; ++xi) prefetch_l1(reinterpret_cast<const char*>(at + xi * ms + g.O));
       if (n == L) {  // A^T m, read straight from M^T
         for (int s = 0; s < A; ++s) Tile<M>::at(at + s * ms, A * ms, &t[0][s][0], A * L);
       } else {
