@@ -93,12 +93,15 @@ std::vector<float> check_case(const Case& c, uint64_t seed = 1) {
 }
 
 // Sizes around every blocking boundary of both kernel sets: 1, odd, just off multiples of
-// MR (6, 12) and NR (16, 32), K past KC (384, 512), N past NC (480, 640), M past MC (1536).
+// MR (6, 12) and NR (16, 32), K past KC (384, 512), N past NC (480, 640), M past MC (1536); M one
+// or two past a multiple of 12 (13, 25, 37, 14, 50, 49: AVX-512 folds that last panel into the
+// one before, KernelSet::m_fold).
 std::vector<Case> edge_cases() {
   std::vector<Case> v = {
       {1, 1, 1},        {7, 13, 5},     {33, 65, 17},    {2, 3, 0},      {13, 47, 389},
       {25, 33, 1000},   {11, 17, 513},  {12, 32, 384},   {6, 16, 64},    {5, 31, 7},
       {100, 700, 50},   {37, 1300, 9},  {1600, 17, 9},   {64, 196, 27},  {128, 31, 385},
+      {14, 40, 20},     {49, 512, 400},
   };
   // Every transpose combination and padded leading dims, with alpha/beta, on odd sizes.
   for (Trans ta : {Trans::No, Trans::Yes})
@@ -243,7 +246,7 @@ TEST_CASE("sgemm_packed: B written in PackedBLayout gives sgemm's bits, every IS
   Generator g(24);
   const int64_t K = 700, N = 77;
   const std::vector<float> b = random_matrix(K, N, N, g);
-  for (int64_t M : {53, 5}) {
+  for (int64_t M : {53, 49, 5}) {  // 49: VGG16's conv4_x tiles as rows at 224 (a folded last panel)
     const std::vector<float> a = random_matrix(M, K, K, g);
     for (GemmBackend be : {GemmBackend::Own, GemmBackend::OpenBlas})
       for (Isa isa : supported_isas()) {

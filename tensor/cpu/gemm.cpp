@@ -153,14 +153,17 @@ void gemm_tile(const KernelSet& ks, int64_t M, int64_t N, int64_t K, float alpha
       for (int64_t jc = 0; jc < N; jc += nc) {
         const int64_t nb = std::min(nc, N - jc);
         const float* bp = B.pack(pc, kb, jc, nb, ks.nr, pb, buf);
-        for (int64_t ir = 0; ir < mb; ir += ks.mr) {
-          const int m = static_cast<int>(std::min<int64_t>(ks.mr, mb - ir));
+        for (int64_t ir = 0; ir < mb;) {
+          int m = static_cast<int>(std::min<int64_t>(ks.mr, mb - ir));
+          // The last panel's rows with these, when few (see KernelSet::m_fold): no pass of their own.
+          if (const int64_t left = mb - ir - m; m == ks.mr && left <= ks.m_fold) m += static_cast<int>(left);
           const float* a_panel = pa + ir * kb;
           float* c_row = C + (ic + ir) * ldc + jc;
           for (int64_t jr = 0; jr < nb; jr += ks.nr) {
             const int n = static_cast<int>(std::min<int64_t>(ks.nr, nb - jr));
             ks.kernel(kb, a_panel, bp + jr * kb, c_row + jr, ldc, alpha, beta_k, m, n);
           }
+          ir += m;
         }
       }
     }

@@ -19,12 +19,16 @@ namespace {
 //  * mc = 1536: the packed A block (1536 x 384 x 4 B = 2.25 MiB) lives in L3 and is read once per
 //    B block; a large mc means B is packed once for every M up to 1536.
 constexpr int kMR = 12, kNR = 32;
-using Kernels = MicroKernels<Vec512, kMR, kNR>;
+// A last A panel of one or two rows is folded into the full one before it (KernelSet::m_fold):
+// 13 or 14 rows x 2 zmm = 26 or 28 accumulators, still within the 32 registers with the 2 B
+// vectors and the broadcast. VGG16's conv4_x at 224 multiply 49 tiles as rows (4 x 12 + 1).
+constexpr int kFold = 2;
+using Kernels = MicroKernels<Vec512, kMR, kNR, kFold>;
 
 }  // namespace
 
 const KernelSet& avx512_kernels() {
-  static const KernelSet set{kMR, kNR, /*mc=*/1536, /*kc=*/384, /*nc=*/640, &Kernels::run};
+  static const KernelSet set{kMR, kNR, /*mc=*/1536, /*kc=*/384, /*nc=*/640, &Kernels::run, kFold};
   return set;
 }
 

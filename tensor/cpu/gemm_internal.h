@@ -20,6 +20,10 @@ struct KernelSet {
   int mr, nr;              // register tile
   int64_t mc, kc, nc;      // cache blocks (see the rationale next to each ISA's values)
   MicroKernel kernel;
+  // The kernel also takes m up to mr + m_fold: a block's last A micro-panel of at most m_fold rows
+  // is folded into the full one before it (read from where it is packed), so those rows do not
+  // sweep the B block a second time for a handful of FMAs per load.
+  int m_fold = 0;
 };
 
 const KernelSet& avx2_kernels();

@@ -11,6 +11,7 @@
 #pragma once
 #include <array>
 #include <cstdint>
+#include <type_traits>
 #include <utility>
 
 #include "tensor/cpu/gemm_internal.h"
@@ -27,14 +28,22 @@ namespace sn::cpu::gemm_detail {
 // (early layers 2-4 % faster, the tiles-as-rows conv4_x 5 % slower), and B in wider tiles slower.
 constexpr int kPrefetchSteps = 128;
 
-// One tile of M <= MRP rows and NV vectors (NV * width <= NRP columns), reading A and B panels
-// packed with strides MRP and NRP. `n` is the number of valid columns, in ((NV-1)*width, NV*width].
-// A one-vector tile prefetches A (kPrefetchSteps).
+// One tile of M rows and NV vectors (NV * width <= NRP columns), reading A and B panels packed
+// with strides MRP and NRP. `n` is the number of valid columns, in ((NV-1)*width, NV*width].
+// M > MRP folds the next A micro-panel's first M - MRP rows into this tile (a matrix's last panel
+// of one or two rows, see KernelSet::m_fold): they are read from a + MRP * kc, where that panel
+// starts. A one-vector tile prefetches A (kPrefetchSteps).
 template <class V, int MRP, int NRP, int M, int NV>
 void micro_tile(int64_t kc, const float* __restrict a, const float* __restrict b,
                 float* __restrict c, int64_t ldc, float alpha, float beta, int n) {
   using R = typename V::reg;
   constexpr int W = V::width;
+  const float* __restrict a_next = a + MRP * kc;  // read only when M > MRP
+  // In a folded tile alpha and beta wait in memory for the write-back: live in registers across
+  // the k loop, they made GCC 12 keep a B vector on the stack in the 13- and 14-row tiles (a store
+  // and 13 reloads a step), the 26-28 accumulators leaving no room.
+  using Held = std::conditional_t<(M > MRP), volatile float, float>;
+  Held alpha_mem = alpha, beta_mem = beta;
   R acc[M][NV];
   for (int r = 0; r < M; ++r)
     for (int v = 0; v < NV; ++v) acc[r][v] = V::zero();
@@ -47,14 +56,16 @@ void micro_tile(int64_t kc, const float* __restrict a, const float* __restrict b
     for (int v = 0; v < NV; ++v) bv[v] = V::load(b + v * W);
     if constexpr (NV == 1) V::prefetch(a + MRP * kPrefetchSteps);
     for (int r = 0; r < M; ++r) {
-      const R av = V::broadcast(a + r);
+      const R av = V::broadcast(r < MRP ? a + r : a_next + (r - MRP));
       for (int v = 0; v < NV; ++v) acc[r][v] = V::fmadd(av, bv[v], acc[r][v]);
     }
     a += MRP;
+    if constexpr (M > MRP) a_next += MRP;
     b += NRP;
   }
 
   // C = alpha * acc + beta * C, with the last vector of each row possibly partial.
+  alpha = alpha_mem, beta = beta_mem;
   const R va = V::set1(alpha), vb = V::set1(beta);
   const int last = n - (NV - 1) * W;  // valid lanes in the last vector, 1..W
   for (int r = 0; r < M; ++r) {
@@ -75,22 +86,22 @@ void micro_tile(int64_t kc, const float* __restrict a, const float* __restrict b
 
 // Picks the instantiation for an m x n tile: the full MRP x NRP tile in the interior, a narrower
 // one (fewer rows, fewer vectors) at the bottom and right edges, so edge tiles do not pay for the
-// zero padding of the packed panels.
-template <class V, int MRP, int NRP>
+// zero padding of the packed panels; up to MRP + Fold rows where a last panel is folded in.
+template <class V, int MRP, int NRP, int Fold = 0>
 struct MicroKernels {
   static constexpr int NVP = NRP / V::width;
   using Tile = void (*)(int64_t, const float*, const float*, float*, int64_t, float, float, int);
 
   template <int... Ms, int... Vs>
   static constexpr auto row(std::integer_sequence<int, Ms...>, std::integer_sequence<int, Vs...> vs) {
-    return std::array<std::array<Tile, NVP>, MRP>{row_of<Ms + 1>(vs)...};
+    return std::array<std::array<Tile, NVP>, MRP + Fold>{row_of<Ms + 1>(vs)...};
   }
   template <int M, int... Vs>
   static constexpr std::array<Tile, NVP> row_of(std::integer_sequence<int, Vs...>) {
     return {&micro_tile<V, MRP, NRP, M, Vs + 1>...};
   }
   static constexpr auto table =
-      row(std::make_integer_sequence<int, MRP>{}, std::make_integer_sequence<int, NVP>{});
+      row(std::make_integer_sequence<int, MRP + Fold>{}, std::make_integer_sequence<int, NVP>{});
 
   static void run(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float alpha,
                   float beta, int m, int n) {
