@@ -12,7 +12,7 @@ namespace sn::cpu::gemm_detail {
 // inputs; only its write-back to C is limited to the valid m x n corner.
 //
 // The micro-kernel: C[m x n] (row-major, ldc) = alpha * (a-panel * b-panel) + beta * C, for
-// 1 <= m <= MR and 1 <= n <= NR. beta == 0 does not read C.
+// 1 <= m <= MR (+ m_fold, below) and 1 <= n <= NR. beta == 0 does not read C.
 using MicroKernel = void (*)(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
                              float alpha, float beta, int m, int n);
 
