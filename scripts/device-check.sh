@@ -13,9 +13,10 @@
 #
 # Steps, each under `timeout` and inside one overall budget (STYLENET_DEVICE_BUDGET_S, default 450 s):
 #   configure + build build-cuda/ (Release, STYLENET_CUDA=ON; only the targets used here), then
-#   ctest -L cuda; with STYLENET_DEVICE_EXTRA=1 also the CUDA tests under compute-sanitizer's four tools
-#   and `stylenet stylize` of three sample pairs on the CPU and on the GPU (PSNR between the two
-#   pictures; the GPU's come back in $OUT); then (unless STYLENET_DEVICE_BENCH=0) for fp32 (TF32 off on both) and then TF32 on both, for each workload,
+#   ctest -L cuda; with STYLENET_DEVICE_EXTRA=1 also the CUDA tests under compute-sanitizer's four
+#   tools and `stylenet stylize` of three sample pairs on the CPU and on the GPU (PSNR between the
+#   two pictures; the GPU's come back in $OUT); then (unless STYLENET_DEVICE_BENCH=0) for fp32
+#   (TF32 off on both) and then TF32 on both, for each workload,
 #   StyleNet then PyTorch alternating per block of repetitions (one process each):
 #     VGG16 features forward 224² batch 1 and batch 32; VGG16 to relu4_3 forward+backward 256²
 #     batch 8 (bench-vs-torch's 'train'); stylize (learned-multilevel, the default; style 512²) at 1024² and 2048².
@@ -238,7 +239,7 @@ extra() {
     done
   done
   step "pictures: cpu against cuda" 30 - "$PY" - "$dir" "${OUT:-}" <<'PYEOF'
-import sys, glob, shutil
+import sys, glob
 import numpy as np
 from PIL import Image
 d, out = sys.argv[1], sys.argv[2]

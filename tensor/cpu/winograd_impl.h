@@ -549,6 +549,10 @@ struct PatchPlan {
 inline void prefetch_l1(const char* p) { asm volatile("prefetcht0 %0" : : "m"(*p)); }
 // The same for a line about to be written (prefetchw: fetched ready to be modified).
 inline void prefetch_for_write(const char* p) { asm volatile("prefetchw %0" : : "m"(*p)); }
+// A block's V, M or M^T of more floats than this (2 MiB) is read or written from beyond L2, in more
+// streams (one per position) than the hardware prefetch follows: input(), output() and
+// output_rows() ask for its lines a step ahead.
+constexpr int64_t kStreamedFloats = 512 << 10;
 
 // Asks for the input rows that the tiles [ta, tb) read of plane c (a row shared by two tile rows
 // once), whole rows into L1. The transforms gather a plane's patches a row at a time, and each
@@ -686,7 +690,7 @@ void input(const TileGeometry& g, const float* x, int64_t c0, int64_t c1, int64_
   // (conv3_2, conv3_3 at 224: 7.67 -> 7.41 ms and 7.31 -> 7.11 on 1 thread, 6 ABBA rounds; asked
   // for in every block, conv1_2's 1 MiB thread blocks too, it was 3 % slower there).
   const int64_t xs = position_stride(vl);
-  const bool streamed = A * A * xs > (512 << 10);
+  const bool streamed = A * A * xs > kStreamedFloats;
   for_each_patch_group<M>(g, x, c0, c1, t0, tb, [&](int64_t c, int64_t t1, int n_lanes, const float (&d)[A][A][L]) {
     if (streamed && c + 1 < c1) {  // the lines this group writes for the next plane, all a^2 positions
       const int64_t at = vl.offset(c + 1, t1);
@@ -815,7 +819,7 @@ void output(const TileGeometry& g, const float* M_, int64_t o0, int64_t o1, int6
   // group asks for the next plane's lines of every position, as input() does for V. VGG16 at 224
   // (stylenet_vgg_bench --layers 1, 8 ABBA rounds): conv3_2 6.83 -> 6.61 ms and conv3_3 6.46 ->
   // 6.28 on 1 thread, 4.00 -> 3.90 and 3.88 -> 3.74 on 2; layers whose M fits L2 level.
-  const bool streamed = A * A * xs > (512 << 10);
+  const bool streamed = A * A * xs > kStreamedFloats;
   for (int64_t o = o0; o < o1; ++o) {
     const float b = bias ? bias[o] : 0.0f;
     if (o + 1 < o1) prefetch_out_rows<M>(g, y, o + 1, t0, t0 + tb, pool);
@@ -903,7 +907,7 @@ void output_rows(const TileGeometry& g, const float* MT, int64_t ms, int64_t o0,
   // M^T larger than L2 (VGG16's conv4_x at 224: 3.6 MB): the next tile's lines of every position
   // asked for a tile ahead, as in output(). conv4_1/4_2/4_3 at 224 (8 ABBA rounds, 1 thread): 3.69
   // -> 3.58, 7.08 -> 6.97, 7.09 -> 6.97 ms; 2 threads 2.28 -> 2.21, 4.04 -> 3.90, 3.96 -> 3.88.
-  const bool streamed = A * A * ms > (512 << 10);
+  const bool streamed = A * A * ms > kStreamedFloats;
   for (int64_t oc = o0; oc < o1; oc += L) {
     const int n = static_cast<int>(o1 - oc < L ? o1 - oc : L);
     for (int l = 0; l < L; ++l) b[l] = bias && l < n ? bias[oc + l] : 0.0f;
