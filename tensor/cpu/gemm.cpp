@@ -5,7 +5,7 @@
 //   for ic in M step mc:             A block  op(A)[ic:+mc, pc:+kc] packed  -> L3
 //     for pc in K step kc:
 //       pack A block
-//       for jc in N step nc:         B block  op(B)[pc:+kc, jc:+nc] packed  -> L2
+//       for jc in N step nc:         B block  op(B)[pc:+kc, jc:+nc] packed  -> L2 (a quarter of it)
 //         pack B block
 //         for ir in mc step mr:      A micro-panel (mr x kc)                 -> L1, reused nc/nr times
 //           for jr in nc step nr:    B micro-panel (kc x nr) streams from L2
@@ -34,6 +34,7 @@
 #include <oneapi/tbb/enumerable_thread_specific.h>
 
 #include "tensor/cpu/gemm_internal.h"
+#include "tensor/cpu/isa.h"
 #include "tensor/cpu/parallel.h"
 #include "tensor/cpu/tsan.h"
 #include "tensor/cpu/workspace.h"
@@ -131,13 +132,27 @@ struct BOperand {
   }
 };
 
+// Columns of a B block of kc rows: as many whole panels as fill a quarter of this core's L2, at
+// most ks.nc. Each A micro-panel sweeps the block from L2, so the block must stay there with C's
+// tiles and the next panels beside it; where B is the large operand (the weights of a GEMM with
+// the tiles as rows) a small block is also reused while the hardware prefetcher streams in the
+// next. On this 1 MiB-L2 EPYC the fixed nc = 640 made a 768 KiB block of VGG16 conv4_2's
+// transformed weights: stylenet_bench_gemm BM_WinogradGemm c512_t49 tiles_x_weights (1 thread)
+// 5.72 / 6.22 -> 5.26 / 5.18 ms with a quarter (160 columns); a half or an eighth were slower in a
+// harness of the same GEMMs (6.2 and 5.6 against 5.5 ms). More in README (Fast CPU kernels). Only
+// whole panels, and the k blocks are unchanged: the same bits.
+int64_t b_block_cols(const KernelSet& ks, int64_t kc) {
+  const int64_t fit = l2_cache_bytes() / 4 / (kc * int64_t{sizeof(float)}) / ks.nr * ks.nr;
+  return std::clamp<int64_t>(fit, ks.nr, ks.nc);
+}
+
 // The serial Goto loop nest for C[0:M, 0:N] (see the top of this file).
 void gemm_tile(const KernelSet& ks, int64_t M, int64_t N, int64_t K, float alpha, Strided A,
                const BOperand& B, float beta, float* C, int64_t ldc, PrePackedA pre = {}) {
   PackBuffers& buf = pack_buffers();
   const int64_t mc = std::min(ks.mc, round_up(M, ks.mr));
   const int64_t kc = std::min(ks.kc, K);
-  const int64_t nc = std::min(ks.nc, round_up(N, ks.nr));
+  const int64_t nc = std::min(b_block_cols(ks, kc), round_up(N, ks.nr));
   float* own_a = pre.p ? nullptr : buf.a(mc * kc);
   const float* pa = own_a;
   float* pb = B.packed ? nullptr : buf.b(kc * nc);

@@ -10,12 +10,14 @@ namespace {
 // zmm registers. Per k step: 2 loads + 12 broadcasts feed 24 FMAs, i.e. 12 cycles on the two
 // 512-bit FMA ports, well within the load ports' budget.
 //
-// Cache blocks (per core: 48 KiB L1d, 2 MiB L2 on this class of Xeon):
+// Cache blocks (per core: 48 KiB L1d; L2 2 MiB on the Xeon these were first set on, 1 MiB on the
+// EPYC of later sessions):
 //  * kc = 384: the A micro-panel being reused (12 x 384 x 4 B = 18 KiB) stays in L1 next to the
 //    B micro-panel streaming through (32 x 4 B per k); a longer kc would crowd L1, a shorter one
 //    would re-load and re-store the C tile more often.
-//  * nc = 640: the packed B block (384 x 640 x 4 B = 960 KiB) sits in half of L2, so each A
-//    micro-panel sweeps it from L2 and the other half of L2 holds the C tiles and the next panels.
+//  * nc = 640 at most: the packed B block takes a quarter of L2 (gemm.cpp, b_block_cols: 160
+//    columns on 1 MiB, 320 on 2 MiB), so each A micro-panel sweeps it from L2 and the rest of L2
+//    holds the C tiles and the next panels.
 //  * mc = 1536: the packed A block (1536 x 384 x 4 B = 2.25 MiB) lives in L3 and is read once per
 //    B block; a large mc means B is packed once for every M up to 1536.
 constexpr int kMR = 12, kNR = 32;

@@ -4,6 +4,8 @@
 #include <cstdlib>
 #include <string>
 
+#include <unistd.h>
+
 #include "tensor/error.h"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -49,6 +51,18 @@ CpuFeatures detect() {
 #else
 CpuFeatures detect() { return {}; }
 #endif
+
+}  // namespace
+
+int64_t l2_cache_bytes() {
+  static const int64_t bytes = [] {
+    const long n = sysconf(_SC_LEVEL2_CACHE_SIZE);
+    return n > 0 ? static_cast<int64_t>(n) : int64_t{1} << 20;
+  }();
+  return bytes;
+}
+
+namespace {
 
 std::string available_list(const CpuFeatures& cpu) {
   std::string s = "ref";

@@ -6,6 +6,7 @@
 // or set_isa() force a narrower path, so tests can exercise every path on one machine; asking for an
 // ISA the machine lacks is an error, never a silent fallback.
 #pragma once
+#include <cstdint>
 #include <string_view>
 #include <vector>
 
@@ -24,6 +25,10 @@ struct CpuFeatures {
   bool sha = false;       // the SHA extensions with SSSE3 and SSE4.1 (weights/sha256.cpp)
 };
 const CpuFeatures& cpu_features();  // detected once
+
+// Bytes of one core's L2 cache (the OS's figure, read once), or 1 MiB where the OS does not say:
+// the SGEMM sizes its B block from it (gemm.cpp).
+int64_t l2_cache_bytes();
 
 bool isa_supported(Isa isa, const CpuFeatures& cpu);
 bool isa_supported(Isa isa);  // on this machine
