@@ -35,6 +35,31 @@ TEST_CASE("parallel_for: every index exactly once, for any range, grain and thre
   }
 }
 
+TEST_CASE("parallel_for_each_index: every index exactly once, each its own call; serial inside a region") {
+  for (int threads : {1, 2, 3}) {
+    ThreadsScope ts(threads);
+    for (int64_t n : {0, 1, 2, 7, 23, 100}) {
+      const int64_t begin = 3;
+      std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
+      parallel_for_each_index(begin, begin + n, [&](int64_t i) {
+        REQUIRE(begin <= i);
+        REQUIRE(i < begin + n);
+        hits[i - begin].fetch_add(1);
+      });
+      for (int64_t i = 0; i < n; ++i) REQUIRE(hits[i].load() == 1);
+    }
+  }
+  ThreadsScope ts(2);
+  CHECK_THROWS_WITH_AS(parallel_for_each_index(0, 10, [](int64_t i) {
+                         if (i == 7) throw std::runtime_error("index failed");
+                       }),
+                       "index failed", std::runtime_error);
+  SerialRegion serial;  // one thread: the indices in order on the caller's thread
+  std::vector<int64_t> order;
+  parallel_for_each_index(0, 5, [&](int64_t i) { order.push_back(i); });
+  CHECK(order == std::vector<int64_t>{0, 1, 2, 3, 4});
+}
+
 TEST_CASE("plan_chunks: contiguous, balanced, at least a grain, bounded count") {
   for (int threads : {1, 2, 4}) {
     ThreadsScope ts(threads);

@@ -82,6 +82,26 @@ void parallel_for(int64_t begin, int64_t end, int64_t grain, F&& fn) {
   parallel_for_chunks(begin, end, grain, [&fn](int64_t, int64_t b, int64_t e) { fn(b, e); });
 }
 
+// Calls fn(i) for each i in [begin, end), each index a task of its own (one index at a time when
+// threads_here() is 1). For a few large, independent jobs (a GEMM each), where chunks of several
+// would leave a core idle at the end while another finishes its last chunk.
+template <class F>
+void parallel_for_each_index(int64_t begin, int64_t end, F&& fn) {
+  if (end <= begin) return;
+  if (threads_here() == 1 || end - begin == 1) {
+    for (int64_t i = begin; i < end; ++i) fn(i);
+    return;
+  }
+  auto call = [&fn](int64_t, int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) fn(i);
+  };
+  using Fn = decltype(call);
+  parallel_detail::run_chunks(ChunkPlan{begin, end, end - begin},
+                              {static_cast<void*>(&call), [](void* o, int64_t c, int64_t b, int64_t e) {
+                                 (*static_cast<Fn*>(o))(c, b, e);
+                               }});
+}
+
 // Scoped thread count for tests and benchmarks.
 class ThreadsScope {
  public:
