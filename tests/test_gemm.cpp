@@ -93,7 +93,8 @@ std::vector<float> check_case(const Case& c, uint64_t seed = 1) {
 }
 
 // Sizes around every blocking boundary of both kernel sets: 1, odd, just off multiples of
-// MR (6, 12) and NR (16, 32), K past KC (384, 512), N past NC (480, 640), M past MC (1536); M one
+// MR (6, 12) and NR (16, 32), K past KC (512: two or three equal k blocks, 513, 1000, 1025), N past
+// the B block (a quarter of L2, at most 480 / 640 columns), M past MC (1536); M one
 // or two past a multiple of 12 (13, 25, 37, 14, 50, 49: AVX-512 folds that last panel into the
 // one before, KernelSet::m_fold).
 std::vector<Case> edge_cases() {
@@ -101,7 +102,7 @@ std::vector<Case> edge_cases() {
       {1, 1, 1},        {7, 13, 5},     {33, 65, 17},    {2, 3, 0},      {13, 47, 389},
       {25, 33, 1000},   {11, 17, 513},  {12, 32, 384},   {6, 16, 64},    {5, 31, 7},
       {100, 700, 50},   {37, 1300, 9},  {1600, 17, 9},   {64, 196, 27},  {128, 31, 385},
-      {14, 40, 20},     {49, 512, 400},
+      {14, 40, 20},     {49, 512, 400}, {9, 40, 1025},
   };
   // Every transpose combination and padded leading dims, with alpha/beta, on odd sizes.
   for (Trans ta : {Trans::No, Trans::Yes})

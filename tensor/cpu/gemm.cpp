@@ -132,15 +132,21 @@ struct BOperand {
   }
 };
 
+// The k block of a product K long: K cut into the fewest blocks of at most ks.kc, of one length
+// (the last up to one shorter), so no short last block re-reads and re-writes every C tile for a
+// few k (with kc = 512: K = 576 as 288 + 288, not 512 + 64). Every packed layout and the loop nest
+// take it from here.
+int64_t k_block(const KernelSet& ks, int64_t K) { return K <= ks.kc ? K : ceil_div(K, ceil_div(K, ks.kc)); }
+
 // Columns of a B block of kc rows: as many whole panels as fill a quarter of this core's L2, at
 // most ks.nc. Each A micro-panel sweeps the block from L2, so the block must stay there with C's
 // tiles and the next panels beside it; where B is the large operand (the weights of a GEMM with
 // the tiles as rows) a small block is also reused while the hardware prefetcher streams in the
 // next. On this 1 MiB-L2 EPYC the fixed nc = 640 made a 768 KiB block of VGG16 conv4_2's
-// transformed weights: stylenet_bench_gemm BM_WinogradGemm c512_t49 tiles_x_weights (1 thread)
-// 5.72 / 6.22 -> 5.26 / 5.18 ms with a quarter (160 columns); a half or an eighth were slower in a
-// harness of the same GEMMs (6.2 and 5.6 against 5.5 ms). More in README (Fast CPU kernels). Only
-// whole panels, and the k blocks are unchanged: the same bits.
+// transformed weights (then kc = 384): stylenet_bench_gemm BM_WinogradGemm c512_t49
+// tiles_x_weights (1 thread) 5.72 / 6.22 -> 5.26 / 5.18 ms with a quarter (160 columns); a half or
+// an eighth were slower in a harness of the same GEMMs (6.2 and 5.6 against 5.5 ms). Only whole
+// panels, and the k blocks do not depend on it: the same bits.
 int64_t b_block_cols(const KernelSet& ks, int64_t kc) {
   const int64_t fit = l2_cache_bytes() / 4 / (kc * int64_t{sizeof(float)}) / ks.nr * ks.nr;
   return std::clamp<int64_t>(fit, ks.nr, ks.nc);
@@ -151,7 +157,7 @@ void gemm_tile(const KernelSet& ks, int64_t M, int64_t N, int64_t K, float alpha
                const BOperand& B, float beta, float* C, int64_t ldc, PrePackedA pre = {}) {
   PackBuffers& buf = pack_buffers();
   const int64_t mc = std::min(ks.mc, round_up(M, ks.mr));
-  const int64_t kc = std::min(ks.kc, K);
+  const int64_t kc = k_block(ks, K);
   const int64_t nc = std::min(b_block_cols(ks, kc), round_up(N, ks.nr));
   float* own_a = pre.p ? nullptr : buf.a(mc * kc);
   const float* pa = own_a;
@@ -358,7 +364,7 @@ PackedA::PackedA(Trans ta, int64_t M, int64_t K, const float* A, int64_t lda)
 PackedALayout PackedA::layout(int64_t M, int64_t K) {
   const KernelSet* ks = packing_kernels(M, K);
   if (!ks) return {M, K};
-  return {M, K, ks->mr, std::min(ks->kc, K), round_up(M, ks->mr)};
+  return {M, K, ks->mr, k_block(*ks, K), round_up(M, ks->mr)};
 }
 
 PackedA::PackedA(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -366,7 +372,7 @@ PackedA::PackedA(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 PackedA PackedA::adopt(const PackedALayout& layout, const float* data) {
   if (!layout.mr) return PackedA(Trans::No, layout.M, layout.K, data, std::max<int64_t>(layout.K, 1));
   const KernelSet* ks = packing_kernels(layout.M, layout.K);
-  SN_CHECK(ks && ks->mr == layout.mr && std::min(ks->kc, layout.K) == layout.kc,
+  SN_CHECK(ks && ks->mr == layout.mr && k_block(*ks, layout.K) == layout.kc,
            "PackedA::adopt: the data was laid out for another ISA or GEMM backend than the one now active");
   // A itself is not kept: nothing reads it while the ISA and backend stay the same.
   const int64_t lda = std::max<int64_t>(layout.K, 1);
@@ -399,7 +405,7 @@ PackedBLayout packed_b_layout(int64_t K, int64_t N) {
   l.K = K, l.N = N;
   const KernelSet* ks = packing_kernels(N, K);
   if (!ks) return l;
-  l.nr = ks->nr, l.kc = std::min(ks->kc, K), l.n_padded = round_up(N, ks->nr);
+  l.nr = ks->nr, l.kc = k_block(*ks, K), l.n_padded = round_up(N, ks->nr);
   return l;
 }
 
@@ -409,7 +415,7 @@ void sgemm_packed(const PackedA& pa, const PackedBLayout& bl, const float* B, fl
   SN_CHECK(a.ta == Trans::No && bl.K == a.K, "sgemm_packed: B is ", bl.K, " x ", bl.N, ", A is ", a.M, " x ", a.K);
   if (!bl.nr) return sgemm_packed(pa, Trans::No, bl.N, alpha, B, std::max<int64_t>(bl.N, 1), beta, C, ldc);
   const KernelSet* ks = gemm_backend() == GemmBackend::Own ? kernels_for(active_isa()) : nullptr;
-  SN_CHECK(ks && a.ks == ks && ks->nr == bl.nr && std::min(ks->kc, bl.K) == bl.kc,
+  SN_CHECK(ks && a.ks == ks && ks->nr == bl.nr && k_block(*ks, bl.K) == bl.kc,
            "sgemm_packed: the ISA or GEMM backend changed since B's packed layout was made");
   SN_CHECK(reinterpret_cast<uintptr_t>(B) % 64 == 0, "sgemm_packed: packed B must be 64-byte aligned");
   check_args<float>("sgemm_packed", Trans::No, Trans::No, a.M, bl.N, a.K, a.lda, std::max<int64_t>(bl.N, 1), ldc);

@@ -12,13 +12,17 @@ namespace {
 //
 // Cache blocks (per core: 48 KiB L1d; L2 2 MiB on the Xeon these were first set on, 1 MiB on the
 // EPYC of later sessions):
-//  * kc = 384: the A micro-panel being reused (12 x 384 x 4 B = 18 KiB) stays in L1 next to the
-//    B micro-panel streaming through (32 x 4 B per k); a longer kc would crowd L1, a shorter one
-//    would re-load and re-store the C tile more often.
-//  * nc = 640 at most: the packed B block takes a quarter of L2 (gemm.cpp, b_block_cols: 160
-//    columns on 1 MiB, 320 on 2 MiB), so each A micro-panel sweeps it from L2 and the rest of L2
+//  * kc = 512 at most (gemm.cpp, k_block, cuts K into equal blocks): the A micro-panel being
+//    reused (12 x 512 x 4 B = 24 KiB) stays in L1 next to the B micro-panel streaming through
+//    (32 x 4 B per k); a shorter kc re-loads and re-stores the C tile more often. 384 before: the
+//    512-channel Winograd GEMMs of VGG16 (K = 512) ran as 384 + 128, with every C tile written
+//    twice. VGG16 at 224, 10 ABBA rounds (stylenet_vgg_bench --layers 1): 1 thread conv4_2 6.96 ->
+//    6.69 ms, conv4_3 6.88 -> 6.59, conv5_x -0.13..-0.15 each; 2 threads 3.87 -> 3.70, 3.85 ->
+//    3.60, -0.06..-0.10; stylenet_bench_gemm's BM_Sgemm shapes level.
+//  * nc = 640 at most: the packed B block takes a quarter of L2 (gemm.cpp, b_block_cols: 128
+//    columns on 1 MiB, 256 on 2 MiB), so each A micro-panel sweeps it from L2 and the rest of L2
 //    holds the C tiles and the next panels.
-//  * mc = 1536: the packed A block (1536 x 384 x 4 B = 2.25 MiB) lives in L3 and is read once per
+//  * mc = 1536: the packed A block (1536 x 512 x 4 B = 3 MiB) lives in L3 and is read once per
 //    B block; a large mc means B is packed once for every M up to 1536.
 constexpr int kMR = 12, kNR = 32;
 // A last A panel of one or two rows is folded into the full one before it (KernelSet::m_fold):
@@ -30,7 +34,7 @@ using Kernels = MicroKernels<Vec512, kMR, kNR, kFold>;
 }  // namespace
 
 const KernelSet& avx512_kernels() {
-  static const KernelSet set{kMR, kNR, /*mc=*/1536, /*kc=*/384, /*nc=*/640, &Kernels::run, kFold};
+  static const KernelSet set{kMR, kNR, /*mc=*/1536, /*kc=*/512, /*nc=*/640, &Kernels::run, kFold};
   return set;
 }
 
