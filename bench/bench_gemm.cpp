@@ -169,7 +169,8 @@ void BM_WinogradGemm(benchmark::State& state, int64_t channels, int64_t tiles, b
   Tensor C = Tensor::zeros({kPositions, rows, cols});
   auto run = [&] {
     for (int p = 0; p < kPositions; ++p)
-      sgemm_packed(A[p], layout, B.data<float>() + p * stride, 1.0f, 0.0f, C.data<float>() + p * rows * cols, cols);
+      sgemm_packed(A[p], layout, B.data<float>() + p * stride, 1.0f, 0.0f, C.data<float>() + p * rows * cols, cols,
+                   p + 1 < kPositions ? B.data<float>() + (p + 1) * stride : nullptr);  // as the convolution
   };
   run();
   for (auto _ : state) {

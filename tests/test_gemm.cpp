@@ -272,6 +272,10 @@ TEST_CASE("sgemm_packed: B written in PackedBLayout gives sgemm's bits, every IS
           sgemm(Trans::No, Trans::No, M, N, K, 0.5f, a.data(), K, b.data(), N, 0.25f, want.data(), N);
           sgemm_packed(pa, layout, packed, 0.5f, 0.25f, got.data(), N);
           CHECK(got == want);
+          // A next GEMM's B (here the same one) is only asked into the cache: the same bits.
+          std::vector<float> hinted(M * N, 1.0f);
+          sgemm_packed(pa, layout, packed, 0.5f, 0.25f, hinted.data(), N, packed);
+          CHECK(hinted == want);
         }
       }
   }

@@ -85,7 +85,8 @@ class PackedA {
 
  private:
   friend void sgemm_packed(const PackedA&, Trans, int64_t, float, const float*, int64_t, float, float*, int64_t);
-  friend void sgemm_packed(const PackedA&, const PackedBLayout&, const float*, float, float, float*, int64_t);
+  friend void sgemm_packed(const PackedA&, const PackedBLayout&, const float*, float, float, float*, int64_t,
+                           const float*);
   struct Impl;
   explicit PackedA(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
@@ -96,9 +97,11 @@ void sgemm_packed(const PackedA& a, Trans tb, int64_t N, float alpha, const floa
 
 // C[M x N] = alpha * A * B + beta * C with A from `a` (not transposed) and B (a.K x bl.N) written
 // in `bl` (made by packed_b_layout with the same ISA and backend) at 64-byte aligned `B` (the
-// kernels load its panels aligned): the same bits as sgemm.
+// kernels load its panels aligned): the same bits as sgemm. `next_b`, if given, is the B (same
+// layout) of the GEMM this thread runs next: the start of it is asked into the cache during this
+// one's last blocks (a hint only; never read, any address will do).
 void sgemm_packed(const PackedA& a, const PackedBLayout& bl, const float* B, float alpha, float beta, float* C,
-                  int64_t ldc);
+                  int64_t ldc, const float* next_b = nullptr);
 
 // op(B) made on demand, a block of columns at a time, instead of read from memory: for an operand
 // that exists only as a rule (a convolution's im2col matrix in the backward-weights GEMM), which

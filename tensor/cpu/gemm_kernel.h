@@ -32,10 +32,10 @@ constexpr int kPrefetchSteps = 128;
 // with strides MRP and NRP. `n` is the number of valid columns, in ((NV-1)*width, NV*width].
 // M > MRP folds the next A micro-panel's first M - MRP rows into this tile (a matrix's last panel
 // of one or two rows, see KernelSet::m_fold): they are read from a + MRP * kc, where that panel
-// starts. A one-vector tile prefetches A (kPrefetchSteps).
+// starts. A one-vector tile prefetches A (kPrefetchSteps); a wider one the line at pf, if any.
 template <class V, int MRP, int NRP, int M, int NV>
 void micro_tile(int64_t kc, const float* __restrict a, const float* __restrict b,
-                float* __restrict c, int64_t ldc, float alpha, float beta, int n) {
+                float* __restrict c, int64_t ldc, float alpha, float beta, int n, const float* pf) {
   using R = typename V::reg;
   constexpr int W = V::width;
   const float* __restrict a_next = a + MRP * kc;  // read only when M > MRP
@@ -54,7 +54,12 @@ void micro_tile(int64_t kc, const float* __restrict a, const float* __restrict b
   for (int64_t k = 0; k < kc; ++k) {
     R bv[NV];
     for (int v = 0; v < NV; ++v) bv[v] = V::load(b + v * W);
-    if constexpr (NV == 1) V::prefetch(a + MRP * kPrefetchSteps);
+    if constexpr (NV == 1) {
+      V::prefetch(a + MRP * kPrefetchSteps);
+    } else if (pf) {  // a line of the next B block a step (see MicroKernel)
+      V::prefetch_l2(pf);
+      pf += 64 / sizeof(float);
+    }
     for (int r = 0; r < M; ++r) {
       const R av = V::broadcast(r < MRP ? a + r : a_next + (r - MRP));
       for (int v = 0; v < NV; ++v) acc[r][v] = V::fmadd(av, bv[v], acc[r][v]);
@@ -90,7 +95,7 @@ void micro_tile(int64_t kc, const float* __restrict a, const float* __restrict b
 template <class V, int MRP, int NRP, int Fold = 0>
 struct MicroKernels {
   static constexpr int NVP = NRP / V::width;
-  using Tile = void (*)(int64_t, const float*, const float*, float*, int64_t, float, float, int);
+  using Tile = void (*)(int64_t, const float*, const float*, float*, int64_t, float, float, int, const float*);
 
   template <int... Ms, int... Vs>
   static constexpr auto row(std::integer_sequence<int, Ms...>, std::integer_sequence<int, Vs...> vs) {
@@ -104,8 +109,8 @@ struct MicroKernels {
       row(std::make_integer_sequence<int, MRP + Fold>{}, std::make_integer_sequence<int, NVP>{});
 
   static void run(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float alpha,
-                  float beta, int m, int n) {
-    table[m - 1][(n + V::width - 1) / V::width - 1](kc, a, b, c, ldc, alpha, beta, n);
+                  float beta, int m, int n, const float* pf) {
+    table[m - 1][(n + V::width - 1) / V::width - 1](kc, a, b, c, ldc, alpha, beta, n, pf);
   }
 };
 

@@ -9,7 +9,7 @@
 // A type V provides: reg, width, zero(), load(p) (aligned), loadu(p), broadcast(p), set1(x),
 // fmadd(a, b, c) = a * b + c, mul(a, b), max0(a) (max(a, 0), NaN kept as std::max(a, 0.0f) keeps it),
 // load_first(p, n) / store_first(p, v, n) (the first n < width lanes only), storeu(p, v) and
-// prefetch(p) (into L1).
+// prefetch(p) (into L1), prefetch_l2(p).
 #pragma once
 #include <immintrin.h>
 
@@ -37,6 +37,7 @@ struct Vec256 {
   static void store_first(float* p, reg v, int n) { _mm256_maskstore_ps(p, first(n), v); }
   static void storeu(float* p, reg v) { _mm256_storeu_ps(p, v); }
   static void prefetch(const float* p) { _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0); }
+  static void prefetch_l2(const float* p) { _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T1); }
 };
 #endif
 
@@ -58,6 +59,7 @@ struct Vec512 {
   static void store_first(float* p, reg v, int n) { _mm512_mask_storeu_ps(p, first(n), v); }
   static void storeu(float* p, reg v) { _mm512_storeu_ps(p, v); }
   static void prefetch(const float* p) { _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0); }
+  static void prefetch_l2(const float* p) { _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T1); }
 };
 #endif
 

@@ -106,14 +106,16 @@ void output_transform(const TileGeometry& g, int m, const float* M, int64_t t0, 
                [&](int64_t o0, int64_t o1) { kernels(m).output(g, M, o0, o1, t0, tb, bias, relu, pool, y); });
 }
 
-// f(xi) for the a^2 positions, shared out whole among the threads and each run serially: one fork
-// and join per block instead of one per GEMM, and each GEMM packs its B once (a GEMM cut between
-// threads packs it in each). VGG16 at 224, 2 threads: conv4_2 (49 tiles, 512 channels) 9.2 -> 6.0 ms.
+// f(xi, next) for the a^2 positions, shared out whole among the threads and each run serially: one
+// fork and join per block instead of one per GEMM, and each GEMM packs its B once (a GEMM cut
+// between threads packs it in each). VGG16 at 224, 2 threads: conv4_2 (49 tiles, 512 channels) 9.2
+// -> 6.0 ms. `next` is the position the same thread runs after xi, or -1: its GEMM's B is what
+// sgemm_packed's next_b asks into the cache ahead.
 template <class F>
 void each_position(int m, F&& f) {
   parallel_for(0, positions(m), 1, [&](int64_t xi0, int64_t xi1) {
     SerialRegion serial;
-    for (int64_t xi = xi0; xi < xi1; ++xi) f(xi);
+    for (int64_t xi = xi0; xi < xi1; ++xi) f(xi, xi + 1 < xi1 ? xi + 1 : int64_t{-1});
   });
 }
 
@@ -159,9 +161,10 @@ struct BlockJob {
     const TileGeometry g = tile_geometry(s, m);
     const PackedBLayout vl = packed_b_layout(s.C, tb);
     input_transform(g, m, x, t0, tb, vl, V);
-    each_position(m, [&](int64_t xi) {
+    each_position(m, [&](int64_t xi, int64_t next) {
       sgemm_packed(packed[xi], vl, V + xi * position_stride(vl), 1.0f, 0.0f,
-                   M + xi * position_stride(row_major(s.O, tb)), tb);
+                   M + xi * position_stride(row_major(s.O, tb)), tb,
+                   next < 0 ? nullptr : V + next * position_stride(vl));
     });
     output_transform(g, m, M, t0, tb, bias, relu, pool, y);
   }
@@ -220,9 +223,10 @@ void forward_streamed(const ConvShape& s, int m, const float* x, const float* w,
   for (int64_t o0 = 0; o0 < s.O; o0 += rows) {
     const int64_t n = std::min(rows, s.O - o0);
     const DerivedWeights u = transformed_weights(w + o0 * s.C * 9, n, s.C, m);
-    each_position(m, [&](int64_t xi) {
+    each_position(m, [&](int64_t xi, int64_t next) {
       sgemm_packed(u.packed[xi], vl, V.data() + xi * position_stride(vl), 1.0f, 0.0f,
-                   M.data() + xi * position_stride(row_major(s.O, tiles)) + o0 * tiles, tiles);
+                   M.data() + xi * position_stride(row_major(s.O, tiles)) + o0 * tiles, tiles,
+                   next < 0 ? nullptr : V.data() + next * position_stride(vl));
     });
   }
   output_transform(g, m, M.data(), 0, tiles, bias, relu, pool, y);
@@ -282,9 +286,9 @@ void forward_rows(const ConvShape& s, int m, const float* x, const float* UT, co
           std::memset(V.data() + xi * vs + vl.offset(reached, c), 0, (vl.m_padded - reached) * sizeof(float));
     parallel_for(0, g.C, std::max<int64_t>(1, 256 / tb),
                  [&](int64_t c0, int64_t c1) { k.input_rows(g, x, c0, c1, t0, tb, vl, vs, V.data()); });
-    each_position(m, [&](int64_t xi) {
+    each_position(m, [&](int64_t xi, int64_t next) {
       sgemm_packed(PackedA::adopt(vl, V.data() + xi * vs), ul, UT + xi * ul.floats(), 1.0f, 0.0f,
-                   MT.data() + xi * ms, s.O);
+                   MT.data() + xi * ms, s.O, next < 0 ? nullptr : UT + next * ul.floats());
     });
     parallel_for(0, (s.O + 15) / 16, 1, [&](int64_t b0, int64_t b1) {
       k.output_rows(g, MT.data(), ms, 16 * b0, std::min(16 * b1, s.O), t0, tb, bias, relu, pool, y);
@@ -358,7 +362,7 @@ void conv2d_backward_weight_winograd(const ConvShape& s, const float* dy, const 
     input_transform(gx, m, x, t0, tb, row_major(s.C, tb), V.data());
     parallel_for(0, s.O, std::max<int64_t>(1, 256 / tb),
                  [&](int64_t o0, int64_t o1) { k.output_grad(gy, dy, o0, o1, t0, tb, dM.data()); });
-    each_position(m, [&](int64_t xi) {
+    each_position(m, [&](int64_t xi, int64_t) {
       sgemm(Trans::No, Trans::Yes, s.O, s.C, tb, 1.0f, dM.data() + xi * position_stride(row_major(s.O, tb)), tb,
             V.data() + xi * position_stride(row_major(s.C, tb)), tb,
             t0 == 0 ? 0.0f : 1.0f, dU.data() + xi * s.O * s.C, s.C);
