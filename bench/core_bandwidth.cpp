@@ -1,0 +1,90 @@
+// How fast each core reads memory, and data another core has just written.
+//
+//   stylenet_core_bandwidth [MB ...]      (default: 3 16 64; Linux, at least 2 CPUs)
+//
+// For each size: a thread pinned to CPU w writes the buffer, then a thread pinned to CPU r reads
+// it, for every (w, r) of CPUs 0 and 1; median GB/s of 15 reads. On the 2-core VM of the README
+// (2026-12-05) a buffer that fits L3 read at ~70 GB/s on the core that wrote it and at ~32-36 on
+// the other, the speed of memory: the cores share no cache, so a thread reading what the other
+// wrote pays memory's price (README, "Fast CPU kernels", the 21:30 session).
+#include <pthread.h>
+#include <sched.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <thread>
+#include <vector>
+
+namespace {
+
+double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+
+void pin(int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+}
+
+// Runs fn on a thread pinned to `cpu` and waits for it.
+template <class F>
+void on_cpu(int cpu, F&& fn) {
+  std::thread t([&] {
+    pin(cpu);
+    fn();
+  });
+  t.join();
+}
+
+// Eight independent sums, so the loop is bound by the loads, not by one addition chain.
+uint64_t read_all(const uint64_t* p, size_t n) {
+  uint64_t s[8] = {};
+  for (size_t i = 0; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; ++j) s[j] += p[i + j];
+  uint64_t total = 0;
+  for (uint64_t v : s) total += v;
+  return total;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (std::thread::hardware_concurrency() < 2) {
+    std::fprintf(stderr, "stylenet_core_bandwidth: needs at least 2 CPUs\n");
+    return 1;
+  }
+  std::vector<size_t> sizes_mb;
+  for (int i = 1; i < argc; ++i) {
+    const long mb = std::atol(argv[i]);
+    if (mb < 1 || mb > 4096) {
+      std::fprintf(stderr, "stylenet_core_bandwidth: '%s' is not a size in MB from 1 to 4096\n", argv[i]);
+      return 2;
+    }
+    sizes_mb.push_back(static_cast<size_t>(mb));
+  }
+  if (sizes_mb.empty()) sizes_mb = {3, 16, 64};
+  volatile uint64_t sink = 0;  // keeps the reads
+  for (size_t mb : sizes_mb) {
+    const size_t n = (mb << 20) / sizeof(uint64_t);
+    std::vector<uint64_t> buf(n);
+    for (int writer : {0, 1})
+      for (int reader : {0, 1}) {
+        std::vector<double> seconds;
+        for (int rep = 0; rep < 15; ++rep) {
+          on_cpu(writer, [&] { std::fill(buf.begin(), buf.end(), static_cast<uint64_t>(rep)); });
+          on_cpu(reader, [&] {
+            const double t0 = now();
+            sink = sink + read_all(buf.data(), n);
+            seconds.push_back(now() - t0);
+          });
+        }
+        std::sort(seconds.begin(), seconds.end());
+        std::printf("%4zu MB written on CPU %d, read on CPU %d: %5.1f GB/s\n", mb, writer, reader,
+                    static_cast<double>(n * sizeof(uint64_t)) / seconds[seconds.size() / 2] * 1e-9);
+      }
+  }
+  return 0;
+}
