@@ -247,7 +247,9 @@ TEST_CASE("sgemm_packed: B written in PackedBLayout gives sgemm's bits, every IS
   Generator g(24);
   const int64_t K = 700, N = 77;
   const std::vector<float> b = random_matrix(K, N, N, g);
-  for (int64_t M : {53, 49, 5}) {  // 49: VGG16's conv4_x tiles as rows at 224 (a folded last panel)
+  // 49: VGG16's conv4_x tiles as rows at 224 (a folded last panel); 1600: past MC, so B is swept
+  // once per block of rows (and its first block asked for again before the next).
+  for (int64_t M : {53, 49, 5, 1600}) {
     const std::vector<float> a = random_matrix(M, K, K, g);
     for (GemmBackend be : {GemmBackend::Own, GemmBackend::OpenBlas})
       for (Isa isa : supported_isas()) {

@@ -156,8 +156,9 @@ int64_t b_block_cols(const KernelSet& ks, int64_t kc) {
 // The pre-packed B block that follows the one at (pc, jc), handed out to the micro-kernel calls
 // that sweep the current block from L2 (every A micro-panel's but the first, which reads it from
 // memory) a slice of kb lines each, so it is in L2 when its own first sweep comes: the next
-// columns of this k block, else the next k block's first, else the first of the caller's next GEMM
-// (BOperand::next_packed; the Winograd convolutions' next position). Where B is the operand
+// columns of this k block, else the next k block's first, else (the last block of the last rows)
+// the first of the caller's next GEMM (BOperand::next_packed; the Winograd convolutions' next
+// position) or (more rows to come) this B's first again. Where B is the operand
 // streamed from memory (the weights of a GEMM with the tiles as rows) its first sweep otherwise
 // waits on memory: VGG16 at 224, 10 ABBA rounds (stylenet_vgg_bench --layers 1), conv4_x 3.40 /
 // 6.46 / 6.41 -> 3.13 / 5.82 / 5.83 ms on 1 thread, 1.98 / 3.59 / 3.51 -> 1.81 / 3.27 / 3.19 on 2;
@@ -167,7 +168,7 @@ int64_t b_block_cols(const KernelSet& ks, int64_t kc) {
 class NextBlock {
  public:
   NextBlock(const BOperand& b, int64_t pc, int64_t kb, int64_t jc, int64_t K, int64_t N, int64_t kc,
-            int64_t nc, int nr) {
+            int64_t nc, int nr, bool more_rows) {
     if (!b.packed) return;
     if (jc + nc < N) {
       p_ = b.packed + pc * b.n_padded + (b.n0 + jc + nc) * kb;
@@ -176,8 +177,8 @@ class NextBlock {
       const int64_t kb_next = std::min(kc, K - pc - kc);
       p_ = b.packed + (pc + kc) * b.n_padded + b.n0 * kb_next;
       floats_ = kb_next * round_up(std::min(nc, N), nr);
-    } else if (b.next_packed) {
-      p_ = b.next_packed + b.n0 * std::min(kc, K);
+    } else if (const float* first = more_rows ? b.packed : b.next_packed) {
+      p_ = first + b.n0 * std::min(kc, K);
       floats_ = std::min(kc, K) * round_up(std::min(nc, N), nr);
     }
   }
@@ -216,7 +217,7 @@ void gemm_tile(const KernelSet& ks, int64_t M, int64_t N, int64_t K, float alpha
       for (int64_t jc = 0; jc < N; jc += nc) {
         const int64_t nb = std::min(nc, N - jc);
         const float* bp = B.pack(pc, kb, jc, nb, ks.nr, pb, buf);
-        NextBlock next(B, pc, kb, jc, K, N, kc, nc, ks.nr);
+        NextBlock next(B, pc, kb, jc, K, N, kc, nc, ks.nr, ic + mc < M);
         for (int64_t ir = 0; ir < mb;) {
           int m = static_cast<int>(std::min<int64_t>(ks.mr, mb - ir));
           // The last panel's rows with these, when few (see KernelSet::m_fold): no pass of their own.
