@@ -186,7 +186,7 @@ class NextBlock {
   const float* slice(int64_t ir, int64_t kb) {
     if (!p_ || ir == 0 || done_ >= floats_) return nullptr;
     const float* p = p_ + done_;
-    done_ += kb * int64_t{64 / sizeof(float)};
+    done_ += kb * kLineFloats;
     return p;
   }
 

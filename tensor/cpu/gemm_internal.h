@@ -18,6 +18,8 @@ namespace sn::cpu::gemm_detail {
 // one is read from L2 (gemm.cpp, NextBlock), or else the next A micro-panel.
 using MicroKernel = void (*)(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
                              float alpha, float beta, int m, int n, const float* pf);
+// pf's step: the floats of one 64-byte cache line.
+constexpr int64_t kLineFloats = 64 / sizeof(float);
 
 struct KernelSet {
   int mr, nr;              // register tile

@@ -58,7 +58,7 @@ void micro_tile(int64_t kc, const float* __restrict a, const float* __restrict b
       V::prefetch(a + MRP * kPrefetchSteps);
     } else if (pf) {  // a line of the next B block a step (see MicroKernel)
       V::prefetch_l2(pf);
-      pf += 64 / sizeof(float);
+      pf += kLineFloats;
     }
     for (int r = 0; r < M; ++r) {
       const R av = V::broadcast(r < MRP ? a + r : a_next + (r - MRP));

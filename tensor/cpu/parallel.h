@@ -11,6 +11,7 @@
 // bit-identical results run after run at a fixed thread count. Scratch memory belongs to a chunk (or
 // to a tbb::enumerable_thread_specific), never to a "thread id", which TBB does not make stable.
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <type_traits>
 #include <utility>
@@ -59,21 +60,27 @@ struct ChunkFn {
   void (*call)(void*, int64_t chunk, int64_t b, int64_t e);
 };
 void run_chunks(const ChunkPlan& plan, ChunkFn fn);
+
+// fn(chunk_index, chunk_begin, chunk_end) for each chunk of `plan`: on the caller's thread for a
+// single chunk (no task overhead for serial work), else on the library's arena.
+template <class F>
+void run_plan(const ChunkPlan& plan, F&& fn) {
+  if (plan.count == 0) return;
+  if (plan.count == 1) {
+    fn(int64_t{0}, plan.begin, plan.end);
+    return;
+  }
+  using Fn = std::remove_reference_t<F>;
+  run_chunks(plan, {const_cast<void*>(static_cast<const void*>(&fn)),
+                    [](void* o, int64_t c, int64_t b, int64_t e) { (*static_cast<Fn*>(o))(c, b, e); }});
+}
 }  // namespace parallel_detail
 
 // Calls fn(chunk_index, chunk_begin, chunk_end) once per chunk of plan_chunks(begin, end, grain),
 // concurrently on the library's arena. Exceptions thrown by fn propagate to the caller.
 template <class F>
 void parallel_for_chunks(int64_t begin, int64_t end, int64_t grain, F&& fn) {
-  const ChunkPlan plan = plan_chunks(begin, end, grain);
-  if (plan.count == 0) return;
-  if (plan.count == 1) {  // no task overhead for serial work
-    fn(int64_t{0}, begin, end);
-    return;
-  }
-  using Fn = std::remove_reference_t<F>;
-  parallel_detail::run_chunks(plan, {const_cast<void*>(static_cast<const void*>(&fn)),
-                            [](void* o, int64_t c, int64_t b, int64_t e) { (*static_cast<Fn*>(o))(c, b, e); }});
+  parallel_detail::run_plan(plan_chunks(begin, end, grain), fn);
 }
 
 // Calls fn(chunk_begin, chunk_end) for each chunk; see parallel_for_chunks.
@@ -82,24 +89,17 @@ void parallel_for(int64_t begin, int64_t end, int64_t grain, F&& fn) {
   parallel_for_chunks(begin, end, grain, [&fn](int64_t, int64_t b, int64_t e) { fn(b, e); });
 }
 
-// Calls fn(i) for each i in [begin, end), each index a task of its own (one index at a time when
-// threads_here() is 1). For a few large, independent jobs (a GEMM each), where chunks of several
-// would leave a core idle at the end while another finishes its last chunk.
+// Calls fn(i) for each i in [begin, end), each index a task of its own (in order on the caller's
+// thread when threads_here() is 1). For a few large, independent jobs (a convolution's tile
+// blocks), where chunks of several would leave a core idle at the end while another finishes its
+// last chunk.
 template <class F>
 void parallel_for_each_index(int64_t begin, int64_t end, F&& fn) {
-  if (end <= begin) return;
-  if (threads_here() == 1 || end - begin == 1) {
-    for (int64_t i = begin; i < end; ++i) fn(i);
-    return;
-  }
-  auto call = [&fn](int64_t, int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) fn(i);
-  };
-  using Fn = decltype(call);
-  parallel_detail::run_chunks(ChunkPlan{begin, end, end - begin},
-                              {static_cast<void*>(&call), [](void* o, int64_t c, int64_t b, int64_t e) {
-                                 (*static_cast<Fn*>(o))(c, b, e);
-                               }});
+  const int64_t n = std::max<int64_t>(end - begin, 0);
+  parallel_detail::run_plan(ChunkPlan{begin, begin + n, threads_here() == 1 ? std::min<int64_t>(n, 1) : n},
+                            [&fn](int64_t, int64_t b, int64_t e) {
+                              for (int64_t i = b; i < e; ++i) fn(i);
+                            });
 }
 
 // Scoped thread count for tests and benchmarks.
