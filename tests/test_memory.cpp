@@ -1,16 +1,18 @@
 // Host memory and its recycling (tensor/host_memory.h, tensor/storage.h): where blocks come
 // from, that they do not overlap, that freed memory is reused rather than faulted in again, and
-// that the cache stays under its bounds.
+// that the cache stays under its bounds; the kernels' scratch pool (tensor/cpu/workspace.h).
 #include <doctest/doctest.h>
 
 #include <sys/resource.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <thread>
 #include <vector>
 
+#include "tensor/cpu/workspace.h"
 #include "tensor/host_memory.h"
 #include "tensor/storage.h"
 #include "tensor/tensor.h"
@@ -214,4 +216,65 @@ TEST_CASE("cpu allocator: a miss does not free a cached block over 4x its size, 
   }
   CHECK(cpu_cache_stats().misses - misses == 3);  // the first pass's three blocks, none after
   release_cpu_cache();
+}
+
+// The scratch pool: leases held together are distinct; a lease given back is handed out again
+// (the pool does not grow); a thread gets back the buffer it gave back itself when that is at most
+// twice its request (its lines are likely in this core's cache), and the best fit otherwise.
+TEST_CASE("workspace pool: distinct while held, reused after, a thread's own buffer preferred") {
+  cpu::release_workspaces();
+  const size_t floats = 1 << 16;
+  float* by_thread[2] = {};
+  {
+    // Both threads hold a lease at once (so two buffers), then give it back.
+    std::atomic<int> holding{0};
+    auto take = [&](int t) {
+      cpu::WorkspaceLease lease(floats);
+      by_thread[t] = lease.data();
+      holding.fetch_add(1);
+      while (holding.load() < 2) std::this_thread::yield();
+    };
+    std::thread a(take, 0), b(take, 1);
+    a.join();
+    b.join();
+  }
+  REQUIRE(by_thread[0] != by_thread[1]);
+  const size_t pooled = cpu::workspace_bytes();
+  CHECK(pooled >= 2 * floats * sizeof(float));
+  // Each of two new threads gives back one of the two buffers; each then gets its own back.
+  for (int round = 0; round < 3; ++round) {
+    float* got[2] = {};
+    std::thread a([&] { got[0] = cpu::WorkspaceLease(floats).data(); });
+    a.join();
+    std::thread b([&] {
+      cpu::WorkspaceLease first(floats), second(floats);  // the two buffers, b gives back both
+      got[1] = second.data();
+    });
+    b.join();
+    CHECK(cpu::workspace_bytes() == pooled);  // nothing new
+    (void)got;
+  }
+  std::thread t([&] {
+    float *mine = nullptr, *other = nullptr;
+    {
+      cpu::WorkspaceLease x(floats);
+      mine = x.data();
+    }
+    other = cpu::WorkspaceLease(floats).data();
+    CHECK(other == mine);  // its own, although the other buffer fits as well
+    // A request under half of its own buffers takes the best fit instead: another thread's small one.
+    float* small = nullptr;
+    {
+      cpu::WorkspaceLease x(floats), y(floats);  // both large buffers held: the small one is new
+      std::thread([&] { small = cpu::WorkspaceLease(floats / 4).data(); }).join();
+    }
+    CHECK(cpu::WorkspaceLease(floats / 4).data() == small);
+  });
+  t.join();
+  {
+    cpu::WorkspaceLease a(floats), b(floats);  // two held together: two buffers
+    CHECK(a.data() != b.data());
+  }
+  cpu::release_workspaces();
+  CHECK(cpu::workspace_bytes() == 0);
 }

@@ -5,7 +5,9 @@
 // kept in a small pool and handed out as leases: a lease takes a buffer (growing it if needed)
 // and gives it back when it goes out of scope. Leases are not tied to threads, so a kernel called
 // concurrently from two threads, or re-entered while a TBB wait steals other work, simply takes
-// two different buffers. release_workspaces() frees the pooled memory (e.g. after inference).
+// two different buffers; a thread is only handed back a buffer it gave back itself where one fits
+// (its lines may still be in that core's cache). release_workspaces() frees the pooled memory
+// (e.g. after inference).
 #pragma once
 #include <cstddef>
 
