@@ -257,6 +257,28 @@ TEST_CASE("conv2d Winograd over several tile blocks: every ISA, 1 and 2 threads,
   });
 }
 
+// Blocks the threads share by output channels (winograd.cpp, split_by_channels: at least four
+// GEMM panels of channels per thread): with the tiles as columns, each thread's rows of the GEMMs
+// and its channels' output transform; with the tiles as rows, its columns. The channel counts
+// leave a ragged last part on both ISAs and 2 or 3 threads; the bits must not depend on the
+// thread count.
+TEST_CASE("conv2d Winograd with the threads sharing each block by output channels: bits of 1 thread") {
+  const std::vector<ConvCase> cases = {{{1, 24, 19, 22}, 150, 3, 3, params(1, 1)},
+                                       {{2, 20, 9, 10}, 410, 3, 3, params(1, 1)}};
+  for_each_forced({"winograd", "winograd6"}, [&] {
+    for (const ConvCase& c : cases) {
+      Results one_thread;
+      for (int threads : {1, 2, 3}) {
+        ThreadsScope ts(threads);
+        CAPTURE(threads);
+        const Results r = check_conv(c, false);
+        if (threads == 1) one_thread = r;
+        else CHECK((same_bits(r.y, one_thread.y) && same_bits(r.dx, one_thread.dx) && same_bits(r.dw, one_thread.dw)));
+      }
+    }
+  });
+}
+
 // With OpenBLAS doing the GEMMs the input transform writes V row-major (PackedBLayout's nr == 0)
 // instead of as our SGEMM's packed panels.
 TEST_CASE("conv2d Winograd with the OpenBLAS backend against the reference") {

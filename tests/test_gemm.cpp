@@ -284,6 +284,57 @@ TEST_CASE("sgemm_packed: B written in PackedBLayout gives sgemm's bits, every IS
   set_gemm_backend(GemmBackend::Own);
 }
 
+// A product computed part by part (sgemm_packed_part, as the Winograd convolution shares its
+// GEMMs out by output channels) gives sgemm_packed's bits in each part on our SGEMM (OpenBLAS, on
+// a part of A and B, may round differently: there it only agrees), and writes nothing outside the
+// part; parts that start off a panel, or reach past C, are refused.
+TEST_CASE("sgemm_packed_part: each part the bits of the whole product, nothing outside; every ISA and backend") {
+  Generator g(25);
+  const int64_t M = 53, K = 600, N = 77;
+  const std::vector<float> a = random_matrix(M, K, K, g), b = random_matrix(K, N, N, g);
+  for (GemmBackend be : {GemmBackend::Own, GemmBackend::OpenBlas})
+    for (Isa isa : supported_isas()) {
+      if (be == GemmBackend::OpenBlas && isa != supported_isas().back()) continue;
+      IsaScope is(isa);
+      set_gemm_backend(be);
+      CAPTURE(std::string(isa_name(isa)));
+      CAPTURE(std::string(gemm_backend_name(be)));
+      const PackedBLayout layout = packed_b_layout(K, N);
+      const WorkspaceLease lease(layout.floats());
+      float* packed = lease.data();
+      std::fill(packed, packed + layout.floats(), 0.0f);
+      for (int64_t k = 0; k < K; ++k)
+        for (int64_t n = 0; n < N; ++n) packed[layout.offset(k, n)] = b[k * N + n];
+      const PackedA pa(Trans::No, M, K, a.data(), K);
+      const int64_t mr = std::max<int64_t>(PackedA::layout(M, K).mr, 1), nr = std::max<int64_t>(layout.nr, 1);
+      std::vector<float> whole(M * N, 1.0f);
+      sgemm_packed(pa, layout, packed, 0.5f, 0.25f, whole.data(), N);
+      // Row cuts at panels (the last part a short panel at the bottom), column cuts at panels.
+      const std::vector<int64_t> rows = {0, mr, 3 * mr, M}, cols = {0, nr, N};
+      for (size_t i = 0; i + 1 < rows.size(); ++i)
+        for (size_t j = 0; j + 1 < cols.size(); ++j) {
+          const GemmPart part{rows[i], rows[i + 1], cols[j], cols[j + 1]};
+          std::vector<float> got(M * N, 1.0f);
+          sgemm_packed_part(pa, layout, packed, 0.5f, 0.25f, got.data(), N, part, packed);
+          int64_t wrong = 0;
+          for (int64_t r = 0; r < M; ++r)
+            for (int64_t c = 0; c < N; ++c) {
+              const float v = got[r * N + c], w = whole[r * N + c];
+              if (r < part.r0 || r >= part.r1 || c < part.n0 || c >= part.n1) wrong += v != 1.0f;
+              else if (be == GemmBackend::Own) wrong += v != w;
+              else wrong += std::fabs(v - w) > 1e-5f * (1.0f + std::fabs(w));
+            }
+          CHECK(wrong == 0);
+        }
+      if (layout.nr) {
+        CHECK_THROWS_AS(sgemm_packed_part(pa, layout, packed, 1.0f, 0.0f, whole.data(), N, {1, M, 0, N}), Error);
+        CHECK_THROWS_AS(sgemm_packed_part(pa, layout, packed, 1.0f, 0.0f, whole.data(), N, {0, M, 3, N}), Error);
+      }
+      CHECK_THROWS_AS(sgemm_packed_part(pa, layout, packed, 1.0f, 0.0f, whole.data(), N, {0, M + 1, 0, N}), Error);
+    }
+  set_gemm_backend(GemmBackend::Own);
+}
+
 namespace {
 // op(B) served column by column from a row-major N x K matrix (op(B) = that matrix transposed),
 // as the convolution's im2col source serves it.

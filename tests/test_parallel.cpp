@@ -60,6 +60,43 @@ TEST_CASE("parallel_for_each_index: every index exactly once, each its own call;
   CHECK(order == std::vector<int64_t>{0, 1, 2, 3, 4});
 }
 
+TEST_CASE("parallel_for_own_parts: every item of every part exactly once, any thread count; in order when serial") {
+  for (int threads : {1, 2, 3, 8}) {
+    ThreadsScope ts(threads);
+    for (int64_t parts : {0, 1, 2, 3, 5}) {
+      CAPTURE(threads);
+      CAPTURE(parts);
+      // Part p has 3 p + 1 items (one part of one item, others of many: a thread done with its own
+      // takes the rest of the others').
+      const auto items = [](int64_t p) { return 3 * p + 1; };
+      std::vector<std::vector<std::atomic<int>>> hits;
+      for (int64_t p = 0; p < parts; ++p) hits.emplace_back(static_cast<size_t>(items(p)));
+      parallel_for_own_parts(parts, items, [&](int64_t p, int64_t i) {
+        REQUIRE(p >= 0);
+        REQUIRE(p < parts);
+        REQUIRE(i >= 0);
+        REQUIRE(i < items(p));
+        REQUIRE(arena_slot() >= 0);
+        REQUIRE(arena_slot() < threads);
+        hits[static_cast<size_t>(p)][static_cast<size_t>(i)].fetch_add(1);
+      });
+      for (int64_t p = 0; p < parts; ++p)
+        for (int64_t i = 0; i < items(p); ++i) REQUIRE(hits[static_cast<size_t>(p)][static_cast<size_t>(i)].load() == 1);
+    }
+  }
+  ThreadsScope ts(2);
+  const auto two = [](int64_t) { return int64_t{2}; };
+  CHECK_THROWS_WITH_AS(parallel_for_own_parts(2, two,
+                                              [](int64_t p, int64_t i) {
+                                                if (p == 1 && i == 1) throw std::runtime_error("item failed");
+                                              }),
+                       "item failed", std::runtime_error);
+  SerialRegion serial;
+  std::vector<int64_t> order;
+  parallel_for_own_parts(3, two, [&](int64_t p, int64_t i) { order.push_back(10 * p + i); });
+  CHECK(order == std::vector<int64_t>{0, 1, 10, 11, 20, 21});
+}
+
 TEST_CASE("plan_chunks: contiguous, balanced, at least a grain, bounded count") {
   for (int threads : {1, 2, 4}) {
     ThreadsScope ts(threads);

@@ -459,20 +459,57 @@ PackedBLayout packed_b_layout(int64_t K, int64_t N) {
   return l;
 }
 
+namespace {
+// The kernels that multiply a packed B (layout bl, at B) by a PackedA packed for `a_ks`, after
+// checking that they are still the active ones and B is aligned as they load it.
+const KernelSet& packed_b_kernels(const KernelSet* a_ks, const PackedBLayout& bl, const float* B) {
+  const KernelSet* ks = gemm_backend() == GemmBackend::Own ? kernels_for(active_isa()) : nullptr;
+  SN_CHECK(ks && a_ks == ks && ks->nr == bl.nr && k_block(*ks, bl.K) == bl.kc,
+           "sgemm_packed: the ISA or GEMM backend changed since B's packed layout was made");
+  SN_CHECK(reinterpret_cast<uintptr_t>(B) % 64 == 0, "sgemm_packed: packed B must be 64-byte aligned");
+  return *ks;
+}
+}  // namespace
+
 void sgemm_packed(const PackedA& pa, const PackedBLayout& bl, const float* B, float alpha, float beta, float* C,
                   int64_t ldc, const float* next_b) {
   const PackedA::Impl& a = *pa.impl_;
   SN_CHECK(a.ta == Trans::No && bl.K == a.K, "sgemm_packed: B is ", bl.K, " x ", bl.N, ", A is ", a.M, " x ", a.K);
   if (!bl.nr) return sgemm_packed(pa, Trans::No, bl.N, alpha, B, std::max<int64_t>(bl.N, 1), beta, C, ldc);
-  const KernelSet* ks = gemm_backend() == GemmBackend::Own ? kernels_for(active_isa()) : nullptr;
-  SN_CHECK(ks && a.ks == ks && ks->nr == bl.nr && k_block(*ks, bl.K) == bl.kc,
-           "sgemm_packed: the ISA or GEMM backend changed since B's packed layout was made");
-  SN_CHECK(reinterpret_cast<uintptr_t>(B) % 64 == 0, "sgemm_packed: packed B must be 64-byte aligned");
+  const KernelSet& ks = packed_b_kernels(a.ks, bl, B);
   check_args<float>("sgemm_packed", Trans::No, Trans::No, a.M, bl.N, a.K, a.lda, std::max<int64_t>(bl.N, 1), ldc);
   if (trivial_gemm(a.M, bl.N, a.K, alpha, beta, C, ldc)) return;
   BOperand b;
   b.packed = B, b.n_padded = bl.n_padded, b.next_packed = next_b;
-  sgemm_own(*ks, Trans::No, a.M, bl.N, a.K, alpha, a.A, a.lda, b, beta, C, ldc, a.packed);
+  sgemm_own(ks, Trans::No, a.M, bl.N, a.K, alpha, a.A, a.lda, b, beta, C, ldc, a.packed);
+}
+
+void sgemm_packed_part(const PackedA& pa, const PackedBLayout& bl, const float* B, float alpha, float beta, float* C,
+                       int64_t ldc, const GemmPart& part, const float* next_b) {
+  const PackedA::Impl& a = *pa.impl_;
+  SN_CHECK(a.ta == Trans::No && bl.K == a.K, "sgemm_packed_part: B is ", bl.K, " x ", bl.N, ", A is ", a.M, " x ",
+           a.K);
+  const auto [r0, r1, n0, n1] = part;
+  SN_CHECK(0 <= r0 && r0 <= r1 && r1 <= a.M && 0 <= n0 && n0 <= n1 && n1 <= bl.N, "sgemm_packed_part: part [", r0,
+           ", ", r1, ") x [", n0, ", ", n1, ") is outside C (", a.M, " x ", bl.N, ")");
+  SerialRegion serial;
+  if (!bl.nr || !a.ks) {  // A and B as they are (OpenBLAS, Ref): the part of each
+    SN_CHECK(a.A || a.M == 0 || a.K == 0,
+             "sgemm_packed_part: the ISA or GEMM backend changed since this adopted PackedA was made");
+    SN_CHECK(!bl.nr, "sgemm_packed_part: the ISA or GEMM backend changed since B's packed layout was made");
+    const float* a0 = a.ta == Trans::Yes ? a.A + r0 : a.A + r0 * a.lda;
+    return sgemm(a.ta, Trans::No, r1 - r0, n1 - n0, a.K, alpha, a0, a.lda, B + n0, std::max<int64_t>(bl.N, 1), beta,
+                 C + r0 * ldc + n0, ldc);
+  }
+  const KernelSet& ks = packed_b_kernels(a.ks, bl, B);
+  SN_CHECK(r0 % ks.mr == 0 && n0 % ks.nr == 0, "sgemm_packed_part: the part must start at a panel (rows of ", ks.mr,
+           ", columns of ", ks.nr, ")");
+  check_args<float>("sgemm_packed_part", Trans::No, Trans::No, a.M, bl.N, a.K, a.lda, std::max<int64_t>(bl.N, 1), ldc);
+  if (r0 == r1 || n0 == n1 || trivial_gemm(r1 - r0, n1 - n0, a.K, alpha, beta, C + r0 * ldc + n0, ldc)) return;
+  BOperand b;
+  b.packed = B, b.n_padded = bl.n_padded, b.next_packed = next_b;
+  gemm_tile(ks, r1 - r0, n1 - n0, a.K, alpha, {}, b.tile(n0), beta, C + r0 * ldc + n0, ldc,
+            {a.packed, round_up(a.M, ks.mr), r0});
 }
 
 void dgemm(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, double alpha, const double* A,

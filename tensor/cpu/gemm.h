@@ -59,6 +59,8 @@ struct PackedBLayout {
 // The layout a K x N B takes with the current ISA and backend.
 PackedBLayout packed_b_layout(int64_t K, int64_t N);
 
+struct GemmPart;
+
 // op(A) packed once into the micro-panel layout, for several SGEMMs that share it: a
 // convolution's weights are the A of every im2col band and every image of the batch, and packing
 // them again for each of those GEMMs cost 9% of a VGG16 forward pass. A must stay alive and
@@ -87,6 +89,8 @@ class PackedA {
   friend void sgemm_packed(const PackedA&, Trans, int64_t, float, const float*, int64_t, float, float*, int64_t);
   friend void sgemm_packed(const PackedA&, const PackedBLayout&, const float*, float, float, float*, int64_t,
                            const float*);
+  friend void sgemm_packed_part(const PackedA&, const PackedBLayout&, const float*, float, float, float*, int64_t,
+                                const GemmPart&, const float*);
   struct Impl;
   explicit PackedA(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
@@ -102,6 +106,17 @@ void sgemm_packed(const PackedA& a, Trans tb, int64_t N, float alpha, const floa
 // one's last blocks (a hint only; never read, any address will do).
 void sgemm_packed(const PackedA& a, const PackedBLayout& bl, const float* B, float alpha, float beta, float* C,
                   int64_t ldc, const float* next_b = nullptr);
+
+// Rows [r0, r1) and columns [n0, n1) of C = alpha * A * B + beta * C as sgemm_packed(a, bl, B, ...)
+// computes them (the same bits), on the calling thread: for a caller that shares the products out
+// among its threads itself, each thread keeping to one part of C from one product to the next
+// (the Winograd convolution: tensor/cpu/winograd.cpp). r0 must be a multiple of the rows of A's
+// panels (PackedA::layout(...).mr) and n0 of B's panel columns (bl.nr), where those are not 0.
+struct GemmPart {
+  int64_t r0, r1, n0, n1;
+};
+void sgemm_packed_part(const PackedA& a, const PackedBLayout& bl, const float* B, float alpha, float beta, float* C,
+                       int64_t ldc, const GemmPart& part, const float* next_b = nullptr);
 
 // op(B) made on demand, a block of columns at a time, instead of read from memory: for an operand
 // that exists only as a rule (a convolution's im2col matrix in the backward-weights GEMM), which

@@ -144,6 +144,14 @@ void run_chunks(const ChunkPlan& plan, ChunkFn fn) {
 
 }  // namespace parallel_detail
 
+int arena_slot() {
+#ifdef SN_TSAN
+  return 0;  // chunks run on plain threads (run_chunks above)
+#else
+  return std::max(tbb::this_task_arena::current_thread_index(), 0);  // -1 outside an arena
+#endif
+}
+
 }  // namespace sn::cpu
 
 // The public face of the thread control (tensor/threads.h).

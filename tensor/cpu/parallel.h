@@ -12,9 +12,11 @@
 // to a tbb::enumerable_thread_specific), never to a "thread id", which TBB does not make stable.
 #pragma once
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 namespace sn::cpu {
 
@@ -100,6 +102,53 @@ void parallel_for_each_index(int64_t begin, int64_t end, F&& fn) {
                             [&fn](int64_t, int64_t b, int64_t e) {
                               for (int64_t i = b; i < e; ++i) fn(i);
                             });
+}
+
+// This thread's slot in the library's arena (0 .. num_threads() - 1; 0 outside it): stable for a
+// thread while it works in the arena, unlike a TBB worker's identity across arenas. For placing
+// work only (parallel_for_own_parts), never for indexing scratch.
+int arena_slot();
+
+namespace parallel_detail {
+// The items of one part of parallel_for_own_parts, taken from the front by the part's owner and
+// from the back by other threads: a take first claims one of the n items, so the two ends never
+// meet.
+struct PartItems {
+  int64_t n = 0;
+  std::atomic<int64_t> claimed{0}, front{0}, back{0};
+  bool take(bool owner, int64_t* item) {
+    if (claimed.fetch_add(1) >= n) return false;
+    *item = owner ? front.fetch_add(1) : n - 1 - back.fetch_add(1);
+    return true;
+  }
+};
+}  // namespace parallel_detail
+
+// Calls fn(p, i) once for each item i in [0, items(p)) of each part p in [0, parts), concurrently.
+// The thread in arena slot s owns part s % parts and takes its items in order; a thread done with
+// its own part takes the items left in the others from their ends (so a slower core does not hold
+// the rest up). Loops that follow one another with the same parts thus run nearly all of part p on
+// the same thread, so a part that reads what part p of the loop before wrote (a convolution's rows
+// of its products, then its output channels from those rows) finds it in its own core's cache: on
+// the README's VM the two cores share no cache, and a store to a line the other core holds runs at
+// a tenth of the speed (docs/measuring.md). Which thread runs an item must not change the result:
+// fn(p, i) writes only what item i of part p owns. With one thread (or inside a SerialRegion) the
+// items run in order on the caller.
+template <class Count, class F>
+void parallel_for_own_parts(int64_t parts, Count&& items, F&& fn) {
+  if (parts <= 0) return;
+  if (parts == 1 || threads_here() == 1) {
+    for (int64_t p = 0; p < parts; ++p)
+      for (int64_t i = 0, n = items(p); i < n; ++i) fn(p, i);
+    return;
+  }
+  std::vector<parallel_detail::PartItems> queue(static_cast<size_t>(parts));
+  for (int64_t p = 0; p < parts; ++p) queue[static_cast<size_t>(p)].n = items(p);
+  parallel_detail::run_plan(ChunkPlan{0, parts, parts}, [&](int64_t, int64_t, int64_t) {
+    const int64_t own = arena_slot() % parts;
+    for (int64_t k = 0; k < parts; ++k)
+      for (int64_t p = (own + k) % parts, i; queue[static_cast<size_t>(p)].take(k == 0, &i);) fn(p, i);
+  });
 }
 
 // Scoped thread count for tests and benchmarks.

@@ -95,7 +95,34 @@ int64_t m_floats(const ConvShape& s, int m, int64_t tb) { return positions(m) * 
 void input_transform(const TileGeometry& g, int m, const float* x, int64_t t0, int64_t tb, const PackedBLayout& vl,
                      float* V) {
   parallel_for(0, g.C, std::max<int64_t>(1, 256 / tb),
-               [&](int64_t c0, int64_t c1) { kernels(m).input(g, x, c0, c1, t0, tb, vl, V); });
+               [&](int64_t c0, int64_t c1) { kernels(m).input(g, x, c0, c1, t0, tb, vl, V, false); });
+}
+
+// Channels per item of a transform shared by parallel_for_own_parts (a multiple of 16, the lanes
+// output_rows takes at once).
+constexpr int64_t kTransformChannels = 16;
+
+// n channels cut into `parts` near-equal parts at multiples of `align` (GEMM panels), each part
+// into items of `item` channels, for parallel_for_own_parts.
+struct OwnParts {
+  int64_t n, parts, align, item;
+  int64_t begin(int64_t p) const {
+    if (p >= parts) return n;
+    const int64_t a = std::max<int64_t>(align, 1);
+    return std::min(n, (n * p / parts + a / 2) / a * a);
+  }
+  int64_t begin(int64_t p, int64_t i) const { return begin(p) + i * item; }
+  int64_t end(int64_t p, int64_t i) const { return std::min(begin(p, i) + item, begin(p + 1)); }
+  auto items() const {
+    return [this](int64_t p) { return (begin(p + 1) - begin(p) + item - 1) / item; };
+  }
+};
+
+// Whether the threads share a block by output channels (own_parts_block) rather than by
+// positions: our SGEMM's packed layouts, and at least four panels of `panel` channels per thread
+// (with many threads and few channels the positions share out more evenly).
+bool split_by_channels(int64_t channels, int64_t panel, int threads, bool packed) {
+  return packed && threads > 1 && channels >= 4 * panel * threads;
 }
 
 // The tb tiles from t0 of M back into output pixels (with bias and ReLU), the output planes shared
@@ -160,6 +187,8 @@ struct BlockJob {
   void run(int64_t t0, int64_t tb, float* V, float* M) const {
     const TileGeometry g = tile_geometry(s, m);
     const PackedBLayout vl = packed_b_layout(s.C, tb);
+    const int64_t rows = PackedA::layout(s.O, s.C).mr;
+    if (split_by_channels(s.O, rows, threads_here(), vl.nr)) return run_by_channels(g, vl, rows, t0, tb, V, M);
     input_transform(g, m, x, t0, tb, vl, V);
     each_position(m, [&](int64_t xi, int64_t next) {
       sgemm_packed(packed[xi], vl, V + xi * position_stride(vl), 1.0f, 0.0f,
@@ -167,6 +196,34 @@ struct BlockJob {
                    next < 0 ? nullptr : V + next * position_stride(vl));
     });
     output_transform(g, m, M, t0, tb, bias, relu, pool, y);
+  }
+
+  // The same, the threads sharing the block by output channels: thread p runs the GEMMs' rows of
+  // its part of the channels (panels of `rows`) and then the output transform of those channels,
+  // each from the rows of M its own core wrote (parallel_for_own_parts; a thread done early takes
+  // positions, then channels, from the other's part); V, which every thread reads, is written past
+  // the cache. Shared by positions, the GEMMs wrote M's lines that the other core had read in the
+  // call before, and the output transform read half of M from the other core. VGG16 at 224, 2
+  // threads, 10 ABBA rounds (stylenet_vgg_bench --layers 1): conv3_3 3.67 -> 3.56 ms, conv4_2 3.49
+  // -> 3.33, conv4_3 3.44 -> 3.29, the pass 32.76 -> 32.37; in a noisier hour, with the narrow
+  // kernel (gemm_kernel.h) too, conv3_2 4.41 -> 3.91, conv3_3 4.46 -> 3.63, the pass 36.6 -> 34.7.
+  // An experiment with fixed halves and no taking from the other's part: 31.09 -> 29.96 in a calm
+  // hour, 33.60 -> 35.09 in a noisy one (a slowed core held the other up). 1 thread: the same loops.
+  void run_by_channels(const TileGeometry& g, const PackedBLayout& vl, int64_t rows, int64_t t0, int64_t tb,
+                       float* V, float* M) const {
+    const int64_t parts = threads_here(), xis = positions(m);
+    const OwnParts in{s.C, parts, 1, kTransformChannels}, out{s.O, parts, rows, kTransformChannels};
+    parallel_for_own_parts(parts, in.items(), [&](int64_t p, int64_t i) {
+      kernels(m).input(g, x, in.begin(p, i), in.end(p, i), t0, tb, vl, V, true);
+    });
+    parallel_for_own_parts(parts, [&](int64_t) { return xis; }, [&](int64_t p, int64_t xi) {
+      sgemm_packed_part(packed[xi], vl, V + xi * position_stride(vl), 1.0f, 0.0f,
+                        M + xi * position_stride(row_major(s.O, tb)), tb, {out.begin(p), out.begin(p + 1), 0, tb},
+                        xi + 1 < xis ? V + (xi + 1) * position_stride(vl) : nullptr);
+    });
+    parallel_for_own_parts(parts, out.items(), [&](int64_t p, int64_t i) {
+      kernels(m).output(g, M, out.begin(p, i), out.end(p, i), t0, tb, bias, relu, pool, y);
+    });
   }
 };
 
@@ -265,6 +322,29 @@ DerivedWeights transformed_weights_rows(const float* w, int64_t O, int64_t C, in
 // (see position_stride).
 int64_t rows_stride(const PackedALayout& vl) { return (static_cast<int64_t>(vl.floats()) + 15) / 16 * 16 + 16; }
 
+// One block of forward_rows with the threads sharing it by output channels, as
+// BlockJob::run_by_channels: thread p runs the columns of M^T of its channels (panels of U^T's nr)
+// and then their output transform.
+void rows_by_channels(const ConvShape& s, int m, const float* x, const PackedALayout& vl, int64_t vs, float* V,
+                      const float* UT, float* MT, int64_t ms, int64_t t0, int64_t tb, const float* bias, float* y,
+                      bool relu, bool pool) {
+  const TileGeometry g = tile_geometry(s, m);
+  const PackedBLayout ul = packed_b_layout(s.C, s.O);
+  const WinogradKernels& k = kernels(m);
+  const int64_t parts = threads_here(), xis = positions(m);
+  const OwnParts in{s.C, parts, 1, kTransformChannels}, out{s.O, parts, ul.nr, kTransformChannels};
+  parallel_for_own_parts(parts, in.items(), [&](int64_t p, int64_t i) {
+    k.input_rows(g, x, in.begin(p, i), in.end(p, i), t0, tb, vl, vs, V);
+  });
+  parallel_for_own_parts(parts, [&](int64_t) { return xis; }, [&](int64_t p, int64_t xi) {
+    sgemm_packed_part(PackedA::adopt(vl, V + xi * vs), ul, UT + xi * ul.floats(), 1.0f, 0.0f, MT + xi * ms, s.O,
+                      {0, tb, out.begin(p), out.begin(p + 1)}, xi + 1 < xis ? UT + (xi + 1) * ul.floats() : nullptr);
+  });
+  parallel_for_own_parts(parts, out.items(), [&](int64_t p, int64_t i) {
+    k.output_rows(g, MT, ms, out.begin(p, i), out.end(p, i), t0, tb, bias, relu, pool, y);
+  });
+}
+
 // The convolution with the tiles as the GEMMs' rows, U^T from transformed_weights_rows: blocks of
 // tiles as in forward_with's shared blocks, each: V^T, the a^2 GEMMs, y from M^T.
 void forward_rows(const ConvShape& s, int m, const float* x, const float* UT, const float* bias, float* y,
@@ -284,6 +364,10 @@ void forward_rows(const ConvShape& s, int m, const float* x, const float* UT, co
       for (int64_t xi = 0; xi < positions(m); ++xi)
         for (int64_t c = 0; c < s.C; ++c)
           std::memset(V.data() + xi * vs + vl.offset(reached, c), 0, (vl.m_padded - reached) * sizeof(float));
+    if (split_by_channels(s.O, ul.nr, threads_here(), true)) {
+      rows_by_channels(s, m, x, vl, vs, V.data(), UT, MT.data(), ms, t0, tb, bias, y, relu, pool);
+      continue;
+    }
     parallel_for(0, g.C, std::max<int64_t>(1, 256 / tb),
                  [&](int64_t c0, int64_t c1) { k.input_rows(g, x, c0, c1, t0, tb, vl, vs, V.data()); });
     each_position(m, [&](int64_t xi, int64_t next) {

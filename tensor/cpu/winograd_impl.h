@@ -36,9 +36,7 @@
 // 256 channels F(6x6) rounds about twice as much as F(4x4) (7e-6 against 4e-6 of the output's scale).
 #pragma once
 #include <cstdint>
-#if defined(__AVX512F__)
-#include <immintrin.h>
-#endif
+#include <immintrin.h>  // AVX-512 or AVX2, by the including file's flags
 
 #include "tensor/cpu/winograd_kernels.h"
 
@@ -679,11 +677,40 @@ void columns_into(float* X, const PackedBLayout& xl, int64_t p, int64_t t1, int 
   }
 }
 
+// One lane group (L floats, 64-byte aligned) stored past the cache (non-temporal stores).
+inline void store_group_past_cache(float* dst, const float* src) {
+#if defined(__AVX512F__)
+  _mm512_stream_ps(dst, _mm512_load_ps(src));
+#else
+  _mm256_stream_ps(dst, _mm256_load_ps(src));
+  _mm256_stream_ps(dst + 8, _mm256_load_ps(src + 8));
+#endif
+}
+
+// columns_into for a packed X written past the cache: the group's a^2 vectors through a buffer,
+// each stored with store_group_past_cache (all L lanes: those past the block's tiles are zero).
+template <int A, class Col>
+void columns_past_cache(float* X, const PackedBLayout& xl, int64_t p, int64_t t1, Col&& col) {
+  alignas(64) float v[A][A][L];
+  for (int s = 0; s < A; ++s) col(s, &v[0][s][0], A * L);
+  const int64_t xs = position_stride(xl), at = xl.offset(p, t1);
+  for (int xi = 0; xi < A * A; ++xi) store_group_past_cache(X + xi * xs + at, &v[xi / A][xi % A][0]);
+}
+
 template <int M>
 void input(const TileGeometry& g, const float* x, int64_t c0, int64_t c1, int64_t t0, int64_t tb,
-           const PackedBLayout& vl, float* V) {
+           const PackedBLayout& vl, float* V, bool past_cache) {
   constexpr int A = Tile<M>::A;
   alignas(64) float t[A][A][L];
+  if (past_cache) {
+    for_each_patch_group<M>(g, x, c0, c1, t0, tb, [&](int64_t c, int64_t t1, int, const float (&d)[A][A][L]) {
+      for (int a = 0; a < A; ++a) Tile<M>::bt(&d[a][0][0], L, &t[a][0][0], L);  // rows: d B
+      columns_past_cache<A>(V, vl, c, t1,                                          // columns: B^T (d B)
+                            [&](int s, float* out, int64_t os) { Tile<M>::bt(&t[0][s][0], A * L, out, os); });
+    });
+    _mm_sfence();  // ordered before the loop's join, after which other threads read V
+    return;
+  }
   // A V of more than 2 MiB (the threads' shared blocks of many channels: 8 MB for VGG16's conv3_2
   // at 224; a thread's own block is sized to L2) is written to lines that are not in the cache,
   // whose fetches held the transform up: each group asks for the next plane's lines a plane ahead

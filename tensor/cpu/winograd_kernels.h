@@ -46,9 +46,10 @@ struct WinogradKernels {
   void (*weights)(const float* w, int64_t O, int64_t C, int64_t o0, int64_t o1, const PackedALayout& ul, float* U);
   // V (layout vl: C x tb) for channels [c0, c1) and tiles [t0, t0 + tb) of the block; x is the
   // whole batch. In a packed layout the columns from tb to tb rounded up to 16 are zero (what the
-  // GEMM reads of the last panel's padding; see PackedBLayout).
+  // GEMM reads of the last panel's padding; see PackedBLayout). past_cache (packed vl only): V is
+  // written with non-temporal stores, for a V that several threads read (winograd.cpp).
   void (*input)(const TileGeometry& g, const float* x, int64_t c0, int64_t c1, int64_t t0, int64_t tb,
-                const PackedBLayout& vl, float* V);
+                const PackedBLayout& vl, float* V, bool past_cache);
   // y for output channels [o0, o1) and the block's tiles, from M; adds bias (may be null) and
   // applies ReLU when asked. y is the whole batch. pool (with relu only): y is the 2 x 2 max-pool
   // of that, [N, O, OH / 2, OW / 2] (max_pool2d's floor), and the unpooled map is never written.
