@@ -129,6 +129,38 @@ TEST_CASE("sgemm: every ISA, 1 and 2 threads, matches the reference on edge size
   }
 }
 
+// A last B panel of a few columns runs in the narrow kernel (vectors along A's rows, two A panels
+// at a time; gemm_kernel.h), a full one in the micro-kernel: the same columns of a product with
+// more columns must come out with the same bits, for every row count (one panel, pairs, an odd
+// panel left, a folded last panel) and tail width.
+TEST_CASE("sgemm: a narrow last B panel gives the bits of the same columns in a wider product, every ISA") {
+  Generator g(26);
+  const int64_t K = 300;
+  for (Isa isa : supported_isas()) {
+    if (isa == Isa::Ref) continue;
+    IsaScope is(isa);
+    const GemmBlocking blk = gemm_blocking(isa);
+    CAPTURE(std::string(isa_name(isa)));
+    for (int64_t M : {1, 5, 12, 13, 24, 25, 37, 49, 100}) {
+      const int64_t wide = 2 * blk.nr;
+      const std::vector<float> a = random_matrix(M, K, K, g), b = random_matrix(K, wide, wide, g);
+      std::vector<float> want(M * wide, 1.0f);
+      sgemm(Trans::No, Trans::No, M, wide, K, 0.75f, a.data(), K, b.data(), wide, 0.5f, want.data(), wide);
+      for (int64_t tail = 1; tail < blk.nr; ++tail) {
+        const int64_t N = blk.nr + tail;
+        CAPTURE(M);
+        CAPTURE(N);
+        std::vector<float> got(M * N, 1.0f);
+        sgemm(Trans::No, Trans::No, M, N, K, 0.75f, a.data(), K, b.data(), wide, 0.5f, got.data(), N);
+        int64_t differ = 0;
+        for (int64_t i = 0; i < M; ++i)
+          for (int64_t j = 0; j < N; ++j) differ += got[i * N + j] != want[i * wide + j];
+        CHECK(differ == 0);
+      }
+    }
+  }
+}
+
 TEST_CASE("sgemm: alpha = 0 and K = 0 only scale C; empty M or N is a no-op") {
   for (Isa isa : supported_isas()) {
     IsaScope is(isa);

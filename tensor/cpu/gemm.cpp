@@ -195,6 +195,34 @@ class NextBlock {
   int64_t floats_ = 0, done_ = 0;
 };
 
+// The narrow kernel's calls for a block's last B panel (KernelSet::narrow): fed the A micro-panels
+// in order as the loop over them reaches each (its A panel still in L1), it runs them two at a
+// time, a panel of more than mr rows (a folded last one) alone.
+struct NarrowPairs {
+  const KernelSet& ks;
+  int64_t kb;
+  const float* pa;  // the block's A micro-panels
+  const float* b;   // the narrow B panel
+  float* c;         // C at the block's first row, the panel's first column
+  int64_t ldc;
+  float alpha, beta;
+  int n;
+  int64_t pending = -1;  // a full panel's first row, waiting for the next
+
+  void run(int64_t ir, int m) const { ks.narrow(kb, pa + ir * kb, b, c + ir * ldc, ldc, alpha, beta, m, n); }
+  void panel(int64_t ir, int m, bool last) {
+    if (pending >= 0 && m <= ks.mr) {
+      run(pending, ks.mr + m);
+      pending = -1;
+      return;
+    }
+    if (pending >= 0) run(pending, ks.mr);
+    pending = -1;
+    if (m == ks.mr && !last) pending = ir;
+    else run(ir, m);
+  }
+};
+
 // The serial Goto loop nest for C[0:M, 0:N] (see the top of this file).
 void gemm_tile(const KernelSet& ks, int64_t M, int64_t N, int64_t K, float alpha, Strided A,
                const BOperand& B, float beta, float* C, int64_t ldc, PrePackedA pre = {}) {
@@ -218,13 +246,18 @@ void gemm_tile(const KernelSet& ks, int64_t M, int64_t N, int64_t K, float alpha
         const int64_t nb = std::min(nc, N - jc);
         const float* bp = B.pack(pc, kb, jc, nb, ks.nr, pb, buf);
         NextBlock next(B, pc, kb, jc, K, N, kc, nc, ks.nr, ic + mc < M);
+        // A last B panel narrow enough for the narrow kernel: its columns run there, for two A
+        // micro-panels at a time (NarrowPairs), not in the loop over jr.
+        const int64_t tail = nb % ks.nr, wide_end = tail && tail <= ks.narrow_max ? nb - tail : nb;
+        NarrowPairs narrow{ks, kb, pa, bp + wide_end * kb, C + ic * ldc + jc + wide_end, ldc, alpha, beta_k,
+                           static_cast<int>(tail)};
         for (int64_t ir = 0; ir < mb;) {
           int m = static_cast<int>(std::min<int64_t>(ks.mr, mb - ir));
           // The last panel's rows with these, when few (see KernelSet::m_fold): no pass of their own.
           if (const int64_t left = mb - ir - m; m == ks.mr && left <= ks.m_fold) m += static_cast<int>(left);
           const float* a_panel = pa + ir * kb;
           float* c_row = C + (ic + ir) * ldc + jc;
-          for (int64_t jr = 0; jr < nb; jr += ks.nr) {
+          for (int64_t jr = 0; jr < wide_end; jr += ks.nr) {
             const int n = static_cast<int>(std::min<int64_t>(ks.nr, nb - jr));
             // With no B block to ask for, the call that starts an A micro-panel asks for the next
             // (mr x kb floats, fewer lines than its kb steps). 8 ABBA rounds: conv3_x -0.08..-0.18
@@ -234,6 +267,7 @@ void gemm_tile(const KernelSet& ks, int64_t M, int64_t N, int64_t K, float alpha
             if (!pf && jr == 0 && ir + m < mb) pf = a_panel + m * kb;
             ks.kernel(kb, a_panel, bp + jr * kb, c_row + jr, ldc, alpha, beta_k, m, n, pf);
           }
+          if (wide_end < nb) narrow.panel(ir, m, ir + m >= mb);
           ir += m;
         }
       }

@@ -15,11 +15,16 @@ namespace {
 //  * mc = 1536: packed A block in L3, B packed once for M up to 1536.
 constexpr int kMR = 6, kNR = 16;
 using Kernels = MicroKernels<Vec256, kMR, kNR>;
+// A last B panel of up to 4 columns with the vectors along A's rows (NarrowKernel; see
+// gemm_avx512.cpp): 4 FMAs a k step per 6-row panel against 6, 2 x 4 accumulators in 16 registers.
+constexpr int kNarrow = 4;
+using Narrow = NarrowKernels<Vec256, kMR, kNR, kNarrow>;
 
 }  // namespace
 
 const KernelSet& avx2_kernels() {
-  static const KernelSet set{kMR, kNR, /*mc=*/1536, /*kc=*/512, /*nc=*/480, &Kernels::run};
+  static const KernelSet set{kMR, kNR, /*mc=*/1536, /*kc=*/512, /*nc=*/480, &Kernels::run, /*m_fold=*/0, &Narrow::run,
+                             kNarrow};
   return set;
 }
 

@@ -21,6 +21,14 @@ using MicroKernel = void (*)(int64_t kc, const float* a, const float* b, float* 
 // pf's step: the floats of one 64-byte cache line.
 constexpr int64_t kLineFloats = 64 / sizeof(float);
 
+// The narrow kernel: C[m x n] = alpha * (a-panels * b-panel) + beta * C for a last B micro-panel of
+// n <= KernelSet::narrow_max columns and the m <= 2 mr rows of one or two consecutive A
+// micro-panels (the second at a + mr * kc), with the vectors along A's rows: n FMAs a k step for
+// each panel where the tile of one vector along N spends mr FMAs on a vector mostly of padding.
+// Each element is summed in the same order as by the micro-kernel: the same bits.
+using NarrowKernel = void (*)(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float alpha,
+                              float beta, int m, int n);
+
 struct KernelSet {
   int mr, nr;              // register tile
   int64_t mc, kc, nc;      // cache blocks (see the rationale next to each ISA's values)
@@ -29,6 +37,8 @@ struct KernelSet {
   // is folded into the full one before it (read from where it is packed), so those rows do not
   // sweep the B block a second time for a handful of FMAs per load.
   int m_fold = 0;
+  NarrowKernel narrow = nullptr;  // for a last B panel of at most narrow_max columns, if any
+  int narrow_max = 0;
 };
 
 const KernelSet& avx2_kernels();

@@ -10,6 +10,7 @@
 // and broadcasts M values of the A panel, so it costs NV loads + M broadcasts for M * NV FMAs.
 #pragma once
 #include <array>
+#include <cmath>
 #include <cstdint>
 #include <type_traits>
 #include <utility>
@@ -111,6 +112,62 @@ struct MicroKernels {
   static void run(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float alpha,
                   float beta, int m, int n, const float* pf) {
     table[m - 1][(n + V::width - 1) / V::width - 1](kc, a, b, c, ldc, alpha, beta, n, pf);
+  }
+};
+
+// The narrow kernel (NarrowKernel) for P A micro-panels and N columns: P * N accumulators, each
+// holding one column of C for a panel's MRP rows (MRP <= the vector width), a k step loading each
+// panel's MRP values and broadcasting the N values of the B panel. Each product is
+// fma(A[r][k], B[k][j], acc), k in order, then alpha and beta as micro_tile applies them: its bits.
+template <class V, int MRP, int NRP, int P, int N>
+void narrow_tile(int64_t kc, const float* __restrict a, const float* __restrict b, float* __restrict c,
+                 int64_t ldc, float alpha, float beta, int m) {
+  static_assert(MRP <= V::width, "a panel's rows must fit one vector");
+  using R = typename V::reg;
+  constexpr int W = V::width;
+  // One flat array: as acc[P][N], GCC 12 kept the accumulators in memory and stored all of them
+  // every k step (4 columns then took as long as 16 in the one-vector micro-tile).
+  R acc[P * N];
+  for (int q = 0; q < P * N; ++q) acc[q] = V::zero();
+  const float* a1 = a + MRP * kc;
+  for (int64_t k = 0; k < kc; ++k) {
+    R av[P];
+    av[0] = V::load_first(a, MRP);
+    if constexpr (P > 1) av[1] = V::load_first(a1, MRP);
+    for (int j = 0; j < N; ++j) {
+      const R bv = V::broadcast(b + j);
+      for (int p = 0; p < P; ++p) acc[p * N + j] = V::fmadd(av[p], bv, acc[p * N + j]);
+    }
+    a += MRP;
+    a1 += MRP;
+    b += NRP;
+  }
+  float col[P][N][W];
+  const R va = V::set1(alpha);
+  for (int p = 0; p < P; ++p)
+    for (int j = 0; j < N; ++j) V::storeu(&col[p][j][0], V::mul(acc[p * N + j], va));
+  for (int r = 0; r < m; ++r)
+    for (int j = 0; j < N; ++j) {
+      float& out = c[r * ldc + j];
+      const float x = col[r / MRP][j][r % MRP];
+      out = beta != 0.0f ? std::fma(beta, out, x) : x;
+    }
+}
+
+// The narrow kernels for one or two panels and 1 .. NMax columns.
+template <class V, int MRP, int NRP, int NMax>
+struct NarrowKernels {
+  template <int P, int... Ns>
+  static constexpr auto row(std::integer_sequence<int, Ns...>) {
+    using Tile = void (*)(int64_t, const float*, const float*, float*, int64_t, float, float, int);
+    return std::array<Tile, NMax>{&narrow_tile<V, MRP, NRP, P, Ns + 1>...};
+  }
+  static constexpr auto one = row<1>(std::make_integer_sequence<int, NMax>{});
+  static constexpr auto two = row<2>(std::make_integer_sequence<int, NMax>{});
+
+  static void run(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float alpha, float beta, int m,
+                  int n) {
+    (m > MRP ? two : one)[n - 1](kc, a, b, c, ldc, alpha, beta, m);
   }
 };
 
