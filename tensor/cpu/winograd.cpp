@@ -332,9 +332,10 @@ void rows_by_channels(const ConvShape& s, int m, const float* x, const PackedALa
   const PackedBLayout ul = packed_b_layout(s.C, s.O);
   const WinogradKernels& k = kernels(m);
   const int64_t parts = threads_here(), xis = positions(m);
-  const OwnParts in{s.C, parts, 1, kTransformChannels}, out{s.O, parts, ul.nr, kTransformChannels};
+  // Input parts at multiples of 4 planes: where input_rows writes V^T past the cache, by runs of 4.
+  const OwnParts in{s.C, parts, 4, kTransformChannels}, out{s.O, parts, ul.nr, kTransformChannels};
   parallel_for_own_parts(parts, in.items(), [&](int64_t p, int64_t i) {
-    k.input_rows(g, x, in.begin(p, i), in.end(p, i), t0, tb, vl, vs, V);
+    k.input_rows(g, x, in.begin(p, i), in.end(p, i), t0, tb, vl, vs, V, true);
   });
   parallel_for_own_parts(parts, [&](int64_t) { return xis; }, [&](int64_t p, int64_t xi) {
     sgemm_packed_part(PackedA::adopt(vl, V + xi * vs), ul, UT + xi * ul.floats(), 1.0f, 0.0f, MT + xi * ms, s.O,
@@ -369,7 +370,7 @@ void forward_rows(const ConvShape& s, int m, const float* x, const float* UT, co
       continue;
     }
     parallel_for(0, g.C, std::max<int64_t>(1, 256 / tb),
-                 [&](int64_t c0, int64_t c1) { k.input_rows(g, x, c0, c1, t0, tb, vl, vs, V.data()); });
+                 [&](int64_t c0, int64_t c1) { k.input_rows(g, x, c0, c1, t0, tb, vl, vs, V.data(), false); });
     each_position(m, [&](int64_t xi, int64_t next) {
       sgemm_packed(PackedA::adopt(vl, V.data() + xi * vs), ul, UT + xi * ul.floats(), 1.0f, 0.0f,
                    MT.data() + xi * ms, s.O, next < 0 ? nullptr : UT + next * ul.floats());

@@ -66,9 +66,10 @@ struct WinogradKernels {
   // The tiles as the GEMMs' rows (M^T[xi] = V^T[xi] U^T[xi], see winograd.cpp): V^T (tiles x C in
   // the packed A layout vl, whose mr > 0; each V^T[xi] vs apart) for channels [c0, c1), its rows
   // from tb to vl.m_padded zero as far as the last lane group reaches (the caller zeroes the rest),
-  // and y for output channels [o0, o1) from M^T[xi] (tb x O row-major, ms apart).
+  // and y for output channels [o0, o1) from M^T[xi] (tb x O row-major, ms apart). past_cache: as
+  // input's, where the layout allows whole cache lines (F(4x4), runs of 4 planes), else ignored.
   void (*input_rows)(const TileGeometry& g, const float* x, int64_t c0, int64_t c1, int64_t t0, int64_t tb,
-                     const PackedALayout& vl, int64_t vs, float* V);
+                     const PackedALayout& vl, int64_t vs, float* V, bool past_cache);
   void (*output_rows)(const TileGeometry& g, const float* MT, int64_t ms, int64_t o0, int64_t o1, int64_t t0,
                       int64_t tb, const float* bias, bool relu, bool pool, float* y);
 };
