@@ -1,12 +1,19 @@
-// How fast each core reads memory, and data another core has just written.
+// How fast each core reads memory, and data another core has just written; how fast a core
+// writes lines another core has just read.
 //
 //   stylenet_core_bandwidth [MB ...]      (default: 3 16 64; Linux, at least 2 CPUs)
 //
 // For each size: a thread pinned to CPU w writes the buffer, then a thread pinned to CPU r reads
-// it, for every (w, r) of CPUs 0 and 1; median GB/s of 15 reads. On the 2-core VM of the README
-// (2026-12-05) a buffer that fits L3 read at ~70 GB/s on the core that wrote it and at ~32-36 on
-// the other, the speed of memory: the cores share no cache, so a thread reading what the other
-// wrote pays memory's price (README, "Fast CPU kernels", the 21:30 session).
+// it, for every (w, r) of CPUs 0 and 1; median GB/s of 15 reads. Then a thread pinned to CPU r
+// reads it and one pinned to CPU w writes it, with plain stores and with non-temporal ones (past
+// the cache); median GB/s of 15 writes. On the 2-core VM of the README (2026-12-05) a buffer that
+// fits L3 read at ~70 GB/s on the core that wrote it and at ~32-36 on the other, the speed of
+// memory: the cores share no cache, so a thread reading what the other wrote pays memory's price
+// (README, "Fast CPU kernels", the 21:30 session). And 3 MB that one core had read took plain
+// stores at 57-58 GB/s on that core and at 8-9 GB/s on the other (each line waits while the other
+// core's copy is dropped), non-temporal stores at 24-34 GB/s on either: why the Winograd
+// convolution writes what both threads read past the cache, and keeps each thread on its own part
+// (README, the 23:40 session).
 #include <pthread.h>
 #include <sched.h>
 
@@ -17,6 +24,10 @@
 #include <cstdlib>
 #include <thread>
 #include <vector>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 namespace {
 
@@ -47,6 +58,21 @@ uint64_t read_all(const uint64_t* p, size_t n) {
   uint64_t total = 0;
   for (uint64_t v : s) total += v;
   return total;
+}
+
+// Writes every line of the buffer, with plain stores or (nt) non-temporal ones that bypass the
+// cache (SSE2's, 16 bytes at a time: every x86-64 has them; elsewhere plain stores only).
+void write_all(uint64_t* p, size_t n, uint64_t v, bool nt) {
+#if defined(__x86_64__)
+  if (nt) {
+    const __m128i x = _mm_set1_epi64x(static_cast<long long>(v));
+    for (size_t i = 0; i + 2 <= n; i += 2) _mm_stream_si128(reinterpret_cast<__m128i*>(p + i), x);
+    _mm_sfence();
+    return;
+  }
+#endif
+  (void)nt;
+  std::fill(p, p + n, v);
 }
 
 }  // namespace
@@ -85,6 +111,23 @@ int main(int argc, char** argv) {
         std::printf("%4zu MB written on CPU %d, read on CPU %d: %5.1f GB/s\n", mb, writer, reader,
                     static_cast<double>(n * sizeof(uint64_t)) / seconds[seconds.size() / 2] * 1e-9);
       }
+    for (bool nt : {false, true})
+      for (int reader : {0, 1})
+        for (int writer : {0, 1}) {
+          std::vector<double> seconds;
+          for (int rep = 0; rep < 15; ++rep) {
+            on_cpu(reader, [&] { sink = sink + read_all(buf.data(), n); });
+            on_cpu(writer, [&] {
+              const double t0 = now();
+              write_all(buf.data(), n, static_cast<uint64_t>(rep), nt);
+              seconds.push_back(now() - t0);
+            });
+          }
+          std::sort(seconds.begin(), seconds.end());
+          std::printf("%4zu MB read on CPU %d, written on CPU %d (%s stores): %5.1f GB/s\n", mb, reader, writer,
+                      nt ? "non-temporal" : "plain",
+                      static_cast<double>(n * sizeof(uint64_t)) / seconds[seconds.size() / 2] * 1e-9);
+        }
   }
   return 0;
 }
