@@ -239,6 +239,36 @@ TEST_CASE("sgemm_packed: the same bits as sgemm, both layouts of A, every ISA an
   set_gemm_backend(GemmBackend::Own);
 }
 
+namespace {
+// Runs f(backend, isa) on our SGEMM with every ISA and on OpenBLAS once (with the best ISA), each
+// captured for failure messages; the backend is ours again afterwards, even after a failure.
+template <class F>
+void for_each_backend_and_isa(F&& f) {
+  struct Restore {
+    ~Restore() { set_gemm_backend(GemmBackend::Own); }
+  } restore;
+  for (GemmBackend be : {GemmBackend::Own, GemmBackend::OpenBlas})
+    for (Isa isa : supported_isas()) {
+      if (be == GemmBackend::OpenBlas && isa != supported_isas().back()) continue;
+      IsaScope is(isa);
+      set_gemm_backend(be);
+      CAPTURE(std::string(isa_name(isa)));
+      CAPTURE(std::string(gemm_backend_name(be)));
+      f(be, isa);
+    }
+}
+
+// B (K x N, row-major) written in `layout` at `packed` (64-byte aligned, layout.floats() long), as
+// the Winograd input transform writes V: the last panel's columns past N zero up to N rounded up to
+// 16 (what the kernels read) and NaN beyond (what they must not).
+void write_packed_b(const PackedBLayout& layout, const std::vector<float>& b, int64_t K, int64_t N, float* packed) {
+  std::fill(packed, packed + layout.floats(), std::numeric_limits<float>::quiet_NaN());
+  for (int64_t k = 0; k < K; ++k)
+    for (int64_t n = 0; n < (layout.nr ? (N + 15) / 16 * 16 : N); ++n)
+      packed[layout.offset(k, n)] = n < N ? b[k * N + n] : 0.0f;
+}
+}  // namespace
+
 // A producer that writes A straight into the packed layout (the Winograd weight transform) must
 // get the bits of packing A itself: every element placed by PackedALayout::offset, padding rows
 // zero, K over several kc blocks and M not a multiple of mr.
@@ -246,28 +276,21 @@ TEST_CASE("PackedA::adopt: A written in PackedALayout gives sgemm's bits, every 
   Generator g(23);
   const int64_t M = 53, K = 700, N = 77;
   const std::vector<float> a = random_matrix(M, K, K, g), b = random_matrix(K, N, N, g);
-  for (GemmBackend be : {GemmBackend::Own, GemmBackend::OpenBlas})
-    for (Isa isa : supported_isas()) {
-      if (be == GemmBackend::OpenBlas && isa != supported_isas().back()) continue;
-      IsaScope is(isa);
-      set_gemm_backend(be);
-      const PackedALayout layout = PackedA::layout(M, K);
-      CAPTURE(std::string(isa_name(isa)));
-      CAPTURE(gemm_backend_name(be));
-      CHECK((layout.mr == 0) == (be == GemmBackend::OpenBlas || isa == Isa::Ref));
-      std::vector<float> packed(layout.floats(), 0.0f);
-      for (int64_t i = 0; i < M; ++i)
-        for (int64_t k = 0; k < K; ++k) packed[layout.offset(i, k)] = a[i * K + k];
-      const PackedA pa = PackedA::adopt(layout, packed.data());
-      for (int threads : {1, 2}) {
-        ThreadsScope ts(threads);
-        std::vector<float> want(M * N, 1.0f), got(M * N, 1.0f);
-        sgemm(Trans::No, Trans::No, M, N, K, 1.0f, a.data(), K, b.data(), N, 0.0f, want.data(), N);
-        sgemm_packed(pa, Trans::No, N, 1.0f, b.data(), N, 0.0f, got.data(), N);
-        CHECK(got == want);
-      }
+  for_each_backend_and_isa([&](GemmBackend be, Isa isa) {
+    const PackedALayout layout = PackedA::layout(M, K);
+    CHECK((layout.mr == 0) == (be == GemmBackend::OpenBlas || isa == Isa::Ref));
+    std::vector<float> packed(layout.floats(), 0.0f);
+    for (int64_t i = 0; i < M; ++i)
+      for (int64_t k = 0; k < K; ++k) packed[layout.offset(i, k)] = a[i * K + k];
+    const PackedA pa = PackedA::adopt(layout, packed.data());
+    for (int threads : {1, 2}) {
+      ThreadsScope ts(threads);
+      std::vector<float> want(M * N, 1.0f), got(M * N, 1.0f);
+      sgemm(Trans::No, Trans::No, M, N, K, 1.0f, a.data(), K, b.data(), N, 0.0f, want.data(), N);
+      sgemm_packed(pa, Trans::No, N, 1.0f, b.data(), N, 0.0f, got.data(), N);
+      CHECK(got == want);
     }
-  set_gemm_backend(GemmBackend::Own);
+  });
 }
 
 // The same for B (the Winograd input transform writes V where the GEMM reads it): every element
@@ -283,37 +306,26 @@ TEST_CASE("sgemm_packed: B written in PackedBLayout gives sgemm's bits, every IS
   // once per block of rows (and its first block asked for again before the next).
   for (int64_t M : {53, 49, 5, 1600}) {
     const std::vector<float> a = random_matrix(M, K, K, g);
-    for (GemmBackend be : {GemmBackend::Own, GemmBackend::OpenBlas})
-      for (Isa isa : supported_isas()) {
-        if (be == GemmBackend::OpenBlas && isa != supported_isas().back()) continue;
-        IsaScope is(isa);
-        set_gemm_backend(be);
-        const PackedBLayout layout = packed_b_layout(K, N);
-        CAPTURE(M);
-        CAPTURE(std::string(isa_name(isa)));
-        CAPTURE(gemm_backend_name(be));
-        CHECK((layout.nr == 0) == (be == GemmBackend::OpenBlas || isa == Isa::Ref));
-        const WorkspaceLease lease(layout.floats());  // 64-byte aligned, as the layout requires
-        float* packed = lease.data();
-        std::fill(packed, packed + layout.floats(), std::numeric_limits<float>::quiet_NaN());
-        for (int64_t k = 0; k < K; ++k)
-          for (int64_t n = 0; n < (layout.nr ? (N + 15) / 16 * 16 : N); ++n)
-            packed[layout.offset(k, n)] = n < N ? b[k * N + n] : 0.0f;
-        const PackedA pa(Trans::No, M, K, a.data(), K);
-        for (int threads : {1, 2}) {
-          ThreadsScope ts(threads);
-          std::vector<float> want(M * N, 1.0f), got(M * N, 1.0f);
-          sgemm(Trans::No, Trans::No, M, N, K, 0.5f, a.data(), K, b.data(), N, 0.25f, want.data(), N);
-          sgemm_packed(pa, layout, packed, 0.5f, 0.25f, got.data(), N);
-          CHECK(got == want);
-          // A next GEMM's B (here the same one) is only asked into the cache: the same bits.
-          std::vector<float> hinted(M * N, 1.0f);
-          sgemm_packed(pa, layout, packed, 0.5f, 0.25f, hinted.data(), N, packed);
-          CHECK(hinted == want);
-        }
+    CAPTURE(M);
+    for_each_backend_and_isa([&](GemmBackend be, Isa isa) {
+      const PackedBLayout layout = packed_b_layout(K, N);
+      CHECK((layout.nr == 0) == (be == GemmBackend::OpenBlas || isa == Isa::Ref));
+      const WorkspaceLease lease(layout.floats());  // 64-byte aligned, as the layout requires
+      write_packed_b(layout, b, K, N, lease.data());
+      const PackedA pa(Trans::No, M, K, a.data(), K);
+      for (int threads : {1, 2}) {
+        ThreadsScope ts(threads);
+        std::vector<float> want(M * N, 1.0f), got(M * N, 1.0f);
+        sgemm(Trans::No, Trans::No, M, N, K, 0.5f, a.data(), K, b.data(), N, 0.25f, want.data(), N);
+        sgemm_packed(pa, layout, lease.data(), 0.5f, 0.25f, got.data(), N);
+        CHECK(got == want);
+        // A next GEMM's B (here the same one) is only asked into the cache: the same bits.
+        std::vector<float> hinted(M * N, 1.0f);
+        sgemm_packed(pa, layout, lease.data(), 0.5f, 0.25f, hinted.data(), N, lease.data());
+        CHECK(hinted == want);
       }
+    });
   }
-  set_gemm_backend(GemmBackend::Own);
 }
 
 // A product computed part by part (sgemm_packed_part, as the Winograd convolution shares its
@@ -324,47 +336,38 @@ TEST_CASE("sgemm_packed_part: each part the bits of the whole product, nothing o
   Generator g(25);
   const int64_t M = 53, K = 600, N = 77;
   const std::vector<float> a = random_matrix(M, K, K, g), b = random_matrix(K, N, N, g);
-  for (GemmBackend be : {GemmBackend::Own, GemmBackend::OpenBlas})
-    for (Isa isa : supported_isas()) {
-      if (be == GemmBackend::OpenBlas && isa != supported_isas().back()) continue;
-      IsaScope is(isa);
-      set_gemm_backend(be);
-      CAPTURE(std::string(isa_name(isa)));
-      CAPTURE(std::string(gemm_backend_name(be)));
-      const PackedBLayout layout = packed_b_layout(K, N);
-      const WorkspaceLease lease(layout.floats());
-      float* packed = lease.data();
-      std::fill(packed, packed + layout.floats(), 0.0f);
-      for (int64_t k = 0; k < K; ++k)
-        for (int64_t n = 0; n < N; ++n) packed[layout.offset(k, n)] = b[k * N + n];
-      const PackedA pa(Trans::No, M, K, a.data(), K);
-      const int64_t mr = std::max<int64_t>(PackedA::layout(M, K).mr, 1), nr = std::max<int64_t>(layout.nr, 1);
-      std::vector<float> whole(M * N, 1.0f);
-      sgemm_packed(pa, layout, packed, 0.5f, 0.25f, whole.data(), N);
-      // Row cuts at panels (the last part a short panel at the bottom), column cuts at panels.
-      const std::vector<int64_t> rows = {0, mr, 3 * mr, M}, cols = {0, nr, N};
-      for (size_t i = 0; i + 1 < rows.size(); ++i)
-        for (size_t j = 0; j + 1 < cols.size(); ++j) {
-          const GemmPart part{rows[i], rows[i + 1], cols[j], cols[j + 1]};
-          std::vector<float> got(M * N, 1.0f);
-          sgemm_packed_part(pa, layout, packed, 0.5f, 0.25f, got.data(), N, part, packed);
-          int64_t wrong = 0;
-          for (int64_t r = 0; r < M; ++r)
-            for (int64_t c = 0; c < N; ++c) {
-              const float v = got[r * N + c], w = whole[r * N + c];
-              if (r < part.r0 || r >= part.r1 || c < part.n0 || c >= part.n1) wrong += v != 1.0f;
-              else if (be == GemmBackend::Own) wrong += v != w;
-              else wrong += std::fabs(v - w) > 1e-5f * (1.0f + std::fabs(w));
-            }
-          CHECK(wrong == 0);
-        }
-      if (layout.nr) {
-        CHECK_THROWS_AS(sgemm_packed_part(pa, layout, packed, 1.0f, 0.0f, whole.data(), N, {1, M, 0, N}), Error);
-        CHECK_THROWS_AS(sgemm_packed_part(pa, layout, packed, 1.0f, 0.0f, whole.data(), N, {0, M, 3, N}), Error);
+  for_each_backend_and_isa([&](GemmBackend be, Isa) {
+    const PackedBLayout layout = packed_b_layout(K, N);
+    const WorkspaceLease lease(layout.floats());
+    float* packed = lease.data();
+    write_packed_b(layout, b, K, N, packed);
+    const PackedA pa(Trans::No, M, K, a.data(), K);
+    const int64_t mr = std::max<int64_t>(PackedA::layout(M, K).mr, 1), nr = std::max<int64_t>(layout.nr, 1);
+    std::vector<float> whole(M * N, 1.0f);
+    sgemm_packed(pa, layout, packed, 0.5f, 0.25f, whole.data(), N);
+    // Row cuts at panels (the last part a short panel at the bottom), column cuts at panels.
+    const std::vector<int64_t> rows = {0, mr, 3 * mr, M}, cols = {0, nr, N};
+    for (size_t i = 0; i + 1 < rows.size(); ++i)
+      for (size_t j = 0; j + 1 < cols.size(); ++j) {
+        const GemmPart part{rows[i], rows[i + 1], cols[j], cols[j + 1]};
+        std::vector<float> got(M * N, 1.0f);
+        sgemm_packed_part(pa, layout, packed, 0.5f, 0.25f, got.data(), N, part, packed);
+        int64_t wrong = 0;
+        for (int64_t r = 0; r < M; ++r)
+          for (int64_t c = 0; c < N; ++c) {
+            const float v = got[r * N + c], w = whole[r * N + c];
+            if (r < part.r0 || r >= part.r1 || c < part.n0 || c >= part.n1) wrong += v != 1.0f;
+            else if (be == GemmBackend::Own) wrong += v != w;
+            else wrong += std::fabs(v - w) > 1e-5f * (1.0f + std::fabs(w));
+          }
+        CHECK(wrong == 0);
       }
-      CHECK_THROWS_AS(sgemm_packed_part(pa, layout, packed, 1.0f, 0.0f, whole.data(), N, {0, M + 1, 0, N}), Error);
+    if (layout.nr) {
+      CHECK_THROWS_AS(sgemm_packed_part(pa, layout, packed, 1.0f, 0.0f, whole.data(), N, {1, M, 0, N}), Error);
+      CHECK_THROWS_AS(sgemm_packed_part(pa, layout, packed, 1.0f, 0.0f, whole.data(), N, {0, M, 3, N}), Error);
     }
-  set_gemm_backend(GemmBackend::Own);
+    CHECK_THROWS_AS(sgemm_packed_part(pa, layout, packed, 1.0f, 0.0f, whole.data(), N, {0, M + 1, 0, N}), Error);
+  });
 }
 
 namespace {

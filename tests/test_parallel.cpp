@@ -81,7 +81,8 @@ TEST_CASE("parallel_for_own_parts: every item of every part exactly once, any th
         hits[static_cast<size_t>(p)][static_cast<size_t>(i)].fetch_add(1);
       });
       for (int64_t p = 0; p < parts; ++p)
-        for (int64_t i = 0; i < items(p); ++i) REQUIRE(hits[static_cast<size_t>(p)][static_cast<size_t>(i)].load() == 1);
+        for (int64_t i = 0; i < items(p); ++i)
+          REQUIRE(hits[static_cast<size_t>(p)][static_cast<size_t>(i)].load() == 1);
     }
   }
   ThreadsScope ts(2);

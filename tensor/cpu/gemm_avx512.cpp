@@ -42,7 +42,8 @@ using Narrow = NarrowKernels<Vec512, kMR, kNR, kNarrow>;
 }  // namespace
 
 const KernelSet& avx512_kernels() {
-  static const KernelSet set{kMR, kNR, /*mc=*/1536, /*kc=*/512, /*nc=*/640, &Kernels::run, kFold, &Narrow::run, kNarrow};
+  static const KernelSet set{kMR, kNR, /*mc=*/1536, /*kc=*/512, /*nc=*/640,
+                             &Kernels::run, kFold, &Narrow::run, kNarrow};
   return set;
 }
 

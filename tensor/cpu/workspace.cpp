@@ -58,8 +58,8 @@ WorkspaceLease::WorkspaceLease(size_t floats) {
     // the largest and grow it (so the pool converges to a few buffers of the sizes actually used).
     const uint64_t me = this_thread_tag();
     const auto better = [&](const Buffer& a, const Buffer& b) {
-      const bool a_mine = a.last_by == me && a.capacity <= 2 * floats, b_mine = b.last_by == me && b.capacity <= 2 * floats;
-      return a_mine != b_mine ? a_mine : a.capacity < b.capacity;
+      const auto mine = [&](const Buffer& x) { return x.last_by == me && x.capacity <= 2 * floats; };
+      return mine(a) != mine(b) ? mine(a) : a.capacity < b.capacity;
     };
     auto best = p.free.end();
     for (auto it = p.free.begin(); it != p.free.end(); ++it)
