@@ -23,8 +23,8 @@ using Narrow = NarrowKernels<Vec256, kMR, kNR, kNarrow>;
 }  // namespace
 
 const KernelSet& avx2_kernels() {
-  static const KernelSet set{kMR, kNR, /*mc=*/1536, /*kc=*/512, /*nc=*/480, &Kernels::run, /*m_fold=*/0, &Narrow::run,
-                             kNarrow};
+  static const KernelSet set{kMR, kNR, /*mc=*/1536, /*kc=*/512, /*nc=*/480,
+                             &Kernels::run, /*m_fold=*/0, &Narrow::run, kNarrow};
   return set;
 }
 

@@ -118,8 +118,8 @@ struct OwnParts {
   }
 };
 
-// Whether the threads share a block by output channels (own_parts_block) rather than by
-// positions: our SGEMM's packed layouts, and at least four panels of `panel` channels per thread
+// Whether the threads share a block by output channels (BlockJob::run_by_channels,
+// rows_by_channels) rather than by positions: our SGEMM's packed layouts, and at least four panels of `panel` channels per thread
 // (with many threads and few channels the positions share out more evenly).
 bool split_by_channels(int64_t channels, int64_t panel, int threads, bool packed) {
   return packed && threads > 1 && channels >= 4 * panel * threads;
