@@ -119,8 +119,9 @@ struct OwnParts {
 };
 
 // Whether the threads share a block by output channels (BlockJob::run_by_channels,
-// rows_by_channels) rather than by positions: our SGEMM's packed layouts, and at least four panels of `panel` channels per thread
-// (with many threads and few channels the positions share out more evenly).
+// RowsJob::run_by_channels) rather than by positions: our SGEMM's packed layouts, and at least
+// four panels of `panel` channels per thread (with many threads and few channels the positions
+// share out more evenly).
 bool split_by_channels(int64_t channels, int64_t panel, int threads, bool packed) {
   return packed && threads > 1 && channels >= 4 * panel * threads;
 }
@@ -322,41 +323,22 @@ DerivedWeights transformed_weights_rows(const float* w, int64_t O, int64_t C, in
 // (see position_stride).
 int64_t rows_stride(const PackedALayout& vl) { return (static_cast<int64_t>(vl.floats()) + 15) / 16 * 16 + 16; }
 
-// One block of forward_rows with the threads sharing it by output channels, as
-// BlockJob::run_by_channels: thread p runs the columns of M^T of its channels (panels of U^T's nr)
-// and then their output transform.
-void rows_by_channels(const ConvShape& s, int m, const float* x, const PackedALayout& vl, int64_t vs, float* V,
-                      const float* UT, float* MT, int64_t ms, int64_t t0, int64_t tb, const float* bias, float* y,
-                      bool relu, bool pool) {
-  const TileGeometry g = tile_geometry(s, m);
-  const PackedBLayout ul = packed_b_layout(s.C, s.O);
+// One block of tb tiles from t0 with the tiles as the GEMMs' rows (U^T from
+// transformed_weights_rows): V^T, the a^2 GEMMs, y from M^T, with V^T and M^T of the block's size.
+struct RowsJob {
+  const ConvShape& s;
+  int m;
+  const float* x;
+  const float* UT;
+  const float* bias;
+  float* y;
+  bool relu, pool;
+  TileGeometry g = tile_geometry(s, m);
+  PackedBLayout ul = packed_b_layout(s.C, s.O);
   const WinogradKernels& k = kernels(m);
-  const int64_t parts = threads_here(), xis = positions(m);
-  // Input parts at multiples of 4 planes: where input_rows writes V^T past the cache, by runs of 4.
-  const OwnParts in{s.C, parts, 4, kTransformChannels}, out{s.O, parts, ul.nr, kTransformChannels};
-  parallel_for_own_parts(parts, in.items(), [&](int64_t p, int64_t i) {
-    k.input_rows(g, x, in.begin(p, i), in.end(p, i), t0, tb, vl, vs, V, true);
-  });
-  parallel_for_own_parts(parts, [&](int64_t) { return xis; }, [&](int64_t p, int64_t xi) {
-    sgemm_packed_part(PackedA::adopt(vl, V + xi * vs), ul, UT + xi * ul.floats(), 1.0f, 0.0f, MT + xi * ms, s.O,
-                      {0, tb, out.begin(p), out.begin(p + 1)}, xi + 1 < xis ? UT + (xi + 1) * ul.floats() : nullptr);
-  });
-  parallel_for_own_parts(parts, out.items(), [&](int64_t p, int64_t i) {
-    k.output_rows(g, MT, ms, out.begin(p, i), out.end(p, i), t0, tb, bias, relu, pool, y);
-  });
-}
 
-// The convolution with the tiles as the GEMMs' rows, U^T from transformed_weights_rows: blocks of
-// tiles as in forward_with's shared blocks, each: V^T, the a^2 GEMMs, y from M^T.
-void forward_rows(const ConvShape& s, int m, const float* x, const float* UT, const float* bias, float* y,
-                  bool relu, bool pool) {
-  const TileGeometry g = tile_geometry(s, m);
-  const int64_t tiles = s.N * g.tiles_h * g.tiles_w, block = block_tiles(s, m, tiles);
-  const PackedBLayout ul = packed_b_layout(s.C, s.O);
-  const WinogradKernels& k = kernels(m);
-  WorkspaceLease V(positions(m) * rows_stride(PackedA::layout(block, s.C))), MT(positions(m) * (block * s.O + 16));
-  for (int64_t t0 = 0; t0 < tiles; t0 += block) {
-    const int64_t tb = std::min(block, tiles - t0), ms = tb * s.O + 16;
+  void run(int64_t t0, int64_t tb, float* V, float* MT) const {
+    const int64_t ms = tb * s.O + 16;
     const PackedALayout vl = PackedA::layout(tb, s.C);
     const int64_t vs = rows_stride(vl), reached = (tb + 15) / 16 * 16;
     // The padding rows no lane group reaches (tb = 16, mr = 12: rows 16 .. 23) are zero; they lie
@@ -364,21 +346,48 @@ void forward_rows(const ConvShape& s, int m, const float* x, const float* UT, co
     if (reached < vl.m_padded)
       for (int64_t xi = 0; xi < positions(m); ++xi)
         for (int64_t c = 0; c < s.C; ++c)
-          std::memset(V.data() + xi * vs + vl.offset(reached, c), 0, (vl.m_padded - reached) * sizeof(float));
-    if (split_by_channels(s.O, ul.nr, threads_here(), true)) {
-      rows_by_channels(s, m, x, vl, vs, V.data(), UT, MT.data(), ms, t0, tb, bias, y, relu, pool);
-      continue;
-    }
+          std::memset(V + xi * vs + vl.offset(reached, c), 0, (vl.m_padded - reached) * sizeof(float));
+    if (split_by_channels(s.O, ul.nr, threads_here(), true)) return run_by_channels(t0, tb, vl, vs, V, MT, ms);
     parallel_for(0, g.C, std::max<int64_t>(1, 256 / tb),
-                 [&](int64_t c0, int64_t c1) { k.input_rows(g, x, c0, c1, t0, tb, vl, vs, V.data(), false); });
+                 [&](int64_t c0, int64_t c1) { k.input_rows(g, x, c0, c1, t0, tb, vl, vs, V, false); });
     each_position(m, [&](int64_t xi, int64_t next) {
-      sgemm_packed(PackedA::adopt(vl, V.data() + xi * vs), ul, UT + xi * ul.floats(), 1.0f, 0.0f,
-                   MT.data() + xi * ms, s.O, next < 0 ? nullptr : UT + next * ul.floats());
+      sgemm_packed(PackedA::adopt(vl, V + xi * vs), ul, UT + xi * ul.floats(), 1.0f, 0.0f, MT + xi * ms, s.O,
+                   next < 0 ? nullptr : UT + next * ul.floats());
     });
     parallel_for(0, (s.O + 15) / 16, 1, [&](int64_t b0, int64_t b1) {
-      k.output_rows(g, MT.data(), ms, 16 * b0, std::min(16 * b1, s.O), t0, tb, bias, relu, pool, y);
+      k.output_rows(g, MT, ms, 16 * b0, std::min(16 * b1, s.O), t0, tb, bias, relu, pool, y);
     });
   }
+
+  // The same, the threads sharing the block by output channels, as BlockJob::run_by_channels:
+  // thread p runs the columns of M^T of its channels (panels of U^T's nr) and then their output
+  // transform.
+  void run_by_channels(int64_t t0, int64_t tb, const PackedALayout& vl, int64_t vs, float* V, float* MT,
+                       int64_t ms) const {
+    const int64_t parts = threads_here(), xis = positions(m);
+    // Input parts at multiples of 4 planes: where input_rows writes V^T past the cache, by runs of 4.
+    const OwnParts in{s.C, parts, 4, kTransformChannels}, out{s.O, parts, ul.nr, kTransformChannels};
+    parallel_for_own_parts(parts, in.items(), [&](int64_t p, int64_t i) {
+      k.input_rows(g, x, in.begin(p, i), in.end(p, i), t0, tb, vl, vs, V, true);
+    });
+    parallel_for_own_parts(parts, [&](int64_t) { return xis; }, [&](int64_t p, int64_t xi) {
+      sgemm_packed_part(PackedA::adopt(vl, V + xi * vs), ul, UT + xi * ul.floats(), 1.0f, 0.0f, MT + xi * ms, s.O,
+                        {0, tb, out.begin(p), out.begin(p + 1)}, xi + 1 < xis ? UT + (xi + 1) * ul.floats() : nullptr);
+    });
+    parallel_for_own_parts(parts, out.items(), [&](int64_t p, int64_t i) {
+      k.output_rows(g, MT, ms, out.begin(p, i), out.end(p, i), t0, tb, bias, relu, pool, y);
+    });
+  }
+};
+
+// The convolution with the tiles as the GEMMs' rows: blocks of tiles as in forward_with's shared
+// blocks, each a RowsJob.
+void forward_rows(const ConvShape& s, int m, const float* x, const float* UT, const float* bias, float* y,
+                  bool relu, bool pool) {
+  const RowsJob job{s, m, x, UT, bias, y, relu, pool};
+  const int64_t tiles = s.N * job.g.tiles_h * job.g.tiles_w, block = block_tiles(s, m, tiles);
+  WorkspaceLease V(positions(m) * rows_stride(PackedA::layout(block, s.C))), MT(positions(m) * (block * s.O + 16));
+  for (int64_t t0 = 0; t0 < tiles; t0 += block) job.run(t0, std::min(block, tiles - t0), V.data(), MT.data());
 }
 
 // The weights [O, C, 3, 3] a convolution runs on: the caller's own, or (backward data) written
