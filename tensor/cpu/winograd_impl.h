@@ -702,31 +702,25 @@ void input(const TileGeometry& g, const float* x, int64_t c0, int64_t c1, int64_
            const PackedBLayout& vl, float* V, bool past_cache) {
   constexpr int A = Tile<M>::A;
   alignas(64) float t[A][A][L];
-  if (past_cache) {
-    for_each_patch_group<M>(g, x, c0, c1, t0, tb, [&](int64_t c, int64_t t1, int, const float (&d)[A][A][L]) {
-      for (int a = 0; a < A; ++a) Tile<M>::bt(&d[a][0][0], L, &t[a][0][0], L);  // rows: d B
-      columns_past_cache<A>(V, vl, c, t1,                                          // columns: B^T (d B)
-                            [&](int s, float* out, int64_t os) { Tile<M>::bt(&t[0][s][0], A * L, out, os); });
-    });
-    _mm_sfence();  // ordered before the loop's join, after which other threads read V
-    return;
-  }
   // A V of more than 2 MiB (the threads' shared blocks of many channels: 8 MB for VGG16's conv3_2
   // at 224; a thread's own block is sized to L2) is written to lines that are not in the cache,
   // whose fetches held the transform up: each group asks for the next plane's lines a plane ahead
   // (conv3_2, conv3_3 at 224: 7.67 -> 7.41 ms and 7.31 -> 7.11 on 1 thread, 6 ABBA rounds; asked
-  // for in every block, conv1_2's 1 MiB thread blocks too, it was 3 % slower there).
+  // for in every block, conv1_2's 1 MiB thread blocks too, it was 3 % slower there). Not where V
+  // is written past the cache.
   const int64_t xs = position_stride(vl);
-  const bool streamed = A * A * xs > kStreamedFloats;
+  const bool streamed = !past_cache && A * A * xs > kStreamedFloats;
   for_each_patch_group<M>(g, x, c0, c1, t0, tb, [&](int64_t c, int64_t t1, int n_lanes, const float (&d)[A][A][L]) {
     if (streamed && c + 1 < c1) {  // the lines this group writes for the next plane, all a^2 positions
       const int64_t at = vl.offset(c + 1, t1);
       for (int xi = 0; xi < A * A; ++xi) prefetch_l1(reinterpret_cast<const char*>(V + xi * xs + at));
     }
     for (int a = 0; a < A; ++a) Tile<M>::bt(&d[a][0][0], L, &t[a][0][0], L);  // rows: d B
-    columns_into<A>(V, vl, c, t1, n_lanes,                                       // columns: B^T (d B)
-                    [&](int s, float* out, int64_t os) { Tile<M>::bt(&t[0][s][0], A * L, out, os); });
+    const auto col = [&](int s, float* out, int64_t os) { Tile<M>::bt(&t[0][s][0], A * L, out, os); };
+    if (past_cache) columns_past_cache<A>(V, vl, c, t1, col);  // columns: B^T (d B)
+    else columns_into<A>(V, vl, c, t1, n_lanes, col);
   });
+  if (past_cache) _mm_sfence();  // ordered before the loop's join, after which other threads read V
 }
 
 // The column pass of a transform into X[xi] laid out with the tiles as rows (xl: element (tile,
