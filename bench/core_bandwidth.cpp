@@ -75,6 +75,12 @@ void write_all(uint64_t* p, size_t n, uint64_t v, bool nt) {
   std::fill(p, p + n, v);
 }
 
+// GB/s of moving `bytes` in the median of `seconds`.
+double median_gbps(size_t bytes, std::vector<double> seconds) {
+  std::sort(seconds.begin(), seconds.end());
+  return static_cast<double>(bytes) / seconds[seconds.size() / 2] * 1e-9;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -107,9 +113,8 @@ int main(int argc, char** argv) {
             seconds.push_back(now() - t0);
           });
         }
-        std::sort(seconds.begin(), seconds.end());
         std::printf("%4zu MB written on CPU %d, read on CPU %d: %5.1f GB/s\n", mb, writer, reader,
-                    static_cast<double>(n * sizeof(uint64_t)) / seconds[seconds.size() / 2] * 1e-9);
+                    median_gbps(n * sizeof(uint64_t), seconds));
       }
     for (bool nt : {false, true})
       for (int reader : {0, 1})
@@ -123,10 +128,8 @@ int main(int argc, char** argv) {
               seconds.push_back(now() - t0);
             });
           }
-          std::sort(seconds.begin(), seconds.end());
           std::printf("%4zu MB read on CPU %d, written on CPU %d (%s stores): %5.1f GB/s\n", mb, reader, writer,
-                      nt ? "non-temporal" : "plain",
-                      static_cast<double>(n * sizeof(uint64_t)) / seconds[seconds.size() / 2] * 1e-9);
+                      nt ? "non-temporal" : "plain", median_gbps(n * sizeof(uint64_t), seconds));
         }
   }
   return 0;

@@ -244,17 +244,25 @@ TEST_CASE("conv2d Winograd F(4x4,3x3) and im2col forced on every 3x3 stride-1 sh
   });
 }
 
+namespace {
+// check_conv(c) on 1 thread and on each of `more` threads: every result with 1 thread's bits.
+void check_same_bits_as_one_thread(const ConvCase& c, std::initializer_list<int> more) {
+  Results one_thread;
+  {
+    ThreadsScope ts(1);
+    one_thread = check_conv(c, false);
+  }
+  for (int threads : more) {
+    ThreadsScope ts(threads);
+    CAPTURE(threads);
+    const Results r = check_conv(c, false);
+    CHECK((same_bits(r.y, one_thread.y) && same_bits(r.dx, one_thread.dx) && same_bits(r.dw, one_thread.dw)));
+  }
+}
+}  // namespace
+
 TEST_CASE("conv2d Winograd over several tile blocks: every ISA, 1 and 2 threads, tiles as columns and rows") {
-  for_each_forced({"winograd", "winograd6"}, [&] {
-    Results one_thread;
-    for (int threads : {1, 2}) {
-      ThreadsScope ts(threads);
-      CAPTURE(threads);
-      const Results r = check_conv(kSeveralTileBlocks, false);
-      if (threads == 1) one_thread = r;
-      else CHECK((same_bits(r.y, one_thread.y) && same_bits(r.dx, one_thread.dx) && same_bits(r.dw, one_thread.dw)));
-    }
-  });
+  for_each_forced({"winograd", "winograd6"}, [&] { check_same_bits_as_one_thread(kSeveralTileBlocks, {2}); });
 }
 
 // Blocks the threads share by output channels (winograd.cpp, split_by_channels: at least four
@@ -269,16 +277,7 @@ TEST_CASE("conv2d Winograd with the threads sharing each block by output channel
                                        {{2, 24, 9, 10}, 410, 3, 3, params(1, 1)},
                                        {{1, 22, 13, 13}, 400, 3, 3, params(1, 1)}};
   for_each_forced({"winograd", "winograd6"}, [&] {
-    for (const ConvCase& c : cases) {
-      Results one_thread;
-      for (int threads : {1, 2, 3}) {
-        ThreadsScope ts(threads);
-        CAPTURE(threads);
-        const Results r = check_conv(c, false);
-        if (threads == 1) one_thread = r;
-        else CHECK((same_bits(r.y, one_thread.y) && same_bits(r.dx, one_thread.dx) && same_bits(r.dw, one_thread.dw)));
-      }
-    }
+    for (const ConvCase& c : cases) check_same_bits_as_one_thread(c, {2, 3});
   });
 }
 
