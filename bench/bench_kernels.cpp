@@ -24,6 +24,7 @@
 #include "stylenet/finish.h"
 #include "tensor/random.h"
 #include "vision/guided_filter.h"
+#include "bench/benchmark_main.h"
 #include "bench/fma_peak.h"
 
 using namespace sn;
@@ -190,10 +191,4 @@ void register_all() {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  benchmark::Initialize(&argc, argv);
-  benchmark::AddCustomContext("isa", isa_name(active_isa()));
-  register_all();
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-}
+int main(int argc, char** argv) { return sn::bench::run_registered_benchmarks(argc, argv, register_all); }

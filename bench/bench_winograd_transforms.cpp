@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/benchmark_main.h"
 #include "tensor/cpu/isa.h"
 #include "tensor/cpu/winograd_kernels.h"
 #include "tensor/cpu/workspace.h"
@@ -103,10 +104,4 @@ void register_all() {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  benchmark::Initialize(&argc, argv);
-  benchmark::AddCustomContext("isa", isa_name(active_isa()));
-  register_all();
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-}
+int main(int argc, char** argv) { return sn::bench::run_registered_benchmarks(argc, argv, register_all); }
