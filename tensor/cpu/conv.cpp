@@ -86,11 +86,12 @@ ConvAlgo conv2d_algo(const ConvShape& s, bool weights_cached) {
   // 64 -> 128 and 128 -> 128 ch 4.58 -> 4.17 and 7.14 -> 6.52 ms (6 rounds; 2 threads 2.90 -> 2.75
   // and 4.21 -> 4.02), 56^2 x 256 ch 6.97 -> 9.26; at 512, 1 thread, 128^2 x 128 -> 256 ch (shared
   // blocks with F(6x6), a thread's own with F(4x4)) 20.5 -> 25.0 ms, 256 -> 256 ch 41.7 -> 39.6.
-  // With AVX2 (plain loops for the 6-wide lane transposes) F(6x6) measured no faster: F(4x4)
-  // everywhere.
+  // With AVX2 (plain loops for the 6-wide lane transposes) F(6x6) measured no faster while the
+  // AVX2 GEMM ran at half its peak; since that was mended, it pays on the same layers (AVX2, 1
+  // thread, 3 rounds: conv1_2 17.2 -> 12.8 ms, conv2_1 8.5 -> 6.2, conv2_2 14.9 -> 11.1).
   const int64_t tiles6 = s.N * ((s.OH + 5) / 6) * ((s.OW + 5) / 6), row6 = (s.OW + 5) / 6;
   const bool six_pays = tiles6 * 64 * 100 <= tiles * 36 * 85 && (row6 >= 32 || (row6 >= 16 && s.C + s.O <= 256));
-  return active_isa() == Isa::Avx512 && six_pays ? ConvAlgo::Winograd6x3 : ConvAlgo::Winograd4x3;
+  return six_pays ? ConvAlgo::Winograd6x3 : ConvAlgo::Winograd4x3;
 }
 
 void set_conv_algo_override(const char* name) {
