@@ -68,6 +68,7 @@ void run_blocks(benchmark::State& state, const TileGeometry& g, int64_t block, b
 }
 
 void BM_Input(benchmark::State& state, TransformLayer l, bool hot) {
+  if (active_isa() == Isa::Ref) return state.SkipWithError("no AVX2: the transforms are per-ISA kernels");
   const TileGeometry g = geometry(l, l.C);
   std::vector<float> x(l.C * l.H * l.H);
   for (size_t i = 0; i < x.size(); ++i) x[i] = float(i % 97) * 0.01f - 0.4f;
@@ -80,6 +81,7 @@ void BM_Input(benchmark::State& state, TransformLayer l, bool hot) {
 }
 
 void BM_Output(benchmark::State& state, TransformLayer l, bool hot) {
+  if (active_isa() == Isa::Ref) return state.SkipWithError("no AVX2: the transforms are per-ISA kernels");
   const int64_t O = l.C == 64 && l.H == 112 ? 128 : l.C;  // conv2_1: 64 -> 128
   const TileGeometry g = geometry(l, O);
   const int64_t a = l.m + 2, xs = position_stride(row_major(O, l.block));
