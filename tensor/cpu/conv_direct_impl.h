@@ -2,8 +2,8 @@
 // once per ISA by conv_direct_avx2.cpp / conv_direct_avx512.cpp with their flags). Everything is in
 // an anonymous namespace: the linker cannot mix the copies.
 //
-// Few outputs (plain loops the compiler vectorises): a strip of kStrip output pixels of one output
-// row holds all O (<= kMaxOut) outputs in registers; for every input channel and tap, the strip's
+// Few outputs: a strip of two vectors of output pixels of one output row (32 with AVX-512, 16 with
+// AVX2) holds all O (<= kMaxOut) outputs in registers; for every input channel and tap, the strip's
 // input pixels are loaded once and multiplied into each output. Per output pixel that is
 // O * C * KH * KW multiply-adds and C * KH * KW loads, with no im2col matrix: the decoders' last
 // convolution (64 -> 3 at full resolution) wrote and re-read 576 floats per pixel through im2col,
@@ -21,8 +21,14 @@
 namespace sn::cpu::direct_detail {
 namespace {
 
-constexpr int64_t kStrip = 32;
+#if defined(__AVX512F__)
+using Vec = Vec512;
+#else
+using Vec = Vec256;
+#endif
 
+// Output pixels [ow0, ow0 + len) of row oh, all O outputs, as plain loops: the row's last pixels,
+// one at a time (Len = 1).
 template <int O, int64_t Len>
 void strip(const ConvShape& s, const float* xn, const float* w, const float* bias, bool relu, int64_t oh, int64_t ow0,
            int64_t len, float* yn) {
@@ -48,6 +54,48 @@ void strip(const ConvShape& s, const float* xn, const float* w, const float* bia
   }
 }
 
+// The same for a whole strip of kVecStrip pixels, its O x 2 accumulators in vector registers, each
+// pixel summed in the same order with the same fused multiply-adds (the same bits). Each of the C x
+// KH input rows it reads asks for the lines of the strip after next: a strip reads 192 rows of a
+// 64-channel input, more streams than the hardware prefetch follows. Written as strip's plain
+// loops over 32 pixels (as it was until 2026-12-06), GCC 12 kept the accumulators in memory, a
+// load and a store around every FMA (scripts/loop-spills.py). A decoder's last convolution, 64 -> 3
+// at 1024², 1 thread: AVX-512 122 -> 62 ms, AVX2 170 -> 70 (a harness over the same buffers); in
+// registers without the prefetch it was slower on AVX-512 (189 ms), the prefetch alone 100 ms.
+constexpr int kStripVecs = 2;
+constexpr int64_t kVecStrip = kStripVecs * Vec::width;
+constexpr int64_t kRowAhead = 64;  // floats: where the lines asked for start, from the strip's own
+template <int O>
+void strip_vectors(const ConvShape& s, const float* xn, const float* w, const float* bias, bool relu, int64_t oh,
+                   int64_t ow0, float* yn) {
+  using R = Vec::reg;
+  constexpr int NV = kStripVecs, W = Vec::width;
+  R acc[O * NV];
+  for (int o = 0; o < O; ++o)
+    for (int v = 0; v < NV; ++v) acc[o * NV + v] = Vec::set1(bias ? bias[o] : 0.0f);
+  const int64_t taps = s.KH * s.KW, per_out = s.C * taps;
+  for (int64_t c = 0; c < s.C; ++c)
+    for (int64_t kh = 0; kh < s.KH; ++kh) {
+      const float* row = xn + (c * s.H + oh + kh) * s.W + ow0;
+      Vec::prefetch(row + kRowAhead);  // a hint: past the row's end it fetches nothing that matters
+      Vec::prefetch(row + kRowAhead + 16);
+      for (int64_t kw = 0; kw < s.KW; ++kw) {
+        R in[NV];
+        for (int v = 0; v < NV; ++v) in[v] = Vec::loadu(row + kw + v * W);
+        const float* wk = w + c * taps + kh * s.KW + kw;
+        for (int o = 0; o < O; ++o) {
+          const R wv = Vec::broadcast(wk + o * per_out);
+          for (int v = 0; v < NV; ++v) acc[o * NV + v] = Vec::fmadd(wv, in[v], acc[o * NV + v]);
+        }
+      }
+    }
+  for (int o = 0; o < O; ++o)
+    for (int v = 0; v < NV; ++v) {
+      const R r = relu ? Vec::max0(acc[o * NV + v]) : acc[o * NV + v];
+      Vec::storeu(yn + (o * s.OH + oh) * s.OW + ow0 + v * W, r);
+    }
+}
+
 // Output rows [oh0, oh1) of image n: whole strips, then the row's last pixels one at a time. (With
 // no padding the input row is OW + KW - 1 wide, so a strip never reads past it.)
 template <int O>
@@ -57,7 +105,7 @@ void rows(const ConvShape& s, const float* x, const float* w, const float* bias,
   float* yn = y + n * s.O * s.OH * s.OW;
   for (int64_t oh = oh0; oh < oh1; ++oh) {
     int64_t ow0 = 0;
-    for (; ow0 + kStrip <= s.OW; ow0 += kStrip) strip<O, kStrip>(s, xn, w, bias, relu, oh, ow0, kStrip, yn);
+    for (; ow0 + kVecStrip <= s.OW; ow0 += kVecStrip) strip_vectors<O>(s, xn, w, bias, relu, oh, ow0, yn);
     for (; ow0 < s.OW; ++ow0) strip<O, 1>(s, xn, w, bias, relu, oh, ow0, 1, yn);
   }
 }
@@ -83,10 +131,8 @@ void few_outputs(const ConvShape& s, const float* x, const float* w, const float
 // The input rows of a band of kBandRows output rows are first copied, zero-padded, into a buffer,
 // so every load is a plain full-vector one (the buffer's rows are long enough for the last strip).
 #if defined(__AVX512F__)
-using Vec = Vec512;
 constexpr int kBlockOut = 8;
 #else
-using Vec = Vec256;
 constexpr int kBlockOut = 4;
 #endif
 constexpr int kStripVectors = 3;
