@@ -30,21 +30,19 @@ namespace {
 struct TransformLayer {
   const char* name;
   int m;               // output tile side
-  int64_t C, H;        // planes in (out), square map, 3x3 padding 1
+  int64_t C, O, H;     // input and output planes, square map, 3x3 padding 1
   int64_t block;       // tiles per block, as winograd.cpp sizes it on this layer
   bool pool;           // output: the layer ends in a 2x2 max-pool
 };
 const TransformLayer kLayers[] = {
-    {"conv1_2_224", 6, 64, 224, 64, true},
-    {"conv2_1_224", 6, 64, 112, 32, false},  // output: 128 planes (O), see below
-    {"conv2_2_224", 6, 128, 112, 32, true},
-    {"conv3_2_224", 4, 256, 56, 196, false},
+    {"conv1_2_224", 6, 64, 64, 224, 64, true},
+    {"conv2_1_224", 6, 64, 128, 112, 32, false},
+    {"conv2_2_224", 6, 128, 128, 112, 32, true},
+    {"conv3_2_224", 4, 256, 256, 56, 196, false},
 };
 
-const WinogradKernels& kernels(int m) { return active_isa() == Isa::Avx512 ? winograd_avx512(m) : winograd_avx2(m); }
-
-TileGeometry geometry(const TransformLayer& l, int64_t O) {
-  return {l.C, l.H, l.H, O, l.H, l.H, 1, 1, (l.H + l.m - 1) / l.m, (l.H + l.m - 1) / l.m};
+TileGeometry geometry(const TransformLayer& l) {
+  return {l.C, l.H, l.H, l.O, l.H, l.H, 1, 1, (l.H + l.m - 1) / l.m, (l.H + l.m - 1) / l.m};
 }
 
 int64_t tiles_of(const TileGeometry& g) { return g.tiles_h * g.tiles_w; }
@@ -69,27 +67,27 @@ void run_blocks(benchmark::State& state, const TileGeometry& g, int64_t block, b
 
 void BM_Input(benchmark::State& state, TransformLayer l, bool hot) {
   if (active_isa() == Isa::Ref) return state.SkipWithError("no AVX2: the transforms are per-ISA kernels");
-  const TileGeometry g = geometry(l, l.C);
+  const TileGeometry g = geometry(l);
   std::vector<float> x(l.C * l.H * l.H);
   for (size_t i = 0; i < x.size(); ++i) x[i] = float(i % 97) * 0.01f - 0.4f;
   const PackedBLayout vl = packed_b_layout(l.C, l.block);
   const int64_t a = l.m + 2;
   WorkspaceLease V(a * a * position_stride(vl));
   run_blocks(state, g, l.block, hot, l.C, [&](int64_t t0, int64_t tb) {
-    kernels(l.m).input(g, x.data(), 0, l.C, t0, tb, packed_b_layout(l.C, tb), V.data(), false);
+    winograd_active(l.m).input(g, x.data(), 0, l.C, t0, tb, packed_b_layout(l.C, tb), V.data(), false);
   });
 }
 
 void BM_Output(benchmark::State& state, TransformLayer l, bool hot) {
   if (active_isa() == Isa::Ref) return state.SkipWithError("no AVX2: the transforms are per-ISA kernels");
-  const int64_t O = l.C == 64 && l.H == 112 ? 128 : l.C;  // conv2_1: 64 -> 128
-  const TileGeometry g = geometry(l, O);
+  const int64_t O = l.O;
+  const TileGeometry g = geometry(l);
   const int64_t a = l.m + 2, xs = position_stride(row_major(O, l.block));
   WorkspaceLease M(a * a * xs);
   for (int64_t i = 0; i < a * a * xs; ++i) M.data()[i] = float(i % 89) * 0.01f - 0.4f;
   std::vector<float> y(O * l.H * l.H), bias(O, 0.05f);
   run_blocks(state, g, l.block, hot, O, [&](int64_t t0, int64_t tb) {
-    kernels(l.m).output(g, M.data(), 0, O, t0, tb, bias.data(), true, l.pool, y.data());
+    winograd_active(l.m).output(g, M.data(), 0, O, t0, tb, bias.data(), true, l.pool, y.data());
   });
 }
 

@@ -27,38 +27,30 @@ using Vec = Vec512;
 using Vec = Vec256;
 #endif
 
-// Output pixels [ow0, ow0 + len) of row oh, all O outputs, as plain loops: the row's last pixels,
-// one at a time (Len = 1).
-template <int O, int64_t Len>
-void strip(const ConvShape& s, const float* xn, const float* w, const float* bias, bool relu, int64_t oh, int64_t ow0,
-           int64_t len, float* yn) {
-  float acc[O][Len];
-  for (int o = 0; o < O; ++o)
-    for (int64_t i = 0; i < Len; ++i) acc[o][i] = bias ? bias[o] : 0.0f;
+// Output pixel (oh, ow) of all O outputs, as plain loops: the row's last pixels, past its whole
+// strips.
+template <int O>
+void pixel(const ConvShape& s, const float* xn, const float* w, const float* bias, bool relu, int64_t oh, int64_t ow,
+           float* yn) {
+  float acc[O];
+  for (int o = 0; o < O; ++o) acc[o] = bias ? bias[o] : 0.0f;
   const int64_t taps = s.KH * s.KW, per_out = s.C * taps;
   for (int64_t c = 0; c < s.C; ++c)
     for (int64_t kh = 0; kh < s.KH; ++kh) {
-      const float* row = xn + (c * s.H + oh + kh) * s.W + ow0;
+      const float* row = xn + (c * s.H + oh + kh) * s.W + ow;
       for (int64_t kw = 0; kw < s.KW; ++kw) {
-        const float* in = row + kw;
         const float* wk = w + c * taps + kh * s.KW + kw;
-        for (int o = 0; o < O; ++o) {
-          const float wv = wk[o * per_out];
-          for (int64_t i = 0; i < Len; ++i) acc[o][i] += wv * in[i];
-        }
+        for (int o = 0; o < O; ++o) acc[o] += wk[o * per_out] * row[kw];
       }
     }
-  for (int o = 0; o < O; ++o) {
-    float* out = yn + (o * s.OH + oh) * s.OW + ow0;
-    for (int64_t i = 0; i < len; ++i) out[i] = relu ? std::max(acc[o][i], 0.0f) : acc[o][i];
-  }
+  for (int o = 0; o < O; ++o) yn[(o * s.OH + oh) * s.OW + ow] = relu ? std::max(acc[o], 0.0f) : acc[o];
 }
 
-// The same for a whole strip of kVecStrip pixels, its O x 2 accumulators in vector registers, each
-// pixel summed in the same order with the same fused multiply-adds (the same bits). Each of the C x
+// A whole strip of kVecStrip pixels of row oh, all O outputs, its O x 2 accumulators in vector
+// registers, each pixel summed in the order pixel() sums it, with fused multiply-adds. Each of the C x
 // KH input rows it reads asks for the lines of the strip after next: a strip reads 192 rows of a
-// 64-channel input, more streams than the hardware prefetch follows. Written as strip's plain
-// loops over 32 pixels (as it was until 2026-12-06), GCC 12 kept the accumulators in memory, a
+// 64-channel input, more streams than the hardware prefetch follows. Written as plain loops over
+// 32 pixels (the way pixel() is, until 2026-12-06), GCC 12 kept the accumulators in memory, a
 // load and a store around every FMA (scripts/loop-spills.py). A decoder's last convolution, 64 -> 3
 // at 1024², 1 thread: AVX-512 122 -> 62 ms, AVX2 170 -> 70 (a harness over the same buffers); in
 // registers without the prefetch it was slower on AVX-512 (189 ms), the prefetch alone 100 ms.
@@ -106,7 +98,7 @@ void rows(const ConvShape& s, const float* x, const float* w, const float* bias,
   for (int64_t oh = oh0; oh < oh1; ++oh) {
     int64_t ow0 = 0;
     for (; ow0 + kVecStrip <= s.OW; ow0 += kVecStrip) strip_vectors<O>(s, xn, w, bias, relu, oh, ow0, yn);
-    for (; ow0 < s.OW; ++ow0) strip<O, 1>(s, xn, w, bias, relu, oh, ow0, 1, yn);
+    for (; ow0 < s.OW; ++ow0) pixel<O>(s, xn, w, bias, relu, oh, ow0, yn);
   }
 }
 

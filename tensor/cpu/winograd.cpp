@@ -50,7 +50,7 @@ constexpr int64_t kWeightSliceBytes = 8 << 20;
 
 namespace {
 
-const WinogradKernels& kernels(int m) { return active_isa() == Isa::Avx512 ? winograd_avx512(m) : winograd_avx2(m); }
+const WinogradKernels& kernels(int m) { return winograd_active(m); }
 
 // Positions of the transform: (m + 2)^2.
 int64_t positions(int m) { return (m + 2) * (m + 2); }
@@ -429,6 +429,10 @@ std::string kind_name(int m, const char* what) { return "winograd" + std::to_str
 void check_tile(int m) { SN_CHECK(m == 4 || m == 6, "winograd: tile ", m, " is not 4 or 6"); }
 
 }  // namespace
+
+const WinogradKernels& winograd_detail::winograd_active(int m) {
+  return active_isa() == Isa::Avx512 ? winograd_avx512(m) : winograd_avx2(m);
+}
 
 void set_winograd_tiles_override(const char* name) {
   const std::string n = name ? name : "auto";

@@ -77,5 +77,7 @@ struct WinogradKernels {
 // The kernels of F(m x m, 3x3), m = 4 or 6.
 const WinogradKernels& winograd_avx2(int m);
 const WinogradKernels& winograd_avx512(int m);
+// Those of the active ISA (AVX-512, else AVX2; the caller makes sure the ISA is not Ref).
+const WinogradKernels& winograd_active(int m);
 
 }  // namespace sn::cpu::winograd_detail
