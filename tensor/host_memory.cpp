@@ -114,12 +114,14 @@ class HugeRanges {
         if (kept.size > size) free_.emplace(at + size, Kept{kept.size - size, kept.freed});
         return reinterpret_cast<void*>(at);
       }
-      // Fresh pages, and as many kept ones given back (the oldest first): what no block fits in
-      // does not pile up on top of the job's own high-water mark.
-      size_t given = 0;
-      while (given < size && !free_.empty()) given += unmap(oldest());
     }
-    return map_huge(size);
+    // No kept range fits: a fresh mapping, into which the kept ranges' pages are moved (largest
+    // first) before anything touches it, so only what they do not cover faults in. Kept pages
+    // therefore never pile up on top of the job's own high-water mark.
+    void* p = map_huge(size);
+    std::lock_guard lock(mu_);
+    adopt_kept(reinterpret_cast<uintptr_t>(p), size);
+    return p;
   }
 
   void free(void* p, size_t nbytes) noexcept {
@@ -169,6 +171,31 @@ class HugeRanges {
     for (auto it = free_.begin(); it != free_.end(); ++it)
       if (it->second.freed < best->second.freed) best = it;
     return best;
+  }
+  // Fills [dst, dst + size), a fresh mapping not yet touched, from the start with kept ranges'
+  // pages (the largest ranges first, a range's tail where only part is needed), moved by mremap:
+  // their page tables move, nothing faults in or is zeroed. A tiled 1024 px stylize faulted in
+  // 1.2 GB of huge pages for a 700 MB peak, most of them where a block fitted no single kept range
+  // although together they held enough (each 2 MiB page zeroed by the kernel, ~0.7 ms here).
+  void adopt_kept(uintptr_t dst, size_t size) noexcept {
+    for (size_t done = 0; done < size && !free_.empty();) {
+      auto range = free_.begin();
+      for (auto it = free_.begin(); it != free_.end(); ++it)
+        if (it->second.size > range->second.size) range = it;
+      const size_t take = range->second.size < size - done ? range->second.size : size - done;
+      void* src = reinterpret_cast<void*>(range->first + range->second.size - take);
+      void* to = reinterpret_cast<void*>(dst + done);
+      if (mremap(src, take, take, MREMAP_MAYMOVE | MREMAP_FIXED, to) == MAP_FAILED) {
+        // The destination stays fresh memory (mapped again in case the failed call unmapped it).
+        mmap(to, size - done, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+        madvise(to, size - done, MADV_HUGEPAGE);
+        return;
+      }
+      kept_ -= take;
+      done += take;
+      if (take == range->second.size) free_.erase(range);
+      else range->second.size -= take;
+    }
   }
   // Gives a kept range back to the system; returns its size.
   size_t unmap(Ranges::iterator range) noexcept {

@@ -8,10 +8,12 @@
 //   * blocks of 4 MiB and more are 2 MiB aligned ranges of mappings marked for THP: a freed
 //     one's pages are kept for 2 s and reused, whole or in part, by any later block that fits (the
 //     smallest kept range that does; kept ranges merge with their neighbours); a block that none
-//     fits maps fresh pages and gives back as many kept ones, so the kept pages never raise a
-//     job's peak beyond its own high-water mark, and ranges kept longer are unmapped at the next
-//     allocation or free (a tiled 1024 px stylize mapped 2.7 GB of fresh huge pages for a 720
-//     MB peak, and zeroing them was a quarter of its CPU time; now 1.2 GB);
+//     fits is a fresh mapping into which the kept pages are moved (mremap: no fault, no zeroing),
+//     so the kept pages never raise a job's peak beyond its own high-water mark, and ranges kept
+//     longer are unmapped at the next allocation or free (a tiled 1024 px stylize mapped 2.7 GB of
+//     fresh huge pages for a 720 MB peak, and zeroing them was a quarter of its CPU time; 1.2 GB
+//     with the kept pages reused only where one range fitted; 0.68 GB, about its peak, since they
+//     are moved);
 //   * blocks of 64 KiB up to 4 MiB are carved from 8 MiB slabs that are such mappings (first
 //     fit; a freed block's range merges with its free neighbours and keeps its pages, as a heap
 //     would; a slab whose blocks are all freed is unmapped, but for one kept for the next blocks).

@@ -134,6 +134,31 @@ TEST_CASE("host memory: a freed block of 4 MiB or more keeps its pages for any l
   CHECK(host_memory_stats().kept_bytes == 0);
 }
 
+TEST_CASE("host memory: a block no kept range fits takes the kept pages it can, moved, not faulted in") {
+  if (!kept_ranges_here()) return;
+  auto* big = static_cast<unsigned char*>(host_allocate(16 * MiB));
+  std::memset(big, 7, 16 * MiB);
+  host_free(big, 16 * MiB);
+  auto* head = static_cast<unsigned char*>(host_allocate(6 * MiB));  // leaves 10 MiB kept
+  REQUIRE(head == big);
+  REQUIRE(host_memory_stats().kept_bytes == 10 * MiB);
+  // 14 MiB fits no kept range: its first 10 MiB are the kept pages (still holding the 7s written
+  // above, so moved rather than fresh), the rest fresh; nothing stays kept.
+  auto* block = static_cast<unsigned char*>(host_allocate(14 * MiB));
+  CHECK(host_memory_stats().kept_bytes == 0);
+  const long before = minor_faults();
+  size_t sevens = 0;
+  for (size_t i = 0; i < 10 * MiB; i += 4096) sevens += block[i] == 7;
+  CHECK(minor_faults() - before < 2);
+  CHECK(sevens == 10 * MiB / 4096);
+  CHECK(block[14 * MiB - 1] == 0);
+  std::memset(block, 3, 14 * MiB);
+  host_free(block, 14 * MiB);
+  host_free(head, 6 * MiB);
+  host_memory_release();
+  CHECK(host_memory_stats().kept_bytes == 0);
+}
+
 TEST_CASE("host memory: kept pages go back to the system 2 s after their block was freed") {
   if (!kept_ranges_here()) return;
   host_free(host_allocate(8 * MiB), 8 * MiB);
