@@ -723,11 +723,24 @@ void columns_past_cache(float* X, const PackedBLayout& xl, int64_t p, int64_t t1
   for (int xi = 0; xi < A * A; ++xi) store_group_past_cache(X + xi * xs + at, &v[xi / A][xi % A][0]);
 }
 
+// B^T d B for a lane group's a x a patches d (for_each_patch_group's), in two passes: rows(d)
+// keeps d B, then column(s, out, os) writes column s of B^T (d B), its a values os apart, where
+// the caller's layout of V wants them.
+template <int M>
+struct InputTransform {
+  static constexpr int A = Tile<M>::A;
+  alignas(64) float t[A][A][L];
+  void rows(const float (&d)[A][A][L]) {
+    for (int a = 0; a < A; ++a) Tile<M>::bt(&d[a][0][0], L, &t[a][0][0], L);
+  }
+  void column(int s, float* out, int64_t os) const { Tile<M>::bt(&t[0][s][0], A * L, out, os); }
+};
+
 template <int M>
 void input(const TileGeometry& g, const float* x, int64_t c0, int64_t c1, int64_t t0, int64_t tb,
            const PackedBLayout& vl, float* V, bool past_cache) {
   constexpr int A = Tile<M>::A;
-  alignas(64) float t[A][A][L];
+  InputTransform<M> bt;
   // A V of more than 2 MiB (the threads' shared blocks of many channels: 8 MB for VGG16's conv3_2
   // at 224; a thread's own block is sized to L2) is written to lines that are not in the cache,
   // whose fetches held the transform up: each group asks for the next plane's lines a plane ahead
@@ -741,9 +754,9 @@ void input(const TileGeometry& g, const float* x, int64_t c0, int64_t c1, int64_
       const int64_t at = vl.offset(c + 1, t1);
       for (int xi = 0; xi < A * A; ++xi) prefetch_l1(reinterpret_cast<const char*>(V + xi * xs + at));
     }
-    for (int a = 0; a < A; ++a) Tile<M>::bt(&d[a][0][0], L, &t[a][0][0], L);  // rows: d B
-    const auto col = [&](int s, float* out, int64_t os) { Tile<M>::bt(&t[0][s][0], A * L, out, os); };
-    if (past_cache) columns_past_cache<A>(V, vl, c, t1, col);  // columns: B^T (d B)
+    bt.rows(d);
+    const auto col = [&](int s, float* out, int64_t os) { bt.column(s, out, os); };
+    if (past_cache) columns_past_cache<A>(V, vl, c, t1, col);
     else columns_into<A>(V, vl, c, t1, n_lanes, col);
   });
   if (past_cache) _mm_sfence();  // ordered before the loop's join, after which other threads read V
@@ -805,7 +818,7 @@ void input_rows_past_cache(const TileGeometry& g, const float* x, int64_t c0, in
                            const PackedALayout& vl, int64_t vs, float* V) {
   constexpr int A = Tile<M>::A;
   constexpr int64_t P = kRowsPlanes, mr = 12;
-  alignas(64) float t[A][A][L];
+  InputTransform<M> bt;
   alignas(64) float stage[P][A * A][kRowsMaxTiles];
   alignas(64) float line[P * mr];
   for (int64_t c = 0; c < P; ++c)  // the lane groups write every row up to tb rounded up to L
@@ -813,9 +826,8 @@ void input_rows_past_cache(const TileGeometry& g, const float* x, int64_t c0, in
       for (int64_t i = (tb + L - 1) / L * L; i < vl.m_padded; ++i) stage[c][xi][i] = 0.0f;
   for (int64_t cg = c0; cg < c1; cg += P) {
     for_each_patch_group<M>(g, x, cg, cg + P, t0, tb, [&](int64_t c, int64_t t1, int, const float (&d)[A][A][L]) {
-      for (int a = 0; a < A; ++a) Tile<M>::bt(&d[a][0][0], L, &t[a][0][0], L);  // rows: d B
-      for (int s = 0; s < A; ++s)                                                  // columns: B^T (d B)
-        Tile<M>::bt(&t[0][s][0], A * L, &stage[c - cg][s][t1], A * kRowsMaxTiles);
+      bt.rows(d);
+      for (int s = 0; s < A; ++s) bt.column(s, &stage[c - cg][s][t1], A * kRowsMaxTiles);
     });
     for (int xi = 0; xi < A * A; ++xi)
       for (int64_t i = 0; i < vl.m_padded; i += mr) {
@@ -834,11 +846,10 @@ void input_rows(const TileGeometry& g, const float* x, int64_t c0, int64_t c1, i
   constexpr int A = Tile<M>::A;
   if (past_cache && rows_past_cache_fits(vl, vs, c0, c1, M, tb))
     return input_rows_past_cache<M>(g, x, c0, c1, t0, tb, vl, vs, V);
-  alignas(64) float t[A][A][L];
+  InputTransform<M> bt;
   for_each_patch_group<M>(g, x, c0, c1, t0, tb, [&](int64_t c, int64_t t1, int, const float (&d)[A][A][L]) {
-    for (int a = 0; a < A; ++a) Tile<M>::bt(&d[a][0][0], L, &t[a][0][0], L);  // rows: d B
-    rows_into<A>(V, vl, vs, c, t1,                                               // columns: B^T (d B)
-                 [&](int s, float* out, int64_t os) { Tile<M>::bt(&t[0][s][0], A * L, out, os); });
+    bt.rows(d);
+    rows_into<A>(V, vl, vs, c, t1, [&](int s, float* out, int64_t os) { bt.column(s, out, os); });
   });
 }
 
