@@ -8,6 +8,8 @@
 #include "tensor/cuda/ops.h"
 #include "tensor/random.h"
 #include "tensor/strided_loop.h"
+#include "tensor/cpu/isa.h"
+#include "tensor/cpu/parallel.h"
 
 namespace sn {
 
@@ -176,6 +178,7 @@ void Tensor::copy_across_devices(const Tensor& src) {
 
 void Tensor::copy_on_cpu(const Tensor& src) {
   const Shape ss = broadcast_strides(src.shape(), src.strides(), shape());
+  if (copy_rows(src, ss)) return;
   dispatch(dtype(), [&]<class D>() {
     D* d = data<D>();
     dispatch(src.dtype(), [&]<class S>() {
@@ -184,6 +187,28 @@ void Tensor::copy_on_cpu(const Tensor& src) {
                           [&](const std::array<int64_t, 2>& o) { d[o[0]] = static_cast<D>(s[o[1]]); });
     });
   });
+}
+
+// A large same-dtype copy whose innermost dim is contiguous on both sides (a window of a feature
+// map made contiguous, a tile pasted into an image) goes row by row with memcpy, the rows shared
+// out among the threads: element by element it was serial, 72 ms of a 1024 px `stylize`.
+bool Tensor::copy_rows(const Tensor& src, const Shape& ss) {
+  constexpr int64_t kMinElements = int64_t{1} << 16;
+  const int64_t nd = dim(), n = numel();
+  if (cpu::active_isa() == cpu::Isa::Ref || src.dtype() != dtype() || nd == 0 || n < kMinElements ||
+      strides()[nd - 1] != 1 || ss[nd - 1] != 1)
+    return false;
+  if (impl().storage == src.impl().storage) return false;  // overlapping views: the ordered loop
+  const int64_t inner = shape()[nd - 1];
+  const std::vector<int64_t> to = row_offsets(shape(), strides(), 0), from = row_offsets(shape(), ss, 0);
+  const size_t es = dtype_size(dtype()), row_bytes = static_cast<size_t>(inner) * es;
+  char* d = static_cast<char*>(raw_data());
+  const char* s = static_cast<const char*>(src.raw_data());
+  const int64_t rows = static_cast<int64_t>(to.size());
+  cpu::parallel_for(0, rows, std::max<int64_t>(1, kMinElements / 4 / std::max<int64_t>(inner, 1)), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) std::memcpy(d + to[r] * es, s + from[r] * es, row_bytes);
+  });
+  return true;
 }
 
 void Tensor::mark_written() const {

@@ -129,6 +129,7 @@ class Tensor {
  private:
   void copy_across_devices(const Tensor& src);
   void copy_on_cpu(const Tensor& src);
+  bool copy_rows(const Tensor& src, const Shape& src_strides);  // copy_on_cpu's fast case
 
   std::shared_ptr<TensorImpl> impl_;
 };

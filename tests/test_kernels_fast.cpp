@@ -215,6 +215,75 @@ TEST_CASE("fast reductions match the reference") {
   }
 }
 
+TEST_CASE("fast reductions of windows (strided views, rows contiguous) match the reference") {
+  // Large enough for the fast path (32k elements and more), with NaN for exact max/min/NaN sums.
+  const Tensor x = special_randn({2, 3, 60, 400}, 15);
+  Generator g(16);
+  const Tensor finite = Tensor::randn({2, 3, 50, 700}, g);
+  const double eps = std::numeric_limits<float>::epsilon();
+  const Tensor wx = slice(slice(x, 2, 4, 57), 3, 9, 390), wf = slice(slice(finite, 2, 1, 49), 3, 30, 690);
+  REQUIRE_FALSE(wx.is_contiguous());
+  for (Reduce op : {Reduce::Sum, Reduce::Max, Reduce::Min}) {
+    // Many outputs ({2, 3}, {3}), few ({1, 2, 3}), one ({}), and a kept dim between reduced ones.
+    const std::vector<std::vector<int64_t>> dim_sets = {{2, 3}, {3}, {1, 2, 3}, {}, {1, 3}, {0, 1, 3}};
+    for (const auto& dims : dim_sets) {
+      const std::string what = detail::cat("window reduce ", int(op), " over ", dims.size(), " dims");
+      for_every_path([&] { return kernels::reduce(op, wx, dims, true); }, equal_to(what + " (with NaN)"));
+      for_every_path([&] { return kernels::reduce(op, wf, dims, false); }, close_to(what, 2 * eps, 1e-9));
+    }
+  }
+}
+
+TEST_CASE("fast add_ of one value per row, and copies of windows, give the reference's exact values") {
+  const Tensor base = special_randn({2, 8, 60, 90}, 21);  // 86400 elements: the fast paths' sizes
+  const Tensor per_channel = special_randn({2, 8, 1, 1}, 22), per_row = special_randn({8, 60, 1}, 23);
+  const Tensor wide = special_randn({2, 8, 60, 3}, 24);
+  const Tensor column_view = slice(wide, 3, 1, 2);  // [2, 8, 60, 1], row stride 3: a broadcast view
+  for (double alpha : {1.0, -0.75}) {
+    for (const Tensor* src : {&per_channel, &per_row, &column_view}) {
+      for_every_path([&] {
+        Tensor d = base.clone_data();
+        kernels::add_(d, *src, alpha);
+        return d;
+      }, equal_to(detail::cat("add_ of ", shape_str(src->shape()), ", alpha ", alpha)));
+    }
+  }
+  // A window made contiguous, and a tensor pasted into a window of a larger one: element for element.
+  const std::vector<float> b = base.to_vector<float>();
+  auto at = [&](int64_t n, int64_t c, int64_t h, int64_t w) { return b[((n * 8 + c) * 60 + h) * 90 + w]; };
+  for_every_path([&] { return slice(slice(base, 2, 3, 57), 3, 5, 85).contiguous(); }, [&](const Tensor& got, const Tensor& ref) {
+    check_equal(got, ref, "window made contiguous");
+    const std::vector<float> g = got.to_vector<float>();
+    int64_t bad = 0;
+    for (int64_t n = 0; n < 2; ++n)
+      for (int64_t c = 0; c < 8; ++c)
+        for (int64_t h = 0; h < 54; ++h)
+          for (int64_t w = 0; w < 80; ++w) {
+            const float v = g[((n * 8 + c) * 54 + h) * 80 + w], want = at(n, c, h + 3, w + 5);
+            bad += !(v == want || (std::isnan(v) && std::isnan(want)));
+          }
+    CHECK(bad == 0);
+  });
+  for_every_path([&] {
+    Tensor big = Tensor::zeros({2, 8, 70, 100});
+    slice(slice(big, 2, 4, 64), 3, 6, 96).copy_from(base);
+    return big;
+  }, [&](const Tensor& got, const Tensor& ref) {
+    check_equal(got, ref, "pasted into a window");
+    const std::vector<float> g = got.to_vector<float>();
+    int64_t bad = 0;
+    for (int64_t n = 0; n < 2; ++n)
+      for (int64_t c = 0; c < 8; ++c)
+        for (int64_t h = 0; h < 70; ++h)
+          for (int64_t w = 0; w < 100; ++w) {
+            const bool inside = h >= 4 && h < 64 && w >= 6 && w < 96;
+            const float v = g[((n * 8 + c) * 70 + h) * 100 + w], want = inside ? at(n, c, h - 4, w - 6) : 0.0f;
+            bad += !(v == want || (std::isnan(v) && std::isnan(want)));
+          }
+    CHECK(bad == 0);
+  });
+}
+
 TEST_CASE("fast max pooling matches the reference, forward and backward") {
   struct PoolCase {
     Shape x;

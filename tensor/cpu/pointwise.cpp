@@ -92,16 +92,36 @@ void axpy_f32(float* dst, const float* src, int64_t ss, float alpha, int64_t n) 
   parallel_for(0, n, kGrain, [&](int64_t i0, int64_t i1) { t.axpy(dst + i0, src + i0 * ss, ss, alpha, i1 - i0); });
 }
 
-void reduce_rows_f32(kernels::Reduce op, const float* x, int64_t outer, int64_t inner, float* out) {
+namespace {
+// One run of n floats reduced (a sum in double), and two partial results combined, NaN winning
+// for max and min: the pieces of reduce_rows_f32 and reduce_blocks_f32.
+struct RunReducer {
+  kernels::Reduce op;
   const PointwiseTable& t = table();
-  const float init = op == kernels::Reduce::Max ? -std::numeric_limits<float>::infinity()
-                                                : std::numeric_limits<float>::infinity();
-  auto one = [&](const float* p, int64_t n) -> double {
+  double run(const float* p, int64_t n) const {
+    const float init = op == kernels::Reduce::Max ? -std::numeric_limits<float>::infinity()
+                                                  : std::numeric_limits<float>::infinity();
     return op == kernels::Reduce::Sum ? t.sum(p, n) : static_cast<double>(t.maxmin(op, p, n, init));
-  };
+  }
+  double combine(double r, double p) const {
+    if (op == kernels::Reduce::Sum) return r + p;
+    if (op == kernels::Reduce::Max) return (p > r || p != p) ? p : r;
+    return (p < r || p != p) ? p : r;
+  }
+  // Partials in order: a sum starts from 0, max and min from the first.
+  double fold(const double* part, int64_t n) const {
+    double r = op == kernels::Reduce::Sum ? 0.0 : part[0];
+    for (int64_t i = 0; i < n; ++i) r = combine(r, part[i]);
+    return r;
+  }
+};
+}  // namespace
+
+void reduce_rows_f32(kernels::Reduce op, const float* x, int64_t outer, int64_t inner, float* out) {
+  const RunReducer red{op};
   if (outer >= 2 * num_threads() || inner < kGrain) {  // one row per output, rows in parallel
     parallel_for(0, outer, plane_grain(inner), [&](int64_t o0, int64_t o1) {
-      for (int64_t o = o0; o < o1; ++o) out[o] = static_cast<float>(one(x + o * inner, inner));
+      for (int64_t o = o0; o < o1; ++o) out[o] = static_cast<float>(red.run(x + o * inner, inner));
     });
     return;
   }
@@ -110,14 +130,31 @@ void reduce_rows_f32(kernels::Reduce op, const float* x, int64_t outer, int64_t 
     const float* row = x + o * inner;
     const ChunkPlan plan = plan_chunks(0, inner, kGrain);
     std::vector<double> part(plan.count);
-    parallel_for_chunks(0, inner, kGrain, [&](int64_t c, int64_t i0, int64_t i1) { part[c] = one(row + i0, i1 - i0); });
-    double r = op == kernels::Reduce::Sum ? 0.0 : part[0];
-    for (double p : part) {
-      if (op == kernels::Reduce::Sum) r += p;
-      else if (op == kernels::Reduce::Max) r = (p > r || p != p) ? p : r;
-      else r = (p < r || p != p) ? p : r;
-    }
-    out[o] = static_cast<float>(r);
+    parallel_for_chunks(0, inner, kGrain, [&](int64_t c, int64_t i0, int64_t i1) { part[c] = red.run(row + i0, i1 - i0); });
+    out[o] = static_cast<float>(red.fold(part.data(), plan.count));
+  }
+}
+
+void reduce_blocks_f32(kernels::Reduce op, const float* x, const int64_t* out_at, int64_t outs, const int64_t* row_at,
+                       int64_t rows, int64_t inner, float* out) {
+  const RunReducer red{op};
+  const auto block = [&](int64_t o, int64_t k0, int64_t k1) {
+    std::vector<double> part(static_cast<size_t>(k1 - k0));
+    for (int64_t k = k0; k < k1; ++k) part[k - k0] = red.run(x + out_at[o] + row_at[k], inner);
+    return red.fold(part.data(), k1 - k0);
+  };
+  if (outs >= 2 * num_threads()) {  // one block per output, outputs in parallel
+    parallel_for(0, outs, plane_grain(rows * inner), [&](int64_t o0, int64_t o1) {
+      for (int64_t o = o0; o < o1; ++o) out[o] = static_cast<float>(block(o, 0, rows));
+    });
+    return;
+  }
+  // Few outputs: each block's rows in chunks, one partial per chunk, combined in chunk order.
+  for (int64_t o = 0; o < outs; ++o) {
+    const ChunkPlan plan = plan_chunks(0, rows, plane_grain(inner));
+    std::vector<double> part(plan.count);
+    parallel_for_chunks(0, rows, plane_grain(inner), [&](int64_t c, int64_t k0, int64_t k1) { part[c] = block(o, k0, k1); });
+    out[o] = static_cast<float>(red.fold(part.data(), plan.count));
   }
 }
 

@@ -44,6 +44,11 @@ void axpy_f32(float* dst, const float* src, int64_t ss, float alpha, int64_t n);
 // out[o] = reduce(x[o * inner .. (o + 1) * inner)) for o < outer: a contiguous tensor reduced over
 // a suffix of its dims (outer = 1: over everything). Accumulates in double as the reference.
 void reduce_rows_f32(kernels::Reduce op, const float* x, int64_t outer, int64_t inner, float* out);
+// out[o] = reduce over k < rows of the runs x[out_at[o] + row_at[k] .. + inner) for o < outs: a
+// strided view (a window of a map) reduced over dims that include its contiguous innermost one.
+// Accumulates in double as the reference, in another order.
+void reduce_blocks_f32(kernels::Reduce op, const float* x, const int64_t* out_at, int64_t outs, const int64_t* row_at,
+                       int64_t rows, int64_t inner, float* out);
 
 struct PoolShape {
   int64_t planes, H, W, OH, OW;

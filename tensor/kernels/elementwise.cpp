@@ -160,6 +160,28 @@ Tensor binary(Binary op, const Tensor& a, const Tensor& b) {
   return out;
 }
 
+namespace {
+// add_ of one value per row of a large contiguous float32 dst (a per-channel offset broadcast
+// along the pixels, as WCT adds its mean back): the rows' values, alpha * src, gathered once, then
+// the fast row kernel. The same bits as the reference (dst + (alpha * src) in float), which ran it
+// serially element by element: 62 ms of a 1024 px `stylize`.
+bool add_rows_(const Tensor& dst, const Tensor& src, double alpha) {
+  constexpr int64_t kMinElements = int64_t{1} << 15;
+  const int64_t nd = dst.dim();
+  if (!use_fast(dst) || src.dtype() != DType::Float32 || nd == 0 || dst.numel() < kMinElements) return false;
+  const Shape ss = broadcast_strides(src.shape(), src.strides(), dst.shape());
+  if (ss[nd - 1] != 0) return false;
+  const std::vector<int64_t> at = row_offsets(dst.shape(), ss, 0);
+  const float al = static_cast<float>(alpha);
+  const float* ps = src.data<float>();
+  std::vector<float> r(at.size());
+  for (size_t o = 0; o < at.size(); ++o) r[o] = al * ps[at[o]];
+  float* pd = dst.data<float>();
+  cpu::binary_rows_f32(Binary::Add, pd, r.data(), false, pd, static_cast<int64_t>(r.size()), dst.shape()[nd - 1]);
+  return true;
+}
+}  // namespace
+
 void add_(const Tensor& dst, const Tensor& src, double alpha) {
   SN_CHECK(dst.dtype() == src.dtype(), "add_: dtype mismatch (", dtype_name(dst.dtype()), " vs ",
            dtype_name(src.dtype()), ")");
@@ -173,6 +195,7 @@ void add_(const Tensor& dst, const Tensor& src, double alpha) {
                   dst.numel());
     return;
   }
+  if (add_rows_(dst, src, alpha)) return;
   dispatch(dst.dtype(), [&]<class T>() {
     T* pd = dst.data<T>();
     const T* ps = src.data<T>();

@@ -32,6 +32,27 @@ bool fast_rows(const Tensor& x, const std::vector<bool>& reduced, int64_t* outer
   return true;
 }
 
+// A large float32 view reduced over dims that include its last one, contiguous (a window of a map
+// reduced over its pixels, as the fusions' statistics do per tile): reduce_blocks_f32 over runs of
+// the last dim. The reference's strided walk ran it serially, 69 ms of a 1024 px `stylize`.
+bool fast_blocks(Reduce op, const Tensor& x, const std::vector<bool>& reduced, const Shape& kept, const Tensor& out) {
+  constexpr int64_t kMinElements = int64_t{1} << 15;
+  const int64_t nd = x.dim();
+  if (x.dtype() != DType::Float32 || cpu::active_isa() == cpu::Isa::Ref || nd == 0 || x.numel() < kMinElements ||
+      !reduced[nd - 1] || x.strides()[nd - 1] != 1)
+    return false;
+  Shape block = x.shape();  // the reduced dims; the kept ones are the outputs (`kept`)
+  for (int64_t d = 0; d < nd; ++d)
+    if (!reduced[d]) block[d] = 1;
+  std::vector<int64_t> out_at;
+  out_at.reserve(static_cast<size_t>(numel(kept)));
+  for_each_strided<1>(kept, {x.strides()}, {0}, [&](const std::array<int64_t, 1>& o) { out_at.push_back(o[0]); });
+  const std::vector<int64_t> row_at = row_offsets(block, x.strides(), 0);
+  cpu::reduce_blocks_f32(op, x.data<float>(), out_at.data(), static_cast<int64_t>(out_at.size()), row_at.data(),
+                         static_cast<int64_t>(row_at.size()), x.shape()[nd - 1], out.data<float>());
+  return true;
+}
+
 // x reduced over the dims flagged in `reduced`, which stay as size 1 (`kept` is that shape).
 Tensor reduce_kept(Reduce op, const Tensor& x, const std::vector<bool>& reduced, const Shape& kept) {
   SN_CUDA_ROUTE(x, reduce(op, x, reduced));
@@ -41,6 +62,7 @@ Tensor reduce_kept(Reduce op, const Tensor& x, const std::vector<bool>& reduced,
     cpu::reduce_rows_f32(op, x.data<float>(), outer, inner, out.data<float>());
     return out;
   }
+  if (fast_blocks(op, x, reduced, kept, out)) return out;
   dispatch(x.dtype(), [&]<class T>() {
     // Sums accumulate in double whatever T is: a float32 sum over a whole image would otherwise
     // drift by ~sqrt(n) ulps, more than the tolerance we promise against PyTorch.
