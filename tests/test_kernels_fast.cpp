@@ -251,18 +251,20 @@ TEST_CASE("fast add_ of one value per row, and copies of windows, give the refer
   // A window made contiguous, and a tensor pasted into a window of a larger one: element for element.
   const std::vector<float> b = base.to_vector<float>();
   auto at = [&](int64_t n, int64_t c, int64_t h, int64_t w) { return b[((n * 8 + c) * 60 + h) * 90 + w]; };
+  // Elements of got [2, 8, H, W] that differ from want(n, c, h, w), NaN matching NaN.
+  const auto mismatches = [](const Tensor& got, auto&& want) {
+    const std::vector<float> g = got.to_vector<float>();
+    const int64_t H = got.size(2), W = got.size(3);
+    int64_t bad = 0;
+    for (int64_t i = 0; i < got.numel(); ++i) {
+      const float v = g[i], w = want(i / (8 * H * W), i / (H * W) % 8, i / W % H, i % W);
+      bad += !(v == w || (std::isnan(v) && std::isnan(w)));
+    }
+    return bad;
+  };
   for_every_path([&] { return slice(slice(base, 2, 3, 57), 3, 5, 85).contiguous(); }, [&](const Tensor& got, const Tensor& ref) {
     check_equal(got, ref, "window made contiguous");
-    const std::vector<float> g = got.to_vector<float>();
-    int64_t bad = 0;
-    for (int64_t n = 0; n < 2; ++n)
-      for (int64_t c = 0; c < 8; ++c)
-        for (int64_t h = 0; h < 54; ++h)
-          for (int64_t w = 0; w < 80; ++w) {
-            const float v = g[((n * 8 + c) * 54 + h) * 80 + w], want = at(n, c, h + 3, w + 5);
-            bad += !(v == want || (std::isnan(v) && std::isnan(want)));
-          }
-    CHECK(bad == 0);
+    CHECK(mismatches(got, [&](int64_t n, int64_t c, int64_t h, int64_t w) { return at(n, c, h + 3, w + 5); }) == 0);
   });
   for_every_path([&] {
     Tensor big = Tensor::zeros({2, 8, 70, 100});
@@ -270,17 +272,9 @@ TEST_CASE("fast add_ of one value per row, and copies of windows, give the refer
     return big;
   }, [&](const Tensor& got, const Tensor& ref) {
     check_equal(got, ref, "pasted into a window");
-    const std::vector<float> g = got.to_vector<float>();
-    int64_t bad = 0;
-    for (int64_t n = 0; n < 2; ++n)
-      for (int64_t c = 0; c < 8; ++c)
-        for (int64_t h = 0; h < 70; ++h)
-          for (int64_t w = 0; w < 100; ++w) {
-            const bool inside = h >= 4 && h < 64 && w >= 6 && w < 96;
-            const float v = g[((n * 8 + c) * 70 + h) * 100 + w], want = inside ? at(n, c, h - 4, w - 6) : 0.0f;
-            bad += !(v == want || (std::isnan(v) && std::isnan(want)));
-          }
-    CHECK(bad == 0);
+    CHECK(mismatches(got, [&](int64_t n, int64_t c, int64_t h, int64_t w) {
+            return h >= 4 && h < 64 && w >= 6 && w < 96 ? at(n, c, h - 4, w - 6) : 0.0f;
+          }) == 0);
   });
 }
 
