@@ -199,6 +199,8 @@ bool Tensor::copy_rows(const Tensor& src, const Shape& ss) {
       strides()[nd - 1] != 1 || ss[nd - 1] != 1)
     return false;
   if (impl().storage == src.impl().storage) return false;  // overlapping views: the ordered loop
+  for (int64_t d = 0; d < nd; ++d)  // a destination that repeats elements (a zero stride): the same
+    if (shape()[d] > 1 && strides()[d] == 0) return false;
   const int64_t inner = shape()[nd - 1];
   const std::vector<int64_t> to = row_offsets(shape(), strides(), 0), from = row_offsets(shape(), ss, 0);
   const size_t es = dtype_size(dtype()), row_bytes = static_cast<size_t>(inner) * es;
