@@ -45,14 +45,14 @@ void for_each_strided(const Shape& shape, const std::array<Shape, N>& strides,
 }
 
 // The element offset of each row (every index of all dims but the last, in row-major order) of
-// `shape` in an operand with `strides` (broadcast to `shape`) starting at `base`: how the fast
-// kernels walk a strided view whose innermost dim is contiguous (a window of a map) row by row.
-inline std::vector<int64_t> row_offsets(const Shape& shape, const Shape& strides, int64_t base) {
-  if (shape.empty()) return {base};
+// `shape` in an operand with `strides` (broadcast to `shape`): how the fast kernels walk a strided
+// view whose innermost dim is contiguous (a window of a map) row by row.
+inline std::vector<int64_t> row_offsets(const Shape& shape, const Shape& strides) {
+  if (shape.empty()) return {0};
   const Shape outer(shape.begin(), shape.end() - 1), outer_strides(strides.begin(), strides.end() - 1);
   std::vector<int64_t> rows;
   rows.reserve(static_cast<size_t>(numel(outer)));
-  for_each_strided<1>(outer, {outer_strides}, {base}, [&](const std::array<int64_t, 1>& o) { rows.push_back(o[0]); });
+  for_each_strided<1>(outer, {outer_strides}, {0}, [&](const std::array<int64_t, 1>& o) { rows.push_back(o[0]); });
   return rows;
 }
 

@@ -198,11 +198,13 @@ bool Tensor::copy_rows(const Tensor& src, const Shape& ss) {
   if (cpu::active_isa() == cpu::Isa::Ref || src.dtype() != dtype() || nd == 0 || n < kMinElements ||
       strides()[nd - 1] != 1 || ss[nd - 1] != 1)
     return false;
-  if (impl().storage == src.impl().storage) return false;  // overlapping views: the ordered loop
-  for (int64_t d = 0; d < nd; ++d)  // a destination that repeats elements (a zero stride): the same
+  // Views of one storage may overlap, and a destination with a zero stride repeats elements: the
+  // ordered loop below defines what those copies write, threads running rows would not.
+  if (impl().storage == src.impl().storage) return false;
+  for (int64_t d = 0; d < nd; ++d)
     if (shape()[d] > 1 && strides()[d] == 0) return false;
   const int64_t inner = shape()[nd - 1];
-  const std::vector<int64_t> to = row_offsets(shape(), strides(), 0), from = row_offsets(shape(), ss, 0);
+  const std::vector<int64_t> to = row_offsets(shape(), strides()), from = row_offsets(shape(), ss);
   const size_t es = dtype_size(dtype()), row_bytes = static_cast<size_t>(inner) * es;
   char* d = static_cast<char*>(raw_data());
   const char* s = static_cast<const char*>(src.raw_data());

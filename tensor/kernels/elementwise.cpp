@@ -171,7 +171,7 @@ bool add_rows_(const Tensor& dst, const Tensor& src, double alpha) {
   if (!use_fast(dst) || src.dtype() != DType::Float32 || nd == 0 || dst.numel() < kMinElements) return false;
   const Shape ss = broadcast_strides(src.shape(), src.strides(), dst.shape());
   if (ss[nd - 1] != 0) return false;
-  const std::vector<int64_t> at = row_offsets(dst.shape(), ss, 0);
+  const std::vector<int64_t> at = row_offsets(dst.shape(), ss);
   const float al = static_cast<float>(alpha);
   const float* ps = src.data<float>();
   std::vector<float> r(at.size());

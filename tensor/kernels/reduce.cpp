@@ -44,10 +44,9 @@ bool fast_blocks(Reduce op, const Tensor& x, const std::vector<bool>& reduced, c
   Shape block = x.shape();  // the reduced dims; the kept ones are the outputs (`kept`)
   for (int64_t d = 0; d < nd; ++d)
     if (!reduced[d]) block[d] = 1;
-  std::vector<int64_t> out_at;
-  out_at.reserve(static_cast<size_t>(numel(kept)));
-  for_each_strided<1>(kept, {x.strides()}, {0}, [&](const std::array<int64_t, 1>& o) { out_at.push_back(o[0]); });
-  const std::vector<int64_t> row_at = row_offsets(block, x.strides(), 0);
+  // Both are rows of x's strides: `kept` ends in the reduced last dim (size 1), `block` is walked
+  // up to it.
+  const std::vector<int64_t> out_at = row_offsets(kept, x.strides()), row_at = row_offsets(block, x.strides());
   cpu::reduce_blocks_f32(op, x.data<float>(), out_at.data(), static_cast<int64_t>(out_at.size()), row_at.data(),
                          static_cast<int64_t>(row_at.size()), x.shape()[nd - 1], out.data<float>());
   return true;
