@@ -9,12 +9,17 @@
 // A type V provides: reg, width, zero(), load(p) (aligned), loadu(p), broadcast(p), set1(x),
 // fmadd(a, b, c) = a * b + c, mul(a, b), max0(a) (max(a, 0), NaN kept as std::max(a, 0.0f) keeps it),
 // load_first(p, n) / store_first(p, v, n) (the first n < width lanes only), storeu(p, v) and
-// prefetch(p) (into L1), prefetch_l2(p).
+// prefetch(p) (into L1), prefetch_l2(p). prefetch_for_write(p) is the same for every V.
 #pragma once
 #include <immintrin.h>
 
 namespace sn::cpu {
 namespace {
+
+// One cache line into L1, fetched ready to be modified (prefetchw). An asm statement: GCC does not
+// emit prefetchw for the builtins without -mprfchw, and may drop a call whose only effect is a
+// prefetch builtin (winograd_impl.h).
+inline void prefetch_for_write(const float* p) { asm volatile("prefetchw (%0)" : : "r"(p)); }
 
 #if defined(__AVX2__)
 struct Vec256 {
@@ -56,7 +61,9 @@ struct Vec512 {
   static reg set1(float x) { return _mm512_set1_ps(x); }
   static reg fmadd(reg a, reg b, reg c) { return _mm512_fmadd_ps(a, b, c); }
   static reg mul(reg a, reg b) { return _mm512_mul_ps(a, b); }
-  static reg max0(reg a) { return _mm512_max_ps(_mm512_setzero_ps(), a); }
+  // The zero-masked form with every lane on is the same vmaxps; GCC 12's _mm512_max_ps passes an
+  // undefined vector that -Wmaybe-uninitialized reports wherever the inlining around it changes.
+  static reg max0(reg a) { return _mm512_maskz_max_ps(0xFFFF, _mm512_setzero_ps(), a); }
   // AVX-512 masks make the partial edge vector as cheap as a full one.
   static __mmask16 first(int n) { return static_cast<__mmask16>((1u << n) - 1); }
   static reg load_first(const float* p, int n) { return _mm512_maskz_loadu_ps(first(n), p); }
