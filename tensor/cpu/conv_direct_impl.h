@@ -46,22 +46,23 @@ void pixel(const ConvShape& s, const float* xn, const float* w, const float* bia
   for (int o = 0; o < O; ++o) yn[(o * s.OH + oh) * s.OW + ow] = relu ? std::max(acc[o], 0.0f) : acc[o];
 }
 
-// A whole strip of kVecStrip pixels of row oh, all O outputs, its O x 2 accumulators in vector
-// registers, each pixel summed in the order pixel() sums it, with fused multiply-adds. Each of the C x
-// KH input rows it reads asks for the lines of the strip after next: a strip reads 192 rows of a
-// 64-channel input, more streams than the hardware prefetch follows. Written as plain loops over
-// 32 pixels (the way pixel() is, until 2026-12-06), GCC 12 kept the accumulators in memory, a
-// load and a store around every FMA (scripts/loop-spills.py). A decoder's last convolution, 64 -> 3
-// at 1024², 1 thread: AVX-512 122 -> 62 ms, AVX2 170 -> 70 (a harness over the same buffers); in
-// registers without the prefetch it was slower on AVX-512 (189 ms), the prefetch alone 100 ms.
-constexpr int kStripVecs = 2;
-constexpr int64_t kVecStrip = kStripVecs * Vec::width;
+// A whole strip of kFewOutputsStrip pixels of row oh, all O outputs, its O x 2 accumulators in
+// vector registers, each pixel summed in the order pixel() sums it, with fused multiply-adds. Each
+// of the C x KH input rows it reads asks for the lines of the strip after next: a strip reads 192
+// rows of a 64-channel input, more streams than the hardware prefetch follows. Written as plain
+// loops over 32 pixels (the way pixel() is, until 2026-12-06), GCC 12 kept the accumulators in
+// memory, a load and a store around every FMA (scripts/loop-spills.py). A decoder's last
+// convolution, 64 -> 3 at 1024², 1 thread: AVX-512 122 -> 62 ms, AVX2 170 -> 70 (a harness over the
+// same buffers); in registers without the prefetch it was slower on AVX-512 (189 ms), the prefetch
+// alone 100 ms.
+constexpr int kFewOutputsStripVectors = 2;
+constexpr int64_t kFewOutputsStrip = kFewOutputsStripVectors * Vec::width;
 constexpr int64_t kRowAhead = 64;  // floats: where the lines asked for start, from the strip's own
 template <int O>
 void strip_vectors(const ConvShape& s, const float* xn, const float* w, const float* bias, bool relu, int64_t oh,
                    int64_t ow0, float* yn) {
   using R = Vec::reg;
-  constexpr int NV = kStripVecs, W = Vec::width;
+  constexpr int NV = kFewOutputsStripVectors, W = Vec::width;
   R acc[O * NV];
   for (int o = 0; o < O; ++o)
     for (int v = 0; v < NV; ++v) acc[o * NV + v] = Vec::set1(bias ? bias[o] : 0.0f);
@@ -97,7 +98,7 @@ void rows(const ConvShape& s, const float* x, const float* w, const float* bias,
   float* yn = y + n * s.O * s.OH * s.OW;
   for (int64_t oh = oh0; oh < oh1; ++oh) {
     int64_t ow0 = 0;
-    for (; ow0 + kVecStrip <= s.OW; ow0 += kVecStrip) strip_vectors<O>(s, xn, w, bias, relu, oh, ow0, yn);
+    for (; ow0 + kFewOutputsStrip <= s.OW; ow0 += kFewOutputsStrip) strip_vectors<O>(s, xn, w, bias, relu, oh, ow0, yn);
     for (; ow0 < s.OW; ++ow0) pixel<O>(s, xn, w, bias, relu, oh, ow0, yn);
   }
 }
@@ -127,7 +128,7 @@ constexpr int kBlockOut = 8;
 #else
 constexpr int kBlockOut = 4;
 #endif
-constexpr int kStripVectors = 3;
+constexpr int kFewInputsStripVectors = 3;
 
 // Input rows [ih0, ih0 + rows) of every channel of one image, zero-padded: channel c's row r is at
 // p + (c * rows + r) * wp, its column 0 is input column -pw.
@@ -137,7 +138,7 @@ struct Band {
 };
 
 // The band's buffer width: the padded row (OW + KW - 1) and a strip's worth of slack.
-inline int64_t band_width(const ConvShape& s) { return s.OW + s.KW - 1 + kStripVectors * Vec::width; }
+inline int64_t band_width(const ConvShape& s) { return s.OW + s.KW - 1 + kFewInputsStripVectors * Vec::width; }
 
 // Copies input rows [ih0, ih0 + rows) of image n into `buf` as Band describes.
 inline Band fill_band(const ConvShape& s, const float* xn, int64_t ih0, int64_t rows, float* buf) {
@@ -197,7 +198,7 @@ template <int OB>
 void prefetch_strip_output(const ConvShape& s, float* y0, int64_t oh, int64_t ow) {
   const float* first = y0 + oh * s.OW + ow;
   for (int o = 0; o < OB; ++o)
-    for (int v = 0; v < kStripVectors; ++v) prefetch_for_write(first + o * s.OH * s.OW + v * Vec::width);
+    for (int v = 0; v < kFewInputsStripVectors; ++v) prefetch_for_write(first + o * s.OH * s.OW + v * Vec::width);
 }
 
 // Output rows [oh0, oh1) of the OB channels from y0: whole strips, then the last with as few vectors
@@ -205,13 +206,13 @@ void prefetch_strip_output(const ConvShape& s, float* y0, int64_t oh, int64_t ow
 template <int OB>
 void rows_few_inputs(const ConvShape& s, const Band& b, const float* wt, const float* bias, bool relu, int64_t oh0,
                      int64_t oh1, float* y0) {
-  constexpr int64_t kStrip = kStripVectors * Vec::width;
-  static_assert(kStripVectors == 3);
+  constexpr int64_t kStrip = kFewInputsStripVectors * Vec::width;
+  static_assert(kFewInputsStripVectors == 3);
   for (int64_t oh = oh0; oh < oh1; ++oh) {
     int64_t ow0 = 0;
     for (; ow0 + kStrip <= s.OW; ow0 += kStrip) {
       prefetch_strip_output<OB>(s, y0, oh, ow0 + 2 * kStrip);
-      strip_few_inputs<OB, kStripVectors>(s, b, wt, bias, relu, oh, ow0, kStrip, y0);
+      strip_few_inputs<OB, kFewInputsStripVectors>(s, b, wt, bias, relu, oh, ow0, kStrip, y0);
     }
     const int n = static_cast<int>(s.OW - ow0);
     if (n > 2 * Vec::width) strip_few_inputs<OB, 3>(s, b, wt, bias, relu, oh, ow0, n, y0);
