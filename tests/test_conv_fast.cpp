@@ -227,7 +227,7 @@ TEST_CASE("conv2d Winograd F(4x4,3x3) and im2col forced on every 3x3 stride-1 sh
       {{1, 3, 12, 12}, 5, 3, 3, params(1, 1)},     // few channels (auto would not pick Winograd)
       {{2, 32, 70, 9}, 40, 3, 3, params(1, 1)},    // many tiles: several blocks and lane groups
       // Wide rows: 16 tiles side by side inside the input / output take the vectorised row <->
-      // lane transposes (winograd_impl.h); the rest of each row the per-tile path.
+      // lane transposes (winograd_lanes.h); the rest of each row the per-tile path.
       {{1, 16, 14, 150}, 16, 3, 3, params(1, 1)},
       {{2, 16, 11, 133}, 20, 3, 3, params(1, 0)},
   };

@@ -14,7 +14,7 @@
 // GCC 12's AVX-512 intrinsics pass an undefined vector (a self-initialised variable) to their
 // masked builtins, which -Wmaybe-uninitialized reports wherever the inlining around them changes
 // (GCC bug 105593, mended in GCC 13): silenced for the intrinsics' own lines, where those warnings
-// are located, and nowhere else (as in winograd_impl.h).
+// are located, and nowhere else (as in winograd_tile.h).
 #if defined(__GNUC__) && !defined(__clang__)  // (clang has no such warning, and warns about the name)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -29,7 +29,7 @@ namespace {
 
 // One cache line into L1, fetched ready to be modified (prefetchw). An asm statement: GCC does not
 // emit prefetchw for the builtins without -mprfchw, and may drop a call whose only effect is a
-// prefetch builtin (winograd_impl.h).
+// prefetch builtin (winograd_patches.h).
 inline void prefetch_for_write(const float* p) { asm volatile("prefetchw (%0)" : : "r"(p)); }
 
 #if defined(__AVX2__)
