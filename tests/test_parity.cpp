@@ -350,10 +350,7 @@ TEST_CASE("parity: the golden directory exists (STYLENET_GOLDEN_DIR)") {
 TEST_CASE("parity: every op in the C++ table has a golden case") {
   const fs::path dir = golden_dir();
   std::set<std::string> covered;
-  for (const auto& n : case_names(dir)) {
-    const Meta m = read_meta(dir / n);
-    if (m.str("kind") == "op") covered.insert(m.str("op"));
-  }
+  for (const GoldenCase& c : cases_of_kind(dir, "op")) covered.insert(c.meta.str("op"));
   for (const auto& [op, fn] : op_table()) {
     INFO("op ", op);
     CHECK(covered.count(op) == 1);
@@ -365,17 +362,10 @@ TEST_CASE("parity: ops and their gradients match PyTorch") {
   const bool report = report_all();
   int n_cases = 0;
   std::map<std::string, std::array<double, 3>> per_op;  // op -> worst abs, rel, ratio
-  for (const auto& name : case_names(dir)) {
-    const Meta m = read_meta(dir / name);
-    if (m.str("kind") != "op") continue;
+  for (const GoldenCase& c : cases_of_kind(dir, "op")) {
+    const Meta& m = c.meta;
     ++n_cases;
-    CaseResult r;
-    try {
-      r = run_op_case(dir / name, m);
-    } catch (const std::exception& e) {
-      r.ok = false;
-      r.message = name + " (op " + m.str("op") + "): threw: " + e.what();
-    }
+    const CaseResult r = run_guarded(c.name + " (op " + m.str("op") + ")", [&] { return run_op_case(c.dir, m); });
     auto& w = per_op[m.str("op") + (m.str("dtype") == "float64" ? " f64" : "")];
     w[0] = std::max(w[0], r.worst_abs);
     w[1] = std::max(w[1], r.worst_rel);
@@ -398,11 +388,10 @@ TEST_CASE("parity: ops and their gradients match PyTorch") {
 TEST_CASE("parity: 20 training steps of a small conv net, functional ops (Adam, SGD nesterov, AdamW)") {
   const fs::path dir = golden_dir();
   int n = 0;
-  for (const auto& name : case_names(dir)) {
-    if (read_meta(dir / name).str("kind") != "train") continue;
+  for (const GoldenCase& c : cases_of_kind(dir, "train")) {
     ++n;
-    INFO("case ", name);
-    run_functional_training(dir / name);
+    INFO("case ", c.name);
+    run_functional_training(c.dir);
   }
   CHECK(n >= 1);
 }

@@ -195,17 +195,10 @@ void run_module_training(const fs::path& dir) {
 TEST_CASE("parity: layers/ modules with a PyTorch state_dict match torch.nn") {
   const fs::path dir = golden_dir();
   int n = 0;
-  for (const auto& name : case_names(dir)) {
-    const Meta m = read_meta(dir / name);
-    if (m.str("kind") != "layer") continue;
+  for (const GoldenCase& c : cases_of_kind(dir, "layer")) {
     ++n;
-    CaseResult r;
-    try {
-      r = run_layer_case(dir / name, m);
-    } catch (const std::exception& e) {
-      r.ok = false;
-      r.message = name + " (layer " + m.str("layer") + "): threw: " + e.what();
-    }
+    const CaseResult r =
+        run_guarded(c.name + " (layer " + c.meta.str("layer") + ")", [&] { return run_layer_case(c.dir, c.meta); });
     if (report_all()) MESSAGE(r.message);
     CHECK_MESSAGE(r.ok, r.message);
   }
@@ -217,11 +210,10 @@ TEST_CASE("parity: layers/ modules with a PyTorch state_dict match torch.nn") {
 TEST_CASE("parity: 20 training steps of a small conv net, layers/ + optim/ (Adam, SGD nesterov, AdamW)") {
   const fs::path dir = golden_dir();
   int n = 0;
-  for (const auto& name : case_names(dir)) {
-    if (read_meta(dir / name).str("kind") != "train") continue;
+  for (const GoldenCase& c : cases_of_kind(dir, "train")) {
     ++n;
-    INFO("case ", name);
-    run_module_training(dir / name);
+    INFO("case ", c.name);
+    run_module_training(c.dir);
   }
   CHECK(n >= 3);
 }

@@ -11,18 +11,7 @@
 // load_first(p, n) / store_first(p, v, n) (the first n < width lanes only), storeu(p, v) and
 // prefetch(p) (into L1), prefetch_l2(p). prefetch_for_write(p) is the same for every V.
 #pragma once
-// GCC 12's AVX-512 intrinsics pass an undefined vector (a self-initialised variable) to their
-// masked builtins, which -Wmaybe-uninitialized reports wherever the inlining around them changes
-// (GCC bug 105593, mended in GCC 13): silenced for the intrinsics' own lines, where those warnings
-// are located, and nowhere else (as in winograd_tile.h).
-#if defined(__GNUC__) && !defined(__clang__)  // (clang has no such warning, and warns about the name)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <immintrin.h>
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+#include "tensor/cpu/intrinsics.h"
 
 namespace sn::cpu {
 namespace {

@@ -34,19 +34,8 @@
 // 256 channels F(6x6) rounds about twice as much as F(4x4) (7e-6 against 4e-6 of the output's scale).
 #pragma once
 #include <cstdint>
-// AVX-512 or AVX2, by the including file's flags. GCC 12's AVX-512 intrinsics pass an undefined
-// vector (a self-initialised variable) to their masked builtins, which -Wmaybe-uninitialized reports
-// wherever the inlining around them changes (GCC bug 105593, mended in GCC 13): silenced for the
-// intrinsics' own lines, where those warnings are located, and nowhere else.
-#if defined(__GNUC__) && !defined(__clang__)  // (clang has no such warning, and warns about the name)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <immintrin.h>
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
 
+#include "tensor/cpu/intrinsics.h"  // AVX-512 or AVX2, by the including file's flags
 #include "tensor/cpu/winograd_kernels.h"
 
 namespace sn::cpu::winograd_detail {

@@ -104,6 +104,15 @@ std::vector<std::string> case_names(const fs::path& dir) {
   return names;
 }
 
+std::vector<GoldenCase> cases_of_kind(const fs::path& golden, const std::string& kind) {
+  std::vector<GoldenCase> out;
+  for (const auto& name : case_names(golden)) {
+    Meta m = read_meta(golden / name);
+    if (m.str("kind") == kind) out.push_back({golden / name, name, std::move(m)});
+  }
+  return out;
+}
+
 bool report_all() {
   const char* env = std::getenv("STYLENET_PARITY_REPORT");
   return env != nullptr && *env != '\0' && std::string(env) != "0";

@@ -115,6 +115,27 @@ struct CaseResult {
   double worst_abs = 0, worst_rel = 0, worst_ratio = 0;
 };
 
+// The golden cases of one kind ("op", "layer", "train"): folder, name and meta.txt, in index order.
+struct GoldenCase {
+  fs::path dir;
+  std::string name;
+  Meta meta;
+};
+std::vector<GoldenCase> cases_of_kind(const fs::path& golden, const std::string& kind);
+
+// run(), a throw counting as the case's failure: `label`, then the exception's message.
+template <class Run>
+CaseResult run_guarded(const std::string& label, Run&& run) {
+  try {
+    return run();
+  } catch (const std::exception& e) {
+    CaseResult r;
+    r.ok = false;
+    r.message = label + ": threw: " + e.what();
+    return r;
+  }
+}
+
 // The training cases: the net of gen_golden.py's make_net, 20 optimizer steps.
 struct TrainGolden {
   Meta m;
