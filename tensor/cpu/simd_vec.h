@@ -9,17 +9,13 @@
 // A type V provides: reg, width, zero(), load(p) (aligned), loadu(p), broadcast(p), set1(x),
 // fmadd(a, b, c) = a * b + c, mul(a, b), max0(a) (max(a, 0), NaN kept as std::max(a, 0.0f) keeps it),
 // load_first(p, n) / store_first(p, v, n) (the first n < width lanes only), storeu(p, v) and
-// prefetch(p) (into L1), prefetch_l2(p). prefetch_for_write(p) is the same for every V.
+// prefetch(p) (into L1), prefetch_l2(p). (prefetch_for_write(p), the same for every V, is in
+// intrinsics.h.)
 #pragma once
 #include "tensor/cpu/intrinsics.h"
 
 namespace sn::cpu {
 namespace {
-
-// One cache line into L1, fetched ready to be modified (prefetchw). An asm statement: GCC does not
-// emit prefetchw for the builtins without -mprfchw, and may drop a call whose only effect is a
-// prefetch builtin (winograd_patches.h).
-inline void prefetch_for_write(const float* p) { asm volatile("prefetchw (%0)" : : "r"(p)); }
 
 #if defined(__AVX2__)
 struct Vec256 {

@@ -169,13 +169,7 @@ struct PatchPlan {
 };
 #endif
 
-// One cache line into L1, as an asm statement: GCC (12, -O2 and up) judged a function whose only
-// effect is __builtin_prefetch free of side effects and deleted every call to it, so the
-// prefetch_rows written with it compiled to nothing (from a37065d until it was found in the
-// disassembly; the gain measured for that commit was code placement, not prefetching).
-inline void prefetch_l1(const char* p) { asm volatile("prefetcht0 %0" : : "m"(*p)); }
-// The same for a line about to be written (prefetchw: fetched ready to be modified).
-inline void prefetch_for_write(const char* p) { asm volatile("prefetchw %0" : : "m"(*p)); }
+// (The prefetches by hand, prefetch_l1 and prefetch_for_write, are in intrinsics.h.)
 // A block's V, M or M^T of more floats than this (2 MiB) is read or written from beyond L2, in more
 // streams (one per position) than the hardware prefetch follows: input(), output() and
 // output_rows() ask for its lines a step ahead.
