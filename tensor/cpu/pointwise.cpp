@@ -108,11 +108,17 @@ struct RunReducer {
     if (op == kernels::Reduce::Max) return (p > r || p != p) ? p : r;
     return (p < r || p != p) ? p : r;
   }
-  // Partials in order: a sum starts from 0, max and min from the first.
-  double fold(const double* part, int64_t n) const {
-    double r = op == kernels::Reduce::Sum ? 0.0 : part[0];
-    for (int64_t i = 0; i < n; ++i) r = combine(r, part[i]);
+  // part(0), ..., part(n - 1) combined in order: a sum starts from 0, max and min from part(0)
+  // (combining it again would change nothing). n > 0.
+  template <class Part>
+  double fold(int64_t n, Part&& part) const {
+    const bool sum = op == kernels::Reduce::Sum;
+    double r = sum ? 0.0 : part(0);
+    for (int64_t i = sum ? 0 : 1; i < n; ++i) r = combine(r, part(i));
     return r;
+  }
+  double fold(const double* part, int64_t n) const {
+    return fold(n, [part](int64_t i) { return part[i]; });
   }
 };
 }  // namespace
@@ -139,9 +145,7 @@ void reduce_blocks_f32(kernels::Reduce op, const float* x, const int64_t* out_at
                        int64_t rows, int64_t inner, float* out) {
   const RunReducer red{op};
   const auto block = [&](int64_t o, int64_t k0, int64_t k1) {
-    std::vector<double> part(static_cast<size_t>(k1 - k0));
-    for (int64_t k = k0; k < k1; ++k) part[k - k0] = red.run(x + out_at[o] + row_at[k], inner);
-    return red.fold(part.data(), k1 - k0);
+    return red.fold(k1 - k0, [&](int64_t k) { return red.run(x + out_at[o] + row_at[k0 + k], inner); });
   };
   if (outs >= 2 * num_threads()) {  // one block per output, outputs in parallel
     parallel_for(0, outs, plane_grain(rows * inner), [&](int64_t o0, int64_t o1) {
