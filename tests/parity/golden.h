@@ -25,6 +25,7 @@
 #pragma once
 #include <array>
 #include <cstdint>
+#include <exception>
 #include <filesystem>
 #include <map>
 #include <sstream>
