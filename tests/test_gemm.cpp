@@ -239,6 +239,31 @@ TEST_CASE("sgemm_packed: the same bits as sgemm, both layouts of A, every ISA an
   set_gemm_backend(GemmBackend::Own);
 }
 
+// A pre-packed A times a B of one or two panels runs the kernels that ask for A ahead (gemm.cpp,
+// streams_a; the Winograd thread blocks' GEMMs): the same bits as sgemm, which packs A itself and
+// runs the others, for every tile width up to two panels and a folded last A panel.
+TEST_CASE("sgemm_packed: B of one or two panels (A asked for ahead) gives sgemm's bits, every ISA, 1 and 2 threads") {
+  Generator g(23);
+  const int64_t M = 64 + 14, K = 300;
+  const std::vector<float> a = random_matrix(M, K, K, g);
+  for (Isa isa : supported_isas()) {
+    IsaScope is(isa);
+    CAPTURE(std::string(isa_name(isa)));
+    const PackedA pa(Trans::No, M, K, a.data(), K);
+    for (int64_t N : {1, 8, 16, 20, 31, 32, 40, 63, 64}) {
+      CAPTURE(N);
+      const std::vector<float> b = random_matrix(K, N, N, g);
+      for (int threads : {1, 2}) {
+        ThreadsScope ts(threads);
+        std::vector<float> want(M * N, 1.0f), got(M * N, 1.0f);
+        sgemm(Trans::No, Trans::No, M, N, K, 0.5f, a.data(), K, b.data(), N, 0.25f, want.data(), N);
+        sgemm_packed(pa, Trans::No, N, 0.5f, b.data(), N, 0.25f, got.data(), N);
+        CHECK(got == want);
+      }
+    }
+  }
+}
+
 namespace {
 // Runs f(backend, isa) on our SGEMM with every ISA and on OpenBLAS once (with the best ISA), each
 // captured for failure messages; the backend is ours again afterwards, even after a failure.

@@ -223,6 +223,19 @@ struct NarrowPairs {
   }
 };
 
+// Whether the micro-kernel asks for A ahead (MicroKernel's a_streams): A is pre-packed (read
+// where it lies, not packed into this core's cache first) and B has at most kStreamedAPanels
+// panels, so each A micro-panel serves that many tiles and the k loop runs through A about as fast
+// as through B; the hardware prefetch did not keep up. The Winograd thread blocks (32 or 64
+// tiles) multiply their whole U, from L3, by each block's V. VGG16 at 224 (scripts/ab-vgg-layers.py,
+// ABBA): 1 thread pinned, 6 rounds, conv1_2 8.25 -> 7.95 ms, conv2_1 3.97 -> 3.79, conv2_2 6.36 ->
+// 6.04, conv3_1 3.67 -> 3.51; 2 threads, 10 rounds, 4.46 -> 4.39, 2.17 -> 2.11, 3.45 -> 3.33, 2.01
+// -> 1.96; AVX2 level. Other GEMMs: A packed here (in cache) or B wide (A reused from L1).
+constexpr int64_t kStreamedAPanels = 2;
+bool streams_a(const KernelSet& ks, int64_t N, const PrePackedA& pre) {
+  return pre.p && N <= kStreamedAPanels * ks.nr;
+}
+
 // The serial Goto loop nest for C[0:M, 0:N] (see the top of this file).
 void gemm_tile(const KernelSet& ks, int64_t M, int64_t N, int64_t K, float alpha, Strided A,
                const BOperand& B, float beta, float* C, int64_t ldc, PrePackedA pre = {}) {
@@ -233,6 +246,7 @@ void gemm_tile(const KernelSet& ks, int64_t M, int64_t N, int64_t K, float alpha
   float* own_a = pre.p ? nullptr : buf.a(mc * kc);
   const float* pa = own_a;
   float* pb = B.packed ? nullptr : buf.b(kc * nc);
+  const bool a_streams = streams_a(ks, N, pre);
   for (int64_t ic = 0; ic < M; ic += mc) {
     const int64_t mb = std::min(mc, M - ic);
     for (int64_t pc = 0; pc < K; pc += kc) {
@@ -265,7 +279,7 @@ void gemm_tile(const KernelSet& ks, int64_t M, int64_t N, int64_t K, float alpha
             // and 32.23 -> 31.48 ms.
             const float* pf = next.slice(ir, kb);
             if (!pf && jr == 0 && ir + m < mb) pf = a_panel + m * kb;
-            ks.kernel(kb, a_panel, bp + jr * kb, c_row + jr, ldc, alpha, beta_k, m, n, pf);
+            ks.kernel(kb, a_panel, bp + jr * kb, c_row + jr, ldc, alpha, beta_k, m, n, pf, a_streams);
           }
           if (wide_end < nb) narrow.panel(ir, m, ir + m >= mb);
           ir += m;

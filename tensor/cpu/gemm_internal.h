@@ -15,9 +15,11 @@ namespace sn::cpu::gemm_detail {
 // 1 <= m <= MR (+ m_fold, below) and 1 <= n <= NR. beta == 0 does not read C. A tile wider than
 // one vector also asks for the line at `pf` into L2 on each k step, pf advancing a line a step
 // (kc lines in all), unless pf is null: the driver hands it the next B block to fetch while this
-// one is read from L2 (gemm.cpp, NextBlock), or else the next A micro-panel.
+// one is read from L2 (gemm.cpp, NextBlock), or else the next A micro-panel. With `a_streams` (the
+// driver's call: A's micro-panels each serve a tile or two and come from beyond L2) it also asks
+// for A a fixed distance ahead, as a one-vector tile always does.
 using MicroKernel = void (*)(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
-                             float alpha, float beta, int m, int n, const float* pf);
+                             float alpha, float beta, int m, int n, const float* pf, bool a_streams);
 // pf's step: the floats of one 64-byte cache line.
 constexpr int64_t kLineFloats = 64 / sizeof(float);
 

@@ -26,15 +26,17 @@ namespace sn::cpu::gemm_detail {
 // 37.7 MB of cached transformed weights per layer): 2.9 -> 2.05 ms a layer on 1 thread
 // (stylenet_vgg_bench --layers 1, 4 ABBA rounds); BM_WinogradGemm c512_t16 weights_x_tiles
 // 2.7 -> 1.73 ms (32 steps ahead: 2.05, 256: 1.77). Prefetching A in every tile was level overall
-// (early layers 2-4 % faster, the tiles-as-rows conv4_x 5 % slower), and B in wider tiles slower.
+// (early layers 2-4 % faster, the tiles-as-rows conv4_x 5 % slower), and B in wider tiles slower:
+// wider tiles ask for A only where the driver says it streams (MicroKernel's a_streams).
 constexpr int kPrefetchSteps = 128;
 
 // One tile of M rows and NV vectors (NV * width <= NRP columns), reading A and B panels packed
 // with strides MRP and NRP. `n` is the number of valid columns, in ((NV-1)*width, NV*width].
 // M > MRP folds the next A micro-panel's first M - MRP rows into this tile (a matrix's last panel
 // of one or two rows, see KernelSet::m_fold): they are read from a + MRP * kc, where that panel
-// starts. A one-vector tile prefetches A (kPrefetchSteps); a wider one the line at pf, if any.
-template <class V, int MRP, int NRP, int M, int NV>
+// starts. A one-vector tile prefetches A (kPrefetchSteps), a wider one where A streams
+// (a_streams), and the line at pf, if any.
+template <class V, int MRP, int NRP, int M, int NV, bool AStreams>
 void micro_tile(int64_t kc, const float* __restrict a, const float* __restrict b,
                 float* __restrict c, int64_t ldc, float alpha, float beta, int n, const float* pf) {
   using R = typename V::reg;
@@ -55,9 +57,9 @@ void micro_tile(int64_t kc, const float* __restrict a, const float* __restrict b
   for (int64_t k = 0; k < kc; ++k) {
     R bv[NV];
     for (int v = 0; v < NV; ++v) bv[v] = V::load(b + v * W);
-    if constexpr (NV == 1) {
-      V::prefetch(a + MRP * kPrefetchSteps);
-    } else if (pf) {  // a line of the next B block a step (see MicroKernel)
+    // (A choice made at compile time: a run-time flag here made GCC 12 keep a B vector on the stack.)
+    if constexpr (NV == 1 || AStreams) V::prefetch(a + MRP * kPrefetchSteps);
+    if (NV > 1 && pf) {  // a line of the next B block a step (see MicroKernel)
       V::prefetch_l2(pf);
       pf += kLineFloats;
     }
@@ -92,26 +94,31 @@ void micro_tile(int64_t kc, const float* __restrict a, const float* __restrict b
 
 // Picks the instantiation for an m x n tile: the full MRP x NRP tile in the interior, a narrower
 // one (fewer rows, fewer vectors) at the bottom and right edges, so edge tiles do not pay for the
-// zero padding of the packed panels; up to MRP + Fold rows where a last panel is folded in.
+// zero padding of the packed panels; up to MRP + Fold rows where a last panel is folded in. Each
+// in two forms: asking for A ahead where it streams (MicroKernel's a_streams), or not.
 template <class V, int MRP, int NRP, int Fold = 0>
 struct MicroKernels {
   static constexpr int NVP = NRP / V::width;
   using Tile = void (*)(int64_t, const float*, const float*, float*, int64_t, float, float, int, const float*);
 
-  template <int... Ms, int... Vs>
+  template <bool AStreams, int... Ms, int... Vs>
   static constexpr auto row(std::integer_sequence<int, Ms...>, std::integer_sequence<int, Vs...> vs) {
-    return std::array<std::array<Tile, NVP>, MRP + Fold>{row_of<Ms + 1>(vs)...};
+    return std::array<std::array<Tile, NVP>, MRP + Fold>{row_of<AStreams, Ms + 1>(vs)...};
   }
-  template <int M, int... Vs>
+  template <bool AStreams, int M, int... Vs>
   static constexpr std::array<Tile, NVP> row_of(std::integer_sequence<int, Vs...>) {
-    return {&micro_tile<V, MRP, NRP, M, Vs + 1>...};
+    return {&micro_tile<V, MRP, NRP, M, Vs + 1, AStreams>...};
   }
-  static constexpr auto table =
-      row(std::make_integer_sequence<int, MRP + Fold>{}, std::make_integer_sequence<int, NVP>{});
+  template <bool AStreams>
+  static constexpr auto table_of() {
+    return row<AStreams>(std::make_integer_sequence<int, MRP + Fold>{}, std::make_integer_sequence<int, NVP>{});
+  }
+  static constexpr auto table = table_of<false>(), streaming_table = table_of<true>();
 
   static void run(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float alpha,
-                  float beta, int m, int n, const float* pf) {
-    table[m - 1][(n + V::width - 1) / V::width - 1](kc, a, b, c, ldc, alpha, beta, n, pf);
+                  float beta, int m, int n, const float* pf, bool a_streams) {
+    (a_streams ? streaming_table : table)[m - 1][(n + V::width - 1) / V::width - 1](kc, a, b, c, ldc, alpha, beta,
+                                                                                   n, pf);
   }
 };
 
