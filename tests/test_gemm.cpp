@@ -239,6 +239,21 @@ TEST_CASE("sgemm_packed: the same bits as sgemm, both layouts of A, every ISA an
   set_gemm_backend(GemmBackend::Own);
 }
 
+namespace {
+// sgemm_packed(pa, B) on 1 and 2 threads against sgemm on A itself (M x K, row-major): the same bits.
+void check_packed_as_sgemm(const PackedA& pa, const std::vector<float>& a, const std::vector<float>& b, int64_t M,
+                           int64_t N, int64_t K, float alpha, float beta) {
+  for (int threads : {1, 2}) {
+    ThreadsScope ts(threads);
+    CAPTURE(threads);
+    std::vector<float> want(M * N, 1.0f), got(M * N, 1.0f);
+    sgemm(Trans::No, Trans::No, M, N, K, alpha, a.data(), K, b.data(), N, beta, want.data(), N);
+    sgemm_packed(pa, Trans::No, N, alpha, b.data(), N, beta, got.data(), N);
+    CHECK(got == want);
+  }
+}
+}  // namespace
+
 // A pre-packed A times a B of one or two panels runs the kernels that ask for A ahead (gemm.cpp,
 // streams_a; the Winograd thread blocks' GEMMs): the same bits as sgemm, which packs A itself and
 // runs the others, for every tile width up to two panels and a folded last A panel.
@@ -252,14 +267,7 @@ TEST_CASE("sgemm_packed: B of one or two panels (A asked for ahead) gives sgemm'
     const PackedA pa(Trans::No, M, K, a.data(), K);
     for (int64_t N : {1, 8, 16, 20, 31, 32, 40, 63, 64}) {
       CAPTURE(N);
-      const std::vector<float> b = random_matrix(K, N, N, g);
-      for (int threads : {1, 2}) {
-        ThreadsScope ts(threads);
-        std::vector<float> want(M * N, 1.0f), got(M * N, 1.0f);
-        sgemm(Trans::No, Trans::No, M, N, K, 0.5f, a.data(), K, b.data(), N, 0.25f, want.data(), N);
-        sgemm_packed(pa, Trans::No, N, 0.5f, b.data(), N, 0.25f, got.data(), N);
-        CHECK(got == want);
-      }
+      check_packed_as_sgemm(pa, a, random_matrix(K, N, N, g), M, N, K, 0.5f, 0.25f);
     }
   }
 }
@@ -307,14 +315,7 @@ TEST_CASE("PackedA::adopt: A written in PackedALayout gives sgemm's bits, every 
     std::vector<float> packed(layout.floats(), 0.0f);
     for (int64_t i = 0; i < M; ++i)
       for (int64_t k = 0; k < K; ++k) packed[layout.offset(i, k)] = a[i * K + k];
-    const PackedA pa = PackedA::adopt(layout, packed.data());
-    for (int threads : {1, 2}) {
-      ThreadsScope ts(threads);
-      std::vector<float> want(M * N, 1.0f), got(M * N, 1.0f);
-      sgemm(Trans::No, Trans::No, M, N, K, 1.0f, a.data(), K, b.data(), N, 0.0f, want.data(), N);
-      sgemm_packed(pa, Trans::No, N, 1.0f, b.data(), N, 0.0f, got.data(), N);
-      CHECK(got == want);
-    }
+    check_packed_as_sgemm(PackedA::adopt(layout, packed.data()), a, b, M, N, K, 1.0f, 0.0f);
   });
 }
 
