@@ -254,9 +254,9 @@ void check_packed_as_sgemm(const PackedA& pa, const std::vector<float>& a, const
 }
 }  // namespace
 
-// A pre-packed A times a B of one or two panels runs the kernels that ask for A ahead (gemm.cpp,
-// streams_a; the Winograd thread blocks' GEMMs): the same bits as sgemm, which packs A itself and
-// runs the others, for every tile width up to two panels and a folded last A panel.
+// A pre-packed A times a B of one or two panels runs the kernels that ask for A ahead
+// (gemm_loop.cpp, streams_a; the Winograd thread blocks' GEMMs): the same bits as sgemm, which packs
+// A itself and runs the others, for every tile width up to two panels and a folded last A panel.
 TEST_CASE("sgemm_packed: B of one or two panels (A asked for ahead) gives sgemm's bits, every ISA, 1 and 2 threads") {
   Generator g(23);
   const int64_t M = 64 + 14, K = 300;

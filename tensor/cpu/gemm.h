@@ -152,7 +152,7 @@ const char* openblas_core_name();
 // Register and cache blocking of our SGEMM for an ISA (mr = nr = 0 for Ref, which has none).
 struct GemmBlocking {
   int mr = 0, nr = 0;           // micro-tile of C held in registers
-  int64_t mc = 0, kc = 0, nc = 0;  // cache blocks, upper bounds: gemm.cpp cuts K into equal blocks of
+  int64_t mc = 0, kc = 0, nc = 0;  // cache blocks, upper bounds: gemm_loop cuts K into equal blocks of
                                    // at most kc and sizes the B block to L2 (k_block, b_block_cols)
 };
 GemmBlocking gemm_blocking(Isa isa);

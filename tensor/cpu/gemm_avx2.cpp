@@ -11,7 +11,7 @@ namespace {
 //
 // Cache blocks follow the AVX-512 reasoning (gemm_avx512.cpp) for a 6 x 16 tile:
 //  * kc = 512: A micro-panel 6 x 512 x 4 B = 12 KiB in L1;
-//  * nc = 480 at most: the packed B block takes a quarter of L2 (gemm.cpp, b_block_cols);
+//  * nc = 480 at most: the packed B block takes a quarter of L2 (gemm_loop.cpp, b_block_cols);
 //  * mc = 1536: packed A block in L3, B packed once for M up to 1536.
 constexpr int kMR = 6, kNR = 16;
 using Kernels = MicroKernels<Vec256, kMR, kNR>;

@@ -12,7 +12,7 @@ namespace {
 //
 // Cache blocks (per core: 48 KiB L1d; L2 2 MiB on the Xeon these were first set on, 1 MiB on the
 // EPYC of later sessions):
-//  * kc = 512 at most (gemm.cpp, k_block, cuts K into equal blocks): the A micro-panel being
+//  * kc = 512 at most (gemm_loop.h, k_block, cuts K into equal blocks): the A micro-panel being
 //    reused (12 x 512 x 4 B = 24 KiB) stays in L1 next to the B micro-panel streaming through
 //    (32 x 4 B per k); a shorter kc re-loads and re-stores the C tile more often. 384 before: the
 //    512-channel Winograd GEMMs of VGG16 (K = 512) ran as 384 + 128, with every C tile written

@@ -1,5 +1,6 @@
-// Pieces of the SGEMM shared between the driver (gemm.cpp), the packing routines (gemm_pack.cpp)
-// and the per-ISA micro-kernels (gemm_avx2.cpp, gemm_avx512.cpp). Not part of the public API.
+// Pieces of the SGEMM shared between the driver (gemm.cpp, gemm_loop.cpp), the packing routines
+// (gemm_pack.cpp) and the per-ISA micro-kernels (gemm_avx2.cpp, gemm_avx512.cpp). Not part of the
+// public API.
 #pragma once
 #include <cstdint>
 
@@ -15,7 +16,7 @@ namespace sn::cpu::gemm_detail {
 // 1 <= m <= MR (+ m_fold, below) and 1 <= n <= NR. beta == 0 does not read C. A tile wider than
 // one vector also asks for the line at `pf` into L2 on each k step, pf advancing a line a step
 // (kc lines in all), unless pf is null: the driver hands it the next B block to fetch while this
-// one is read from L2 (gemm.cpp, NextBlock), or else the next A micro-panel. With `a_streams` (the
+// one is read from L2 (gemm_loop.cpp, NextBlock), or else the next A micro-panel. With `a_streams` (the
 // driver's call: A's micro-panels each serve a tile or two and come from beyond L2) it also asks
 // for A a fixed distance ahead, as a one-vector tile always does.
 using MicroKernel = void (*)(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,

@@ -27,7 +27,7 @@ struct CpuFeatures {
 const CpuFeatures& cpu_features();  // detected once
 
 // Bytes of one core's L2 cache (the OS's figure, read once), or 1 MiB where the OS does not say:
-// the SGEMM sizes its B block from it (gemm.cpp).
+// the SGEMM sizes its B block from it (gemm_loop.cpp).
 int64_t l2_cache_bytes();
 
 bool isa_supported(Isa isa, const CpuFeatures& cpu);
