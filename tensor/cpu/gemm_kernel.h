@@ -107,7 +107,8 @@ struct MicroKernels {
   }
   template <bool AStreams, int M, int... Vs>
   static constexpr std::array<Tile, NVP> row_of(std::integer_sequence<int, Vs...>) {
-    return {&micro_tile<V, MRP, NRP, M, Vs + 1, AStreams>...};
+    // A one-vector tile always asks for A: both tables share its one instantiation.
+    return {&micro_tile<V, MRP, NRP, M, Vs + 1, (AStreams && Vs > 0)>...};
   }
   template <bool AStreams>
   static constexpr auto table_of() {
