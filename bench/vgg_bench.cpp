@@ -3,7 +3,8 @@
 // is that workload's own.
 //
 //   stylenet_vgg_bench --workload forward|train --size S --batch B --threads T --reps R [--warmup W]
-//                      [--layers 1]   (forward: median time per layer on stderr)
+//                      [--layers 1]   (forward: median time per layer on stderr, with its
+//                                      multiply-adds and their fraction of the FMA peak)
 //                      [--device cpu|cuda[:N]] [--tf32 on|off]   (GPU: peak_gpu_bytes is StyleNet's
 //                      allocator's high-water mark, comparable to torch.cuda.max_memory_allocated)
 //
@@ -110,6 +111,7 @@ double now() { return std::chrono::duration<double>(std::chrono::steady_clock::n
 // timed repetition (the ops run synchronously, so a layer's time is the wall time around its op).
 std::vector<std::vector<double>> layer_times;
 std::vector<std::string> layer_names;
+std::vector<double> layer_macs;  // multiply-adds done by layer i (0 for a pool of its own)
 bool record_layers = false;
 bool count_macs = false;
 
@@ -122,10 +124,10 @@ Tensor run(const std::vector<Conv>& convs, Tensor x, bool with_last_pool) {
   halve.kernel = {2, 2};
   size_t next = 0, layer = 0;
   double t = record_layers ? now() : 0.0;
-  auto mark = [&](const std::string& name) {
+  auto mark = [&](const std::string& name, double macs) {
     if (!record_layers) return;
     const double t1 = now();
-    if (layer_times.size() <= layer) layer_times.emplace_back(), layer_names.push_back(name);
+    if (layer_times.size() <= layer) layer_times.emplace_back(), layer_names.push_back(name), layer_macs.push_back(macs);
     layer_times[layer++].push_back(t1 - t);
     t = t1;
   };
@@ -134,7 +136,7 @@ Tensor run(const std::vector<Conv>& convs, Tensor x, bool with_last_pool) {
     if (kCfg[k] == 0) {  // a pool not fused with its conv (see below)
       if (next == convs.size() && !with_last_pool) break;
       x = max_pool2d(x, halve);
-      mark("pool" + std::to_string(block++)), in_block = 0;
+      mark("pool" + std::to_string(block++), 0.0), in_block = 0;
       if (next == convs.size()) break;
       continue;
     }
@@ -147,10 +149,10 @@ Tensor run(const std::vector<Conv>& convs, Tensor x, bool with_last_pool) {
     const bool pool_next = kCfg[k + 1] == 0 && (next + 1 < convs.size() || with_last_pool);
     if (pool_next && !x.requires_grad()) {  // the block's last conv, ReLU and pool as one op (inference)
       x = conv2d_relu_pool(x, convs[next].w, convs[next].b, same);
-      mark(name + "+pool" + std::to_string(block++)), in_block = 0, ++k;
+      mark(name + "+pool" + std::to_string(block++), m.done), in_block = 0, ++k;
     } else {
       x = conv2d_relu(x, convs[next].w, convs[next].b, same);  // torchvision's conv + ReLU pair, fused
-      mark(name);
+      mark(name, m.done);
     }
     ++next;
   }
@@ -215,19 +217,24 @@ int main(int argc, char** argv) try {
     }
     if (r >= warmup) times.push_back(now() - t0);
   }
-  // --layers: one line per layer on stderr (median seconds over the timed repetitions).
-  for (size_t i = 0; i < layer_times.size(); ++i) {
-    std::vector<double> v = layer_times[i];
-    std::sort(v.begin(), v.end());
-    std::fprintf(stderr, "%-16s %8.2f ms\n", layer_names[i].c_str(), 1e3 * v[v.size() / 2]);
-  }
-  std::vector<double> sorted = times;
-  std::sort(sorted.begin(), sorted.end());
-  const double median = sorted.empty() ? 0.0 : sorted[sorted.size() / 2];
   struct rusage ru{};
   getrusage(RUSAGE_SELF, &ru);  // before the peak loop, which allocates nothing anyway
   const double peak =
       dev.gpu() || cpu::active_isa() == cpu::Isa::Ref ? 0.0 : bench::peak_gflops(cpu::active_isa(), threads);
+  // --layers: one line per layer on stderr (median seconds over the timed repetitions), then its
+  // multiply-adds and their rate as a fraction of the peak: where the pass falls short of it.
+  for (size_t i = 0; i < layer_times.size(); ++i) {
+    std::vector<double> v = layer_times[i];
+    std::sort(v.begin(), v.end());
+    const double s = v[v.size() / 2];
+    std::fprintf(stderr, "%-24s %8.2f ms", layer_names[i].c_str(), 1e3 * s);
+    if (layer_macs[i] > 0 && peak > 0 && s > 0)
+      std::fprintf(stderr, " %7.1f M madds %4.0f %% of peak", layer_macs[i] * 1e-6, 100 * 2 * layer_macs[i] / s * 1e-9 / peak);
+    std::fprintf(stderr, "\n");
+  }
+  std::vector<double> sorted = times;
+  std::sort(sorted.begin(), sorted.end());
+  const double median = sorted.empty() ? 0.0 : sorted[sorted.size() / 2];
   const double of_peak = peak > 0 && median > 0 ? 2 * total_macs.done / median * 1e-9 / peak : 0.0;
   std::printf("{\"impl\": \"stylenet\", \"workload\": \"%s\", \"size\": %lld, \"batch\": %lld, \"threads\": %d, "
               "\"isa\": \"%s\", \"median_s\": %.6f, \"peak_rss_mb\": %.1f, \"minor_faults\": %ld, \"faults_per_rep\": %.1f, \"checksum\": %.6g, "

@@ -36,7 +36,7 @@ def run(spec, threads):
     for line in out.splitlines():
         if line.startswith("{"):
             total = json.loads(line)["median_s"] * 1000
-        elif m := re.match(r"(\S+).*?\s([\d.]+) ms$", line):
+        elif m := re.match(r"(\S+).*?\s([\d.]+) ms\b", line):
             layers[m.group(1)] = float(m.group(2))
     return layers, total
 
