@@ -105,13 +105,23 @@ Macs conv_macs(const cpu::ConvShape& s, bool train) {
 }
 Macs total_macs;  // of one repetition, added up during the first
 
+// The rate of `macs` multiply-adds in `seconds` as a fraction of a peak of `peak_gflops` (0 where
+// either is not measured).
+double fraction_of_peak(double macs, double seconds, double peak_gflops) {
+  return peak_gflops > 0 && seconds > 0 ? 2 * macs / seconds * 1e-9 / peak_gflops : 0.0;
+}
+
 double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
-// Per-layer seconds of the forward (--layers 1): layer_times[i] collects layer i's time in every
-// timed repetition (the ops run synchronously, so a layer's time is the wall time around its op).
-std::vector<std::vector<double>> layer_times;
-std::vector<std::string> layer_names;
-std::vector<double> layer_macs;  // multiply-adds done by layer i (0 for a pool of its own)
+// Per-layer records of the forward (--layers 1): each layer's name, its multiply-adds (0 for a pool
+// of its own) and its time in every timed repetition (the ops run synchronously, so a layer's time
+// is the wall time around its op).
+struct LayerRecord {
+  std::string name;
+  double macs;
+  std::vector<double> times;
+};
+std::vector<LayerRecord> layer_records;
 bool record_layers = false;
 bool count_macs = false;
 
@@ -127,8 +137,8 @@ Tensor run(const std::vector<Conv>& convs, Tensor x, bool with_last_pool) {
   auto mark = [&](const std::string& name, double macs) {
     if (!record_layers) return;
     const double t1 = now();
-    if (layer_times.size() <= layer) layer_times.emplace_back(), layer_names.push_back(name), layer_macs.push_back(macs);
-    layer_times[layer++].push_back(t1 - t);
+    if (layer_records.size() <= layer) layer_records.push_back({name, macs, {}});
+    layer_records[layer++].times.push_back(t1 - t);
     t = t1;
   };
   int block = 1, in_block = 0;
@@ -223,19 +233,19 @@ int main(int argc, char** argv) try {
       dev.gpu() || cpu::active_isa() == cpu::Isa::Ref ? 0.0 : bench::peak_gflops(cpu::active_isa(), threads);
   // --layers: one line per layer on stderr (median seconds over the timed repetitions), then its
   // multiply-adds and their rate as a fraction of the peak: where the pass falls short of it.
-  for (size_t i = 0; i < layer_times.size(); ++i) {
-    std::vector<double> v = layer_times[i];
+  for (const LayerRecord& layer : layer_records) {
+    std::vector<double> v = layer.times;
     std::sort(v.begin(), v.end());
     const double s = v[v.size() / 2];
-    std::fprintf(stderr, "%-24s %8.2f ms", layer_names[i].c_str(), 1e3 * s);
-    if (layer_macs[i] > 0 && peak > 0 && s > 0)
-      std::fprintf(stderr, " %7.1f M madds %4.0f %% of peak", layer_macs[i] * 1e-6, 100 * 2 * layer_macs[i] / s * 1e-9 / peak);
+    std::fprintf(stderr, "%-24s %8.2f ms", layer.name.c_str(), 1e3 * s);
+    if (const double f = fraction_of_peak(layer.macs, s, peak); layer.macs > 0 && f > 0)
+      std::fprintf(stderr, " %7.1f M madds %4.0f %% of peak", layer.macs * 1e-6, 100 * f);
     std::fprintf(stderr, "\n");
   }
   std::vector<double> sorted = times;
   std::sort(sorted.begin(), sorted.end());
   const double median = sorted.empty() ? 0.0 : sorted[sorted.size() / 2];
-  const double of_peak = peak > 0 && median > 0 ? 2 * total_macs.done / median * 1e-9 / peak : 0.0;
+  const double of_peak = fraction_of_peak(total_macs.done, median, peak);
   std::printf("{\"impl\": \"stylenet\", \"workload\": \"%s\", \"size\": %lld, \"batch\": %lld, \"threads\": %d, "
               "\"isa\": \"%s\", \"median_s\": %.6f, \"peak_rss_mb\": %.1f, \"minor_faults\": %ld, \"faults_per_rep\": %.1f, \"checksum\": %.6g, "
               "\"gmacs\": %.3f, \"gmacs_direct\": %.3f, \"fma_peak_gflops\": %.1f, \"of_peak\": %.3f, ",
